@@ -1,0 +1,31 @@
+import type { DeployedService, Logger, ServiceConfig } from '@greenloop/core';
+
+/** What every deploy provider gets for one service in one cycle. */
+export interface DeployRequest {
+  loopId: string;
+  cycle: number;
+  /** Full sha of the commit to deploy. */
+  commit: string;
+  service: ServiceConfig;
+  /** A checkout of `commit` (git worktree) that providers may run or build from. */
+  worktree: string;
+  /** The cycle's artifact directory; providers write evidence (logs, build output) under it. */
+  cycleDir: string;
+  /** What was deployed for this service in the previous cycle, if anything. */
+  previous?: DeployedService;
+  signal: AbortSignal;
+  log: Logger;
+  /** Progress for people watching ("waiting for revision api-3f2a… to be ready, 20s"). */
+  progress: (message: string) => void;
+}
+
+/**
+ * A deploy provider redeploys one service and resolves only when the new version is proven ready
+ * (health-checked / revision ready). Failure to become ready throws a non-retryable GreenloopError with
+ * code DEPLOY_NOT_READY and the evidence in `details`; transient problems throw retryable errors.
+ */
+export interface DeployProvider {
+  deploy(req: DeployRequest): Promise<DeployedService>;
+  /** Stops what `deploy` started (local processes); providers with nothing to stop omit it. */
+  stop?(deployed: DeployedService, log: Logger): Promise<void>;
+}

@@ -1,0 +1,187 @@
+import { z } from 'zod';
+import { parseDuration } from '../duration.ts';
+
+/**
+ * The greenloop.yaml schema. Commands are argv arrays (never shell strings) whose elements may hold
+ * `{{placeholders}}` filled in by greenloop; the API can only name an environment, never a command.
+ */
+
+const ARGV_HINT = 'expected an array of strings (argv), e.g. ["npm", "test"]';
+const argv = z
+  .array(z.string({ error: ARGV_HINT }), { error: ARGV_HINT })
+  .min(1, { error: 'expected at least the program name' });
+
+const duration = z.union([z.string(), z.number()], { error: 'expected a duration like "30s", "5m", "2h" or milliseconds' }).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like "30s", "5m", "2h" or milliseconds, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const envMap = z.record(z.string(), z.string(), { error: 'expected a map of NAME: value strings' });
+const name = z.string().regex(/^[a-z][a-z0-9-]{0,48}$/, { error: 'expected a lowercase name: letters, digits and dashes, starting with a letter' });
+
+const localDeploy = z.strictObject({
+  provider: z.literal('local'),
+  /** Started in the cycle's worktree with PORT set to a free port. */
+  command: argv,
+  /** Working directory relative to the repository root. */
+  cwd: z.string().default('.'),
+  env: envMap.default({}),
+  readyTimeout: duration.default(30_000),
+});
+
+const cloudRunTarget = z.strictObject({
+  project: z.string().min(1),
+  region: z.string().min(1),
+  service: z.string().min(1),
+});
+
+const cloudRunDeploy = cloudRunTarget.extend({
+  provider: z.literal('cloud-run'),
+  /** Image to deploy, e.g. "europe-docker.pkg.dev/p/repo/backend:{{commit}}". */
+  image: z.string().min(1),
+  /** Optional argv that builds and pushes `image` for the loop's commit. */
+  build: argv.optional(),
+  buildTimeout: duration.default(1_200_000),
+  readyTimeout: duration.default(600_000),
+  /** Deploy with 0% traffic under a tag, test the tag URL, shift traffic only when green. */
+  candidate: z.boolean().default(false),
+  /** Services this one must be deployed after (names within the environment). */
+  after: z.array(z.string()).default([]),
+});
+
+const commandDeploy = z.strictObject({
+  provider: z.literal('command'),
+  command: argv,
+  timeout: duration.default(1_200_000),
+  env: envMap.default({}),
+  /** The URL tests should use; required unless cloudRun readiness provides it. */
+  url: z.string().url().optional(),
+  /** After the command, prove the deploy with the same Cloud Run readiness check. */
+  cloudRun: cloudRunTarget.optional(),
+});
+
+export const DeploySchema = z.discriminatedUnion('provider', [localDeploy, cloudRunDeploy, commandDeploy], {
+  error: 'expected deploy.provider to be one of "local", "cloud-run", "command"',
+});
+
+export const ServiceSchema = z.strictObject({
+  name,
+  /** Path polled until it answers 2xx after a deploy. */
+  healthPath: z.string().startsWith('/').default('/healthz'),
+  deploy: DeploySchema,
+});
+
+export const TestsSchema = z.strictObject({
+  command: argv,
+  /** Globs of JUnit XML files the command writes (placeholders allowed). */
+  junit: z.array(z.string()).min(1).default(['{{artifacts}}/junit/**/*.xml']),
+  timeout: duration.default(1_800_000),
+  env: envMap.default({}),
+  /** Optional argv to rerun failed tests; `{{failedTests}}` expands to the failed test names. */
+  rerun: argv.optional(),
+  /** Realness floor: a run whose tests together took less than this is flagged as not real. */
+  minDuration: duration.default(0),
+  /** Flag a run whose test count dropped by more than this fraction since the previous cycle. */
+  maxCountDrop: z.number().min(0).max(1).default(0.2),
+  /** Max bytes of stdout/stderr kept as evidence per stream. */
+  outputLimit: z.number().int().positive().default(2_000_000),
+});
+
+const localLogs = z.strictObject({ provider: z.literal('local') });
+const cloudLogging = z.strictObject({
+  provider: z.literal('cloud-logging'),
+  project: z.string().min(1),
+  severity: z.enum(['DEFAULT', 'DEBUG', 'INFO', 'NOTICE', 'WARNING', 'ERROR', 'CRITICAL']).default('WARNING'),
+  pageSize: z.number().int().positive().max(1000).default(500),
+  maxPages: z.number().int().positive().default(5),
+  maxEntries: z.number().int().positive().default(2000),
+});
+export const LogsSchema = z.discriminatedUnion('provider', [localLogs, cloudLogging], {
+  error: 'expected logs.provider to be "local" or "cloud-logging"',
+});
+
+export const TRIAGE_CLASSES = ['route-missing', 'auth-rejected', 'server-error', 'websocket-close', 'infrastructure', 'assertion', 'unknown'] as const;
+export type TriageClass = (typeof TRIAGE_CLASSES)[number];
+
+export const FixerSchema = z.strictObject({
+  /** The fixer argv: an AI coding-agent CLI or any script. Placeholders: {{promptFile}}, {{clusterFile}}, {{worktree}}, {{cluster}}. */
+  command: argv,
+  timeout: duration.default(1_800_000),
+  /** Run in the fix worktree after the fixer; non-zero rejects the fix. */
+  verify: argv.optional(),
+  verifyTimeout: duration.default(600_000),
+  /** Globs the fixer may not touch. */
+  protectedPaths: z.array(z.string()).default(['test/**', 'tests/**', 'e2e/**', '**/*.test.*', '**/*.spec.*', '.github/**', '.ci/**', 'greenloop.yaml']),
+  /** Parallel fixers per cycle. */
+  concurrency: z.number().int().positive().max(16).default(2),
+  /** Attempts per cluster within one cycle (a rejected fix is retried with the gate's reason). */
+  attemptsPerCycle: z.number().int().positive().max(5).default(1),
+  /** Attempts per cluster over the whole loop before it is marked "needs a person". */
+  attemptsPerLoop: z.number().int().positive().default(3),
+  /** Names of greenloop's environment variables passed through to the fixer (nothing else is). */
+  passEnv: z.array(z.string()).default([]),
+  env: envMap.default({}),
+  /** Triage classes that go to a person instead of the fixer. */
+  skipTriage: z.array(z.enum(TRIAGE_CLASSES)).default([]),
+});
+
+export const LoopLimitsSchema = z.strictObject({
+  maxCycles: z.number().int().positive().max(100).default(10),
+  maxDuration: duration.default(4 * 3_600_000),
+  /** Stop when the set of failing tests has not shrunk for this many cycles. */
+  noProgressCycles: z.number().int().positive().default(3),
+  /** Push the loop branch to this remote after integrating fixes. */
+  push: z.strictObject({ remote: z.string().default('origin'), tokenEnv: z.string().optional() }).optional(),
+});
+
+export const CategorySchema = z.strictObject({
+  name: z.string().min(1),
+  /** Regular expressions matched against "suite › classname › name". */
+  match: z.array(z.string()).min(1),
+  priority: z.number().int().min(1).max(5).default(3),
+});
+
+export const NotificationsSchema = z.strictObject({
+  slack: z.strictObject({ webhookUrlEnv: z.string().min(1) }).optional(),
+  webhook: z.strictObject({ urlEnv: z.string().min(1), secretEnv: z.string().min(1) }).optional(),
+});
+
+export const ScheduleSchema = z.strictObject({
+  name,
+  cron: z.string().min(1),
+  timezone: z.string().default('UTC'),
+});
+
+export const EnvironmentSchema = z.strictObject({
+  services: z.array(ServiceSchema).min(1, { error: 'expected at least one service' }),
+  tests: TestsSchema,
+  logs: LogsSchema.default({ provider: 'local' }),
+  fixer: FixerSchema.optional(),
+  loop: LoopLimitsSchema.default(LoopLimitsSchema.parse({})),
+  categories: z.array(CategorySchema).default([]),
+  notifications: NotificationsSchema.default({}),
+  schedules: z.array(ScheduleSchema).default([]),
+});
+
+export const ConfigSchema = z.strictObject({
+  version: z.literal(1, { error: 'expected version: 1' }),
+  environments: z.record(name, EnvironmentSchema).refine((e) => Object.keys(e).length > 0, { error: 'expected at least one environment' }),
+});
+
+export type GreenloopConfig = z.output<typeof ConfigSchema>;
+export type EnvironmentConfig = z.output<typeof EnvironmentSchema>;
+export type ServiceConfig = z.output<typeof ServiceSchema>;
+export type DeployConfig = z.output<typeof DeploySchema>;
+export type LocalDeployConfig = Extract<DeployConfig, { provider: 'local' }>;
+export type CloudRunDeployConfig = Extract<DeployConfig, { provider: 'cloud-run' }>;
+export type CommandDeployConfig = Extract<DeployConfig, { provider: 'command' }>;
+export type TestsConfig = z.output<typeof TestsSchema>;
+export type LogsConfig = z.output<typeof LogsSchema>;
+export type CloudLoggingConfig = Extract<LogsConfig, { provider: 'cloud-logging' }>;
+export type FixerConfig = z.output<typeof FixerSchema>;
+export type LoopLimits = z.output<typeof LoopLimitsSchema>;
+export type CategoryConfig = z.output<typeof CategorySchema>;

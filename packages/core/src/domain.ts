@@ -1,0 +1,250 @@
+import type { TriageClass } from './config/schema.ts';
+
+/** Domain records shared by the API and the worker. Stored as JSON in Redis (see store.ts). */
+
+export const STAGES = ['deploy', 'test', 'analyze', 'fix', 'integrate'] as const;
+export type StageName = (typeof STAGES)[number];
+
+export const LOOP_STATES = ['queued', 'running', 'green', 'stopped', 'failed', 'cancelled'] as const;
+export type LoopState = (typeof LOOP_STATES)[number];
+export const TERMINAL_STATES: readonly LoopState[] = ['green', 'stopped', 'failed', 'cancelled'];
+
+/** Why a loop ended. `green` is the only success. */
+export const STOP_RULES = [
+  'green',
+  'max-cycles',
+  'max-duration',
+  'no-progress',
+  'oscillation',
+  'cancelled',
+  'deploy-failed',
+  'tests-failed-to-run',
+  'not-real',
+  'stage-error',
+] as const;
+export type StopRule = (typeof STOP_RULES)[number];
+
+export interface StopReason {
+  rule: StopRule;
+  /** One sentence a person can act on. */
+  message: string;
+  /** Cluster fingerprints involved, when the rule is about clusters. */
+  clusters?: string[];
+}
+
+export interface Actor {
+  kind: 'api' | 'schedule' | 'cli';
+  /** Token name, schedule name or "demo". Never the token itself. */
+  name: string;
+}
+
+export interface LoopRecord {
+  id: string;
+  environment: string;
+  state: LoopState;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  startedBy: Actor;
+  /** The branch fixes are committed to: greenloop/<loop id>. */
+  branch?: string;
+  baseCommit?: string;
+  /** The commit the current (or next) cycle deploys. */
+  commit?: string;
+  /** Current cycle number, 1-based; 0 before the first cycle. */
+  cycle: number;
+  stage?: StageName;
+  stop?: StopReason;
+  /** Totals of the latest analyzed cycle. */
+  latest?: TestTotals;
+  /** Messages about notifications (e.g. a disabled Slack webhook); never fails the loop. */
+  notices?: string[];
+}
+
+export interface TestTotals {
+  total: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  durationMs: number;
+}
+
+export type StageStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+
+export interface StageError {
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+/** One stage of one cycle. Written only by the stage's processor; the key is loop + cycle + stage. */
+export interface StageRecord<R = unknown> {
+  stage: StageName;
+  status: StageStatus;
+  startedAt: string;
+  finishedAt?: string;
+  attempts: number;
+  error?: StageError;
+  /** One line for progress displays. */
+  summary?: string;
+  result?: R;
+}
+
+export interface CycleRecord {
+  loopId: string;
+  n: number;
+  commit: string;
+  startedAt: string;
+  finishedAt?: string;
+  totals?: TestTotals;
+  green?: boolean;
+  failingTests?: string[];
+  failingFingerprints?: string[];
+  report?: { markdown: string; json: string };
+  stages: Partial<Record<StageName, StageRecord>>;
+}
+
+// ---- stage results -------------------------------------------------------------------------------
+
+export interface DeployedService {
+  service: string;
+  provider: 'local' | 'cloud-run' | 'command';
+  url: string;
+  /** Cloud Run revision name, or "local-<pid>" for the local provider. */
+  revision: string;
+  readyAt: string;
+  /** local provider: the process group to stop, and where its output goes. */
+  pid?: number;
+  logFile?: string;
+  worktree?: string;
+  details?: Record<string, unknown>;
+}
+
+export interface DeployResult {
+  services: DeployedService[];
+}
+
+export interface TestRunResult {
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  junitFiles: string[];
+  stdoutFile: string;
+  stderrFile: string;
+  /** Bytes dropped because output exceeded tests.outputLimit. */
+  truncatedBytes: number;
+}
+
+export type TestStatus = 'passed' | 'failed' | 'error' | 'skipped';
+
+export interface TestCase {
+  /** Stable id: "<suite> › <classname> › <name>" (empty parts omitted). */
+  id: string;
+  suite: string;
+  classname: string;
+  name: string;
+  file?: string;
+  status: TestStatus;
+  durationMs: number;
+  /** Failure/error message attribute, or first line of the body. */
+  message?: string;
+  /** Failure type attribute (e.g. AssertionError). */
+  type?: string;
+  /** Failure body: stack trace, diff. Capped. */
+  details?: string;
+  systemOut?: string;
+  systemErr?: string;
+  flaky?: boolean;
+}
+
+/** A normalized log line from any log source (local files or Cloud Logging). */
+export interface LogEntry {
+  time: string;
+  severity: 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL' | 'DEFAULT';
+  service: string;
+  message: string;
+  json?: Record<string, unknown>;
+  httpRequest?: { method?: string; path?: string; status?: number; latencyMs?: number };
+  trace?: string;
+  /** greenloop correlation: x-greenloop-run-id and x-greenloop-test as logged by the service. */
+  runId?: string;
+  test?: string;
+  revision?: string;
+}
+
+export type ClusterStatus = 'new' | 'persisting' | 'regressed';
+
+export interface ClusterSummary {
+  fingerprint: string;
+  title: string;
+  triage: TriageClass;
+  status: ClusterStatus;
+  tests: string[];
+  sampleMessage: string;
+  endpoints: { method?: string; path: string; status?: number }[];
+}
+
+export interface Realness {
+  real: boolean;
+  reasons: string[];
+}
+
+export interface AnalyzeResult {
+  green: boolean;
+  totals: TestTotals;
+  realness: Realness;
+  clusters: ClusterSummary[];
+  /** Fingerprints failing in the previous cycle that pass now. */
+  fixed: string[];
+  flaky: string[];
+  failingTests: string[];
+  report: { markdown: string; json: string };
+}
+
+export type FixOutcome = 'accepted' | 'rejected' | 'no-change' | 'failed' | 'timed-out' | 'skipped' | 'cancelled';
+
+export interface FixResult {
+  fingerprint: string;
+  outcome: FixOutcome;
+  reason?: string;
+  branch?: string;
+  commit?: string;
+  diffStat?: string;
+  diffFile?: string;
+  logFile?: string;
+  attempts: number;
+  gates?: { name: string; passed: boolean; reason?: string }[];
+}
+
+export interface IntegrateResult {
+  commit: string;
+  applied: { fingerprint: string; commit: string }[];
+  dropped: { fingerprint: string; reason: string }[];
+  pushed?: boolean;
+}
+
+/** Events on a loop's stream; SSE ids are the Redis stream ids, so clients resume with Last-Event-ID. */
+export type LoopEventType =
+  | 'loop.queued'
+  | 'loop.started'
+  | 'cycle.started'
+  | 'stage.started'
+  | 'stage.progress'
+  | 'stage.finished'
+  | 'cycle.finished'
+  | 'loop.finished'
+  | 'notice';
+
+export interface LoopEvent {
+  id?: string;
+  type: LoopEventType;
+  loopId: string;
+  time: string;
+  cycle?: number;
+  stage?: StageName;
+  message: string;
+  data?: Record<string, unknown>;
+}

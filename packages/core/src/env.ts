@@ -1,0 +1,54 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { formatIssues } from './config/load.ts';
+import { ConfigError } from './errors.ts';
+import { parseDuration } from './duration.ts';
+
+const ms = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      const n = parseDuration(v);
+      if (n === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like "30s", got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+/**
+ * Every environment variable greenloop reads, parsed once at start-up (`readEnv(process.env)`).
+ * Nothing else in the code base reads process.env; composition roots pass the result down.
+ */
+export const EnvSchema = z.object({
+  /** Redis to use. Unset: use 127.0.0.1:6379 if it answers, else start an embedded redis-server. */
+  REDIS_URL: z.string().url().optional(),
+  /** Prefix of every Redis key and BullMQ queue, so several installs (and tests) share one Redis. */
+  GREENLOOP_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('greenloop'),
+  /** State directory: artifacts, worktrees, embedded Redis data. */
+  GREENLOOP_HOME: z.string().default('.greenloop'),
+  /** The git repository with greenloop.yaml at its root. */
+  GREENLOOP_REPO: z.string().default('.'),
+  /** Bootstrap admin token for the API (hashed at start; never logged). */
+  GREENLOOP_API_TOKEN: z.string().min(16, { error: 'GREENLOOP_API_TOKEN must be at least 16 characters' }).optional(),
+  /** Base URL of the API, used for links in notifications and by the CLI. */
+  GREENLOOP_URL: z.string().url().default('http://127.0.0.1:7700'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(7700),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Parallel stage jobs per queue in one worker process. */
+  GREENLOOP_CONCURRENCY: z.coerce.number().int().positive().default(4),
+  /** BullMQ job lock; a crashed worker's job is picked up again after about this long. */
+  GREENLOOP_LOCK_DURATION: ms(30_000),
+  GREENLOOP_STALLED_INTERVAL: ms(30_000),
+});
+
+export type Env = z.output<typeof EnvSchema> & { home: string; repo: string };
+
+export function readEnv(source: Record<string, string | undefined>): Env {
+  const result = EnvSchema.safeParse(source);
+  if (!result.success) throw new ConfigError('environment variables are invalid', formatIssues(result.error));
+  return { ...result.data, home: resolve(result.data.GREENLOOP_HOME), repo: resolve(result.data.GREENLOOP_REPO) };
+}

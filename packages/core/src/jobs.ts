@@ -1,0 +1,61 @@
+import type { JobsOptions } from 'bullmq';
+import { z } from 'zod';
+import type { StageName } from './domain.ts';
+
+/**
+ * The job catalog: every job greenloop enqueues, its queue, payload schema and retry options. Payloads
+ * carry ids only; state and evidence live in the store and the artifact directory. Workers parse the
+ * payload when they pick a job up, so a malformed job fails loudly instead of half-running.
+ */
+
+export const QUEUE_NAMES = ['loops', 'deploy', 'test', 'analyze', 'fix', 'notify'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+const loopId = z.string().regex(/^[a-z0-9-]{6,64}$/);
+const cycle = z.number().int().positive();
+
+export const LoopPayload = z.object({ loopId });
+export const StagePayload = z.object({ loopId, cycle });
+export const FixPayload = z.object({ loopId, cycle, fingerprint: z.string().regex(/^[a-f0-9]{6,64}$/) });
+export const NotifyPayload = z.object({
+  loopId,
+  kind: z.enum(['loop-started', 'cycle-finished', 'loop-finished']),
+  cycle: cycle.optional(),
+});
+
+const retry = (attempts: number, delay: number): JobsOptions => ({ attempts, backoff: { type: 'exponential', delay } });
+
+export const JobCatalog = {
+  /** The loop controller: advances the loop's state machine; parent of every stage job. */
+  'loop.run': { queue: 'loops', schema: LoopPayload, options: retry(5, 2000) },
+  'stage.deploy': { queue: 'deploy', schema: StagePayload, options: retry(3, 5000) },
+  'stage.test': { queue: 'test', schema: StagePayload, options: retry(2, 5000) },
+  'stage.analyze': { queue: 'analyze', schema: StagePayload, options: retry(3, 2000) },
+  /** One per failure cluster; they run in parallel up to the fix queue's concurrency. */
+  'stage.fix': { queue: 'fix', schema: FixPayload, options: retry(2, 5000) },
+  'stage.integrate': { queue: 'fix', schema: StagePayload, options: retry(3, 2000) },
+  /** Notifications never fail a loop: they are not children of the controller. */
+  notify: { queue: 'notify', schema: NotifyPayload, options: retry(5, 1000) },
+} as const satisfies Record<string, { queue: QueueName; schema: z.ZodType; options: JobsOptions }>;
+
+export type JobName = keyof typeof JobCatalog;
+export type JobPayload<N extends JobName> = z.output<(typeof JobCatalog)[N]['schema']>;
+
+export const STAGE_JOB: Record<Exclude<StageName, 'fix'>, JobName> = {
+  deploy: 'stage.deploy',
+  test: 'stage.test',
+  analyze: 'stage.analyze',
+  integrate: 'stage.integrate',
+};
+
+/**
+ * Deterministic job ids make every step idempotent: re-adding the job for the same loop, cycle and stage
+ * is a no-op in BullMQ, so a controller that crashes and replays never runs a stage twice.
+ */
+export function stageJobId(loopId: string, cycleN: number, stage: StageName, extra?: string): string {
+  return [loopId, `c${cycleN}`, stage, extra].filter(Boolean).join('.');
+}
+
+export function parsePayload<N extends JobName>(name: N, data: unknown): JobPayload<N> {
+  return JobCatalog[name].schema.parse(data) as JobPayload<N>;
+}

@@ -1,0 +1,143 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+import { GreenloopError } from './errors.ts';
+import type { Logger } from './logger.ts';
+
+export { Redis };
+
+/**
+ * Producers (the API) fail fast instead of queueing commands while Redis is away; workers wait forever
+ * (`maxRetriesPerRequest: null`), as BullMQ requires for blocking connections.
+ */
+export function createRedis(url: string, role: 'producer' | 'worker'): Redis {
+  const opts: RedisOptions =
+    role === 'worker' ? { maxRetriesPerRequest: null } : { maxRetriesPerRequest: 1, enableOfflineQueue: false };
+  return new Redis(url, { ...opts, lazyConnect: false });
+}
+
+/** Resolves once the connection is ready, or rejects with a message that says what to do. */
+export async function waitReady(redis: Redis, url: string, timeoutMs = 5000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new GreenloopError('REDIS_UNREACHABLE', `Redis at ${redactUrl(url)} did not answer within ${timeoutMs}ms`, { retryable: true, hint: 'check REDIS_URL, or unset it to let greenloop start its own redis-server' }));
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+    };
+    redis.on('ready', onReady);
+  });
+}
+
+/** Redis URLs may carry a password; this is what may be logged. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    if (u.username) u.username = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}
+
+async function pings(url: string, timeoutMs = 500): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+function findOnPath(bin: string, pathVar: string | undefined): string | undefined {
+  for (const dir of (pathVar ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, bin);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {}
+  }
+  return undefined;
+}
+
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface ResolvedRedis {
+  url: string;
+  /** "env" (REDIS_URL), "local" (something answered on 6379) or "embedded" (we started it). */
+  source: 'env' | 'local' | 'embedded';
+  stop(): Promise<void>;
+}
+
+export const REDIS_INSTALL_HINT =
+  'install Redis 7 (Debian/Ubuntu: `sudo apt-get install redis-server`; macOS: `brew install redis`), or run `docker compose up -d redis`, or set REDIS_URL to a Redis you have';
+
+/**
+ * The embedded default: REDIS_URL if set; else a Redis already answering on 127.0.0.1:6379; else a
+ * `redis-server` child process with AOF on and `noeviction` (BullMQ loses jobs under eviction), data in
+ * `<home>/redis`, stopped by `stop()`.
+ */
+export async function resolveRedis(opts: { redisUrl?: string; home: string; log: Logger; pathVar?: string; port?: number }): Promise<ResolvedRedis> {
+  if (opts.redisUrl) return { url: opts.redisUrl, source: 'env', stop: async () => {} };
+  const localUrl = 'redis://127.0.0.1:6379';
+  if (opts.port === undefined && (await pings(localUrl))) return { url: localUrl, source: 'local', stop: async () => {} };
+
+  const bin = findOnPath('redis-server', opts.pathVar);
+  if (!bin) throw new GreenloopError('REDIS_MISSING', 'no Redis answers on 127.0.0.1:6379 and no redis-server binary is on PATH', { hint: REDIS_INSTALL_HINT });
+
+  const port = opts.port ?? (await freePort());
+  const dir = join(opts.home, 'redis');
+  mkdirSync(dir, { recursive: true });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--save', '', '--daemonize', 'no', '--logfile', join(dir, 'redis.log')];
+  const child: ChildProcess = spawn(bin, args, { stdio: 'ignore' });
+  let exited = false;
+  child.on('exit', () => {
+    exited = true;
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  while (!(await pings(url, 300))) {
+    if (exited || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new GreenloopError('REDIS_START_FAILED', `redis-server did not start on port ${port}; see ${join(dir, 'redis.log')}`, { hint: REDIS_INSTALL_HINT });
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  opts.log.info({ port, dir }, 'started embedded redis-server');
+  return {
+    url,
+    source: 'embedded',
+    stop: async () => {
+      if (exited) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
+      if (!exited) child.kill('SIGKILL');
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import type { LoopLimits } from './config/schema.ts';
+import type { StopReason } from './domain.ts';
+
+/** What the stop rules need to know about each analyzed cycle, oldest first. */
+export interface CycleOutcome {
+  n: number;
+  green: boolean;
+  real: boolean;
+  realnessReasons: string[];
+  /** Fingerprints of the failing clusters (flaky ones excluded). */
+  failing: string[];
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
+
+/**
+ * Decides, after a cycle has been analyzed, whether the loop stops and why. Pure: the controller
+ * persists the answer. Order matters: green wins, then realness, then the budgets, then progress rules.
+ */
+export function evaluateStopRules(cycles: readonly CycleOutcome[], limits: Pick<LoopLimits, 'maxCycles' | 'maxDuration' | 'noProgressCycles'>, elapsedMs: number): StopReason | undefined {
+  const last = cycles.at(-1);
+  if (!last) return undefined;
+  if (last.green && last.real) return { rule: 'green', message: `all tests passed in cycle ${last.n}` };
+  if (!last.real && last.failing.length === 0) {
+    return { rule: 'not-real', message: `cycle ${last.n} had no failures but the run cannot be trusted: ${last.realnessReasons.join('; ')}` };
+  }
+  if (last.n >= limits.maxCycles) {
+    return { rule: 'max-cycles', message: `reached maxCycles (${limits.maxCycles}) with ${last.failing.length} failure cluster(s) left`, clusters: last.failing };
+  }
+  if (elapsedMs >= limits.maxDuration) {
+    return { rule: 'max-duration', message: `ran ${Math.round(elapsedMs / 1000)}s, over maxDuration (${Math.round(limits.maxDuration / 1000)}s)`, clusters: last.failing };
+  }
+  const window = cycles.slice(-limits.noProgressCycles);
+  if (limits.noProgressCycles > 1 && window.length === limits.noProgressCycles && window.every((c) => sameSet(c.failing, last.failing))) {
+    return {
+      rule: 'no-progress',
+      message: `the same ${last.failing.length} failure cluster(s) failed in ${limits.noProgressCycles} cycles in a row (cycles ${window[0]?.n}–${last.n})`,
+      clusters: last.failing,
+    };
+  }
+  // Oscillation: A → B → A. The failing set came back to an earlier, non-adjacent cycle's set.
+  const prev = cycles.at(-2);
+  if (prev && last.failing.length > 0 && !sameSet(prev.failing, last.failing)) {
+    const earlier = cycles.slice(0, -2).find((c) => sameSet(c.failing, last.failing));
+    if (earlier) {
+      return {
+        rule: 'oscillation',
+        message: `cycle ${last.n} fails the same clusters as cycle ${earlier.n}: fixes are undoing each other`,
+        clusters: last.failing,
+      };
+    }
+  }
+  return undefined;
+}
