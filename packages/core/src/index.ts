@@ -12,3 +12,8 @@ export * from './queues.ts';
 export * from './redis.ts';
 export * from './stop-rules.ts';
 export * from './store.ts';
+export * from './loops.ts';
+export * from './tokens.ts';
+export * from './audit.ts';
+export * from './schedules.ts';
+export * from './metrics.ts';

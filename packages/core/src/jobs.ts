@@ -8,7 +8,7 @@ import type { StageName } from './domain.ts';
  * payload when they pick a job up, so a malformed job fails loudly instead of half-running.
  */
 
-export const QUEUE_NAMES = ['loops', 'deploy', 'test', 'analyze', 'fix', 'notify'] as const;
+export const QUEUE_NAMES = ['loops', 'deploy', 'test', 'analyze', 'fix', 'notify', 'schedules'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 const loopId = z.string().regex(/^[a-z0-9-]{6,64}$/);
@@ -23,6 +23,8 @@ export const NotifyPayload = z.object({
   cycle: cycle.optional(),
 });
 
+export const SchedulePayload = z.object({ environment: z.string().min(1), schedule: z.string().min(1) });
+
 const retry = (attempts: number, delay: number): JobsOptions => ({ attempts, backoff: { type: 'exponential', delay } });
 
 export const JobCatalog = {
@@ -36,6 +38,8 @@ export const JobCatalog = {
   'stage.integrate': { queue: 'fix', schema: StagePayload, options: retry(3, 2000) },
   /** Notifications never fail a loop: they are not children of the controller. */
   notify: { queue: 'notify', schema: NotifyPayload, options: retry(5, 1000) },
+  /** Fired by a BullMQ job scheduler (cron + time zone); starts a loop recorded as started by the schedule. */
+  'schedule.fire': { queue: 'schedules', schema: SchedulePayload, options: retry(3, 5000) },
 } as const satisfies Record<string, { queue: QueueName; schema: z.ZodType; options: JobsOptions }>;
 
 export type JobName = keyof typeof JobCatalog;

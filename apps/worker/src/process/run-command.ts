@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { GreenloopError } from '@greenloop/core';
 
 export interface RunCommandOptions {
@@ -40,12 +40,19 @@ export function killGroup(pid: number, sig: NodeJS.Signals = 'SIGKILL'): void {
   }
 }
 
+/** Whether a process exists and is not a zombie (an exited child nobody reaped still answers kill 0). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // Linux: field 3 of /proc/<pid>/stat is the state; Z is a zombie. Elsewhere, trust kill(0).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 

@@ -1,0 +1,100 @@
+import type { Env, GreenloopConfig, Logger, LoopStore, Queues } from '@greenloop/core';
+import { TokenStore } from '@greenloop/core';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import { apiError, ErrorBody, errorHandler, formatSchemaErrors } from './errors.ts';
+import { registerAdminQueues } from './plugins/admin-queues.ts';
+import { authPlugin } from './plugins/auth.ts';
+import { depsPlugin } from './plugins/deps.ts';
+import { registerDocs } from './plugins/docs.ts';
+import { securityPlugin } from './plugins/security.ts';
+import auditRoutes from './routes/audit/index.ts';
+import eventsRoutes from './routes/events/index.ts';
+import healthRoutes from './routes/health/index.ts';
+import loopsRoutes from './routes/loops/index.ts';
+import metricsRoutes from './routes/metrics/index.ts';
+import schedulesRoutes from './routes/schedules/index.ts';
+import tokensRoutes from './routes/tokens/index.ts';
+import { SHARED_SCHEMAS } from './schemas.ts';
+import { type SseOptions, StreamSlots } from './sse.ts';
+
+/** Largest request body accepted: the API takes small JSON documents only. */
+export const BODY_LIMIT = 64 * 1024;
+
+/** What the API needs; the caller creates (and closes) the clients. */
+export interface AppDeps {
+  env: Env;
+  store: LoopStore;
+  queues: Queues;
+  /** greenloop.yaml of `env.repo`; see createConfigLoader for the cached, reloading one. */
+  config: () => Promise<GreenloopConfig>;
+  log?: Logger;
+  /** Defaults to tokens in the store's Redis under the store's prefix. */
+  tokens?: TokenStore;
+  /** Per-token request budget; default 1200 per minute. false disables it. */
+  rateLimit?: { max: number; timeWindowMs: number } | false;
+  /** Event streams: heartbeat every 15s, at most 200 open per process by default. */
+  sse?: Partial<SseOptions>;
+  /** How long a verified token is cached (default 5s); revocation reaches other API processes within it. */
+  tokenCacheTtlMs?: number;
+  /** /docs and /admin/queues; on by default. */
+  docs?: boolean;
+  adminQueues?: boolean;
+}
+
+/** Every route and plugin of the API, as one plugin. `buildApp` registers it on a configured instance. */
+export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
+  // Not encapsulated: the error and not-found handlers must be the root ones.
+  return fp(async (app) => {
+    for (const schema of [ErrorBody, ...SHARED_SCHEMAS]) app.addSchema(schema);
+    app.setErrorHandler(errorHandler);
+    app.setNotFoundHandler((request) => {
+      throw apiError('ROUTE_NOT_FOUND', { method: request.method, url: request.url.split('?')[0]?.slice(0, 200) ?? '' });
+    });
+    app.decorate('eventStreams', {
+      options: { heartbeatMs: deps.sse?.heartbeatMs ?? 15_000, maxClients: deps.sse?.maxClients ?? 200 },
+      slots: new StreamSlots(deps.sse?.maxClients ?? 200),
+    });
+
+    await app.register(depsPlugin, {
+      env: deps.env,
+      store: deps.store,
+      queues: deps.queues,
+      tokens: deps.tokens ?? new TokenStore(deps.store.redis, deps.store.prefix),
+      config: deps.config,
+    });
+    await app.register(authPlugin, {
+      ...(deps.env.GREENLOOP_API_TOKEN ? { bootstrapToken: deps.env.GREENLOOP_API_TOKEN } : {}),
+      ...(deps.tokenCacheTtlMs !== undefined ? { cacheTtlMs: deps.tokenCacheTtlMs } : {}),
+    });
+    await app.register(securityPlugin, { rateLimit: deps.rateLimit ?? { max: 1200, timeWindowMs: 60_000 } });
+    if (deps.docs !== false) await registerDocs(app);
+
+    await app.register(healthRoutes);
+    await app.register(metricsRoutes);
+    await app.register(loopsRoutes, { prefix: '/v1/loops' });
+    await app.register(eventsRoutes, { prefix: '/v1/events' });
+    await app.register(schedulesRoutes, { prefix: '/v1/schedules' });
+    await app.register(tokensRoutes, { prefix: '/v1/tokens' });
+    await app.register(auditRoutes, { prefix: '/v1/audit' });
+    if (deps.adminQueues !== false) await registerAdminQueues(app, deps.queues);
+  }, { name: 'greenloop-api' });
+}
+
+/**
+ * Builds the API (not listening). Call `app.ready()` or `app.inject()`; `startApi` listens.
+ * Validation is strict: no type coercion of bodies, no silently dropped unknown fields.
+ */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    ...(deps.log ? { loggerInstance: deps.log as FastifyBaseLogger } : { logger: false }),
+    bodyLimit: BODY_LIMIT,
+    // Artifact paths (the wildcard) can be long; other params are bounded by their schemas.
+    routerOptions: { maxParamLength: 1024 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    schemaErrorFormatter: formatSchemaErrors,
+    return503OnClosing: true,
+  });
+  app.register(apiPlugin(deps));
+  return app;
+}

@@ -1,0 +1,141 @@
+import type { Actor, Role, TokenInfo } from '@greenloop/core';
+import { hashesEqual, hashToken, roleAllows } from '@greenloop/core';
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { apiError } from '../errors.ts';
+
+/** Who is calling: a stored token or the bootstrap admin token from GREENLOOP_API_TOKEN. */
+export interface Principal {
+  kind: 'token' | 'bootstrap';
+  /** Token id ("bootstrap" for the bootstrap token). */
+  id: string;
+  /** Token name: the actor recorded on loops and in the audit trail. */
+  name: string;
+  role: Role;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Least role the route needs, or "public". Routes that say nothing need admin (fail closed). */
+    auth?: Role | 'public';
+    /** Browser pages (bull-board): also accept HTTP Basic with the token as password, and ask for it. */
+    browserAuth?: boolean;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyInstance {
+    /** Drops cached verifications of a token (after revoking it). */
+    forgetToken(id: string): void;
+  }
+}
+
+export interface AuthOptions {
+  /** GREENLOOP_API_TOKEN; only its hash is kept. */
+  bootstrapToken?: string;
+  /** How long a verified token is trusted without asking Redis again. */
+  cacheTtlMs?: number;
+  /** Failed authentications per client address per minute before answering 429. */
+  maxFailuresPerMinute?: number;
+}
+
+/** The actor recorded for what a principal does through the API. */
+export function actorOf(principal: Principal | null): Actor {
+  return { kind: 'api', name: principal?.name ?? 'anonymous' };
+}
+
+/** The principal of a request that passed auth; routes with a role always have one. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error('route reached without a principal; is its config.auth set?');
+  return request.principal;
+}
+
+function presentedToken(header: string | undefined, allowBasic: boolean): string | undefined {
+  if (!header) return undefined;
+  const [scheme, value] = header.split(/\s+/, 2);
+  if (!scheme || !value) return undefined;
+  if (scheme.toLowerCase() === 'bearer') return value;
+  if (allowBasic && scheme.toLowerCase() === 'basic') {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Bearer-token auth on every route (onRequest, before the body is read). Verified tokens are cached
+ * for a few seconds by their hash, so a busy client costs one Redis read per TTL rather than per request;
+ * revocation is immediate on this instance (forgetToken) and takes at most the TTL on others.
+ */
+export const authPlugin = fp<AuthOptions>(
+  async (app, opts) => {
+    const bootstrapHash = opts.bootstrapToken ? hashToken(opts.bootstrapToken) : undefined;
+    const ttl = opts.cacheTtlMs ?? 5000;
+    const maxFailures = opts.maxFailuresPerMinute ?? 30;
+    const cache = new Map<string, { principal: Principal; expires: number }>();
+    const failures = new Map<string, { count: number; resetAt: number }>();
+
+    app.decorateRequest('principal', null);
+    app.decorate('forgetToken', (id: string) => {
+      for (const [hash, entry] of cache) if (entry.principal.id === id) cache.delete(hash);
+    });
+
+    async function resolve(token: string): Promise<Principal | undefined> {
+      const hash = hashToken(token);
+      const now = Date.now();
+      const hit = cache.get(hash);
+      if (hit && hit.expires > now) return hit.principal;
+      if (bootstrapHash && hashesEqual(hash, bootstrapHash)) return { kind: 'bootstrap', id: 'bootstrap', name: 'bootstrap-admin', role: 'admin' };
+      const info: TokenInfo | undefined = await app.tokens.verify(token, now);
+      if (!info) {
+        cache.delete(hash);
+        return undefined;
+      }
+      const principal: Principal = { kind: 'token', id: info.id, name: info.name, role: info.role };
+      if (cache.size >= 10_000) cache.clear();
+      const expires = info.expiresAt ? Math.min(now + ttl, Date.parse(info.expiresAt)) : now + ttl;
+      cache.set(hash, { principal, expires });
+      return principal;
+    }
+
+    function tooManyFailures(ip: string): number | undefined {
+      const f = failures.get(ip);
+      if (f && f.resetAt > Date.now() && f.count >= maxFailures) return Math.ceil((f.resetAt - Date.now()) / 1000);
+      return undefined;
+    }
+
+    function recordFailure(ip: string): void {
+      const now = Date.now();
+      const f = failures.get(ip);
+      if (!f || f.resetAt <= now) {
+        if (failures.size >= 10_000) failures.clear();
+        failures.set(ip, { count: 1, resetAt: now + 60_000 });
+      } else f.count++;
+    }
+
+    app.addHook('onRequest', async (request, reply) => {
+      const config = request.routeOptions.config;
+      // Unknown routes answer 404 without auth: there is nothing behind them to protect.
+      const need = config.auth ?? (request.is404 ? 'public' : 'admin');
+      if (need === 'public') return;
+      const retryAfter = tooManyFailures(request.ip);
+      if (retryAfter !== undefined) throw apiError('RATE_LIMITED', { retryAfterSeconds: retryAfter });
+      // Set here rather than in the error handler: third-party routes (bull-board) bring their own handler.
+      reply.header('www-authenticate', config.browserAuth ? 'Basic realm="greenloop admin", charset="UTF-8"' : 'Bearer realm="greenloop"');
+      const token = presentedToken(request.headers.authorization, config.browserAuth === true);
+      if (!token) {
+        throw apiError('UNAUTHENTICATED', { reason: 'missing bearer token: send "Authorization: Bearer <token>"' });
+      }
+      const principal = token.length <= 512 ? await resolve(token) : undefined;
+      if (!principal) {
+        recordFailure(request.ip);
+        throw apiError('UNAUTHENTICATED', { reason: 'invalid, expired or revoked token' });
+      }
+      if (!roleAllows(principal.role, need)) throw apiError('FORBIDDEN', { need, have: principal.role, name: principal.name });
+      reply.removeHeader('www-authenticate');
+      request.principal = principal;
+    });
+  },
+  { name: 'greenloop-auth', dependencies: ['greenloop-deps'] },
+);

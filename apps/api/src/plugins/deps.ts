@@ -1,0 +1,34 @@
+import type { Env, GreenloopConfig, LoopStore, Queues, TokenStore } from '@greenloop/core';
+import fp from 'fastify-plugin';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The parsed environment (paths, prefix, bootstrap token). */
+    greenloopEnv: Env;
+    store: LoopStore;
+    queues: Queues;
+    tokens: TokenStore;
+    /** greenloop.yaml, cached until the file changes; throws ConfigError when it is broken. */
+    loadConfig: () => Promise<GreenloopConfig>;
+  }
+}
+
+export interface DepsOptions {
+  env: Env;
+  store: LoopStore;
+  queues: Queues;
+  tokens: TokenStore;
+  config: () => Promise<GreenloopConfig>;
+}
+
+/** Shares the clients every route uses as decorations; the caller owns (and closes) them. */
+export const depsPlugin = fp<DepsOptions>(
+  async (app, opts) => {
+    app.decorate('greenloopEnv', opts.env);
+    app.decorate('store', opts.store);
+    app.decorate('queues', opts.queues);
+    app.decorate('tokens', opts.tokens);
+    app.decorate('loadConfig', opts.config);
+  },
+  { name: 'greenloop-deps' },
+);

@@ -1,0 +1,65 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { artifactContentType, openArtifact, resolveArtifact } from '../../artifacts.ts';
+import { apiError, errorResponses } from '../../errors.ts';
+import { LOOP_ID_PATTERN } from '../../schemas.ts';
+
+const artifactRoutes: FastifyPluginAsync = async (app) => {
+  app.get<{ Params: { id: string; '*': string } }>(
+    '/:id/artifacts/*',
+    {
+      config: { auth: 'viewer' },
+      schema: {
+        tags: ['loops'],
+        summary: "A file (or directory listing) under the loop's artifact directory",
+        description: 'JUnit XML, raw test output, pulled logs, prompts, diffs, reports. Paths cannot leave the directory (no "..", no absolute paths, no symlinks out).',
+        params: {
+          type: 'object',
+          required: ['id', '*'],
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string', pattern: LOOP_ID_PATTERN },
+            '*': { type: 'string', maxLength: 1024, description: 'Path relative to the artifact directory; empty lists it' },
+          },
+        },
+        response: {
+          200: {
+            description: 'File contents (text types as text, everything else as octet-stream), or a JSON listing for a directory',
+            content: {
+              'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    path: { type: 'string' },
+                    entries: {
+                      type: 'array',
+                      items: { type: 'object', properties: { name: { type: 'string' }, type: { type: 'string', enum: ['file', 'dir'] }, size: { type: 'integer' } } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses(400, 401, 403, 404, 429, 500, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const rel = request.params['*'];
+      if (!(await app.store.getLoop(id))) throw apiError('LOOP_NOT_FOUND', { id });
+      const target = await resolveArtifact(app.greenloopEnv.home, id, rel);
+      if (target.kind === 'dir') {
+        return reply.type('application/json; charset=utf-8').send({ path: rel, entries: target.entries });
+      }
+      const handle = await openArtifact(target.path);
+      return reply
+        .type(artifactContentType(target.path))
+        .header('content-length', target.size)
+        .header('content-disposition', 'inline')
+        .send(handle.createReadStream());
+    },
+  );
+};
+
+export default artifactRoutes;

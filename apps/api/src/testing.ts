@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Env, LoopStore, Queues, Role } from '@greenloop/core';
+import { closeQueues, createQueues, readEnv, TokenStore } from '@greenloop/core';
+import { testRedis } from '@greenloop/core/testing';
+import type { FastifyInstance } from 'fastify';
+import { type AppDeps, buildApp } from './app.ts';
+import { createConfigLoader } from './config-loader.ts';
+
+/** A greenloop.yaml with two environments, enough for every API route. */
+export const TEST_CONFIG = `version: 1
+environments:
+  staging:
+    services:
+      - name: api
+        deploy: { provider: local, command: ["node", "server.js"] }
+    tests: { command: ["npm", "test"] }
+    schedules:
+      - { name: nightly, cron: "0 3 * * *", timezone: Europe/Berlin }
+  production:
+    services:
+      - name: api
+        deploy: { provider: local, command: ["node", "server.js"] }
+    tests: { command: ["npm", "test"] }
+`;
+
+export interface TestApi {
+  app: FastifyInstance;
+  store: LoopStore;
+  queues: Queues;
+  env: Env;
+  tokens: TokenStore;
+  /** A live token per role, plus the bootstrap admin token. */
+  token: Record<Role, string> & { bootstrap: string };
+  repo: string;
+  home: string;
+  redisUrl: string;
+  /** `Authorization` header for a role. */
+  auth(role: Role | 'bootstrap'): { authorization: string };
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Test helper: the API on real Redis under a fresh prefix, greenloop.yaml in a temp repo, a temp home,
+ * one token per role. Call cleanup() after (closes the app, deletes every key under the prefix).
+ */
+export async function setupTestApi(opts: { config?: string; deps?: Partial<AppDeps> } = {}): Promise<TestApi> {
+  const r = testRedis();
+  const repo = mkdtempSync(join(tmpdir(), 'greenloop-api-repo-'));
+  const home = mkdtempSync(join(tmpdir(), 'greenloop-api-home-'));
+  writeFileSync(join(repo, 'greenloop.yaml'), opts.config ?? TEST_CONFIG);
+  const bootstrap = `boot-${randomBytes(16).toString('hex')}`;
+  const env = readEnv({ GREENLOOP_PREFIX: r.prefix, GREENLOOP_HOME: home, GREENLOOP_REPO: repo, GREENLOOP_API_TOKEN: bootstrap, REDIS_URL: r.url, PORT: '0' });
+  const queues = createQueues(r.redis, r.prefix);
+  const tokens = new TokenStore(r.redis, r.prefix);
+  const app = buildApp({ env, store: r.store, queues, tokens, config: createConfigLoader(repo), rateLimit: false, ...opts.deps });
+  await app.ready();
+  const token = {
+    viewer: (await tokens.create({ name: 'test-viewer', role: 'viewer', createdBy: 'test' })).token,
+    operator: (await tokens.create({ name: 'test-operator', role: 'operator', createdBy: 'test' })).token,
+    admin: (await tokens.create({ name: 'test-admin', role: 'admin', createdBy: 'test' })).token,
+    bootstrap,
+  };
+  return {
+    app,
+    store: r.store,
+    queues,
+    env,
+    tokens,
+    token,
+    repo,
+    home,
+    redisUrl: r.url,
+    auth: (role) => ({ authorization: `Bearer ${token[role]}` }),
+    cleanup: async () => {
+      await app.close();
+      await closeQueues(queues);
+      await r.cleanup();
+      rmSync(repo, { recursive: true, force: true });
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import type { LogEntry } from '@greenloop/core';
+import { routeShape } from './endpoints.ts';
+import type { CorrelatedLog, EndpointRef, ParsedTestCase } from './types.ts';
+
+/**
+ * Ties failed tests to server log lines. In order of confidence:
+ * 1. `test`: the service logged the `x-greenloop-test` header and it names this test;
+ * 2. `trace`: the entry's trace id equals the one the suite derives for this test — the first 32 hex of
+ *    sha256(runId + ' ' + testName), sent as the `traceparent` trace id;
+ * 3. `route`: a request to the endpoint the failure names, in the run's window, with the failing status;
+ * 4. `window`: an error the services logged while the test ran (only when the JUnit file has timestamps).
+ * Entries that carry another run's id are never used.
+ */
+
+/** Where and when the test run happened. */
+export interface CorrelationScope {
+  runId: string;
+  /** ISO times of the test run; route and window matches stay inside it. */
+  from: string;
+  to: string;
+}
+
+/** Log entries indexed once per cycle for cheap per-test lookups. */
+export interface LogIndex {
+  scope: CorrelationScope;
+  byTest: Map<string, LogEntry[]>;
+  /** Normalized trailing word groups of logged test names → the normalized names. */
+  bySuffix: Map<string, string[]>;
+  byTrace: Map<string, LogEntry[]>;
+  byRoute: Map<string, LogEntry[]>;
+  /** In-scope error entries, by time, for window matches. */
+  errors: { at: number; entry: LogEntry }[];
+}
+
+const SEVERITY_RANK: Record<LogEntry['severity'], number> = { CRITICAL: 5, ERROR: 4, WARNING: 3, INFO: 2, DEFAULT: 1, DEBUG: 0 };
+const CLOCK_SKEW_MS = 5000;
+
+/** The trace id the demo suite derives for a test: first 32 hex of sha256(runId + ' ' + testName). */
+export function traceIdFor(runId: string, testName: string): string {
+  return createHash('sha256').update(`${runId} ${testName}`).digest('hex').slice(0, 32);
+}
+
+/** Lowercased words of a test name, separators (›, >, ::, /, .) as spaces, so "a › b" matches "a > b". */
+export function normalizeTestName(name: string): string {
+  return name
+    .replace(/\.py\b/g, '')
+    .toLowerCase()
+    .replace(/[\s›»>:/.\\|,]+/g, ' ')
+    .trim();
+}
+
+/** The names a suite may have sent in `x-greenloop-test` for this test (full names in the usual styles). */
+export function testNameCandidates(test: ParsedTestCase): string[] {
+  const { name, classname, suitePath } = test;
+  const baseId = test.id.replace(/ \[\d+\]$/, '');
+  const out = new Set<string>([name, baseId]);
+  if (suitePath.length > 0) {
+    out.add([...suitePath, name].join(' > '));
+    out.add([...suitePath, name].join(' '));
+  }
+  if (classname) {
+    out.add(`${classname} ${name}`);
+    out.add(`${classname}.${name}`);
+    out.add(`${classname}::${name}`);
+    out.add(`${classname} > ${name}`);
+  }
+  return [...out];
+}
+
+/** The 32-hex trace id in a LogEntry (Cloud Logging "projects/p/traces/<id>", a raw id, or a logged traceparent). */
+export function entryTraceId(entry: LogEntry): string | undefined {
+  const candidates = [entry.trace, entry.json?.traceparent, entry.json?.trace, entry.json?.['logging.googleapis.com/trace']];
+  for (const c of candidates) {
+    if (typeof c !== 'string') continue;
+    const tp = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/i.exec(c.trim());
+    if (tp?.[1]) return tp[1].toLowerCase();
+    const m = /(?:^|\/)([0-9a-f]{32})$/i.exec(c.trim());
+    if (m?.[1]) return m[1].toLowerCase();
+  }
+  return undefined;
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+function routeKey(method: string | undefined, path: string): string {
+  return `${(method ?? '*').toUpperCase()} ${routeShape(path)}`;
+}
+
+/** Indexes a cycle's log entries; entries of other runs are left out. */
+export function buildLogIndex(entries: readonly LogEntry[], scope: CorrelationScope): LogIndex {
+  const index: LogIndex = { scope, byTest: new Map(), bySuffix: new Map(), byTrace: new Map(), byRoute: new Map(), errors: [] };
+  const from = Date.parse(scope.from) - CLOCK_SKEW_MS;
+  const to = Date.parse(scope.to) + CLOCK_SKEW_MS;
+  for (const entry of entries) {
+    if (entry.runId && entry.runId !== scope.runId) continue;
+    if (entry.test) push(index.byTest, normalizeTestName(entry.test), entry);
+    const trace = entryTraceId(entry);
+    if (trace) push(index.byTrace, trace, entry);
+    const at = Date.parse(entry.time);
+    const inWindow = entry.runId === scope.runId || (Number.isFinite(at) && at >= from && at <= to);
+    if (!inWindow) continue;
+    if (entry.httpRequest?.path) {
+      push(index.byRoute, routeKey(entry.httpRequest.method, entry.httpRequest.path), entry);
+      push(index.byRoute, routeKey(undefined, entry.httpRequest.path), entry);
+    }
+    if (SEVERITY_RANK[entry.severity] >= SEVERITY_RANK.ERROR && Number.isFinite(at)) index.errors.push({ at, entry });
+  }
+  for (const name of index.byTest.keys()) {
+    const words = name.split(' ');
+    for (let k = 1; k <= Math.min(words.length - 1, 8); k++) push(index.bySuffix, words.slice(-k).join(' '), name);
+  }
+  index.errors.sort((a, b) => a.at - b.at);
+  return index;
+}
+
+function pick(found: Map<LogEntry, CorrelatedLog['match']>, max: number): CorrelatedLog[] {
+  const list = [...found].map(([entry, match]) => ({ entry, match }));
+  list.sort((a, b) => SEVERITY_RANK[b.entry.severity] - SEVERITY_RANK[a.entry.severity] || a.entry.time.localeCompare(b.entry.time));
+  return list.slice(0, max).sort((a, b) => a.entry.time.localeCompare(b.entry.time));
+}
+
+/** Server log lines for one failed test (at most `max`, errors first, returned in time order). */
+export function correlateTest(test: ParsedTestCase, endpoints: readonly EndpointRef[], index: LogIndex, max = 20): CorrelatedLog[] {
+  const found = new Map<LogEntry, CorrelatedLog['match']>();
+  const candidates = testNameCandidates(test);
+  const normalized = new Set(candidates.map(normalizeTestName));
+  for (const n of normalized) for (const e of index.byTest.get(n) ?? []) found.set(e, 'test');
+  if (found.size === 0 && index.byTest.size > 0) {
+    // A logged name that ends with this test's name and mentions its suite or class: a full name in a style
+    // the candidates did not guess.
+    const short = normalizeTestName(test.name);
+    const context = normalizeTestName([...test.suitePath, test.classname].join(' '))
+      .split(' ')
+      .filter((w) => w.length > 2);
+    for (const logged of index.bySuffix.get(short) ?? []) {
+      if (context.length === 0 || context.some((w) => logged.includes(w))) for (const e of index.byTest.get(logged) ?? []) found.set(e, 'test');
+    }
+  }
+  if (index.byTrace.size > 0) {
+    for (const c of candidates) for (const e of index.byTrace.get(traceIdFor(index.scope.runId, c)) ?? []) if (!found.has(e)) found.set(e, 'trace');
+  }
+  if (found.size === 0) {
+    for (const ep of endpoints) {
+      for (const e of index.byRoute.get(routeKey(ep.method, ep.path)) ?? []) {
+        const status = e.httpRequest?.status;
+        const relevant = ep.status !== undefined ? status === ep.status : status !== undefined && status >= 400;
+        if (relevant && !found.has(e)) found.set(e, 'route');
+      }
+    }
+  }
+  if (found.size === 0 && test.startedAt) {
+    const start = Date.parse(test.startedAt);
+    if (Number.isFinite(start)) {
+      const end = start + test.durationMs + 2000;
+      for (const { at, entry } of index.errors) {
+        if (at < start - 1000) continue;
+        if (at > end) break;
+        found.set(entry, 'window');
+      }
+    }
+  }
+  return pick(found, max);
+}

@@ -1,0 +1,182 @@
+import { TRIAGE_CLASSES } from '@greenloop/core';
+import { z } from 'zod';
+
+/**
+ * The cycle report's JSON (`report.json`), version 1. The markdown report is rendered from exactly this
+ * object, so everything the markdown claims is here with its evidence. Field notes are in REPORT-SCHEMA.md.
+ */
+
+const triage = z.enum(TRIAGE_CLASSES);
+const endpoint = z.object({ method: z.string().optional(), path: z.string(), status: z.number().int().optional() });
+const rate = z.number().min(0).max(1).nullable();
+
+export const ReportTestSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  classname: z.string(),
+  suite: z.string(),
+  file: z.string().optional(),
+  status: z.enum(['passed', 'failed', 'error', 'skipped']),
+  durationMs: z.number(),
+  message: z.string().optional(),
+  /** JUnit file and line of the testcase. */
+  source: z.string(),
+});
+
+export const EvidenceLineSchema = z.object({
+  time: z.string(),
+  service: z.string(),
+  severity: z.string(),
+  message: z.string(),
+  /** How the line was tied to the cluster's tests: test name header, trace id, same route in the run window, or time window. */
+  match: z.enum(['test', 'trace', 'route', 'window']),
+  test: z.string().optional(),
+  method: z.string().optional(),
+  path: z.string().optional(),
+  status: z.number().int().optional(),
+  revision: z.string().optional(),
+});
+
+export const ReportClusterSchema = z.object({
+  fingerprint: z.string().regex(/^[0-9a-f]{12}$/),
+  title: z.string(),
+  triage,
+  /** Versus earlier cycles of this loop. */
+  status: z.enum(['new', 'persisting', 'regressed']),
+  /** Whether a fixer gets it; false for flaky-only clusters and fixer.skipTriage classes. */
+  dispatch: z.boolean(),
+  holdReason: z.string().optional(),
+  cyclesFailing: z.number().int().min(1),
+  firstSeenCycle: z.number().int(),
+  errorType: z.string().optional(),
+  sampleMessage: z.string(),
+  tests: z.array(ReportTestSchema),
+  flakyTests: z.array(z.string()),
+  endpoints: z.array(endpoint),
+  evidence: z.array(EvidenceLineSchema),
+  /** Correlated log lines in total (evidence shows the first few). */
+  evidenceTotal: z.number().int(),
+  /** The string the fingerprint hashes. */
+  fingerprintKey: z.string(),
+  dossier: z.string(),
+});
+
+export const CycleReportSchema = z.object({
+  schemaVersion: z.literal(1),
+  generatedAt: z.string(),
+  loopId: z.string(),
+  cycle: z.number().int(),
+  environment: z.string(),
+  commit: z.string(),
+  /** green: real and nothing failing; not-real: a realness check failed; failing: otherwise. */
+  verdict: z.enum(['green', 'failing', 'not-real']),
+  headline: z.string(),
+  summary: z.object({
+    total: z.number().int(),
+    passed: z.number().int(),
+    /** Failures and errors (errors are also counted separately). */
+    failed: z.number().int(),
+    errors: z.number().int(),
+    skipped: z.number().int(),
+    /** Passed only on a rerun; counted in passed. */
+    flaky: z.number().int(),
+    /** passed / (total − skipped). */
+    passRate: rate,
+    testTimeMs: z.number(),
+    wallMs: z.number(),
+    runId: z.string(),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    exitCode: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    timedOut: z.boolean(),
+    truncatedOutputBytes: z.number().int(),
+    junitFiles: z.array(z.object({ file: z.string(), tests: z.number().int(), bytes: z.number().int(), warnings: z.array(z.string()) })),
+  }),
+  services: z.array(
+    z.object({
+      service: z.string(),
+      provider: z.string(),
+      revision: z.string(),
+      url: z.string(),
+      readyAt: z.string(),
+      logEntries: z.number().int(),
+      errorEntries: z.number().int(),
+      failingRequests: z.number().int(),
+      serverErrors: z.number().int(),
+      verdict: z.enum(['healthy', 'errors', 'no-traffic']),
+      detail: z.string(),
+    }),
+  ),
+  realness: z.object({
+    real: z.boolean(),
+    reasons: z.array(z.string()),
+    checks: z.array(z.object({ id: z.string(), label: z.string(), passed: z.boolean().nullable(), detail: z.string() })),
+  }),
+  changes: z.object({
+    previousCycle: z.number().int().nullable(),
+    new: z.array(z.string()),
+    persisting: z.array(z.string()),
+    regressed: z.array(z.string()),
+    fixed: z.array(
+      z.object({
+        fingerprint: z.string(),
+        title: z.string(),
+        commit: z.string(),
+        attributed: z.boolean(),
+        tests: z.array(z.string()),
+        flakyNow: z.array(z.string()),
+      }),
+    ),
+    changed: z.array(z.object({ fingerprint: z.string(), title: z.string(), now: z.array(z.string()) })),
+    notRun: z.array(z.object({ fingerprint: z.string(), title: z.string(), tests: z.array(z.string()) })),
+  }),
+  clusters: z.array(ReportClusterSchema),
+  flaky: z.array(
+    z.object({
+      id: z.string(),
+      fingerprint: z.string(),
+      message: z.string().optional(),
+      /** From the cross-loop flake history, when one is configured. */
+      history: z.object({ flakes: z.number().int(), failures: z.number().int(), flakyLoops: z.number().int() }).optional(),
+    }),
+  ),
+  /** Failing HTTP exchanges: from failure messages (tests) and from request logs (requests). */
+  endpoints: z.array(
+    z.object({
+      method: z.string().optional(),
+      path: z.string(),
+      status: z.number().int().optional(),
+      tests: z.number().int(),
+      requests: z.number().int(),
+      sources: z.array(z.enum(['test-output', 'server-log'])),
+      clusters: z.array(z.string()),
+    }),
+  ),
+  categories: z.array(
+    z.object({
+      name: z.string(),
+      priority: z.number().int().nullable(),
+      total: z.number().int(),
+      passed: z.number().int(),
+      failed: z.number().int(),
+      skipped: z.number().int(),
+      flaky: z.number().int(),
+      passRate: rate,
+      trend: z.array(z.object({ cycle: z.number().int(), passRate: rate })),
+      passedTests: z.array(z.string()),
+      passedOmitted: z.number().int(),
+      failedTests: z.array(z.string()),
+    }),
+  ),
+  nextActions: z.array(z.object({ kind: z.string(), text: z.string(), clusters: z.array(z.string()) })),
+  logs: z.object({ query: z.string(), entries: z.number().int(), truncated: z.boolean(), runEntries: z.number().int(), requestEntries: z.number().int() }),
+  evidenceFiles: z.object({ stdout: z.string(), stderr: z.string(), junit: z.array(z.string()) }),
+  warnings: z.array(z.string()),
+});
+
+/** The cycle report as JSON. */
+export type CycleReport = z.infer<typeof CycleReportSchema>;
+export type ReportCluster = z.infer<typeof ReportClusterSchema>;
+export type ReportTest = z.infer<typeof ReportTestSchema>;
+export type EvidenceLine = z.infer<typeof EvidenceLineSchema>;

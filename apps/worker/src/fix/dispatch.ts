@@ -1,0 +1,43 @@
+import type { ClusterSummary, FixerConfig } from '@greenloop/core';
+
+/**
+ * Routing and budgets: which clusters of a cycle get a fixer, with how many attempts, and which go to a
+ * person instead (their triage class is configured as not fixable, or the loop's budget for them is spent).
+ */
+
+export interface FixPlan {
+  /** Clusters that get a fixer this cycle, in the order given. */
+  dispatch: ClusterSummary[];
+  /** Attempts allowed this cycle per dispatched fingerprint: `attemptsPerCycle`, capped by what is left of `attemptsPerLoop`. */
+  maxAttempts: Record<string, number>;
+  /** Clusters left to a person, with the reason ("needs a person: …"). */
+  skipped: { fingerprint: string; reason: string }[];
+}
+
+/**
+ * Plans a cycle's fixes. `attemptsSoFar` counts fixer attempts per fingerprint over the loop so far
+ * (most precisely the sum of `FixResult.attempts` of earlier cycles). A fingerprint listed twice is planned once.
+ */
+export function planFixes(
+  clusters: readonly ClusterSummary[],
+  fixer: Pick<FixerConfig, 'skipTriage' | 'attemptsPerCycle' | 'attemptsPerLoop'>,
+  attemptsSoFar: Readonly<Record<string, number>>,
+): FixPlan {
+  const plan: FixPlan = { dispatch: [], maxAttempts: {}, skipped: [] };
+  const seen = new Set<string>();
+  for (const cluster of clusters) {
+    const fp = cluster.fingerprint;
+    if (seen.has(fp)) continue;
+    seen.add(fp);
+    const spent = attemptsSoFar[fp] ?? 0;
+    if (fixer.skipTriage.includes(cluster.triage)) {
+      plan.skipped.push({ fingerprint: fp, reason: `needs a person: ${cluster.triage}` });
+    } else if (spent >= fixer.attemptsPerLoop) {
+      plan.skipped.push({ fingerprint: fp, reason: `needs a person: ${spent} attempts did not fix it` });
+    } else {
+      plan.dispatch.push(cluster);
+      plan.maxAttempts[fp] = Math.min(fixer.attemptsPerCycle, fixer.attemptsPerLoop - spent);
+    }
+  }
+  return plan;
+}

@@ -1,0 +1,301 @@
+import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { type ClusterSummary, describeError, type FixerConfig, type FixResult, GreenloopError, type Logger, renderArgv } from '@greenloop/core';
+import { git, removeWorktree } from '../git/repo.ts';
+import { type RunCommandResult, runCommand } from '../process/run-command.ts';
+import { PARSEABLE_DIFF_ARGS, parseDiff } from './diff.ts';
+import { buildFixerEnv } from './fixer-env.ts';
+import { diffGates, type GateRecord, rejectionReason } from './gates.ts';
+import { writeFixPrompt } from './prompt.ts';
+import { addResetBranchWorktree } from './worktrees.ts';
+
+/** Everything one fix job needs; the loop engine builds it from the cycle's records. */
+export interface FixRequest {
+  /** The target repository (main checkout; its working tree is never modified). */
+  repo: string;
+  /** The loop's current commit; the fix worktree starts here. */
+  baseCommit: string;
+  loopId: string;
+  cycle: number;
+  cluster: ClusterSummary;
+  /** Markdown dossier (evidence); the fixer's prompt is this plus greenloop's rules and earlier reasons. */
+  promptFile: string;
+  /** JSON describing the cluster. */
+  clusterFile: string;
+  fixer: FixerConfig;
+  /** The worktree goes under here. */
+  worktreeRoot: string;
+  /** Per-fix evidence: prompts, fixer and verify output, diffs, gates.json, result.json. */
+  artifactDir: string;
+  /** Source for the `fixer.passEnv` allow-list (PATH and HOME are always passed). */
+  processEnv: Readonly<Record<string, string | undefined>>;
+  /** Gate reasons from earlier attempts (earlier cycles), appended to the prompt. */
+  previousAttempts?: { reason: string }[];
+  /** Attempts allowed this cycle (from `planFixes`); defaults to `fixer.attemptsPerCycle`. */
+  maxAttempts?: number;
+  /** Variable names never passed to the fixer even if listed in passEnv (e.g. `loop.push.tokenEnv`). */
+  secretEnv?: readonly string[];
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/**
+ * The branch a fix is committed on. It is deliberately not under `greenloop/<loop>/`: the loop branch
+ * `greenloop/<loop>` is a ref file, and git cannot also have refs below it ("cannot lock ref").
+ */
+export function fixBranchName(loopId: string, cycle: number, fingerprint: string): string {
+  return `greenloop-fix/${loopId}/${cycle}/${fingerprint}`;
+}
+
+/**
+ * Files coding agents leave in the repository root as a side effect (Aider's chat/input history and
+ * tags cache). They are never part of a fix; without this they would be committed with it.
+ */
+const AGENT_SCRATCH = ['**/.aider*', '**/.aider*/**'];
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const TAIL_BYTES = 2000;
+
+/**
+ * Runs one cluster's fixer in its own worktree and gates the result: non-empty diff, no protected path,
+ * tests not deleted/skipped/weakened, verify command passes. An accepted change is committed on
+ * `fixBranchName(...)` (one commit on top of `baseCommit`, whatever the fixer did with git itself).
+ * A rejected attempt is retried with its reasons in the prompt while attempts remain. The worktree is
+ * removed afterwards in every case; the branch stays. Calling it again for the same fix starts over.
+ *
+ * Placeholders in `fixer.command` and `fixer.verify`: `{{promptFile}}` (this attempt's prompt),
+ * `{{promptDir}}` (its directory, for agents that must be granted read access to it), `{{clusterFile}}`,
+ * `{{worktree}}`, `{{cluster}}` (fingerprint), `{{title}}`, `{{attempt}}`.
+ */
+export async function runFix(req: FixRequest): Promise<FixResult> {
+  const fingerprint = req.cluster.fingerprint;
+  if (!SAFE_NAME.test(fingerprint) || !SAFE_NAME.test(req.loopId)) {
+    throw new GreenloopError(
+      'FIX_BAD_NAME',
+      `refusing to fix cluster "${fingerprint}" of loop "${req.loopId}": names must be letters, digits, ".", "_" or "-"`,
+    );
+  }
+  const branch = fixBranchName(req.loopId, req.cycle, fingerprint);
+  const worktree = resolve(req.worktreeRoot, `fix-${req.loopId}-${req.cycle}-${fingerprint}`);
+  const artifactDir = resolve(req.artifactDir);
+  await mkdir(artifactDir, { recursive: true });
+  const maxAttempts = Math.max(1, req.maxAttempts ?? req.fixer.attemptsPerCycle);
+  const dossier = await readFile(req.promptFile, 'utf8');
+  const reasons = [...(req.previousAttempts ?? [])];
+  const log = req.log.child({ loopId: req.loopId, cycle: req.cycle, fingerprint });
+
+  let result: FixResult = { fingerprint, outcome: 'cancelled', reason: 'cancelled before the fixer started', attempts: 0 };
+  try {
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      if (req.signal.aborted) break;
+      const ctx: AttemptContext = { req, branch, worktree, artifactDir, dossier, attempt, maxAttempts, reasons, log };
+      result = await runAttempt(ctx);
+      log.info({ attempt, outcome: result.outcome, reason: result.reason }, 'fix attempt finished');
+      const retryable = result.outcome === 'rejected' || result.outcome === 'no-change';
+      if (!retryable || attempt === maxAttempts) break;
+      reasons.push({ reason: `attempt ${attempt}: ${result.reason ?? result.outcome}` });
+    }
+  } finally {
+    await removeWorktree(req.repo, worktree).catch((err: unknown) => log.warn({ err: describeError(err), worktree }, 'could not remove the fix worktree'));
+  }
+  await writeFile(join(artifactDir, 'gates.json'), `${JSON.stringify(result.gates ?? [], null, 2)}\n`);
+  await writeFile(join(artifactDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
+
+interface AttemptContext {
+  req: FixRequest;
+  branch: string;
+  worktree: string;
+  artifactDir: string;
+  dossier: string;
+  attempt: number;
+  maxAttempts: number;
+  reasons: readonly { reason: string }[];
+  log: Logger;
+}
+
+async function runAttempt(ctx: AttemptContext): Promise<FixResult> {
+  const { req, worktree, attempt } = ctx;
+  const fingerprint = req.cluster.fingerprint;
+  const dir = join(ctx.artifactDir, `attempt-${attempt}`);
+  await mkdir(dir, { recursive: true });
+  const base: FixResult = { fingerprint, outcome: 'failed', attempts: attempt, logFile: join(dir, 'fixer.stdout.log') };
+
+  // Every attempt starts from a clean worktree at the base: a rejected attempt's edits must not leak into the next.
+  await addResetBranchWorktree(req.repo, worktree, ctx.branch, req.baseCommit);
+  const promptFile = await writeFixPrompt(join(dir, 'prompt.md'), {
+    dossier: ctx.dossier,
+    cluster: req.cluster,
+    fixer: req.fixer,
+    attempt,
+    maxAttempts: ctx.maxAttempts,
+    previousAttempts: ctx.reasons,
+  });
+  const files = { promptFile, clusterFile: resolve(req.clusterFile), worktree };
+  const values = { ...files, promptDir: dir, cluster: fingerprint, title: req.cluster.title, attempt: String(attempt) };
+  const { env, refused, missing } = buildFixerEnv({
+    fixer: req.fixer,
+    processEnv: req.processEnv,
+    files,
+    ...(req.secretEnv ? { secretEnv: req.secretEnv } : {}),
+  });
+  if (refused.length) ctx.log.warn({ refused }, 'fixer.passEnv names greenloop variables; they are not passed');
+  if (missing.length) ctx.log.warn({ missing }, 'fixer.passEnv names variables greenloop does not have');
+
+  let fixerPid: number | undefined;
+  let run: RunCommandResult;
+  try {
+    run = await runCommand({
+      argv: renderArgv(req.fixer.command, values),
+      cwd: worktree,
+      env,
+      timeoutMs: req.fixer.timeout,
+      stdoutFile: join(dir, 'fixer.stdout.log'),
+      stderrFile: join(dir, 'fixer.stderr.log'),
+      signal: req.signal,
+      onSpawn: (pid) => {
+        fixerPid = pid;
+      },
+    });
+  } catch (err) {
+    if (err instanceof GreenloopError) return { ...base, reason: describeError(err) };
+    throw err;
+  } finally {
+    // Whatever the fixer left running in its process group must not keep writing while the gates look.
+    // Only the group is signalled: the leader's pid alone may already belong to another process.
+    if (fixerPid !== undefined) killStragglers(fixerPid);
+  }
+  const tail = () => outputTail(join(dir, 'fixer.stderr.log'), join(dir, 'fixer.stdout.log'));
+  if (run.cancelled) return { ...base, outcome: 'cancelled', reason: 'cancelled while the fixer ran' };
+  if (run.timedOut)
+    return { ...base, outcome: 'timed-out', reason: `the fixer did not finish within ${seconds(req.fixer.timeout)} and was killed${await tail()}` };
+  if (run.exitCode !== 0) {
+    const how = run.exitCode === null ? `was killed by ${run.signal ?? 'a signal'}` : `exited with code ${run.exitCode}`;
+    return { ...base, reason: `the fixer ${how}${await tail()}` };
+  }
+
+  // The fixer may have committed, switched branches or left changes uncommitted: compare trees, not HEADs.
+  const g = git(worktree);
+  await g.raw(['add', '-A', '--', '.', ...AGENT_SCRATCH.map((p) => `:(exclude,glob)${p}`)]);
+  const tree = (await g.raw(['write-tree'])).trim();
+  const changes = parseDiff(await g.raw([...PARSEABLE_DIFF_ARGS, req.baseCommit, tree]));
+  const gates = diffGates(changes, req.fixer.protectedPaths);
+  if (changes.length === 0) {
+    const empty = gates.filter((gate) => gate.name === 'diff-not-empty');
+    return { ...base, outcome: 'no-change', reason: rejectionReason(empty) ?? 'no change', gates: empty };
+  }
+  const diffFile = join(dir, 'diff.patch');
+  await writeFile(diffFile, await g.raw(['diff', '--binary', '--no-color', '--no-ext-diff', '--src-prefix=a/', '--dst-prefix=b/', req.baseCommit, tree]));
+
+  if (!gates.some((gate) => !gate.passed) && req.fixer.verify) {
+    const verify = await runVerify(req, dir, worktree, env, values);
+    if (verify === 'cancelled') return { ...base, outcome: 'cancelled', reason: 'cancelled while the verify command ran', gates, diffFile };
+    gates.push(verify);
+  }
+  const rejected = rejectionReason(gates);
+  if (rejected) return { ...base, outcome: 'rejected', reason: rejected, gates, diffFile };
+
+  const commit = await commitTree(worktree, ctx, tree);
+  const finalDiff = join(ctx.artifactDir, 'diff.patch');
+  await writeFile(finalDiff, await readFile(diffFile));
+  const diffStat = (await g.raw(['diff', '--stat', '--no-color', req.baseCommit, commit])).trimEnd();
+  await writeFile(join(ctx.artifactDir, 'diffstat.txt'), `${diffStat}\n`);
+  return { ...base, outcome: 'accepted', branch: ctx.branch, commit, diffStat, diffFile: finalDiff, gates };
+}
+
+async function runVerify(
+  req: FixRequest,
+  dir: string,
+  worktree: string,
+  env: Record<string, string>,
+  values: Record<string, string>,
+): Promise<GateRecord | 'cancelled'> {
+  const argv = req.fixer.verify ?? [];
+  const stdoutFile = join(dir, 'verify.stdout.log');
+  const stderrFile = join(dir, 'verify.stderr.log');
+  let run: RunCommandResult;
+  try {
+    run = await runCommand({
+      argv: renderArgv(argv, values),
+      cwd: worktree,
+      env,
+      timeoutMs: req.fixer.verifyTimeout,
+      stdoutFile,
+      stderrFile,
+      signal: req.signal,
+    });
+  } catch (err) {
+    if (err instanceof GreenloopError) return { name: 'verify', passed: false, reason: describeError(err) };
+    throw err;
+  }
+  if (run.cancelled) return 'cancelled';
+  if (run.exitCode === 0 && !run.timedOut) return { name: 'verify', passed: true };
+  const how = run.timedOut
+    ? `did not finish within ${seconds(req.fixer.verifyTimeout)}`
+    : run.exitCode === null
+      ? `was killed by ${run.signal ?? 'a signal'}`
+      : `exited with code ${run.exitCode}`;
+  return { name: 'verify', passed: false, reason: `\`${argv.join(' ')}\` ${how}${await outputTail(stderrFile, stdoutFile)}` };
+}
+
+/** One commit with the fixer's tree on top of the base, named for the loop, cycle and cluster. */
+async function commitTree(worktree: string, ctx: AttemptContext, tree: string): Promise<string> {
+  const { req } = ctx;
+  const c = req.cluster;
+  const subject = `greenloop: fix ${oneLine(c.title, 60)}`;
+  const shown = c.tests.slice(0, 20).map((t) => `- ${oneLine(t, 200)}`);
+  if (c.tests.length > shown.length) shown.push(`- … and ${c.tests.length - shown.length} more`);
+  const body = [`Cluster ${c.fingerprint} (${c.triage}, ${c.status}): ${oneLine(c.title, 200)}`, '', 'Failing tests:', ...shown].join('\n');
+  const trailers = [
+    `Greenloop-Loop: ${req.loopId}`,
+    `Greenloop-Cycle: ${req.cycle}`,
+    `Greenloop-Cluster: ${c.fingerprint}`,
+    `Greenloop-Attempt: ${ctx.attempt}`,
+  ].join('\n');
+  const g = git(worktree);
+  const commit = (await g.raw(['commit-tree', tree, '-p', req.baseCommit, '-m', subject, '-m', body, '-m', trailers])).trim();
+  await g.raw(['update-ref', `refs/heads/${ctx.branch}`, commit]);
+  return commit;
+}
+
+/** The end of a command's output, for a reason a person (or the next attempt) can act on. */
+async function outputTail(...files: string[]): Promise<string> {
+  for (const file of files) {
+    const text = (await readTail(file, TAIL_BYTES)).trim();
+    if (text) return `; output ends with:\n${text}`;
+  }
+  return '';
+}
+
+async function readTail(file: string, bytes: number): Promise<string> {
+  try {
+    const size = (await stat(file)).size;
+    const fh = await open(file, 'r');
+    try {
+      const len = Math.min(size, bytes);
+      const buf = Buffer.alloc(len);
+      await fh.read(buf, 0, len, size - len);
+      return buf.toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return '';
+  }
+}
+
+function killStragglers(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {}
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 100) / 10}s`;
+}
+
+function oneLine(s: string, max: number): string {
+  const flat = s.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

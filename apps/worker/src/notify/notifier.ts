@@ -1,0 +1,246 @@
+import type { AnalyzeResult, CycleRecord, EnvironmentConfig, Logger, LoopRecord, LoopStore } from '@greenloop/core';
+import { describeError } from '@greenloop/core';
+import type { DeliveryPolicy, DeliveryResult } from './http-delivery.ts';
+import type { SlackMessage } from './messages.ts';
+import { cycleFinishedMessage, loopFinishedMessage, loopStartedMessage } from './messages.ts';
+import { SlackSender } from './slack.ts';
+import { WebhookSender } from './webhook.ts';
+import { webhookEvent } from './webhook-event.ts';
+
+/** The `notifications` block of an environment in greenloop.yaml. */
+export type NotificationsConfig = EnvironmentConfig['notifications'];
+
+/** Which moment of a loop to announce. */
+export type NotifyKind = 'loop-started' | 'cycle-finished' | 'loop-finished';
+
+/** One notify job (the payload of the `notify` queue). */
+export interface NotifyJob {
+  loopId: string;
+  kind: NotifyKind;
+  /** For cycle-finished; defaults to the loop's current cycle. */
+  cycle?: number;
+}
+
+/** What happened on one channel. `detail` is safe to show: it never holds a URL or secret. */
+export interface ChannelOutcome {
+  channel: 'slack' | 'webhook';
+  status: 'sent' | 'failed' | 'disabled' | 'not-configured' | 'already-sent';
+  detail: string;
+  /** The webhook's label ("slack#3f2a9c1b") when a URL was configured. */
+  target?: string;
+  attempts?: number;
+  /** For failed sends: whether trying again later could succeed. */
+  retryable?: boolean;
+}
+
+/** What {@link notify} did. It never throws: a notification problem must not fail a loop. */
+export interface NotifyOutcome {
+  loopId: string;
+  kind: NotifyKind;
+  cycle?: number;
+  channels: ChannelOutcome[];
+  /** Set when nothing was attempted (no channels configured, loop or cycle not found). */
+  skipped?: string;
+}
+
+/** Dependencies of {@link notify}; the last four are for tests. */
+export interface NotifyDeps {
+  store: LoopStore;
+  /** The process environment values named by the config (webhook URL, secret). */
+  env: Record<string, string | undefined>;
+  config: NotificationsConfig;
+  /** The API's public base URL, for links. */
+  baseUrl: string;
+  log: Logger;
+  fetchImpl?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  policy?: Partial<DeliveryPolicy>;
+  slackMinIntervalMs?: number;
+}
+
+/** Markers (sent, notice-once) expire after this: longer than any loop runs. */
+const MARKER_TTL_SEC = 7 * 86_400;
+
+interface Loaded {
+  loop: LoopRecord;
+  cycle?: CycleRecord;
+  analyze?: AnalyzeResult;
+  /** cycle-finished: the previous cycle's analysis (fixed cluster titles); loop-finished: unused. */
+  previous?: AnalyzeResult;
+}
+
+/**
+ * Sends one notification to every configured channel (Slack and the generic webhook, in parallel).
+ * Each channel is sent at most once per loop, kind and cycle. A disabled webhook or a missing env var
+ * becomes a `notice` event on the loop, once per loop.
+ */
+export async function notify(deps: NotifyDeps, job: NotifyJob): Promise<NotifyOutcome> {
+  const base: NotifyOutcome = { loopId: job.loopId, kind: job.kind, ...(job.cycle !== undefined ? { cycle: job.cycle } : {}), channels: [] };
+  const { slack, webhook } = deps.config;
+  if (!slack && !webhook) return { ...base, skipped: 'no notification channels configured' };
+
+  let loaded: Loaded | string;
+  try {
+    loaded = await load(deps.store, job);
+  } catch (err) {
+    deps.log.warn({ loopId: job.loopId, kind: job.kind, err: describeError(err) }, 'could not load records for a notification');
+    const detail = `could not load the loop: ${describeError(err)}`;
+    const failed = (channel: ChannelOutcome['channel']): ChannelOutcome => ({ channel, status: 'failed', detail, retryable: true });
+    return { ...base, channels: [...(slack ? [failed('slack')] : []), ...(webhook ? [failed('webhook')] : [])] };
+  }
+  if (typeof loaded === 'string') return { ...base, skipped: loaded };
+  const data = loaded;
+  const n = data.cycle?.n ?? (job.kind === 'loop-started' ? 0 : data.loop.cycle);
+  const outcome: NotifyOutcome = { ...base, ...(n > 0 ? { cycle: n } : {}) };
+
+  const tasks: Promise<ChannelOutcome>[] = [];
+  if (slack) tasks.push(guard('slack', () => sendSlack(deps, job, n, data, slack.webhookUrlEnv)));
+  if (webhook) tasks.push(guard('webhook', () => sendWebhook(deps, job, n, data, webhook.urlEnv, webhook.secretEnv)));
+  outcome.channels = await Promise.all(tasks);
+  for (const c of outcome.channels) {
+    const fields = { loopId: job.loopId, kind: job.kind, cycle: n, channel: c.channel, target: c.target, status: c.status, detail: c.detail };
+    if (c.status === 'sent' || c.status === 'already-sent') deps.log.info(fields, 'notification sent');
+    else deps.log.warn(fields, 'notification not sent');
+  }
+  return outcome;
+
+  // A bug or a Redis outage in one channel must not take the other down, nor throw to the caller.
+  async function guard(channel: ChannelOutcome['channel'], fn: () => Promise<ChannelOutcome>): Promise<ChannelOutcome> {
+    try {
+      return await fn();
+    } catch (err) {
+      return { channel, status: 'failed', detail: `notification failed: ${describeError(err)}`, retryable: true };
+    }
+  }
+}
+
+async function load(store: LoopStore, job: NotifyJob): Promise<Loaded | string> {
+  const loop = await store.getLoop(job.loopId);
+  if (!loop) return `loop ${job.loopId} not found`;
+  if (job.kind === 'loop-started') return { loop };
+  const n = job.kind === 'cycle-finished' ? (job.cycle ?? loop.cycle) : loop.cycle;
+  if (n < 1) return job.kind === 'cycle-finished' ? `loop ${loop.id} has no cycle yet` : { loop };
+  const cycle = await store.getCycle(loop.id, n);
+  if (!cycle) return job.kind === 'cycle-finished' ? `cycle ${n} of loop ${loop.id} not found` : { loop };
+  const analyze = (await store.getStage<AnalyzeResult>(loop.id, n, 'analyze'))?.result;
+  const previous = job.kind === 'cycle-finished' && n > 1 ? (await store.getStage<AnalyzeResult>(loop.id, n - 1, 'analyze'))?.result : undefined;
+  return { loop, cycle, ...(analyze ? { analyze } : {}), ...(previous ? { previous } : {}) };
+}
+
+function slackMessage(job: NotifyJob, data: Loaded, baseUrl: string): SlackMessage {
+  const ctx = { baseUrl };
+  if (job.kind === 'loop-started') return loopStartedMessage(data.loop, ctx);
+  if (job.kind === 'cycle-finished' && data.cycle) {
+    return cycleFinishedMessage(
+      { loop: data.loop, cycle: data.cycle, ...(data.analyze ? { analyze: data.analyze } : {}), ...(data.previous ? { previous: data.previous } : {}) },
+      ctx,
+    );
+  }
+  return loopFinishedMessage({ loop: data.loop, ...(data.analyze ? { lastAnalyze: data.analyze } : {}) }, ctx);
+}
+
+async function sendSlack(deps: NotifyDeps, job: NotifyJob, n: number, data: Loaded, urlEnv: string): Promise<ChannelOutcome> {
+  const url = await configuredUrl(deps, job.loopId, 'slack', urlEnv);
+  if (typeof url !== 'string') return url;
+  const sentKey = deps.store.key('notify', 'sent', job.loopId, job.kind, n, 'slack');
+  if (await deps.store.redis.exists(sentKey)) return { channel: 'slack', status: 'already-sent', detail: 'already sent' };
+  const sender = new SlackSender({
+    redis: deps.store.redis,
+    prefix: deps.store.prefix,
+    log: deps.log,
+    ...(deps.fetchImpl ? { fetchImpl: deps.fetchImpl } : {}),
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.policy ? { policy: deps.policy } : {}),
+    ...(deps.slackMinIntervalMs !== undefined ? { minIntervalMs: deps.slackMinIntervalMs } : {}),
+  });
+  const result = await sender.send(url, slackMessage(job, data, deps.baseUrl));
+  return await finish(deps, job, 'slack', urlEnv, sentKey, result);
+}
+
+async function sendWebhook(deps: NotifyDeps, job: NotifyJob, n: number, data: Loaded, urlEnv: string, secretEnv: string): Promise<ChannelOutcome> {
+  const url = await configuredUrl(deps, job.loopId, 'webhook', urlEnv);
+  if (typeof url !== 'string') return url;
+  const secret = deps.env[secretEnv];
+  // An unsigned event would be indistinguishable from a forged one: refuse rather than send it.
+  if (!secret) return await notConfigured(deps, job.loopId, 'webhook', `${secretEnv} is not set`);
+  const sentKey = deps.store.key('notify', 'sent', job.loopId, job.kind, n, 'webhook');
+  if (await deps.store.redis.exists(sentKey)) return { channel: 'webhook', status: 'already-sent', detail: 'already sent' };
+  const sender = new WebhookSender({
+    redis: deps.store.redis,
+    prefix: deps.store.prefix,
+    log: deps.log,
+    ...(deps.fetchImpl ? { fetchImpl: deps.fetchImpl } : {}),
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.policy ? { policy: deps.policy } : {}),
+  });
+  const event = webhookEvent({
+    kind: job.kind,
+    loop: data.loop,
+    ...(data.cycle ? { cycle: data.cycle } : {}),
+    ...(data.analyze ? { analyze: data.analyze } : {}),
+    baseUrl: deps.baseUrl,
+  });
+  const result = await sender.send(url, secret, { type: event.type, payload: event });
+  return await finish(deps, job, 'webhook', urlEnv, sentKey, result);
+}
+
+/** The URL from the env var, or the not-configured outcome (with its once-per-loop notice). */
+async function configuredUrl(deps: NotifyDeps, loopId: string, channel: ChannelOutcome['channel'], urlEnv: string): Promise<string | ChannelOutcome> {
+  const url = deps.env[urlEnv];
+  if (!url) return await notConfigured(deps, loopId, channel, `${urlEnv} is not set`);
+  if (!isHttpUrl(url)) return await notConfigured(deps, loopId, channel, `${urlEnv} is not an http(s) URL`);
+  return url;
+}
+
+async function notConfigured(deps: NotifyDeps, loopId: string, channel: ChannelOutcome['channel'], why: string): Promise<ChannelOutcome> {
+  const detail = `not configured: ${why}`;
+  await noticeOnce(deps, loopId, `${channel}:not-configured`, `${channelName(channel)} notifications are not sent: ${why}.`, { channel, reason: detail });
+  return { channel, status: 'not-configured', detail };
+}
+
+async function finish(
+  deps: NotifyDeps,
+  job: NotifyJob,
+  channel: ChannelOutcome['channel'],
+  urlEnv: string,
+  sentKey: string,
+  r: DeliveryResult,
+): Promise<ChannelOutcome> {
+  const common = { channel, target: r.target, attempts: r.attempts };
+  switch (r.status) {
+    case 'sent':
+      await deps.store.redis.set(sentKey, '1', 'EX', MARKER_TTL_SEC);
+      return { ...common, status: 'sent', detail: r.degraded ? 'sent as plain text (Slack refused the blocks)' : 'sent' };
+    case 'disabled': {
+      const message = `${channelName(channel)} webhook ${r.target} is disabled (${r.reason}); notifications to it stop until ${urlEnv} holds a new URL.`;
+      await noticeOnce(deps, job.loopId, `${channel}:disabled:${r.target}`, message, { channel, target: r.target, reason: r.reason });
+      return { ...common, status: 'disabled', detail: `disabled: ${r.reason}` };
+    }
+    case 'failed':
+      return { ...common, status: 'failed', detail: r.reason, retryable: r.retryable };
+  }
+}
+
+/** One `notice` event per loop and subject, however many notifications hit the same problem. */
+async function noticeOnce(deps: NotifyDeps, loopId: string, subject: string, message: string, data: Record<string, unknown>): Promise<void> {
+  const first = await deps.store.redis.set(deps.store.key('notify', 'notice', loopId, subject), '1', 'EX', MARKER_TTL_SEC, 'NX');
+  if (first !== 'OK') return;
+  deps.log.warn({ loopId, ...data }, message);
+  await deps.store.emit({ type: 'notice', loopId, message, data: { source: 'notify', ...data } });
+}
+
+function channelName(channel: ChannelOutcome['channel']): string {
+  return channel === 'slack' ? 'Slack' : 'Webhook';
+}
+
+function isHttpUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}

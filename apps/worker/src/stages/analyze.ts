@@ -1,0 +1,61 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AnalyzeResult, DeployResult, TestRunResult } from '@greenloop/core';
+import { GreenloopError } from '@greenloop/core';
+import { analyzeCycle, type PreviousCycle } from '../analysis/analyze-cycle.ts';
+import { loadEnvironment, type WorkerContext } from '../context.ts';
+import { loopPaths } from '../paths.ts';
+import { requireLoop } from './deploy.ts';
+import type { StageOutput, StageRun } from './run-stage.ts';
+
+export type AnalyzeStageResult = AnalyzeResult & { clusterFiles: Record<string, { json: string; markdown: string }> };
+
+/**
+ * Analyze: parse the JUnit evidence, pull the services' logs for the test window, cluster the failures
+ * against earlier cycles and write the cycle report (markdown + JSON) and one dossier per cluster.
+ */
+export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<StageOutput<AnalyzeStageResult>> {
+  const loop = await requireLoop(ctx, run.loopId);
+  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const [cycle, deploy, test] = await Promise.all([
+    ctx.store.getCycle(loop.id, run.cycle),
+    ctx.store.getStage<DeployResult>(loop.id, run.cycle, 'deploy'),
+    ctx.store.getStage<TestRunResult>(loop.id, run.cycle, 'test'),
+  ]);
+  if (!cycle || !deploy?.result || !test?.result) throw new GreenloopError('EVIDENCE_MISSING', `cycle ${run.cycle} has no deploy or test result to analyze`);
+  const services = deploy.result.services;
+  const runResult = test.result;
+
+  run.progress(`pulling ${environment.logs.provider} logs for ${services.length} service(s)`);
+  const logs = await ctx.logSource(environment).pull({ services, from: runResult.startedAt, to: runResult.finishedAt, runId: runResult.runId, signal: run.signal });
+
+  const previous: PreviousCycle[] = [];
+  for (let n = 1; n < run.cycle; n++) {
+    const c = await ctx.store.getCycle(loop.id, n);
+    const a = c?.stages.analyze?.result as AnalyzeStageResult | undefined;
+    if (c && a) previous.push({ n, commit: c.commit, totals: a.totals, clusters: a.clusters });
+  }
+  const paths = loopPaths(ctx.env.home, loop.id);
+  const cycleDir = join(paths.cycleDir(run.cycle), 'analyze');
+  await mkdir(cycleDir, { recursive: true });
+  run.progress(`analyzing ${runResult.junitFiles.length} JUnit file(s) and ${logs.entries.length} log entries`);
+  const result = await analyzeCycle({
+    loopId: loop.id,
+    cycle: run.cycle,
+    commit: cycle.commit,
+    environment: loop.environment,
+    junitFiles: runResult.junitFiles,
+    run: runResult,
+    services,
+    logs,
+    previous,
+    config: { tests: environment.tests, categories: environment.categories },
+    cycleDir,
+    repoDir: paths.deployWorktree(run.cycle),
+  });
+  const t = result.totals;
+  return {
+    result,
+    summary: `${t.passed}/${t.total} passed, ${t.failed} failed, ${t.skipped} skipped; ${result.clusters.length} cluster(s)${result.realness.real ? '' : `; NOT REAL: ${result.realness.reasons.join('; ')}`}`,
+  };
+}

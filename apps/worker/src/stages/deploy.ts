@@ -1,0 +1,83 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type DeployResult, type DeployedService, GreenloopError, type LoopRecord } from '@greenloop/core';
+import { loadEnvironment, type WorkerContext } from '../context.ts';
+import { deployWaves } from '../deploy/order.ts';
+import { addDetachedWorktree, removeWorktree } from '../git/repo.ts';
+import { loopPaths } from '../paths.ts';
+import type { StageOutput, StageRun } from './run-stage.ts';
+
+async function requireLoop(ctx: WorkerContext, loopId: string): Promise<LoopRecord> {
+  const loop = await ctx.store.getLoop(loopId);
+  if (!loop) throw new GreenloopError('LOOP_NOT_FOUND', `loop ${loopId} does not exist`);
+  return loop;
+}
+
+/**
+ * Deploy: a worktree at the cycle's commit, every service redeployed (waves in parallel), each proven
+ * ready before the stage succeeds. Only then are the previous cycle's local processes stopped, so a
+ * failed deploy never leaves tests running against an old instance by mistake: the cycle stops instead.
+ */
+export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<StageOutput<DeployResult>> {
+  const loop = await requireLoop(ctx, run.loopId);
+  const cycle = await ctx.store.getCycle(run.loopId, run.cycle);
+  if (!cycle) throw new GreenloopError('CYCLE_NOT_FOUND', `cycle ${run.cycle} of loop ${run.loopId} does not exist`);
+  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const paths = loopPaths(ctx.env.home, loop.id);
+  const cycleDir = paths.cycleDir(run.cycle);
+  await mkdir(join(cycleDir, 'deploy'), { recursive: true });
+
+  // A retry after a crash: stop whatever a previous attempt of this very stage started.
+  const stale = await ctx.store.getMarker(loop.id, run.cycle, 'deploy-pids');
+  if (stale) {
+    for (const s of JSON.parse(stale) as DeployedService[]) await ctx.deployProvider(environment.services.find((x) => x.name === s.service) ?? environment.services[0]!).stop?.(s, ctx.log);
+  }
+
+  const worktree = paths.deployWorktree(run.cycle);
+  await addDetachedWorktree(ctx.env.repo, worktree, cycle.commit);
+  const previous = run.cycle > 1 ? (await ctx.store.getStage<DeployResult>(loop.id, run.cycle - 1, 'deploy'))?.result?.services ?? [] : [];
+
+  const deployed: DeployedService[] = [];
+  try {
+    for (const wave of deployWaves(environment.services)) {
+      const results = await Promise.allSettled(
+        wave.map((service) => {
+          run.progress(`deploying ${service.name} (${service.deploy.provider}) at ${cycle.commit.slice(0, 7)}`);
+          const prev = previous.find((p) => p.service === service.name);
+          return ctx.deployProvider(service).deploy({
+            loopId: loop.id,
+            cycle: run.cycle,
+            commit: cycle.commit,
+            service,
+            worktree,
+            cycleDir,
+            ...(prev ? { previous: prev } : {}),
+            signal: run.signal,
+            log: ctx.log.child({ loopId: loop.id, cycle: run.cycle, service: service.name }),
+            progress: (m) => run.progress(m),
+          });
+        }),
+      );
+      for (const r of results) if (r.status === 'fulfilled') deployed.push(r.value);
+      await ctx.store.setMarker(loop.id, run.cycle, 'deploy-pids', JSON.stringify(deployed));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    }
+  } catch (err) {
+    // Nothing of a half-deployed cycle keeps running.
+    for (const d of deployed) await ctx.deployProvider(environment.services.find((s) => s.name === d.service) ?? environment.services[0]!).stop?.(d, ctx.log);
+    throw err;
+  }
+
+  for (const p of previous) {
+    const svc = environment.services.find((s) => s.name === p.service);
+    if (svc) await ctx.deployProvider(svc).stop?.(p, ctx.log);
+  }
+  if (run.cycle > 1) await removeWorktree(ctx.env.repo, paths.deployWorktree(run.cycle - 1));
+  return {
+    result: { services: deployed },
+    summary: deployed.map((d) => `${d.service} ${d.revision} at ${d.url}`).join('; '),
+  };
+}
+
+export { requireLoop };

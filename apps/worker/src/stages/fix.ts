@@ -1,0 +1,91 @@
+import { join } from 'node:path';
+import { type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
+import { loadEnvironment, type WorkerContext } from '../context.ts';
+import { integrateFixes } from '../fix/integrate.ts';
+import { runFix } from '../fix/run-fix.ts';
+import { loopPaths } from '../paths.ts';
+import type { AnalyzeStageResult } from './analyze.ts';
+import { requireLoop } from './deploy.ts';
+import type { StageOutput, StageRun } from './run-stage.ts';
+
+/** What the controller records as the cycle's fix stage: the plan and each fixer's outcome. */
+export interface FixStageResult {
+  planned: string[];
+  skipped: { fingerprint: string; reason: string }[];
+  results: FixResult[];
+}
+
+export const fixMarker = (fingerprint: string) => `fix:${fingerprint}`;
+
+/**
+ * One fixer for one failure cluster (a child job of the controller; several run in parallel). Its
+ * outcome is stored under loop + cycle + cluster, so a replayed job returns the recorded outcome.
+ */
+export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: string; cycle: number; fingerprint: string }): Promise<FixResult> {
+  const { loopId, cycle: n, fingerprint } = payload;
+  const recorded = await ctx.store.getMarker(loopId, n, fixMarker(fingerprint));
+  if (recorded) return JSON.parse(recorded) as FixResult;
+  const save = async (r: FixResult) => {
+    await ctx.store.setMarker(loopId, n, fixMarker(fingerprint), JSON.stringify(r));
+    await recordFixOutcome(ctx.store.redis, ctx.store.prefix, r.outcome).catch(() => undefined);
+    await ctx.store.emit({ type: 'stage.progress', loopId, cycle: n, stage: 'fix', message: `fix for ${fingerprint}: ${r.outcome}${r.reason ? ` (${r.reason})` : ''}`, data: { fingerprint, outcome: r.outcome } });
+    return r;
+  };
+  if (await ctx.store.isCancelRequested(loopId)) return await save({ fingerprint, outcome: 'cancelled', attempts: 0 });
+
+  const loop = await requireLoop(ctx, loopId);
+  const { environment } = await loadEnvironment(ctx, loop.environment);
+  if (!environment.fixer) return await save({ fingerprint, outcome: 'skipped', reason: 'no fixer configured', attempts: 0 });
+  const cycle = await ctx.store.getCycle(loopId, n);
+  const analysis = cycle?.stages.analyze?.result as AnalyzeStageResult | undefined;
+  const cluster = analysis?.clusters.find((c) => c.fingerprint === fingerprint);
+  const files = analysis?.clusterFiles[fingerprint];
+  if (!cycle || !cluster || !files) throw new GreenloopError('CLUSTER_NOT_FOUND', `cluster ${fingerprint} is not in cycle ${n}'s analysis`);
+  const paths = loopPaths(ctx.env.home, loopId);
+  await ctx.store.emit({ type: 'stage.progress', loopId, cycle: n, stage: 'fix', message: `fixer started for "${cluster.title}"`, data: { fingerprint } });
+  const result = await ctx.cancels.run(loopId, (signal) =>
+    runFix({
+      repo: ctx.env.repo,
+      baseCommit: cycle.commit,
+      loopId,
+      cycle: n,
+      cluster,
+      promptFile: files.markdown,
+      clusterFile: files.json,
+      fixer: environment.fixer!,
+      worktreeRoot: paths.fixWorktrees,
+      artifactDir: join(paths.cycleDir(n), 'fix', fingerprint),
+      processEnv: ctx.processEnv,
+      signal,
+      log: ctx.log.child({ loopId, cycle: n, fingerprint }),
+    }),
+  );
+  return await save(result);
+}
+
+/** Integrate: accepted fixes cherry-picked onto the loop branch; the next cycle deploys the result. */
+export async function integrateStage(ctx: WorkerContext, run: StageRun): Promise<StageOutput<IntegrateResult>> {
+  const loop = await requireLoop(ctx, run.loopId);
+  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const cycle = await ctx.store.getCycle(loop.id, run.cycle);
+  const fix = cycle?.stages.fix?.result as FixStageResult | undefined;
+  if (!cycle || !fix || !loop.branch) throw new GreenloopError('FIX_MISSING', `cycle ${run.cycle} has no fix stage to integrate`);
+  const accepted = fix.results.filter((r) => r.outcome === 'accepted');
+  const push = environment.loop.push;
+  const token = push?.tokenEnv ? ctx.processEnv[push.tokenEnv] : undefined;
+  run.progress(`integrating ${accepted.length} accepted fix(es) onto ${loop.branch}`);
+  const result = await integrateFixes({
+    repo: ctx.env.repo,
+    branch: loop.branch,
+    worktree: loopPaths(ctx.env.home, loop.id).integrateWorktree,
+    loopId: loop.id,
+    cycle: run.cycle,
+    fixes: accepted,
+    ...(push ? { push: { remote: push.remote, ...(token ? { token } : {}) } } : {}),
+    log: ctx.log.child({ loopId: loop.id, cycle: run.cycle }),
+  });
+  return {
+    result,
+    summary: `${result.applied.length} applied, ${result.dropped.length} dropped; ${loop.branch} at ${result.commit.slice(0, 7)}`,
+  };
+}

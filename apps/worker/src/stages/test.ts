@@ -1,0 +1,112 @@
+import { glob, mkdir, rm } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { type DeployResult, GreenloopError, type TestRunResult, formatDuration, renderArgv, renderString } from '@greenloop/core';
+import { loadEnvironment, type WorkerContext } from '../context.ts';
+import { loopPaths, serviceUrlVar } from '../paths.ts';
+import { isAlive, killGroup, runCommand } from '../process/run-command.ts';
+import { requireLoop } from './deploy.ts';
+import type { StageOutput, StageRun } from './run-stage.ts';
+
+/** Absolute, de-duplicated files matching the JUnit globs (relative globs are relative to `cwd`). */
+export async function findJunitFiles(globs: readonly string[], cwd: string): Promise<string[]> {
+  const found = new Set<string>();
+  for (const pattern of globs) {
+    for await (const f of glob(pattern, { cwd })) found.add(isAbsolute(f) ? f : join(cwd, f));
+  }
+  return [...found].sort();
+}
+
+/**
+ * Test: the suite's argv against the deployed URLs (GREENLOOP_URL_<SERVICE>), with a run id the suite
+ * forwards to the services for log correlation. The whole process group dies at the timeout. Raw
+ * stdout/stderr and the JUnit XML stay in the cycle's artifacts as evidence.
+ */
+export async function testStage(ctx: WorkerContext, run: StageRun): Promise<StageOutput<TestRunResult>> {
+  const loop = await requireLoop(ctx, run.loopId);
+  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const tests = environment.tests;
+  const deploy = await ctx.store.getStage<DeployResult>(loop.id, run.cycle, 'deploy');
+  const services = deploy?.result?.services;
+  if (!services) throw new GreenloopError('DEPLOY_MISSING', `cycle ${run.cycle} has no successful deploy to test`);
+  const cycle = await ctx.store.getCycle(loop.id, run.cycle);
+  const paths = loopPaths(ctx.env.home, loop.id);
+  const dir = join(paths.cycleDir(run.cycle), 'test');
+
+  // A retry after a worker crash: the first attempt's suite may still be running detached. Stop it.
+  const stalePid = Number(await ctx.store.getMarker(loop.id, run.cycle, 'test-pid'));
+  if (stalePid && isAlive(stalePid)) {
+    ctx.log.warn({ loopId: loop.id, cycle: run.cycle, pid: stalePid }, 'killing the test run left by a crashed attempt');
+    killGroup(stalePid);
+  }
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, 'junit'), { recursive: true });
+
+  const attempt = ((await ctx.store.getStage(loop.id, run.cycle, 'test'))?.attempts ?? 1).toString();
+  const runId = `${loop.id}-c${run.cycle}-a${attempt}`;
+  const values = { artifacts: dir, commit: cycle?.commit ?? '', shortCommit: (cycle?.commit ?? '').slice(0, 7), runId, cycle: String(run.cycle), loop: loop.id };
+  const argv = renderArgv(tests.command, values);
+  const env: Record<string, string> = {
+    PATH: ctx.processEnv.PATH ?? '/usr/bin:/bin',
+    HOME: ctx.processEnv.HOME ?? '/tmp',
+    ...tests.env,
+    GREENLOOP_RUN_ID: runId,
+    GREENLOOP_ARTIFACTS: dir,
+    GREENLOOP_CYCLE: String(run.cycle),
+    GREENLOOP_COMMIT: values.commit,
+  };
+  for (const s of services) env[serviceUrlVar(s.service)] = s.url;
+  const worktree = paths.deployWorktree(run.cycle);
+
+  const startedAt = new Date().toISOString();
+  let lines = 0;
+  let lastProgress = Date.now();
+  run.progress(`running ${argv.join(' ')} (timeout ${formatDuration(tests.timeout)})`);
+  const res = await runCommand({
+    argv,
+    cwd: worktree,
+    env,
+    timeoutMs: tests.timeout,
+    stdoutFile: join(dir, 'stdout.txt'),
+    stderrFile: join(dir, 'stderr.txt'),
+    outputLimit: tests.outputLimit,
+    signal: run.signal,
+    onSpawn: (pid) => ctx.store.setMarker(loop.id, run.cycle, 'test-pid', String(pid)),
+    onOutput: (chunk) => {
+      for (const b of chunk) if (b === 10) lines++;
+      if (Date.now() - lastProgress > 3000) {
+        lastProgress = Date.now();
+        run.progress(`tests running: ${formatDuration(Date.now() - Date.parse(startedAt))}, ${lines} lines of output`);
+      }
+    },
+  });
+  const finishedAt = new Date().toISOString();
+  if (res.cancelled) throw new GreenloopError('CANCELLED', 'test run cancelled', { retryable: true });
+
+  const junitGlobs = tests.junit.map((g) => renderString(g, values));
+  const junitFiles = await findJunitFiles(junitGlobs, worktree);
+  const result: TestRunResult = {
+    runId,
+    startedAt,
+    finishedAt,
+    exitCode: res.exitCode,
+    signal: res.signal,
+    timedOut: res.timedOut,
+    junitFiles,
+    stdoutFile: join(dir, 'stdout.txt'),
+    stderrFile: join(dir, 'stderr.txt'),
+    truncatedBytes: res.truncatedBytes,
+  };
+  if (res.timedOut) {
+    throw new GreenloopError('TESTS_TIMED_OUT', `the test command did not finish within ${formatDuration(tests.timeout)}; its process group was killed`, {
+      hint: `raise environments.${loop.environment}.tests.timeout or find the hanging test in ${result.stdoutFile}`,
+      details: { ...result },
+    });
+  }
+  if (junitFiles.length === 0) {
+    throw new GreenloopError('JUNIT_MISSING', `the test command exited with code ${res.exitCode ?? res.signal} and wrote no JUnit XML matching ${junitGlobs.join(', ')}`, {
+      hint: `make the runner write JUnit XML (e.g. node --test --test-reporter=junit --test-reporter-destination={{artifacts}}/junit.xml) and list it in tests.junit; output is in ${result.stdoutFile}`,
+      details: { ...result },
+    });
+  }
+  return { result, summary: `exit ${res.exitCode ?? res.signal} in ${formatDuration(res.durationMs)}, ${junitFiles.length} JUnit file(s)` };
+}

@@ -1,0 +1,120 @@
+import { type Env, GreenloopError, type Logger, LoopStore, type QueueName, closeQueues, createQueues, createRedis, getEnvironment, loadConfig, parsePayload, startLoop, waitReady } from '@greenloop/core';
+import { type Job, type Processor, UnrecoverableError, Worker } from 'bullmq';
+import { join } from 'node:path';
+import { CancelRegistry } from './cancel.ts';
+import type { WorkerContext } from './context.ts';
+import { processLoop } from './controller.ts';
+import { createDeployProviders, createLogSources } from './adapters.ts';
+import { analyzeStage } from './stages/analyze.ts';
+import { deployStage } from './stages/deploy.ts';
+import { fixClusterJob, integrateStage } from './stages/fix.ts';
+import { runStage, type StageOutput, type StageRun } from './stages/run-stage.ts';
+import { testStage } from './stages/test.ts';
+import { notify } from './notify/notifier.ts';
+import { syncSchedulesFromConfig } from '@greenloop/core';
+
+export interface RunningWorker {
+  close(): Promise<void>;
+}
+
+/** Turns permanent errors into UnrecoverableError so BullMQ does not retry them. */
+function guard(fn: Processor): Processor {
+  return async (job, token) => {
+    try {
+      return await fn(job, token);
+    } catch (err) {
+      if (err instanceof GreenloopError && !err.retryable) throw new UnrecoverableError(`${err.code}: ${err.message}`);
+      throw err;
+    }
+  };
+}
+
+/**
+ * The worker's composition root: one BullMQ Worker per queue, adapters picked here and nowhere else.
+ * `processEnv` is the process environment read once by the entry point (fixers and test suites get
+ * allow-listed parts of it; nothing else reads process.env).
+ */
+export async function startWorker(env: Env, log: Logger, redisUrl: string, processEnv: Readonly<Record<string, string | undefined>>): Promise<RunningWorker> {
+  const redis = createRedis(redisUrl, 'worker');
+  await waitReady(redis, redisUrl);
+  const store = new LoopStore(redis, env.GREENLOOP_PREFIX);
+  const connection = redis;
+  const queues = createQueues(connection, env.GREENLOOP_PREFIX);
+  const cancels = await CancelRegistry.start(store, log);
+  const deploy = createDeployProviders({ processEnv, redis, log });
+  const logs = createLogSources({ redis, prefix: env.GREENLOOP_PREFIX });
+  const ctx: WorkerContext = { env, processEnv, log, store, queues, cancels, deployProvider: deploy, logSource: logs };
+
+  // Fixer parallelism comes from greenloop.yaml (the largest of the environments' fixer.concurrency).
+  let fixConcurrency = env.GREENLOOP_CONCURRENCY;
+  try {
+    const config = await loadConfig(join(env.repo, 'greenloop.yaml'));
+    fixConcurrency = Math.max(1, ...Object.values(config.environments).map((e) => e.fixer?.concurrency ?? 1));
+    await syncSchedulesFromConfig(queues, config);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'greenloop.yaml could not be read at start-up; loops will report the problem');
+  }
+
+  const stage = <R>(fn: (c: WorkerContext, run: StageRun) => Promise<StageOutput<R>>) => async (job: Job) => {
+    const payload = parsePayload('stage.deploy', job.data);
+    const rec = await runStage(ctx, job, job.name.replace('stage.', '') as 'deploy', payload, (run) => fn(ctx, run));
+    return rec.status;
+  };
+  const processors: Record<QueueName, Processor> = {
+    loops: (job, token) => processLoop(ctx, job, token as string),
+    deploy: stage(deployStage),
+    test: stage(testStage),
+    analyze: stage(analyzeStage),
+    fix: async (job) => {
+      if (job.name === 'stage.integrate') {
+        const payload = parsePayload('stage.integrate', job.data);
+        return (await runStage(ctx, job, 'integrate', payload, (run) => integrateStage(ctx, run))).status;
+      }
+      return (await fixClusterJob(ctx, parsePayload('stage.fix', job.data))).outcome;
+    },
+    notify: async (job) => {
+      const payload = parsePayload('notify', job.data);
+      const loop = await store.getLoop(payload.loopId);
+      if (!loop) return 'loop gone';
+      const config = await loadConfig(join(env.repo, 'greenloop.yaml'));
+      const outcome = await notify(
+        { store, env: processEnv, config: getEnvironment(config, loop.environment).notifications, baseUrl: env.GREENLOOP_URL, log },
+        payload,
+      );
+      return outcome;
+    },
+    schedules: async (job) => {
+      const { environment, schedule } = parsePayload('schedule.fire', job.data);
+      const config = await loadConfig(join(env.repo, 'greenloop.yaml'));
+      getEnvironment(config, environment);
+      const out = await startLoop({ store, queues }, { environment, actor: { kind: 'schedule', name: schedule } });
+      if (out.kind === 'conflict') log.warn({ environment, schedule, activeLoopId: out.activeLoopId }, 'scheduled loop skipped: a loop is already running');
+      return out.kind === 'conflict' ? `skipped: ${out.activeLoopId} running` : out.loop.id;
+    },
+  };
+  const concurrency: Record<QueueName, number> = { loops: 50, deploy: env.GREENLOOP_CONCURRENCY, test: env.GREENLOOP_CONCURRENCY, analyze: env.GREENLOOP_CONCURRENCY, fix: fixConcurrency, notify: 1, schedules: 1 };
+  const workers = (Object.keys(processors) as QueueName[]).map((q) => {
+    const w = new Worker(q, guard(processors[q]), {
+      connection: redis.duplicate(),
+      prefix: env.GREENLOOP_PREFIX,
+      concurrency: concurrency[q],
+      lockDuration: env.GREENLOOP_LOCK_DURATION,
+      stalledInterval: env.GREENLOOP_STALLED_INTERVAL,
+    });
+    w.on('failed', (job, err) => log.warn({ queue: q, job: job?.id, err: err.message }, 'job failed'));
+    w.on('error', (err) => log.error({ queue: q, err: err.message }, 'worker error'));
+    return w;
+  });
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  log.info({ queues: workers.length, prefix: env.GREENLOOP_PREFIX, repo: env.repo }, 'worker ready');
+
+  return {
+    async close() {
+      // Stop taking work and let running jobs finish (or fail over on the next worker).
+      await Promise.all(workers.map((w) => w.close()));
+      await cancels.close();
+      await closeQueues(queues);
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { type CycleOutcome, evaluateStopRules } from './stop-rules.ts';
+
+const limits = { maxCycles: 10, maxDuration: 3_600_000, noProgressCycles: 3 };
+const c = (n: number, failing: string[], extra: Partial<CycleOutcome> = {}): CycleOutcome => ({ n, green: failing.length === 0, real: true, realnessReasons: [], failing, ...extra });
+
+describe('stop rules', () => {
+  it('keeps going while failures shrink', () => {
+    expect(evaluateStopRules([c(1, ['a', 'b', 'c']), c(2, ['d'])], limits, 1000)).toBeUndefined();
+  });
+
+  it('stops green only when the run is real', () => {
+    expect(evaluateStopRules([c(1, ['a']), c(2, [])], limits, 1000)).toMatchObject({ rule: 'green' });
+    const fake = evaluateStopRules([c(1, [], { real: false, realnessReasons: ['no test was collected'] })], limits, 1000);
+    expect(fake).toMatchObject({ rule: 'not-real' });
+    expect(fake?.message).toContain('no test was collected');
+  });
+
+  it('enforces maxCycles and maxDuration, naming the clusters left', () => {
+    expect(evaluateStopRules([c(1, ['a'])], { ...limits, maxCycles: 1 }, 10)).toMatchObject({ rule: 'max-cycles', clusters: ['a'] });
+    expect(evaluateStopRules([c(1, ['a'])], limits, 3_600_000)).toMatchObject({ rule: 'max-duration' });
+  });
+
+  it('stops with no-progress when the same clusters fail noProgressCycles times in a row', () => {
+    const cycles = [c(1, ['a', 'b']), c(2, ['b', 'a'])];
+    expect(evaluateStopRules(cycles, limits, 10)).toBeUndefined();
+    const stop = evaluateStopRules([...cycles, c(3, ['a', 'b'])], limits, 10);
+    expect(stop).toMatchObject({ rule: 'no-progress', clusters: ['a', 'b'] });
+    expect(stop?.message).toContain('cycles 1–3');
+  });
+
+  it('detects oscillation: the failing set returns to an earlier one', () => {
+    expect(evaluateStopRules([c(1, ['a']), c(2, ['b']), c(3, ['a'])], limits, 10)).toMatchObject({ rule: 'oscillation', clusters: ['a'] });
+    expect(evaluateStopRules([c(1, ['a', 'b']), c(2, ['b']), c(3, ['c'])], limits, 10)).toBeUndefined();
+  });
+});

@@ -1,0 +1,63 @@
+// Shared set-up for the end-to-end tests: a scratch copy of the demo service, an isolated prefix and
+// home directory, and a cleanup that removes every key, queue and file the test made.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Env, type LoopRecord, LoopStore, TERMINAL_STATES, readEnv } from '@greenloop/core';
+import { Redis } from 'ioredis';
+import { createDemoRepo } from '../apps/cli/src/demo-repo.ts';
+
+export interface Harness {
+  dir: string;
+  repo: string;
+  env: Env;
+  token: string;
+  store: LoopStore;
+  redisUrl: string;
+  waitForEnd(loopId: string, timeoutMs: number): Promise<LoopRecord>;
+  cleanup(): Promise<void>;
+}
+
+export function demoHarness(overrides: Record<string, string> = {}): Harness {
+  const redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) throw new Error('REDIS_URL is not set (vitest global setup starts Redis)');
+  const dir = mkdtempSync(join(tmpdir(), 'greenloop-e2e-'));
+  const repo = join(dir, 'repo');
+  createDemoRepo(repo);
+  const token = `test-admin-token-${Math.random().toString(36).slice(2)}`;
+  const prefix = `gle2e-${Math.random().toString(36).slice(2, 10)}`;
+  const env = readEnv({
+    REDIS_URL: redisUrl,
+    GREENLOOP_HOME: join(dir, 'home'),
+    GREENLOOP_REPO: repo,
+    GREENLOOP_PREFIX: prefix,
+    GREENLOOP_API_TOKEN: token,
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    ...overrides,
+  });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const store = new LoopStore(redis, prefix);
+  return {
+    dir,
+    repo,
+    env,
+    token,
+    store,
+    redisUrl,
+    async waitForEnd(loopId, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const loop = await store.getLoop(loopId);
+        if (loop && TERMINAL_STATES.includes(loop.state)) return loop;
+        if (Date.now() > deadline) throw new Error(`loop ${loopId} did not finish within ${timeoutMs}ms: ${JSON.stringify(loop)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    async cleanup() {
+      await store.clearAll();
+      redis.disconnect();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

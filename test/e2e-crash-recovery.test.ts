@@ -1,0 +1,90 @@
+// End-to-end (long): kill -9 the worker process while a test stage runs; a new worker finishes the loop
+// green with no cycle deployed twice and no record lost.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createQueues, closeQueues, startLoop, type LoopEvent } from '@greenloop/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { demoHarness } from './demo-harness.ts';
+
+const WORKER_MAIN = fileURLToPath(new URL('../apps/worker/src/main.ts', import.meta.url));
+
+describe('e2e: worker crash during a test stage', () => {
+  const h = demoHarness({ GREENLOOP_LOCK_DURATION: '3s', GREENLOOP_STALLED_INTERVAL: '1s' });
+  const children: ChildProcess[] = [];
+  const startWorkerProcess = () => {
+    const child = spawn(process.execPath, [WORKER_MAIN], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        REDIS_URL: h.redisUrl,
+        GREENLOOP_HOME: h.env.home,
+        GREENLOOP_REPO: h.repo,
+        GREENLOOP_PREFIX: h.env.GREENLOOP_PREFIX,
+        GREENLOOP_LOCK_DURATION: '3s',
+        GREENLOOP_STALLED_INTERVAL: '1s',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    return child;
+  };
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await h.cleanup();
+  });
+
+  it('finishes green after the worker is killed mid-test, deploying each cycle once', { timeout: 180_000 }, async () => {
+    // A slow (passing) test gives a window inside the test stage to kill the worker.
+    writeFileSync(join(h.repo, 'e2e', 'zz-slow.test.js'), "import { test } from 'node:test';\ntest('slow but fine', () => new Promise((r) => setTimeout(r, 2500)));\n");
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'add', '-A'], { cwd: h.repo });
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'slow test'], { cwd: h.repo });
+
+    const first = startWorkerProcess();
+    const queues = createQueues(h.store.redis, h.env.GREENLOOP_PREFIX);
+    const out = await startLoop({ store: h.store, queues }, { environment: 'demo', actor: { kind: 'cli', name: 'crash-test' } });
+    await closeQueues(queues);
+    if (out.kind !== 'created') throw new Error(`loop not created: ${out.kind}`);
+    const id = out.loop.id;
+
+    // Wait for cycle 1's test stage to start, then kill -9 the worker.
+    let cursor = '0';
+    let killed = false;
+    const deadline = Date.now() + 60_000;
+    while (!killed && Date.now() < deadline) {
+      const events: LoopEvent[] = await h.store.readEvents(id, cursor, { blockMs: 500 });
+      for (const e of events) {
+        cursor = e.id ?? cursor;
+        if (e.type === 'stage.started' && e.stage === 'test' && e.cycle === 1) {
+          await new Promise((r) => setTimeout(r, 500));
+          first.kill('SIGKILL');
+          killed = true;
+          break;
+        }
+      }
+    }
+    expect(killed).toBe(true);
+    await new Promise((r) => first.once('exit', r));
+    expect(first.signalCode).toBe('SIGKILL');
+
+    startWorkerProcess();
+    const loop = await h.waitForEnd(id, 150_000);
+    expect(loop.state).toBe('green');
+    expect(loop.cycle).toBeGreaterThanOrEqual(3);
+
+    const all = await h.store.readEvents(id, '0', { count: 100_000 });
+    for (let n = 1; n <= loop.cycle; n++) {
+      const cycle = await h.store.getCycle(id, n);
+      expect(cycle, `cycle ${n} record`).toBeDefined();
+      for (const stage of ['deploy', 'test', 'analyze'] as const) expect(cycle!.stages[stage]?.status, `cycle ${n} ${stage}`).toBe('succeeded');
+      expect(cycle!.report).toBeDefined();
+      // Deployed exactly once per cycle, even across the crash.
+      expect(cycle!.stages.deploy!.attempts).toBe(1);
+      expect(all.filter((e) => e.type === 'stage.started' && e.stage === 'deploy' && e.cycle === n)).toHaveLength(1);
+    }
+    // The crashed test stage ran again on the new worker.
+    expect((await h.store.getCycle(id, 1))!.stages.test!.attempts).toBe(2);
+  });
+});

@@ -1,0 +1,67 @@
+// End-to-end (long): the demo loop to green through the HTTP API and the BullMQ workers on real Redis,
+// real git and real child processes — exactly what `npm run demo` does.
+import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi } from '@greenloop/api';
+import { createLogger, type CycleRecord, type LoopRecord } from '@greenloop/core';
+import { startWorker } from '@greenloop/worker';
+import { demoHarness, type Harness } from './demo-harness.ts';
+
+describe('e2e: demo loop', () => {
+  let h: Harness;
+  let close: (() => Promise<void>) | undefined;
+  let apiUrl = '';
+
+  beforeAll(async () => {
+    h = demoHarness();
+    const log = createLogger('e2e', 'warn');
+    const worker = await startWorker(h.env, log, h.redisUrl, { ...process.env });
+    const api = await startApi(h.env, log, h.redisUrl);
+    apiUrl = api.url;
+    close = async () => {
+      await api.close();
+      await worker.close();
+    };
+  });
+  afterAll(async () => {
+    await close?.();
+    await h?.cleanup();
+  });
+
+  it('goes green after at least 3 cycles, with a report per cycle and the fixes on the loop branch', { timeout: 180_000 }, async () => {
+    const auth = { authorization: `Bearer ${h.token}` };
+    const res = await fetch(`${apiUrl}/v1/loops`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ environment: 'demo' }) });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+
+    const loop = await h.waitForEnd(id, 170_000);
+    expect(loop.stop).toMatchObject({ rule: 'green' });
+    expect(loop.state).toBe('green');
+    expect(loop.cycle).toBeGreaterThanOrEqual(3);
+
+    const view = (await (await fetch(`${apiUrl}/v1/loops/${id}`, { headers: auth })).json()) as LoopRecord & { cycles: CycleRecord[] };
+    expect(view.cycles).toHaveLength(loop.cycle);
+    for (const c of view.cycles) {
+      expect(c.report, `cycle ${c.n} has a report`).toBeDefined();
+      expect(existsSync(c.report!.markdown)).toBe(true);
+      expect(JSON.parse(readFileSync(c.report!.json, 'utf8'))).toBeTypeOf('object');
+      // Each cycle deployed exactly once.
+      expect(c.stages.deploy?.attempts).toBe(1);
+    }
+    const first = view.cycles[0]!;
+    const last = view.cycles.at(-1)!;
+    expect(first.totals!.failed).toBeGreaterThan(0);
+    expect(last.totals!.failed).toBe(0);
+    expect(last.totals!.passed).toBe(last.totals!.total);
+
+    const md = await fetch(`${apiUrl}/v1/loops/${id}/cycles/1/report`, { headers: { ...auth, accept: 'text/markdown' } });
+    expect(md.status).toBe(200);
+    expect(await md.text()).toMatch(/404|403|1011/);
+
+    // The fixes are commits on the loop branch of the scratch repo, never on main.
+    const log = execFileSync('git', ['log', '--format=%s', `main..${loop.branch}`], { cwd: h.repo }).toString().trim().split('\n');
+    expect(log.length).toBeGreaterThanOrEqual(3);
+    expect(execFileSync('git', ['rev-list', '--count', 'main'], { cwd: h.repo }).toString().trim()).toBe('1');
+  });
+});
