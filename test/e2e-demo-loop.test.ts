@@ -40,12 +40,15 @@ describe('e2e: demo loop', () => {
     expect(loop.state).toBe('green');
     expect(loop.cycle).toBeGreaterThanOrEqual(3);
 
-    const view = (await (await fetch(`${apiUrl}/v1/loops/${id}`, { headers: auth })).json()) as LoopRecord & { cycles: CycleRecord[] };
+    const view = (await (await fetch(`${apiUrl}/v1/loops/${id}`, { headers: auth })).json()) as LoopRecord & { cycles: (CycleRecord & { hasReport: boolean })[] };
     expect(view.cycles).toHaveLength(loop.cycle);
     for (const c of view.cycles) {
-      expect(c.report, `cycle ${c.n} has a report`).toBeDefined();
-      expect(existsSync(c.report!.markdown)).toBe(true);
-      expect(JSON.parse(readFileSync(c.report!.json, 'utf8'))).toBeTypeOf('object');
+      expect(c.hasReport, `cycle ${c.n} has a report`).toBe(true);
+      const stored = await h.store.getCycle(id, c.n);
+      expect(existsSync(stored!.report!.markdown)).toBe(true);
+      const json = await fetch(`${apiUrl}/v1/loops/${id}/cycles/${c.n}/report`, { headers: { ...auth, accept: 'application/json' } });
+      expect(json.status).toBe(200);
+      expect(await json.json()).toEqual(JSON.parse(readFileSync(stored!.report!.json, 'utf8')));
       // Each cycle deployed exactly once.
       expect(c.stages.deploy?.attempts).toBe(1);
     }

@@ -2,7 +2,7 @@ import type { Env, GreenloopConfig, Logger, LoopStore, Queues } from '@greenloop
 import { TokenStore } from '@greenloop/core';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { apiError, ErrorBody, errorHandler, formatSchemaErrors } from './errors.ts';
+import { apiError, ErrorBody, errorHandler, formatSchemaErrors, parseJsonBody } from './errors.ts';
 import { registerAdminQueues } from './plugins/admin-queues.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { depsPlugin } from './plugins/deps.ts';
@@ -48,13 +48,15 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
   return fp(async (app) => {
     for (const schema of [ErrorBody, ...SHARED_SCHEMAS]) app.addSchema(schema);
     app.setErrorHandler(errorHandler);
+    // Our own JSON parser so a syntax error names what is wrong and where, and prototype keys are refused.
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
     app.setNotFoundHandler((request) => {
       throw apiError('ROUTE_NOT_FOUND', { method: request.method, url: request.url.split('?')[0]?.slice(0, 200) ?? '' });
     });
-    app.decorate('eventStreams', {
-      options: { heartbeatMs: deps.sse?.heartbeatMs ?? 15_000, maxClients: deps.sse?.maxClients ?? 200 },
-      slots: new StreamSlots(deps.sse?.maxClients ?? 200),
-    });
+    const slots = new StreamSlots(deps.sse?.maxClients ?? 200);
+    app.decorate('eventStreams', { options: { heartbeatMs: deps.sse?.heartbeatMs ?? 15_000, maxClients: slots.limit }, slots });
+    app.addHook('preClose', async () => slots.endAll());
 
     await app.register(depsPlugin, {
       env: deps.env,
@@ -93,6 +95,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     routerOptions: { maxParamLength: 1024 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     schemaErrorFormatter: formatSchemaErrors,
+    // Malformed URLs (bad percent-encoding) fail in the router, before any route's error handler.
+    frameworkErrors: errorHandler,
     return503OnClosing: true,
   });
   app.register(apiPlugin(deps));

@@ -106,6 +106,31 @@ export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataV
   return apiError('VALIDATION', { message: issues.join('; ') }, { details: { issues } });
 }
 
+/** Keys that would reach Object.prototype if any code merged the body into an object. */
+const POISON_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** JSON body parser: empty → EMPTY_JSON_BODY; bad syntax → INVALID_JSON with the parser's reason; no prototype keys. */
+export function parseJsonBody(_request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  if (text.trim() === '') {
+    done(apiError('EMPTY_JSON_BODY', {}));
+    return;
+  }
+  let poisoned: string | undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text, (key, value: unknown) => {
+      if (POISON_KEYS.has(key)) poisoned = key;
+      return value;
+    });
+  } catch (err) {
+    done(apiError('INVALID_JSON', { reason: err instanceof Error ? err.message : String(err) }));
+    return;
+  }
+  if (poisoned) done(apiError('INVALID_JSON', { reason: `the key "${poisoned}" is not allowed` }));
+  else done(null, parsed);
+}
+
 function isRedisDown(err: Error): boolean {
   const name = err.name ?? '';
   const msg = err.message ?? '';

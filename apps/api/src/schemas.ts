@@ -89,6 +89,8 @@ const cycleFields = {
   green: { type: 'boolean' },
   failingFingerprints: { type: 'array', items: str },
   hasReport: { type: 'boolean' },
+  /** Server-side paths of the report files (what the worker recorded); fetch them through the report route. */
+  report: { type: 'object', properties: { markdown: str, json: str } },
 } as const;
 
 const CycleSummary = {

@@ -17,10 +17,14 @@ export interface SseOptions {
   maxClients: number;
 }
 
-/** Counts open streams so one process cannot be made to open unbounded Redis connections. */
+/**
+ * Counts open streams so one process cannot be made to open unbounded Redis connections, and ends them
+ * all when the app closes (an endless stream would otherwise keep `close()` waiting for the client).
+ */
 export class StreamSlots {
   readonly limit: number;
   open = 0;
+  private readonly enders = new Set<() => void>();
 
   constructor(limit: number) {
     this.limit = limit;
@@ -33,6 +37,16 @@ export class StreamSlots {
 
   release(): void {
     this.open = Math.max(0, this.open - 1);
+  }
+
+  /** Registers how to end one stream; returns the unregister function. */
+  track(end: () => void): () => void {
+    this.enders.add(end);
+    return () => this.enders.delete(end);
+  }
+
+  endAll(): void {
+    for (const end of this.enders) end();
   }
 }
 
@@ -88,6 +102,10 @@ export async function streamEvents(opts: {
     conn.disconnect();
   };
   res.on('close', onClose);
+  const untrack = slots.track(() => {
+    onClose();
+    if (!res.writableEnded) res.end();
+  });
   res.writeHead(200, {
     ...(reply.getHeaders() as Record<string, string>),
     'content-type': 'text/event-stream; charset=utf-8',
@@ -126,6 +144,7 @@ export async function streamEvents(opts: {
     if (!closed) request.log.warn({ err, loopId }, 'event stream ended with an error');
   } finally {
     res.off('close', onClose);
+    untrack();
     conn.disconnect();
     slots.release();
     if (!res.writableEnded) res.end();

@@ -63,7 +63,7 @@ export async function setupTestApi(opts: { config?: string; deps?: Partial<AppDe
     admin: (await tokens.create({ name: 'test-admin', role: 'admin', createdBy: 'test' })).token,
     bootstrap,
   };
-  return {
+  const api: TestApi = {
     app,
     store: r.store,
     queues,
@@ -76,10 +76,11 @@ export async function setupTestApi(opts: { config?: string; deps?: Partial<AppDe
     auth: (role) => ({ authorization: `Bearer ${token[role]}` }),
     cleanup: async () => {
       await app.close();
-      await closeQueues(queues);
+      await closeQueues(api.queues);
       await r.cleanup();
       rmSync(repo, { recursive: true, force: true });
       rmSync(home, { recursive: true, force: true });
     },
   };
+  return api;
 }

@@ -19,6 +19,8 @@ export function renderEvent(e: LoopEvent, startedAt: number): string | undefined
   switch (e.type) {
     case 'stage.started':
       return undefined;
+    case 'cycle.started':
+      return `${t} ${bold(e.message)}`;
     case 'cycle.finished': {
       const d = e.data as { green?: boolean } | undefined;
       return `${t} ${bold(where)} ${d?.green ? green(e.message) : e.message}`;

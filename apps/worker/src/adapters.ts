@@ -1,31 +1,59 @@
-import { type EnvironmentConfig, GreenloopError, type Logger, type Redis, type ServiceConfig } from '@greenloop/core';
+import type { CloudLoggingConfig, EnvironmentConfig, Logger, Redis, ServiceConfig } from '@greenloop/core';
+import { CloudRunProvider } from './deploy/cloud-run.ts';
+import { CommandProvider } from './deploy/command.ts';
 import { LocalProvider } from './deploy/local.ts';
 import type { DeployProvider } from './deploy/types.ts';
+import { CloudLoggingSource } from './logs/cloud-logging.ts';
 import { LocalLogSource } from './logs/local.ts';
 import type { LogSource } from './logs/types.ts';
 
-/** Picks the deploy provider for a service; the only place that knows the concrete classes. */
-export function createDeployProviders(opts: { processEnv: Readonly<Record<string, string | undefined>>; redis: Redis; log: Logger }) {
+/** Environment variables build and deploy commands may see (credentials for gcloud/docker, nothing of greenloop's). */
+const DEPLOY_ENV_ALLOW = ['PATH', 'HOME', 'CLOUDSDK_CONFIG', 'GOOGLE_APPLICATION_CREDENTIALS', 'DOCKER_CONFIG'];
+
+function pick(source: Readonly<Record<string, string | undefined>>, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    const v = source[n];
+    if (v !== undefined) out[n] = v;
+  }
+  return out;
+}
+
+/**
+ * The composition root's adapter choices: the only place that knows the concrete deploy providers and
+ * log sources. Google clients are created lazily, so a local-only install never loads credentials.
+ */
+export function createDeployProviders(opts: { processEnv: Readonly<Record<string, string | undefined>>; log: Logger }) {
   const local = new LocalProvider({ pathVar: opts.processEnv.PATH ?? '/usr/bin:/bin', homeVar: opts.processEnv.HOME ?? '/tmp' });
+  const env = pick(opts.processEnv, DEPLOY_ENV_ALLOW);
+  let cloudRun: CloudRunProvider | undefined;
+  let command: CommandProvider | undefined;
   return (service: ServiceConfig): DeployProvider => {
     switch (service.deploy.provider) {
       case 'local':
         return local;
-      default:
-        throw new GreenloopError('PROVIDER_UNAVAILABLE', `deploy provider ${service.deploy.provider} is not wired yet`);
+      case 'cloud-run':
+        cloudRun ??= new CloudRunProvider({ env, log: opts.log });
+        return cloudRun;
+      case 'command':
+        command ??= new CommandProvider({ env, log: opts.log });
+        return command;
     }
   };
 }
 
-/** Picks the log source for an environment. */
-export function createLogSources(_opts: { redis: Redis; prefix: string }) {
+export function createLogSources(opts: { redis: Redis; prefix: string; log: Logger }) {
   const local = new LocalLogSource();
-  return (env: EnvironmentConfig): LogSource => {
-    switch (env.logs.provider) {
-      case 'local':
-        return local;
-      default:
-        throw new GreenloopError('PROVIDER_UNAVAILABLE', `log source ${env.logs.provider} is not wired yet`);
+  const cloud = new Map<string, CloudLoggingSource>();
+  return (environment: EnvironmentConfig): LogSource => {
+    const cfg = environment.logs;
+    if (cfg.provider === 'local') return local;
+    const key = JSON.stringify(cfg);
+    let source = cloud.get(key);
+    if (!source) {
+      source = new CloudLoggingSource(cfg as CloudLoggingConfig, { redis: opts.redis, keyPrefix: opts.prefix, log: opts.log });
+      cloud.set(key, source);
     }
+    return source;
   };
 }

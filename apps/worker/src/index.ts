@@ -1,1 +1,2 @@
 export { startWorker, type RunningWorker } from './worker.ts';
+export { loopPaths } from './paths.ts';

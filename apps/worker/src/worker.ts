@@ -1,4 +1,4 @@
-import { type Env, GreenloopError, type Logger, LoopStore, type QueueName, closeQueues, createQueues, createRedis, getEnvironment, loadConfig, parsePayload, startLoop, waitReady } from '@greenloop/core';
+import { type Env, GreenloopError, type Logger, LoopStore, type Redis, type QueueName, closeQueues, createQueues, createRedis, getEnvironment, loadConfig, parsePayload, startLoop, waitReady } from '@greenloop/core';
 import { type Job, type Processor, UnrecoverableError, Worker } from 'bullmq';
 import { join } from 'node:path';
 import { CancelRegistry } from './cancel.ts';
@@ -41,8 +41,8 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   const connection = redis;
   const queues = createQueues(connection, env.GREENLOOP_PREFIX);
   const cancels = await CancelRegistry.start(store, log);
-  const deploy = createDeployProviders({ processEnv, redis, log });
-  const logs = createLogSources({ redis, prefix: env.GREENLOOP_PREFIX });
+  const deploy = createDeployProviders({ processEnv, log });
+  const logs = createLogSources({ redis, prefix: env.GREENLOOP_PREFIX, log });
   const ctx: WorkerContext = { env, processEnv, log, store, queues, cancels, deployProvider: deploy, logSource: logs };
 
   // Fixer parallelism comes from greenloop.yaml (the largest of the environments' fixer.concurrency).
@@ -93,9 +93,13 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     },
   };
   const concurrency: Record<QueueName, number> = { loops: 50, deploy: env.GREENLOOP_CONCURRENCY, test: env.GREENLOOP_CONCURRENCY, analyze: env.GREENLOOP_CONCURRENCY, fix: fixConcurrency, notify: 1, schedules: 1 };
+  // BullMQ never closes a connection it was handed: keep them to close on shutdown.
+  const connections: Redis[] = [];
   const workers = (Object.keys(processors) as QueueName[]).map((q) => {
+    const connection = redis.duplicate();
+    connections.push(connection);
     const w = new Worker(q, guard(processors[q]), {
-      connection: redis.duplicate(),
+      connection,
       prefix: env.GREENLOOP_PREFIX,
       concurrency: concurrency[q],
       lockDuration: env.GREENLOOP_LOCK_DURATION,
@@ -114,7 +118,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       await Promise.all(workers.map((w) => w.close()));
       await cancels.close();
       await closeQueues(queues);
-      await redis.quit().catch(() => redis.disconnect());
+      await Promise.all([redis, ...connections].map((c) => c.quit().catch(() => c.disconnect())));
     },
   };
 }

@@ -2,7 +2,7 @@ import type { ClusterStatus, ClusterSummary, TriageClass } from '@greenloop/core
 import { truncate } from './capped-text.ts';
 import { type LogIndex, correlateTest } from './correlate.ts';
 import { endpointKey, extractEndpoints } from './endpoints.ts';
-import { fingerprintKey, fingerprintOf, normalizeMessage } from './fingerprint.ts';
+import { fingerprintKey, fingerprintOf } from './fingerprint.ts';
 import { redact } from './redact.ts';
 import { appFrames, parseStackFrames } from './stack-frames.ts';
 import { classify, extractSignals } from './triage.ts';
@@ -13,10 +13,30 @@ import type { Cluster, EndpointRef, FailureAnalysis, FailureSignals, ParsedTestC
  * fingerprint), group by fingerprint, and place each cluster against earlier cycles.
  */
 
+/** Message plus the lines of the failure body that are not stack frames: what signals and endpoints are read from. */
+export function failureProse(test: Pick<ParsedTestCase, 'message' | 'details'>): string {
+  const out: string[] = [];
+  if (test.message) out.push(test.message);
+  const details = test.details ?? '';
+  let start = 0;
+  for (let n = 0; start < details.length && n < 400; n++) {
+    let end = details.indexOf('\n', start);
+    if (end === -1) end = details.length;
+    const line = details.slice(start, end);
+    start = end + 1;
+    const t = line.trimStart();
+    if (t.startsWith('at ') || t.startsWith('❯') || t.startsWith('File "')) continue;
+    if (test.message && n === 0 && line.includes(test.message)) continue;
+    out.push(line);
+  }
+  return out.join('\n');
+}
+
 /** Works out everything about one failed (or flaky) test. `index` adds correlated server logs. */
 export function analyzeFailure(test: ParsedTestCase, index?: LogIndex): FailureAnalysis {
-  const text = test.details && test.message && !test.details.includes(test.message) ? `${test.message}\n${test.details}` : (test.details ?? test.message ?? '');
-  const frames = parseStackFrames(test.details ?? test.message);
+  const text = failureProse(test);
+  // Runtime frames only ever get skipped; dropping them here keeps 10k analyses small.
+  const frames = parseStackFrames(test.details ?? test.message).filter((f) => !f.internal);
   const signals = extractSignals(text);
   const endpoints = extractEndpoints(text);
   const base = { text, signals, endpoints, frames, ...(test.type === undefined ? {} : { errorType: test.type }) };
@@ -34,7 +54,6 @@ export function analyzeFailure(test: ParsedTestCase, index?: LogIndex): FailureA
   });
   const analysis: FailureAnalysis = {
     test,
-    normalizedMessage: normalizeMessage(test.message),
     triage,
     signals,
     endpoints,
@@ -90,7 +109,8 @@ function title(triage: TriageClass, endpoints: readonly EndpointRef[], signals: 
   }
   if (triage === 'infrastructure') {
     const what = signals.errnos.length > 0 ? signals.errnos.join(', ') : signals.timeout ? 'timeout' : firstLine(sample.test.message);
-    return truncate(`${label}: ${what}${endpoints[0] ? ` on ${endpointKey({ ...endpoints[0], status: undefined })}` : ''}`, 120);
+    const where = endpoints.length === 1 && endpoints[0] ? ` on ${endpointKey({ ...endpoints[0], status: undefined })}` : '';
+    return truncate(`${label}: ${what}${where}`, 120);
   }
   if (triage === 'server-error') {
     const where = appFrames(sample.frames)[0];

@@ -127,9 +127,8 @@ function pick(found: Map<LogEntry, CorrelatedLog['match']>, max: number): Correl
 /** Server log lines for one failed test (at most `max`, errors first, returned in time order). */
 export function correlateTest(test: ParsedTestCase, endpoints: readonly EndpointRef[], index: LogIndex, max = 20): CorrelatedLog[] {
   const found = new Map<LogEntry, CorrelatedLog['match']>();
-  const candidates = testNameCandidates(test);
-  const normalized = new Set(candidates.map(normalizeTestName));
-  for (const n of normalized) for (const e of index.byTest.get(n) ?? []) found.set(e, 'test');
+  const candidates = index.byTest.size > 0 || index.byTrace.size > 0 ? testNameCandidates(test) : [];
+  if (index.byTest.size > 0) for (const n of new Set(candidates.map(normalizeTestName))) for (const e of index.byTest.get(n) ?? []) found.set(e, 'test');
   if (found.size === 0 && index.byTest.size > 0) {
     // A logged name that ends with this test's name and mentions its suite or class: a full name in a style
     // the candidates did not guess.

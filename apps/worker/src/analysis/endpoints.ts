@@ -27,6 +27,8 @@ const WEAK_STATUS: readonly RegExp[] = [
   /\bexpected\s+(\d{3})\s+to\s+(?:be|equal|eql|deep|strictly)/i,
   /(?:^|[^\w.])(\d{3})\s*(?:!==|!=|===|==)\s*\d{3}\b/,
 ];
+// Cheap test that a text can name an endpoint at all (most failure texts cannot).
+const ANY_ENDPOINT = new RegExp(`\\b(?:${METHODS})\\s|\\b(?:Get|Post|Put|Patch|Delete|Head|Options)\\s+"|\\/[\\w\\-./:%@~]+[\`'"]?\\s*(?:\\(\\d{3}\\)|(?:→|->|=>)\\s*\\d{3}|\\s+returned\\s+\\d{3})`);
 const HTTP_CONTEXT = new RegExp(`\\b(?:${METHODS})\\s+\\S*\\/|https?:\\/\\/|\\b(?:status|http|response|request|endpoint|route)\\b`, 'i');
 
 function validStatus(s: string | undefined): number | undefined {
@@ -95,27 +97,27 @@ export function extractEndpoints(text: string | undefined): EndpointRef[] {
   const capped = text.length > 20_000 ? text.slice(0, 20_000) : text;
   const out = new Map<string, EndpointRef>();
   const wholeStatus = actualStatus(capped);
+  if (!capped.includes('/') || !ANY_ENDPOINT.test(capped)) return [];
   const lines = capped.split('\n');
-  let mentioned = 0;
   for (const line of lines) {
+    // Stack frames name files, not endpoints.
+    if (!line.includes('/') || /^\s*(?:at |❯ |File ")/.test(line)) continue;
     const requests: [string, string][] = [];
     for (const m of line.matchAll(REQUEST)) requests.push([m[1] as string, m[2] as string]);
     for (const m of line.matchAll(GO_REQUEST)) requests.push([m[1] as string, m[2] as string]);
     if (requests.length > 0) {
       const lineStatus = actualStatus(line);
       for (const [method, path] of requests) {
-        mentioned++;
         add(out, method, path, lineStatus ?? (requests.length === 1 ? wholeStatus : undefined));
       }
       continue;
     }
     for (const m of line.matchAll(PATH_STATUS)) {
-      mentioned++;
       add(out, undefined, m[1] as string, validStatus(m[2] ?? m[3] ?? m[4]));
     }
   }
-  // A request named once with the status elsewhere in the text ("Expected: 200 / Received: 403 / POST /x").
-  if (mentioned === 1 && out.size === 1) {
+  // One request named, the status elsewhere in the text ("Expected: 200 / Received: 403 / POST /x").
+  if (out.size === 1) {
     const only = [...out.values()][0] as EndpointRef;
     if (only.status === undefined && wholeStatus !== undefined) {
       out.clear();

@@ -11,7 +11,7 @@ import type { EndpointRef, FailureSignals, StackFrame } from './types.ts';
  * What identifies a root failure depends on what kind it is:
  * - an HTTP failure is its endpoints and statuses (`POST /api/agents/:id/stop → 404`), whatever the
  *   assertion wording or the test that saw it;
- * - a WebSocket close is its close codes (and endpoint when named);
+ * - a WebSocket close is its close codes, endpoint when named, and normalized message;
  * - a network failure is its errno (a refused connection is one problem, whichever route saw it);
  * - a timeout is where it happened (endpoint, else the test line);
  * - anything else is error type + normalized message + the top frames in the code under test, or, when the
@@ -42,10 +42,14 @@ const MESSAGE_RULES: readonly [RegExp, string | ((m: string) => string)][] = [
   [/\s+/g, ' '],
 ];
 
-/** A message with everything that varies between runs of the same failure replaced by placeholders. */
+/**
+ * A message with everything that varies between runs of the same failure replaced by placeholders, and
+ * without a leading "SomeError: " (pytest and jest prefix the type, node and vitest do not).
+ */
 export function normalizeMessage(message: string | undefined): string {
   if (!message) return '';
   let m = message.length > 2000 ? message.slice(0, 2000) : message;
+  m = m.replace(/^\s*[\w.$]*(?:Error|Exception|Failure)(?: \[[A-Z0-9_]+\])?:\s*/, '');
   for (const [re, replacement] of MESSAGE_RULES) m = typeof replacement === 'string' ? m.replace(re, replacement) : m.replace(re, replacement);
   m = m.trim();
   return m.length > 500 ? m.slice(0, 500) : m;
@@ -65,6 +69,19 @@ export interface FingerprintParts {
   testId: string;
 }
 
+/**
+ * Ports below 10000 in a network error name the kind of target (5432 a database, 6379 Redis, 443 an API) and
+ * stay put across runs; higher ones are ephemeral (the local provider's free ports) and say nothing.
+ */
+export function wellKnownPorts(message: string): number[] {
+  const ports = new Set<number>();
+  for (const m of message.matchAll(/(?:\b\d{1,3}(?:\.\d{1,3}){3}|\]|localhost|\b[a-z][\w-]*(?:\.[\w-]+)+):(\d{2,5})\b/gi)) {
+    const port = Number(m[1]);
+    if (port > 0 && port < 10_000) ports.add(port);
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
 function anchor(parts: FingerprintParts): string {
   const testFrame = parts.frames.find((f) => f.test && !f.internal && !f.vendor);
   return testFrame ? frameKey(testFrame, true) : `test:${parts.testId}`;
@@ -81,8 +98,8 @@ export function fingerprintKey(parts: FingerprintParts): string {
   if (withStatus.length > 0 && (triage === 'route-missing' || triage === 'auth-rejected' || triage === 'server-error')) {
     return `http|${triage}|${sortedKeys(withStatus, true)}`;
   }
-  if (triage === 'websocket-close') return `ws|${signals.wsCloseCodes.join(',')}|${sortedKeys(parts.endpoints, false)}`;
-  if (signals.errnos.length > 0) return `net|${signals.errnos.join(',')}`;
+  if (triage === 'websocket-close') return `ws|${signals.wsCloseCodes.join(',')}|${sortedKeys(parts.endpoints, false)}|${normalizeMessage(parts.message)}`;
+  if (signals.errnos.length > 0) return `net|${signals.errnos.join(',')}|${wellKnownPorts(parts.message ?? '').join(',')}`;
   if (triage === 'infrastructure' && signals.timeout) {
     return parts.endpoints.length > 0 ? `timeout|${sortedKeys(parts.endpoints, false)}` : `timeout|${anchor(parts)}`;
   }

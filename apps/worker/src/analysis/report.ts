@@ -481,7 +481,7 @@ export function renderReportMarkdown(r: CycleReport): string {
     out.push(
       table(
         ['Method', 'Path', 'Status', 'Tests', 'Server requests', 'Seen in', 'Clusters'],
-        r.endpoints.map((e) => [e.method ?? '?', code(e.path), e.status ?? '?', e.tests, e.requests, e.sources.join(', '), e.clusters.map(code).join(', ')]),
+        r.endpoints.map((e) => [e.method ?? '?', code(e.path), e.status ?? 'no response', e.tests, e.requests, e.sources.join(', '), e.clusters.map(code).join(', ')]),
       ),
     );
     out.push('');

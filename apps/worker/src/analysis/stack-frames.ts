@@ -26,6 +26,7 @@ export function cleanPath(file: string): string {
 }
 
 function classify(file: string, fn: string | undefined, javaFrame: boolean): Pick<StackFrame, 'internal' | 'vendor' | 'test'> {
+  if (file.startsWith('node:')) return { internal: true, vendor: false, test: false };
   const clean = cleanPath(file);
   if (javaFrame) {
     const qualified = fn ?? '';
@@ -69,6 +70,7 @@ export function parseStackFrames(text: string | undefined): StackFrame[] {
   for (let i = 0; i < lines.length && frames.length < MAX_FRAMES; i++) {
     const raw = lines[i] as string;
     const line = raw.trim();
+    if (line === '') continue;
     if (line.startsWith('at ')) {
       const body = line.slice(3).trim();
       // Java: no space between method and "(".
@@ -88,27 +90,31 @@ export function parseStackFrames(text: string | undefined): StackFrame[] {
       frames.push(frame(file, fn, ln));
       continue;
     }
-    const vitest = /^❯\s+(?:(\S+)\s+)?(\S+?):(\d+):(\d+)$/.exec(line);
+    const first = line.charCodeAt(0);
+    // Cheap guards first: most non-"at" lines are prose, and five regexes per prose line add up at 10k failures.
+    const vitest = line.startsWith('❯') ? /^❯\s+(?:(\S+)\s+)?(\S+?):(\d+):(\d+)$/.exec(line) : null;
     if (vitest) {
       frames.push(frame(vitest[2] as string, cleanFn(vitest[1]), Number(vitest[3])));
       continue;
     }
-    const pyTb = /^File "([^"]+)", line (\d+)(?:, in (\S+))?/.exec(line);
+    const pyTb = first === 70 /* F */ ? /^File "([^"]+)", line (\d+)(?:, in (\S+))?/.exec(line) : null;
     if (pyTb) {
       frames.push(frame(pyTb[1] as string, pyTb[3], Number(pyTb[2])));
       continue;
     }
-    const pyShort = /^(\S+\.py):(\d+): (?:in (\S+)|[\w.]+)$/.exec(line);
+    const hasPy = line.includes('.py:');
+    const pyShort = hasPy ? /^(\S+\.py):(\d+): (?:in (\S+)|[\w.]+)$/.exec(line) : null;
     if (pyShort) {
       frames.push(frame(pyShort[1] as string, pyShort[3], Number(pyShort[2])));
       continue;
     }
-    const goLog = /^([\w./-]+\.go):(\d+):/.exec(line);
+    const hasGo = !hasPy && line.includes('.go:');
+    const goLog = hasGo ? /^([\w./-]+\.go):(\d+):/.exec(line) : null;
     if (goLog) {
       frames.push(frame(goLog[1] as string, undefined, Number(goLog[2])));
       continue;
     }
-    const goPanic = /^(\/\S+\.go):(\d+)(?: \+0x[0-9a-f]+)?$/.exec(line);
+    const goPanic = hasGo && first === 47 /* / */ ? /^(\/\S+\.go):(\d+)(?: \+0x[0-9a-f]+)?$/.exec(line) : null;
     if (goPanic) {
       const prev = (lines[i - 1] ?? '').trim();
       const fn = prev.replace(/\(.*\)$/, '') || undefined;

@@ -11,13 +11,9 @@ const WS_CODE = /\b(?:received|sent|close[ds]?(?: with)?(?: code)?|code|status)\
 const WS_CONTEXT = /websocket|\bws\b|\bwss?:\/\/|\b1\d{3} \([a-z ]+\)|connection closed|close frame/i;
 const ERRNO =
   /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EPIPE|ECONNABORTED|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT)\b/g;
-const ERRNO_PHRASES: readonly [RegExp, string][] = [
-  [/connection refused|ConnectionRefusedError|Connection refused/i, 'ECONNREFUSED'],
-  [/connection reset|socket hang up|ConnectionResetError|RemoteDisconnected/i, 'ECONNRESET'],
-  [/no such host|getaddrinfo|Name or service not known|UnknownHostException/i, 'ENOTFOUND'],
-  [/\bfetch failed\b/i, 'FETCH_FAILED'],
-  [/broken pipe/i, 'EPIPE'],
-];
+const ERRNO_PHRASE =
+  /(connection refused|ConnectionRefusedError)|(connection reset|socket hang up|ConnectionResetError|RemoteDisconnected)|(no such host|getaddrinfo|Name or service not known|UnknownHostException)|(\bfetch failed\b)|(broken pipe)/gi;
+const PHRASE_ERRNO = ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'FETCH_FAILED', 'EPIPE'];
 const TIMEOUT = /\b(?:timed? ?out|timeout|deadline exceeded|Exceeded timeout)\b|TimeoutError|TimeoutException/i;
 const ASSERTION_TYPE = /assert|expect|comparison|ComparisonFailure|AssertionFailed/i;
 const ASSERTION_TEXT = /\bexpected\b|\bassert|toBe|toEqual|to equal|to be\b|!==|Expected values to be/i;
@@ -34,7 +30,12 @@ export function extractSignals(text: string): FailureSignals {
   }
   const errnos = new Set<string>();
   for (const m of capped.matchAll(ERRNO)) errnos.add(m[1] as string);
-  if (errnos.size === 0) for (const [re, name] of ERRNO_PHRASES) if (re.test(capped)) errnos.add(name);
+  if (errnos.size === 0) {
+    for (const m of capped.matchAll(ERRNO_PHRASE)) {
+      const group = m.slice(1).findIndex((g) => g !== undefined);
+      errnos.add(PHRASE_ERRNO[group] as string);
+    }
+  }
   const status = actualStatus(capped);
   return {
     httpStatuses: status === undefined ? [] : [status],

@@ -62,7 +62,6 @@ export interface CorrelatedLog {
 export interface FailureAnalysis {
   test: ParsedTestCase;
   errorType?: string;
-  normalizedMessage: string;
   triage: TriageClass;
   signals: FailureSignals;
   endpoints: EndpointRef[];

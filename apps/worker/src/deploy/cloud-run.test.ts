@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { ConfigError, createLogger, type DeployedService, GreenloopError, type ServiceConfig, ServiceSchema } from '@greenloop/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeGoogle, type FakeService } from '../test-support/fake-google.ts';
-import { CloudRunProvider, classifyGoogleError, deployOrder, normalizeCondition, promoteCandidate, revisionName } from './cloud-run.ts';
+import { CloudRunProvider, classifyGoogleError, normalizeCondition, promoteCandidate, revisionName } from './cloud-run.ts';
+import { deployWaves as deployOrder } from './order.ts';
 import type { DeployRequest } from './types.ts';
 
 const PROJECT = 'acme-staging';

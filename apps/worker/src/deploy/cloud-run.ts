@@ -5,7 +5,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { protos, RevisionsClient, ServicesClient } from '@google-cloud/run';
 import { type CloudRunDeployConfig, type DeployedService, GreenloopError, type Logger, renderArgv, renderString, type ServiceConfig } from '@greenloop/core';
 import { runCommand } from '../process/run-command.ts';
-import { deployWaves } from './order.ts';
 import type { DeployProvider, DeployRequest } from './types.ts';
 
 type IService = protos.google.cloud.run.v2.IService;
@@ -362,14 +361,6 @@ function serviceResource(t: CloudRunTarget): string {
   return `projects/${t.project}/locations/${t.region}/services/${t.service}`;
 }
 
-/**
- * Groups an environment's services into waves: every service in a wave can deploy in parallel, and a
- * service comes after every service named in its `after`. Unknown names and cycles are config errors.
- * Used by the deploy stage for all providers (only Cloud Run services declare `after`).
- */
-export function deployOrder(services: readonly ServiceConfig[]): ServiceConfig[][] {
-  return deployWaves(services);
-}
 
 // ---- normalized state --------------------------------------------------------------------------------
 

@@ -1,13 +1,12 @@
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type ClusterSummary, describeError, type FixerConfig, type FixResult, GreenloopError, type Logger, renderArgv } from '@greenloop/core';
-import { git, removeWorktree } from '../git/repo.ts';
+import { addResetBranchWorktree, git, removeWorktree } from '../git/repo.ts';
 import { type RunCommandResult, runCommand } from '../process/run-command.ts';
 import { PARSEABLE_DIFF_ARGS, parseDiff } from './diff.ts';
 import { buildFixerEnv } from './fixer-env.ts';
 import { diffGates, type GateRecord, rejectionReason } from './gates.ts';
 import { writeFixPrompt } from './prompt.ts';
-import { addResetBranchWorktree } from './worktrees.ts';
 
 /** Everything one fix job needs; the loop engine builds it from the cycle's records. */
 export interface FixRequest {

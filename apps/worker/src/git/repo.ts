@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { GreenloopError } from '@greenloop/core';
 import { simpleGit, type SimpleGit } from 'simple-git';
 
@@ -37,21 +37,55 @@ export async function ensureBranch(dir: string, branch: string, base: string): P
 
 /** A detached worktree at `commit` (idempotent: an existing one at that path is replaced). */
 export async function addDetachedWorktree(repo: string, path: string, commit: string): Promise<void> {
-  await removeWorktree(repo, path);
-  await mkdir(dirname(path), { recursive: true });
-  await git(repo).raw(['worktree', 'add', '--detach', '--force', path, commit]);
+  await withWorktreeLock(repo, async () => {
+    await dropWorktree(repo, path);
+    await worktreeAdd(repo, path, ['--detach', '--force', path, commit]);
+  });
 }
 
 /** A worktree with `branch` checked out, creating the branch at `base` when missing. */
 export async function addBranchWorktree(repo: string, path: string, branch: string, base: string): Promise<void> {
-  await removeWorktree(repo, path);
-  await mkdir(dirname(path), { recursive: true });
-  const exists = (await git(repo).raw(['branch', '--list', branch])).trim() !== '';
-  await git(repo).raw(exists ? ['worktree', 'add', '--force', path, branch] : ['worktree', 'add', '--force', '-b', branch, path, base]);
+  await withWorktreeLock(repo, async () => {
+    await dropWorktree(repo, path);
+    const exists = (await git(repo).raw(['branch', '--list', branch])).trim() !== '';
+    await worktreeAdd(repo, path, exists ? ['--force', path, branch] : ['--force', '-b', branch, path, base]);
+  });
+}
+
+/**
+ * A fresh worktree at `path` with `branch` checked out and reset to `commit`, whatever existed before:
+ * an earlier worktree at that path, or a stale one elsewhere holding the branch (a crashed run), is
+ * removed first, because git refuses to reset a branch that another worktree has checked out.
+ */
+export async function addResetBranchWorktree(repo: string, path: string, branch: string, commit: string): Promise<void> {
+  await withWorktreeLock(repo, async () => {
+    const target = resolve(path);
+    await dropWorktree(repo, target);
+    for (const other of await worktreesOnBranch(repo, branch)) {
+      if (resolve(other) !== target) await dropWorktree(repo, other);
+    }
+    await worktreeAdd(repo, target, ['--force', '-B', branch, target, commit]);
+  });
+}
+
+/** Paths of the worktrees that have `branch` checked out (from `git worktree list --porcelain`). */
+export async function worktreesOnBranch(repo: string, branch: string): Promise<string[]> {
+  const out = await git(repo).raw(['worktree', 'list', '--porcelain']);
+  const paths: string[] = [];
+  let current: string | undefined;
+  for (const line of out.split('\n')) {
+    if (line.startsWith('worktree ')) current = line.slice('worktree '.length);
+    else if (line === `branch refs/heads/${branch}` && current) paths.push(current);
+  }
+  return paths;
 }
 
 /** Removes a worktree and its directory; safe to call when it does not exist. */
 export async function removeWorktree(repo: string, path: string): Promise<void> {
+  await withWorktreeLock(repo, () => dropWorktree(repo, path));
+}
+
+async function dropWorktree(repo: string, path: string): Promise<void> {
   if (existsSync(path)) {
     await git(repo)
       .raw(['worktree', 'remove', '--force', path])
@@ -61,4 +95,41 @@ export async function removeWorktree(repo: string, path: string): Promise<void> 
   await git(repo)
     .raw(['worktree', 'prune'])
     .catch(() => undefined);
+}
+
+// Concurrent `git worktree add` calls on one repository race: one reads the other's half-written admin
+// directory and fails ("fatal: failed to read .git/worktrees/<name>/commondir: Success", git 2.39, two
+// fixers starting at once on a loaded 2-core machine). Worktree changes are serialized per repository in
+// this process; a failure that still looks like that race (another worker process) is retried.
+const worktreeLocks = new Map<string, Promise<void>>();
+const WORKTREE_RACE = /failed to read .*worktrees|could not lock|cannot lock ref|Unable to create .*\.lock/i;
+
+async function withWorktreeLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
+  const key = resolve(repo);
+  const previous = worktreeLocks.get(key) ?? Promise.resolve();
+  const run = previous.then(fn);
+  const tail = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  worktreeLocks.set(key, tail);
+  try {
+    return await run;
+  } finally {
+    if (worktreeLocks.get(key) === tail) worktreeLocks.delete(key);
+  }
+}
+
+async function worktreeAdd(repo: string, path: string, args: string[]): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await git(repo).raw(['worktree', 'add', ...args]);
+      return;
+    } catch (err) {
+      if (attempt >= 3 || !WORKTREE_RACE.test(err instanceof Error ? err.message : String(err))) throw err;
+      await dropWorktree(repo, path);
+      await new Promise((r) => setTimeout(r, 150 * attempt));
+    }
+  }
 }

@@ -41,7 +41,7 @@ export async function runStage<R>(
     await store.saveStage(loopId, cycle, record);
     const ms = Date.parse(record.finishedAt as string) - Date.parse(record.startedAt);
     await recordStageDuration(store.redis, store.prefix, stage, ms).catch(() => undefined);
-    await store.emit({ type: 'stage.finished', loopId, cycle, stage, message: `${stage} ${record.status}: ${record.summary ?? record.error?.message ?? ''}`, data: { status: record.status, durationMs: ms } });
+    await store.emit({ type: 'stage.finished', loopId, cycle, stage, message: `${stage} ${record.status === 'succeeded' ? 'done' : record.status}: ${record.summary ?? record.error?.message ?? ''}`, data: { status: record.status, durationMs: ms } });
     return record;
   };
 

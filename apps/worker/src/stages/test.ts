@@ -108,5 +108,5 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
       details: { ...result },
     });
   }
-  return { result, summary: `exit ${res.exitCode ?? res.signal} in ${formatDuration(res.durationMs)}, ${junitFiles.length} JUnit file(s)` };
+  return { result, summary: `suite finished with exit code ${res.exitCode ?? res.signal} in ${formatDuration(res.durationMs)}; ${junitFiles.length} JUnit file(s) to analyze` };
 }

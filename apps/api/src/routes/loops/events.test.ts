@@ -9,9 +9,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  console.time('cleanup');
   await t.cleanup();
-  console.timeEnd('cleanup');
 });
 
 interface Frame {
@@ -45,7 +43,7 @@ async function readUntil(res: Response, until: (text: string) => boolean, ms = 5
   let text = '';
   const deadline = Date.now() + ms;
   while (!until(text) && Date.now() < deadline) {
-    const chunk = await Promise.race([reader.read(), new Promise<undefined>((r) => setTimeout(r, deadline - Date.now()))]);
+    const chunk = await Promise.race([reader.read(), new Promise<undefined>((r) => setTimeout(() => r(undefined), deadline - Date.now()))]);
     if (!chunk || chunk.done) break;
     text += decoder.decode(chunk.value, { stream: true });
   }
@@ -134,12 +132,22 @@ describe('GET /v1/loops/:id/events', () => {
     expect(open.map((r) => r.status)).toEqual([200, 200, 200]);
     const fourth = await fetch(`${url}/v1/loops/loop-live-3/events`, { headers: t.auth('viewer') });
     expect(fourth.status).toBe(503);
-    expect((await fourth.json()).code).toBe('TOO_MANY_STREAMS');
-    console.time('abort');
+    expect(((await fourth.json()) as { code: string }).code).toBe('TOO_MANY_STREAMS');
     abort.abort();
     await waitFor(() => t.app.eventStreams.slots.open === 0);
-    console.timeEnd('abort');
   });
+});
+
+test('closing the app ends open streams instead of waiting for the clients', async () => {
+  await seedLoop('loop-live-4', 'running');
+  const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const res = await fetch(`${url}/v1/events`, { headers: t.auth('viewer') });
+  await waitFor(() => t.app.eventStreams.slots.open === 1);
+  const started = Date.now();
+  await t.app.close();
+  expect(Date.now() - started).toBeLessThan(2000);
+  await res.text();
+  await waitFor(() => t.app.eventStreams.slots.open === 0);
 });
 
 describe('GET /v1/events', () => {
