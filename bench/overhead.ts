@@ -57,11 +57,16 @@ export async function main(runs = 5): Promise<{ ratio: number; greenloopMs: numb
         await new Promise((r) => setTimeout(r, 5));
       }
       const greenloopMs = performance.now() - t;
+      const loop = await store.getLoop(out.loop.id);
+      const cycle = await store.getCycle(out.loop.id, 1);
+      const span = (a?: string, b?: string) => (a && b ? `${Date.parse(b) - Date.parse(a)}` : '?');
+      const st = cycle?.stages ?? {};
+      const breakdown = `queued→started ${span(loop?.createdAt, loop?.startedAt)}, deploy ${span(st.deploy?.startedAt, st.deploy?.finishedAt)}, test ${span(st.test?.startedAt, st.test?.finishedAt)}, analyze ${span(st.analyze?.startedAt, st.analyze?.finishedAt)}, analyzed→finished ${span(st.analyze?.finishedAt, loop?.finishedAt)} ms`;
       if (i > 0) {
         gl.push(greenloopMs);
         sh.push(shellMs);
       }
-      console.log(`  run ${i === 0 ? 'warm-up' : i}: greenloop ${greenloopMs.toFixed(0)} ms, shell ${shellMs.toFixed(0)} ms`);
+      console.log(`  run ${i === 0 ? 'warm-up' : i}: greenloop ${greenloopMs.toFixed(0)} ms (${breakdown}), shell ${shellMs.toFixed(0)} ms`);
     }
   } finally {
     await worker.close();

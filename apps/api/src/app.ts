@@ -65,11 +65,11 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
       tokens: deps.tokens ?? new TokenStore(deps.store.redis, deps.store.prefix),
       config: deps.config,
     });
+    await app.register(securityPlugin, { rateLimit: deps.rateLimit ?? { max: 1200, timeWindowMs: 60_000 } });
     await app.register(authPlugin, {
       ...(deps.env.GREENLOOP_API_TOKEN ? { bootstrapToken: deps.env.GREENLOOP_API_TOKEN } : {}),
       ...(deps.tokenCacheTtlMs !== undefined ? { cacheTtlMs: deps.tokenCacheTtlMs } : {}),
     });
-    await app.register(securityPlugin, { rateLimit: deps.rateLimit ?? { max: 1200, timeWindowMs: 60_000 } });
     if (deps.docs !== false) await registerDocs(app);
 
     await app.register(healthRoutes);

@@ -225,5 +225,5 @@ export function renderMarkdown(p: Paint, md: string, width = 100): string {
     out.push(inline(p, line));
   }
   flushTable();
-  return out.join('\n').replace(/\n{3,}/g, '\n\n');
+  return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd();
 }

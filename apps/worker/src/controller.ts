@@ -156,7 +156,7 @@ async function awaitFixes(ctx: WorkerContext, job: Job, token: string, loop: Loo
     const attempts: Record<string, number> = {};
     for (let n = 1; n < cycle.n; n++) {
       const r = (await store.getStage<FixStageResult>(loop.id, n, 'fix'))?.result;
-      for (const f of r?.results ?? []) if (f.outcome !== 'skipped' && f.outcome !== 'cancelled') attempts[f.fingerprint] = (attempts[f.fingerprint] ?? 0) + 1;
+      for (const f of r?.results ?? []) if (f.outcome !== 'skipped' && f.outcome !== 'cancelled') attempts[f.fingerprint] = (attempts[f.fingerprint] ?? 0) + Math.max(1, f.attempts);
     }
     const plan = planFixes(analysis.clusters, environment.fixer!, attempts);
     record = {
@@ -238,11 +238,21 @@ async function outcomes(ctx: WorkerContext, loopId: string, upTo: number): Promi
 }
 
 /**
- * Ends the loop: local services stopped, scratch worktrees removed (evidence stays in artifacts), the
- * environment released for the next loop, and the reason recorded and announced.
+ * Ends the loop. The verdict is recorded and announced first (people are waiting for it); then local
+ * services are stopped and scratch worktrees removed (evidence stays in artifacts); only then is the
+ * environment released, so the next loop never overlaps with this one's processes.
  */
 async function finish(ctx: WorkerContext, loop: LoopRecord, state: LoopState, stop: StopReason): Promise<LoopState> {
   const { store } = ctx;
+  const cycle = await store.getCycle(loop.id, loop.cycle);
+  if (cycle && !cycle.finishedAt) await store.saveCycle({ ...cycle, finishedAt: new Date().toISOString() });
+  const ended: LoopRecord = { ...loop, state, stop, finishedAt: new Date().toISOString() };
+  delete ended.stage;
+  await store.saveLoop(ended);
+  await store.emit({ type: 'loop.finished', loopId: loop.id, cycle: loop.cycle, message: `loop ${state}: ${stop.message}`, data: { state, stop } });
+  ctx.log.info({ loopId: loop.id, state, rule: stop.rule }, stop.message);
+  await notify(ctx, ended, 'loop-finished');
+
   try {
     const { environment } = await loadEnvironment(ctx, loop.environment);
     for (let n = loop.cycle; n >= 1 && n >= loop.cycle - 1; n--) {
@@ -257,16 +267,7 @@ async function finish(ctx: WorkerContext, loop: LoopRecord, state: LoopState, st
   const paths = loopPaths(ctx.env.home, loop.id);
   for (let n = 1; n <= loop.cycle; n++) await removeWorktree(ctx.env.repo, paths.deployWorktree(n)).catch(() => undefined);
   await removeWorktree(ctx.env.repo, paths.integrateWorktree).catch(() => undefined);
-
-  const cycle = await store.getCycle(loop.id, loop.cycle);
-  if (cycle && !cycle.finishedAt) await store.saveCycle({ ...cycle, finishedAt: new Date().toISOString() });
-  const ended: LoopRecord = { ...loop, state, stop, finishedAt: new Date().toISOString() };
-  delete ended.stage;
-  await store.saveLoop(ended);
   await store.releaseEnvironment(loop.environment, loop.id);
-  await store.emit({ type: 'loop.finished', loopId: loop.id, cycle: loop.cycle, message: `loop ${state}: ${stop.message}`, data: { state, stop } });
-  ctx.log.info({ loopId: loop.id, state, rule: stop.rule }, stop.message);
-  await notify(ctx, ended, 'loop-finished');
   return state;
 }
 

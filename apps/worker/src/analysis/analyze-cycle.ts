@@ -7,7 +7,7 @@ import { lastLines } from './capped-text.ts';
 import { categoryStats, makeCategorizer } from './categories.ts';
 import { analyzeFailure, buildClusters, compareWithPrevious, toSummary } from './cluster.ts';
 import { buildLogIndex } from './correlate.ts';
-import { type CodeContext, type RepoIndex, collectCodeContext, loadRepoIndex, renderDossier } from './dossier.ts';
+import { type CodeContext, collectCodeContext, loadRepoIndex, type RepoIndex, renderDossier } from './dossier.ts';
 import { type FlakeHistory, type FlakeObservation, type FlakeStats, labelFlaky } from './flakes.ts';
 import { JUnitError, type JUnitParseOptions, type JUnitParseResult, parseJUnitFiles } from './junit-parser.ts';
 import { assessRealness } from './realness.ts';
@@ -73,7 +73,12 @@ export interface AnalyzeOutput extends AnalyzeResult {
 }
 
 /** This cycle as a later cycle's `previous` entry; `fixedBy` maps fingerprints to the fix commits integrated after it. */
-export function toPreviousCycle(n: number, commit: string, result: Pick<AnalyzeOutput, 'totals' | 'clusters' | 'testStatuses'>, fixedBy?: Record<string, string>): PreviousCycle {
+export function toPreviousCycle(
+  n: number,
+  commit: string,
+  result: Pick<AnalyzeOutput, 'totals' | 'clusters' | 'testStatuses'>,
+  fixedBy?: Record<string, string>,
+): PreviousCycle {
   const p: PreviousCycle = { n, commit, totals: result.totals, clusters: result.clusters, testStatuses: result.testStatuses };
   if (fixedBy) p.fixedBy = fixedBy;
   return p;
@@ -186,11 +191,15 @@ export async function analyzeCycle(input: AnalyzeInput): Promise<AnalyzeOutput> 
   const { run, config } = input;
   if (input.junitFiles.length === 0) {
     const exit = run.timedOut ? 'timed out' : run.exitCode === null ? `killed${run.signal ? ` by ${run.signal}` : ''}` : `exit code ${run.exitCode}`;
-    throw new GreenloopError('JUNIT_MISSING', `no JUnit XML: ${config.tests.junit.map((g) => JSON.stringify(g)).join(', ')} matched nothing (the suite finished with ${exit})`, {
-      retryable: false,
-      hint: 'Make the suite write JUnit XML where tests.junit points (e.g. --reporter=junit / --junitxml=...), and check its stdout/stderr for why it wrote none.',
-      details: { globs: config.tests.junit, exitCode: run.exitCode, timedOut: run.timedOut, stdoutFile: run.stdoutFile, stderrFile: run.stderrFile },
-    });
+    throw new GreenloopError(
+      'JUNIT_MISSING',
+      `no JUnit XML: ${config.tests.junit.map((g) => JSON.stringify(g)).join(', ')} matched nothing (the suite finished with ${exit})`,
+      {
+        retryable: false,
+        hint: 'Make the suite write JUnit XML where tests.junit points (e.g. --reporter=junit / --junitxml=...), and check its stdout/stderr for why it wrote none.',
+        details: { globs: config.tests.junit, exitCode: run.exitCode, timedOut: run.timedOut, stdoutFile: run.stdoutFile, stderrFile: run.stderrFile },
+      },
+    );
   }
 
   const parsed = await readJUnit(input.junitFiles, input.parse);
@@ -240,7 +249,13 @@ export async function analyzeCycle(input: AnalyzeInput): Promise<AnalyzeOutput> 
   if (input.history) {
     const notable = tests.filter((t) => t.flaky || t.status === 'failed' || t.status === 'error');
     flakeStats = await input.history.get(notable.map((t) => t.id));
-    const observations: FlakeObservation[] = notable.map((t) => ({ testId: t.id, loopId: input.loopId, cycle: input.cycle, at: now.toISOString(), outcome: t.flaky ? 'flaky' : 'failed' }));
+    const observations: FlakeObservation[] = notable.map((t) => ({
+      testId: t.id,
+      loopId: input.loopId,
+      cycle: input.cycle,
+      at: now.toISOString(),
+      outcome: t.flaky ? 'flaky' : 'failed',
+    }));
     await input.history.record(observations);
   }
 
@@ -283,7 +298,8 @@ export async function analyzeCycle(input: AnalyzeInput): Promise<AnalyzeOutput> 
     if (repo && c.dispatch && contexts < maxContexts) {
       contexts++;
       code = await collectCodeContext(c, repo);
-    } else if (repo) note = c.dispatch ? `Code context is gathered for the first ${maxContexts} clusters only.` : 'Not gathered: this cluster is not dispatched to a fixer.';
+    } else if (repo)
+      note = c.dispatch ? `Code context is gathered for the first ${maxContexts} clusters only.` : 'Not gathered: this cluster is not dispatched to a fixer.';
     const dossier = renderDossier(c, {
       loopId: input.loopId,
       cycle: input.cycle,

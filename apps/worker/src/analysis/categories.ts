@@ -74,7 +74,19 @@ export function categoryStats(
   const get = (name: string): CategoryStats => {
     let s = byName.get(name);
     if (!s) {
-      s = { name, priority: categorizer.priorityOf(name) ?? null, total: 0, passed: 0, failed: 0, skipped: 0, flaky: 0, passRate: null, trend: [], passedTests: [], failedTests: [] };
+      s = {
+        name,
+        priority: categorizer.priorityOf(name) ?? null,
+        total: 0,
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+        flaky: 0,
+        passRate: null,
+        trend: [],
+        passedTests: [],
+        failedTests: [],
+      };
       byName.set(name, s);
     }
     return s;

@@ -1,6 +1,6 @@
 import type { ClusterStatus, ClusterSummary, TriageClass } from '@greenloop/core';
 import { truncate } from './capped-text.ts';
-import { type LogIndex, correlateTest } from './correlate.ts';
+import { correlateTest, type LogIndex } from './correlate.ts';
 import { endpointKey, extractEndpoints } from './endpoints.ts';
 import { fingerprintKey, fingerprintOf } from './fingerprint.ts';
 import { redact } from './redact.ts';
@@ -93,7 +93,12 @@ const LABELS: Record<TriageClass, string> = {
 };
 
 function firstLine(text: string | undefined): string {
-  return (text ?? '').split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+  return (
+    (text ?? '')
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? ''
+  );
 }
 
 function title(triage: TriageClass, endpoints: readonly EndpointRef[], signals: FailureSignals, sample: FailureAnalysis): string {
@@ -236,7 +241,15 @@ export function buildClusters(failures: readonly FailureAnalysis[], opts: BuildC
 
 /** The core summary of a cluster (what the loop engine stores and compares). */
 export function toSummary(c: Cluster): ClusterSummary {
-  return { fingerprint: c.fingerprint, title: c.title, triage: c.triage, status: c.status, tests: [...c.tests], sampleMessage: c.sampleMessage, endpoints: c.endpoints.map((e) => ({ ...e })) };
+  return {
+    fingerprint: c.fingerprint,
+    title: c.title,
+    triage: c.triage,
+    status: c.status,
+    tests: [...c.tests],
+    sampleMessage: c.sampleMessage,
+    endpoints: c.endpoints.map((e) => ({ ...e })),
+  };
 }
 
 /** A previous cycle's cluster that no longer fails. */

@@ -5,7 +5,7 @@ import { endpointKey } from './endpoints.ts';
 import { code, fenced, table } from './markdown.ts';
 import { redact } from './redact.ts';
 import { clusterEvidence, evidenceLine, shortSha } from './report.ts';
-import { appFrames, cleanPath, parseStackFrames } from './stack-frames.ts';
+import { appFrames, cleanPath, isTestPath, parseStackFrames } from './stack-frames.ts';
 import type { Cluster, StackFrame } from './types.ts';
 
 /**
@@ -26,6 +26,19 @@ function git(repoDir: string, args: readonly string[]): Promise<string | undefin
     });
   });
 }
+
+// Route literals also appear in docs, fixtures and recorded output; only code declares routes.
+const GREP_EXCLUDES = [
+  ':(exclude,glob)**/fixtures/**',
+  ':(exclude,glob)**/*.md',
+  ':(exclude,glob)**/*.xml',
+  ':(exclude,glob)**/*.txt',
+  ':(exclude,glob)**/*.log',
+  ':(exclude,glob)**/*.snap',
+  ':(exclude,glob)**/*.lock',
+  ':(exclude,glob)**/package-lock.json',
+];
+const ROUTE_FILE = /rout|app\.|server\.|api/i;
 
 /** A checkout's tracked files, indexed by base name, for mapping stack frames to repository paths. */
 export interface RepoIndex {
@@ -102,15 +115,22 @@ function serverStacks(cluster: Cluster): string[] {
   return stacks;
 }
 
-function routeLiteral(path: string): string | undefined {
+/**
+ * Literals to grep for a route, most specific first: its last two static segments ("/agents/start" finds
+ * full-path and router-relative declarations), then its parent ("/api/agents", where a missing route's
+ * siblings are declared).
+ */
+export function routeLiterals(path: string): string[] {
   const segs: string[] = [];
   for (const s of path.split('/').filter(Boolean)) {
     if (s.startsWith(':')) break;
     segs.push(s);
   }
-  if (segs.length === 0) return undefined;
-  // The last static segment plus its parent ("/agents/start") finds both full-path and router-relative declarations.
-  return `/${segs.slice(-2).join('/')}`;
+  const out = new Set<string>();
+  if (segs.length >= 2) out.add(`/${segs.slice(-2).join('/')}`);
+  if (segs.length >= 3) out.add(`/${segs.slice(0, -1).join('/')}`);
+  if (segs.length === 1 || (segs.length === 2 && out.size === 0)) out.add(`/${segs.join('/')}`);
+  return [...out];
 }
 
 /** Finds files, route declarations and recent commits for a cluster (bounded: a few git calls of ≤5 s). */
@@ -120,7 +140,12 @@ export async function collectCodeContext(cluster: Cluster, repo: RepoIndex): Pro
     for (const f of frames) {
       if (f.internal || f.vendor) continue;
       const path = resolveFrameFile(f, repo);
-      if (path && !files.has(path)) files.set(path, { path, role: role === 'server-log' ? role : f.test ? 'test' : 'app', frame: `${f.fn ? `${f.fn} ` : ''}${cleanPath(f.file).split('/').slice(-2).join('/')}${f.line ? `:${f.line}` : ''}` });
+      if (path && !files.has(path))
+        files.set(path, {
+          path,
+          role: role === 'server-log' ? role : f.test ? 'test' : 'app',
+          frame: `${f.fn ? `${f.fn} ` : ''}${cleanPath(f.file).split('/').slice(-2).join('/')}${f.line ? `:${f.line}` : ''}`,
+        });
     }
   };
   for (const stack of serverStacks(cluster).slice(0, 5)) addFrames(parseStackFrames(stack), 'server-log');
@@ -129,14 +154,18 @@ export async function collectCodeContext(cluster: Cluster, repo: RepoIndex): Pro
   const list = [...files.values()].slice(0, 12);
 
   const routeHits: CodeContext['routeHits'] = [];
-  const literals = [...new Set(cluster.endpoints.map((e) => routeLiteral(e.path)).filter((l): l is string => l !== undefined))].slice(0, 3);
-  for (const literal of literals) {
-    const out = await git(repo.repoDir, ['grep', '-n', '-I', '-F', '-e', literal, '--', '.']);
-    for (const line of (out ?? '').split('\n').slice(0, 40)) {
-      const m = /^([^:]+):(\d+):(.*)$/.exec(line);
-      if (!m) continue;
-      routeHits.push({ path: m[1] as string, line: Number(m[2]), text: truncate((m[3] as string).trim(), 160), route: literal });
-      if (routeHits.length >= 15) break;
+  for (const endpoint of cluster.endpoints.slice(0, 3)) {
+    for (const literal of routeLiterals(endpoint.path)) {
+      const out = await git(repo.repoDir, ['grep', '-n', '-I', '-F', '-e', literal, '--', '.', ...GREP_EXCLUDES]);
+      const lines = (out ?? '').split('\n').slice(0, 200);
+      // Declarations live in route/router/app files more often than anywhere else; list those first.
+      lines.sort((a, b) => Number(!ROUTE_FILE.test(a.split(':')[0] ?? '')) - Number(!ROUTE_FILE.test(b.split(':')[0] ?? '')));
+      for (const line of lines) {
+        const m = /^([^:]+):(\d+):(.*)$/.exec(line);
+        if (!m || isTestPath(m[1] as string) || routeHits.some((h) => h.path === m[1] && h.line === Number(m[2]))) continue;
+        routeHits.push({ path: m[1] as string, line: Number(m[2]), text: truncate((m[3] as string).trim(), 160), route: literal });
+        if (routeHits.length >= 15 || routeHits.filter((h) => h.route === literal).length >= 8) break;
+      }
     }
   }
 
@@ -215,17 +244,31 @@ export function renderDossier(cluster: Cluster, ctx: DossierContext): string {
   out.push(
     table(
       ['Cluster', 'Triage', 'Status', 'Tests', 'Loop / cycle', 'Environment', 'Commit'],
-      [[code(cluster.fingerprint), cluster.triage, `${cluster.status} (failing ${cluster.cyclesFailing} cycle${cluster.cyclesFailing === 1 ? '' : 's'}, first seen cycle ${cluster.firstSeenCycle})`, shown.length, `${ctx.loopId} / ${ctx.cycle}`, ctx.environment, code(shortSha(ctx.commit))]],
+      [
+        [
+          code(cluster.fingerprint),
+          cluster.triage,
+          `${cluster.status} (failing ${cluster.cyclesFailing} cycle${cluster.cyclesFailing === 1 ? '' : 's'}, first seen cycle ${cluster.firstSeenCycle})`,
+          shown.length,
+          `${ctx.loopId} / ${ctx.cycle}`,
+          ctx.environment,
+          code(shortSha(ctx.commit)),
+        ],
+      ],
     ),
   );
   out.push('');
-  out.push('You are fixing one root cause in the service code so that the failing tests below pass against the next deploy. Work from the evidence; answer the five whys; then make the smallest change that fixes the cause.');
+  out.push(
+    'You are fixing one root cause in the service code so that the failing tests below pass against the next deploy. Work from the evidence; answer the five whys; then make the smallest change that fixes the cause.',
+  );
   out.push('');
 
   out.push(`## 1. What fails (${shown.length} test${shown.length === 1 ? '' : 's'})`);
   out.push('');
   for (const f of shown.slice(0, 50)) {
-    out.push(`- ${code(f.test.id)} — ${redact(truncate((f.test.message ?? f.errorType ?? 'no message').split('\n')[0] ?? '', 200))}${f.test.file ? ` (${f.test.file})` : ''}`);
+    out.push(
+      `- ${code(f.test.id)} — ${redact(truncate((f.test.message ?? f.errorType ?? 'no message').split('\n')[0] ?? '', 200))}${f.test.file ? ` (${f.test.file})` : ''}`,
+    );
   }
   if (shown.length > 50) out.push(`- … and ${shown.length - 50} more with the same fingerprint`);
   if (cluster.flakyTests.length > 0) out.push(`- (${cluster.flakyTests.length} more passed on rerun: flaky, not your target)`);
@@ -237,7 +280,9 @@ export function renderDossier(cluster: Cluster, ctx: DossierContext): string {
     const { message, details } = sample.test;
     const body = message && details && !details.includes(message) ? `${message}\n\n${details}` : (details ?? message ?? '');
     out.push(fenced(redact(truncate(body || 'no output', 6000))));
-    const output = [sample.test.systemOut && `stdout:\n${sample.test.systemOut}`, sample.test.systemErr && `stderr:\n${sample.test.systemErr}`].filter(Boolean).join('\n');
+    const output = [sample.test.systemOut && `stdout:\n${sample.test.systemOut}`, sample.test.systemErr && `stderr:\n${sample.test.systemErr}`]
+      .filter(Boolean)
+      .join('\n');
     if (output) {
       out.push('');
       out.push('Captured output:');
@@ -256,14 +301,18 @@ export function renderDossier(cluster: Cluster, ctx: DossierContext): string {
   out.push('## 2. Server-side evidence');
   out.push('');
   if (evidence.length === 0) {
-    out.push('No server log line could be tied to these tests (no test-name header, trace id, or failing request on the same route during the run). The request may not have reached the service, or the service does not log it.');
+    out.push(
+      'No server log line could be tied to these tests (no test-name header, trace id, or failing request on the same route during the run). The request may not have reached the service, or the service does not log it.',
+    );
   } else {
     out.push(`${evidence.length} log line(s) tied to these tests (most severe first, up to 20):`);
     out.push('');
     for (const l of evidence.slice(0, 20)) {
       const e = evidenceLine(l);
       const req = e.method || e.path ? ` ${e.method ?? ''} ${e.path ?? ''}${e.status === undefined ? '' : ` → ${e.status}`}` : '';
-      out.push(`- ${code(`${e.time} ${e.service}${e.revision ? `@${e.revision}` : ''} ${e.severity}${req} ${e.message}`)} (matched by ${e.match}${e.test ? `: ${e.test}` : ''})`);
+      out.push(
+        `- ${code(`${e.time} ${e.service}${e.revision ? `@${e.revision}` : ''} ${e.severity}${req} ${e.message}`)} (matched by ${e.match}${e.test ? `: ${e.test}` : ''})`,
+      );
     }
     const stacks = serverStacks(cluster);
     if (stacks[0]) {
@@ -278,13 +327,25 @@ export function renderDossier(cluster: Cluster, ctx: DossierContext): string {
   out.push('## 3. Endpoints');
   out.push('');
   if (cluster.endpoints.length === 0) out.push('The failures name no HTTP endpoint.');
-  else out.push(table(['Method', 'Path', 'Status'], cluster.endpoints.map((e) => [e.method ?? '?', code(e.path), e.status ?? '?'])));
+  else
+    out.push(
+      table(
+        ['Method', 'Path', 'Status'],
+        cluster.endpoints.map((e) => [e.method ?? '?', code(e.path), e.status ?? '?']),
+      ),
+    );
   out.push('');
 
   out.push('## 4. What was deployed');
   out.push('');
   if (ctx.services.length === 0) out.push('No services recorded for this cycle.');
-  else out.push(table(['Service', 'Revision', 'URL'], ctx.services.map((s) => [s.service, code(s.revision), redact(s.url)])));
+  else
+    out.push(
+      table(
+        ['Service', 'Revision', 'URL'],
+        ctx.services.map((s) => [s.service, code(s.revision), redact(s.url)]),
+      ),
+    );
   if (ctx.testCommand) out.push(`\nThe suite runs: ${code(ctx.testCommand.join(' '))}`);
   out.push('');
 
@@ -296,7 +357,10 @@ export function renderDossier(cluster: Cluster, ctx: DossierContext): string {
     if (c.files.length === 0 && c.routeHits.length === 0) out.push('The stack traces name no file in the repository, and no route literal was found.');
     if (c.files.length > 0) {
       out.push('Files named by stack traces:');
-      for (const f of c.files) out.push(`- ${code(f.path)} — ${f.role === 'server-log' ? 'server stack trace' : f.role === 'app' ? 'code under test' : 'test (read-only)'}: ${code(f.frame)}`);
+      for (const f of c.files)
+        out.push(
+          `- ${code(f.path)} — ${f.role === 'server-log' ? 'server stack trace' : f.role === 'app' ? 'code under test' : 'test (read-only)'}: ${code(f.frame)}`,
+        );
       out.push('');
     }
     if (c.routeHits.length > 0) {
@@ -316,11 +380,15 @@ export function renderDossier(cluster: Cluster, ctx: DossierContext): string {
   out.push('');
   const first = sample ? redact(truncate((sample.test.message ?? '').split('\n')[0] ?? '', 200)) : '';
   const server = evidence[0] ? evidenceLine(evidence[0]) : undefined;
-  out.push(`1. **Why did the tests fail?** ${shown.length} test(s) failed with ${cluster.endpoints.length > 0 ? cluster.endpoints.map((e) => code(endpointKey(e))).join(', ') : code(first || cluster.title)}.`);
+  out.push(
+    `1. **Why did the tests fail?** ${shown.length} test(s) failed with ${cluster.endpoints.length > 0 ? cluster.endpoints.map((e) => code(endpointKey(e))).join(', ') : code(first || cluster.title)}.`,
+  );
   out.push(
     `2. **Why did the service answer that way?** ${server ? `The server logged ${code(`${server.severity} ${server.message}`)} (${server.service}${server.revision ? `@${server.revision}` : ''}). Start there.` : '_No server log line was tied to these tests — first establish whether the request reached the service._'}`,
   );
-  WHYS[cluster.triage].forEach((q, i) => out.push(`${i + 3}. **${q}** _Answer from the code and evidence._`));
+  WHYS[cluster.triage].forEach((q, i) => {
+    out.push(`${i + 3}. **${q}** _Answer from the code and evidence._`);
+  });
   out.push('');
   out.push('Write the answers (one line each) in your commit message, with the root cause as the last why.');
   out.push('');

@@ -16,7 +16,8 @@ const PATH_STATUS = /(?:^|[\s`'"(])(\/[\w\-./:%@~]+)[`'"]?\s*(?:\((\d{3})\)|(?:�
 // The status the server actually answered, most explicit wording first.
 const STRONG_STATUS: readonly RegExp[] = [
   /(?:→|->|=>)\s*(\d{3})\b/,
-  /\bstatus(?:[ _]?code)?\s*(?:of\s*)?[:=]?\s*[<[("']?(\d{3})\b/i,
+  // "status 404", but not the expected one in "expected status 200 but got 404".
+  /(?<!expected[\s:]+(?:\w+\s+){0,2})\bstatus(?:[ _]?code)?\s*(?:of\s*)?[:=]?\s*[<[("']?(\d{3})\b/i,
   /\bHTTP(?:\/\d(?:\.\d)?)?\s+(\d{3})\b/,
   /<Response \[(\d{3})\]>/,
   /\b(\d{3})\s+(?:Not Found|Unauthorized|Forbidden|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout|Bad Request|Conflict|Method Not Allowed|Too Many Requests|Unprocessable (?:Entity|Content)|Not Implemented|Payment Required|Gone)\b/i,
@@ -28,7 +29,9 @@ const WEAK_STATUS: readonly RegExp[] = [
   /(?:^|[^\w.])(\d{3})\s*(?:!==|!=|===|==)\s*\d{3}\b/,
 ];
 // Cheap test that a text can name an endpoint at all (most failure texts cannot).
-const ANY_ENDPOINT = new RegExp(`\\b(?:${METHODS})\\s|\\b(?:Get|Post|Put|Patch|Delete|Head|Options)\\s+"|\\/[\\w\\-./:%@~]+[\`'"]?\\s*(?:\\(\\d{3}\\)|(?:→|->|=>)\\s*\\d{3}|\\s+returned\\s+\\d{3})`);
+const ANY_ENDPOINT = new RegExp(
+  `\\b(?:${METHODS})\\s|\\b(?:Get|Post|Put|Patch|Delete|Head|Options)\\s+"|\\/[\\w\\-./:%@~]+[\`'"]?\\s*(?:\\(\\d{3}\\)|(?:→|->|=>)\\s*\\d{3}|\\s+returned\\s+\\d{3})`,
+);
 const HTTP_CONTEXT = new RegExp(`\\b(?:${METHODS})\\s+\\S*\\/|https?:\\/\\/|\\b(?:status|http|response|request|endpoint|route)\\b`, 'i');
 
 function validStatus(s: string | undefined): number | undefined {

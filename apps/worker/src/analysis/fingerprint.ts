@@ -103,7 +103,9 @@ export function fingerprintKey(parts: FingerprintParts): string {
   if (triage === 'infrastructure' && signals.timeout) {
     return parts.endpoints.length > 0 ? `timeout|${sortedKeys(parts.endpoints, false)}` : `timeout|${anchor(parts)}`;
   }
-  const app = appFrames(parts.frames).slice(0, 3).map((f) => frameKey(f));
+  const app = appFrames(parts.frames)
+    .slice(0, 3)
+    .map((f) => frameKey(f));
   const fields = [
     'error',
     triage,

@@ -124,7 +124,10 @@ export function summarizeObservations(testId: string, observations: readonly Fla
     flakes: flaky.length,
     flakyLoops: new Set(flaky.map((o) => o.loopId)).size,
   };
-  const last = flaky.map((o) => o.at).sort().at(-1);
+  const last = flaky
+    .map((o) => o.at)
+    .sort()
+    .at(-1);
   if (last) stats.lastFlakyAt = last;
   return stats;
 }

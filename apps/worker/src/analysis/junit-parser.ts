@@ -42,9 +42,36 @@ export interface JUnitParseResult {
 const RESULT_TAGS = new Set(['failure', 'error']);
 const ATTEMPT_TAGS = new Set(['flakyFailure', 'flakyError', 'rerunFailure', 'rerunError']);
 // Messages runners write when they have nothing better to say; the body carries the real text.
-const GENERIC_MESSAGES = new Set(['', 'failed', 'failure', 'error', 'true', 'false', 'skipped', 'build error', 'runtime error', 'test failed', 'assertion failed']);
+const GENERIC_MESSAGES = new Set([
+  '',
+  'failed',
+  'failure',
+  'error',
+  'true',
+  'false',
+  'skipped',
+  'build error',
+  'runtime error',
+  'test failed',
+  'assertion failed',
+]);
 // Type attributes that name the runner's failure category rather than the error (case-sensitive: "Error" is a class).
-const GENERIC_TYPES = new Set(['', 'failure', 'error', 'failed', 'testCodeFailure', 'hookFailure', 'cancelledByParent', 'subtestsFailed', 'unhandledError', 'uncaughtException', 'skipped', 'todo', 'pytest.skip', 'pytest.xfail']);
+const GENERIC_TYPES = new Set([
+  '',
+  'failure',
+  'error',
+  'failed',
+  'testCodeFailure',
+  'hookFailure',
+  'cancelledByParent',
+  'subtestsFailed',
+  'unhandledError',
+  'uncaughtException',
+  'skipped',
+  'todo',
+  'pytest.skip',
+  'pytest.xfail',
+]);
 // XML 1.0 forbids these; test output often carries them (ANSI colours, NUL from binary logs).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
@@ -72,7 +99,7 @@ const ROOT: SuiteFrame = { path: [], joined: '', dotted: '', spaced: '' };
 // Strings kept from the parser are often slices of a 64 KB input chunk, and a slice keeps the whole chunk
 // alive; copying them lets each chunk be collected once it is parsed (measured: −40 MB retained at 100k tests).
 function own(s: string): string {
-  return s.length < 13 ? s : (` ${s}`).slice(1);
+  return s.length < 13 ? s : ` ${s}`.slice(1);
 }
 
 interface ResultElement {
@@ -416,7 +443,14 @@ export function parseJUnitString(xml: string, file: string, opts: JUnitParseOpti
   reader.close();
   return {
     tests: reader.tests,
-    summary: { file, bytes: Buffer.byteLength(xml), suites: reader.suites, tests: reader.tests.length, suiteTimeMs: reader.suiteTimeMs, warnings: reader.warnings },
+    summary: {
+      file,
+      bytes: Buffer.byteLength(xml),
+      suites: reader.suites,
+      tests: reader.tests.length,
+      suiteTimeMs: reader.suiteTimeMs,
+      warnings: reader.warnings,
+    },
   };
 }
 
@@ -432,7 +466,10 @@ export async function parseJUnitFile(file: string, opts: JUnitParseOptions = {})
   const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 64 * 1024 });
   for await (const chunk of stream) reader.write(chunk as string);
   reader.close();
-  return { tests: reader.tests, summary: { file, bytes, suites: reader.suites, tests: reader.tests.length, suiteTimeMs: reader.suiteTimeMs, warnings: reader.warnings } };
+  return {
+    tests: reader.tests,
+    summary: { file, bytes, suites: reader.suites, tests: reader.tests.length, suiteTimeMs: reader.suiteTimeMs, warnings: reader.warnings },
+  };
 }
 
 /**

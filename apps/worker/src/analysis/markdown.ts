@@ -3,7 +3,10 @@
 /** Text safe inside a table cell: pipes escaped, newlines flattened. */
 export function cell(text: string | number | undefined | null): string {
   if (text === undefined || text === null) return '';
-  return String(text).replaceAll('\\', '\\\\').replaceAll('|', '\\|').replace(/\s*\n\s*/g, ' ');
+  return String(text)
+    .replaceAll('\\', '\\\\')
+    .replaceAll('|', '\\|')
+    .replace(/\s*\n\s*/g, ' ');
 }
 
 /** Inline code that survives backticks in the text. */

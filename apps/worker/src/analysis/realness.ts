@@ -93,8 +93,15 @@ export function assessRealness(input: RealnessInput): RealnessAssessment {
 
   const reasons = input.skipReasons?.length ? `; reasons: ${input.skipReasons.map((r) => JSON.stringify(r)).join(', ')}` : '';
   if (totals.total === 0) checks.push({ id: 'not-all-skipped', label: 'Tests executed', passed: null, detail: 'nothing collected' });
-  else if (totals.skipped === totals.total) checks.push({ id: 'not-all-skipped', label: 'Tests executed', passed: false, detail: `all ${totals.total} tests were skipped${reasons}` });
-  else checks.push({ id: 'not-all-skipped', label: 'Tests executed', passed: true, detail: `${totals.total - totals.skipped} of ${totals.total} executed, ${totals.skipped} skipped${totals.skipped > 0 ? reasons : ''}` });
+  else if (totals.skipped === totals.total)
+    checks.push({ id: 'not-all-skipped', label: 'Tests executed', passed: false, detail: `all ${totals.total} tests were skipped${reasons}` });
+  else
+    checks.push({
+      id: 'not-all-skipped',
+      label: 'Tests executed',
+      passed: true,
+      detail: `${totals.total - totals.skipped} of ${totals.total} executed, ${totals.skipped} skipped${totals.skipped > 0 ? reasons : ''}`,
+    });
 
   const before = [...input.previous].reverse().find((p) => p.totals.total > 0);
   if (!before) {
@@ -106,7 +113,12 @@ export function assessRealness(input: RealnessInput): RealnessAssessment {
   }
 
   if (input.minDurationMs <= 0) {
-    checks.push({ id: 'duration', label: 'Test time', passed: null, detail: `tests took ${formatDuration(testTimeMs)} (wall ${formatDuration(wallMs)}); no floor configured (tests.minDuration)` });
+    checks.push({
+      id: 'duration',
+      label: 'Test time',
+      passed: null,
+      detail: `tests took ${formatDuration(testTimeMs)} (wall ${formatDuration(wallMs)}); no floor configured (tests.minDuration)`,
+    });
   } else {
     checks.push({
       id: 'duration',
@@ -151,13 +163,41 @@ export function assessRealness(input: RealnessInput): RealnessAssessment {
   }
 
   const failures = totals.failed;
-  if (run.timedOut) checks.push({ id: 'completed', label: 'Suite finished', passed: false, detail: `the suite timed out after ${formatDuration(wallMs)}; results are incomplete` });
-  else if (run.exitCode === null) checks.push({ id: 'completed', label: 'Suite finished', passed: false, detail: `the suite was killed${run.signal ? ` by ${run.signal}` : ''}; results are incomplete` });
+  if (run.timedOut)
+    checks.push({
+      id: 'completed',
+      label: 'Suite finished',
+      passed: false,
+      detail: `the suite timed out after ${formatDuration(wallMs)}; results are incomplete`,
+    });
+  else if (run.exitCode === null)
+    checks.push({
+      id: 'completed',
+      label: 'Suite finished',
+      passed: false,
+      detail: `the suite was killed${run.signal ? ` by ${run.signal}` : ''}; results are incomplete`,
+    });
   else if (run.exitCode !== 0 && failures === 0)
-    checks.push({ id: 'completed', label: 'Suite finished', passed: false, detail: `the suite exited with code ${run.exitCode} but its JUnit reports no failures: it crashed or wrote partial results` });
+    checks.push({
+      id: 'completed',
+      label: 'Suite finished',
+      passed: false,
+      detail: `the suite exited with code ${run.exitCode} but its JUnit reports no failures: it crashed or wrote partial results`,
+    });
   else if (run.exitCode === 0 && failures > 0)
-    checks.push({ id: 'completed', label: 'Suite finished', passed: true, detail: `exit code 0 although ${failures} tests failed (does the suite command swallow failures?)` });
-  else checks.push({ id: 'completed', label: 'Suite finished', passed: true, detail: `exit code ${run.exitCode}${failures > 0 ? ` with ${failures} failed tests` : ''}` });
+    checks.push({
+      id: 'completed',
+      label: 'Suite finished',
+      passed: true,
+      detail: `exit code 0 although ${failures} tests failed (does the suite command swallow failures?)`,
+    });
+  else
+    checks.push({
+      id: 'completed',
+      label: 'Suite finished',
+      passed: true,
+      detail: `exit code ${run.exitCode}${failures > 0 ? ` with ${failures} failed tests` : ''}`,
+    });
 
   const failed = checks.filter((c) => c.passed === false);
   return {

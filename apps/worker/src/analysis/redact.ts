@@ -6,7 +6,7 @@
 
 const RULES: readonly [RegExp, string][] = [
   // Authorization headers in any casing, with or without a scheme.
-  [/\b(authorization|proxy-authorization)(["']?\s*[:=]\s*["']?)(bearer|basic|token|digest)?\s*[^\s"',;]+/gi, '$1$2$3 [REDACTED]'],
+  [/\b(authorization|proxy-authorization)(["']?\s*[:=]\s*["']?)(bearer|basic|token|digest)?\s*[^\s"',;)]+/gi, '$1$2$3 [REDACTED]'],
   [/\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]{8,}=*/gi, '$1 [REDACTED]'],
   // JSON Web Tokens: three base64url parts, the first one a JSON header (`eyJ`).
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, '[REDACTED-JWT]'],

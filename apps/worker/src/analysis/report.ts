@@ -7,7 +7,7 @@ import { endpointKey, routeShape } from './endpoints.ts';
 import type { FlakeStats } from './flakes.ts';
 import type { JUnitFileSummary } from './junit-parser.ts';
 import { cell, code, fenced, listWithMore, percent, table } from './markdown.ts';
-import { type RealnessAssessment, formatDuration } from './realness.ts';
+import { formatDuration, type RealnessAssessment } from './realness.ts';
 import { redact } from './redact.ts';
 import type { CycleReport, EvidenceLine, ReportCluster, ReportTest } from './report-schema.ts';
 import type { Cluster, CorrelatedLog, CycleTotals, EndpointRef, ParsedTestCase, PreviousCycle } from './types.ts';
@@ -52,7 +52,12 @@ export function shortSha(commit: string): string {
 /** A correlated log line as report evidence (redacted, capped). */
 export function evidenceLine(c: CorrelatedLog): EvidenceLine {
   const e = c.entry;
-  const line: EvidenceLine = { time: e.time, service: e.service, severity: e.severity, message: redact(truncate(e.message, 400)), match: c.match };
+  // The demo service (and many others) put the why in a field beside a generic message ("request rejected").
+  const detail = [e.json?.detail, (e.json?.err as { message?: unknown } | undefined)?.message].find(
+    (d): d is string => typeof d === 'string' && d !== '' && !e.message.includes(d),
+  );
+  const message = detail ? `${e.message} — ${detail}` : e.message;
+  const line: EvidenceLine = { time: e.time, service: e.service, severity: e.severity, message: redact(truncate(message, 400)), match: c.match };
   if (e.test) line.test = e.test;
   if (e.httpRequest?.method) line.method = e.httpRequest.method;
   if (e.httpRequest?.path) line.path = redact(e.httpRequest.path);
@@ -69,7 +74,15 @@ export function clusterEvidence(cluster: Cluster): CorrelatedLog[] {
 }
 
 function reportTest(t: ParsedTestCase): ReportTest {
-  const r: ReportTest = { id: t.id, name: t.name, classname: t.classname, suite: t.suite, status: t.status, durationMs: t.durationMs, source: `${t.source.file}:${t.source.line}` };
+  const r: ReportTest = {
+    id: t.id,
+    name: t.name,
+    classname: t.classname,
+    suite: t.suite,
+    status: t.status,
+    durationMs: t.durationMs,
+    source: `${t.source.file}:${t.source.line}`,
+  };
   if (t.file) r.file = t.file;
   if (t.message) r.message = redact(truncate(t.message, 1000));
   return r;
@@ -210,7 +223,11 @@ function nextActions(r: Omit<CycleReport, 'nextActions' | 'headline'>): CycleRep
   for (const c of r.clusters) {
     if (!c.dispatch || c.tests.length === 0) continue;
     const since = c.status === 'persisting' ? ` — failing for ${c.cyclesFailing} cycles` : c.status === 'regressed' ? ' — came back after a fix' : '';
-    out.push({ kind: 'fix', text: `Fix "${c.title}" (${c.tests.length} test${c.tests.length === 1 ? '' : 's'}${since}): ${ACTION_HINTS[c.triage]}. Dossier: ${c.dossier}`, clusters: [c.fingerprint] });
+    out.push({
+      kind: 'fix',
+      text: `Fix "${c.title}" (${c.tests.length} test${c.tests.length === 1 ? '' : 's'}${since}): ${ACTION_HINTS[c.triage]}. Dossier: ${c.dossier}`,
+      clusters: [c.fingerprint],
+    });
   }
   const held = r.clusters.filter((c) => !c.dispatch && c.tests.length > 0);
   for (const c of held) out.push({ kind: 'needs-person', text: `Needs a person: "${c.title}" (${c.holdReason ?? 'held'}).`, clusters: [c.fingerprint] });
@@ -230,7 +247,14 @@ function nextActions(r: Omit<CycleReport, 'nextActions' | 'headline'>): CycleRep
     });
   }
   if (r.flaky.length > 0) {
-    out.push({ kind: 'stabilize', text: `Stabilize ${r.flaky.length} flaky test(s) (failed, then passed on rerun): ${listWithMore(r.flaky.map((f) => f.id), 5)}.`, clusters: [...new Set(r.flaky.map((f) => f.fingerprint))] });
+    out.push({
+      kind: 'stabilize',
+      text: `Stabilize ${r.flaky.length} flaky test(s) (failed, then passed on rerun): ${listWithMore(
+        r.flaky.map((f) => f.id),
+        5,
+      )}.`,
+      clusters: [...new Set(r.flaky.map((f) => f.fingerprint))],
+    });
   }
   return out;
 }
@@ -239,7 +263,7 @@ function headline(r: Omit<CycleReport, 'nextActions' | 'headline'>): string {
   const s = r.summary;
   const parts: string[] = [];
   if (r.verdict === 'not-real') parts.push(`NOT REAL — ${r.realness.reasons[0] ?? ''}`);
-  parts.push(`${s.passed}/${s.total} passed (${percent(s.passRate)} of executed)`);
+  parts.push(`${s.passed} of ${s.total - s.skipped} executed tests passed (${percent(s.passRate)})`);
   if (s.failed > 0) {
     const live = r.clusters.filter((c) => c.tests.length > 0);
     const counts = (['new', 'persisting', 'regressed'] as const).map((k) => [k, live.filter((c) => c.status === k).length] as const).filter(([, n]) => n > 0);
@@ -247,7 +271,8 @@ function headline(r: Omit<CycleReport, 'nextActions' | 'headline'>): string {
   }
   if (s.skipped > 0) parts.push(`${s.skipped} skipped`);
   if (s.flaky > 0) parts.push(`${s.flaky} flaky`);
-  if (r.changes.fixed.length > 0) parts.push(`${r.changes.fixed.length} cluster${r.changes.fixed.length === 1 ? '' : 's'} fixed since cycle ${r.changes.previousCycle}`);
+  if (r.changes.fixed.length > 0)
+    parts.push(`${r.changes.fixed.length} cluster${r.changes.fixed.length === 1 ? '' : 's'} fixed since cycle ${r.changes.previousCycle}`);
   return parts.join(' · ');
 }
 
@@ -338,7 +363,6 @@ export function buildCycleReport(input: ReportInput): CycleReport {
 // ---- markdown --------------------------------------------------------------------------------------
 
 const VERDICT_LABEL: Record<CycleReport['verdict'], string> = { green: '✅ GREEN', failing: '❌ FAILING', 'not-real': '⚠️ NOT REAL' };
-const STATUS_LABEL: Record<ReportCluster['status'], string> = { new: 'new', persisting: 'persisting', regressed: 'regressed' };
 const MATCH_LABEL: Record<EvidenceLine['match'], string> = { test: 'test header', trace: 'trace id', route: 'same route', window: 'time window' };
 
 function check(passed: boolean | null): string {
@@ -357,20 +381,39 @@ function evidenceText(e: EvidenceLine): string {
 
 function renderCluster(c: ReportCluster, i: number, previousCycle: number | null): string {
   const lines: string[] = [];
-  const since = c.status === 'persisting' ? `persisting (failing ${c.cyclesFailing} cycles, since cycle ${c.firstSeenCycle})` : c.status === 'regressed' ? `regressed (first seen cycle ${c.firstSeenCycle}, fixed since, back now)` : `new${previousCycle === null ? '' : ` (not failing in cycle ${previousCycle})`}`;
+  const since =
+    c.status === 'persisting'
+      ? `persisting (failing ${c.cyclesFailing} cycles, since cycle ${c.firstSeenCycle})`
+      : c.status === 'regressed'
+        ? `regressed (first seen cycle ${c.firstSeenCycle}, fixed since, back now)`
+        : `new${previousCycle === null ? '' : ` (not failing in cycle ${previousCycle})`}`;
   lines.push(`### ${i}. ${c.title}`);
   lines.push('');
   lines.push(
     table(
       ['Fingerprint', 'Triage', 'Status', 'Tests', 'Fixer'],
-      [[code(c.fingerprint), c.triage, since, `${c.tests.length}${c.flakyTests.length ? ` (+${c.flakyTests.length} flaky)` : ''}`, c.dispatch ? 'dispatched' : `held: ${c.holdReason ?? ''}`]],
+      [
+        [
+          code(c.fingerprint),
+          c.triage,
+          since,
+          `${c.tests.length}${c.flakyTests.length ? ` (+${c.flakyTests.length} flaky)` : ''}`,
+          c.dispatch ? 'dispatched' : `held: ${c.holdReason ?? ''}`,
+        ],
+      ],
     ),
   );
   lines.push('');
   lines.push(`**Tests affected (${c.tests.length}):**`);
   for (const t of c.tests.slice(0, 15)) lines.push(`- ${code(t.id)} (${formatDuration(t.durationMs)}, ${t.source})`);
   if (c.tests.length > 15) lines.push(`- … and ${c.tests.length - 15} more (all listed in report.json and the dossier)`);
-  if (c.flakyTests.length > 0) lines.push(`- flaky, not dispatched: ${listWithMore(c.flakyTests.map((t) => code(t)), 5)}`);
+  if (c.flakyTests.length > 0)
+    lines.push(
+      `- flaky, not dispatched: ${listWithMore(
+        c.flakyTests.map((t) => code(t)),
+        5,
+      )}`,
+    );
   lines.push('');
   lines.push(`**Error**${c.errorType ? ` (${code(c.errorType)})` : ''}:`);
   lines.push('');
@@ -384,7 +427,9 @@ function renderCluster(c: ReportCluster, i: number, previousCycle: number | null
     lines.push(`**Server evidence** (${c.evidence.length} of ${c.evidenceTotal} correlated log lines):`);
     for (const e of c.evidence) lines.push(`- ${evidenceText(e)}`);
   } else {
-    lines.push('**Server evidence:** no server log line could be tied to these tests (no test header, trace id or failing request on the same route in the run window).');
+    lines.push(
+      '**Server evidence:** no server log line could be tied to these tests (no test header, trace id or failing request on the same route in the run window).',
+    );
   }
   lines.push('');
   lines.push(`Dossier for the fixer: [${c.dossier}](${c.dossier})`);
@@ -407,7 +452,20 @@ export function renderReportMarkdown(r: CycleReport): string {
   out.push(
     table(
       ['Total', 'Passed', 'Failed', 'Errors', 'Skipped', 'Flaky', 'Pass rate', 'Test time', 'Wall time', 'Exit code'],
-      [[s.total, s.passed, s.failed, s.errors, s.skipped, s.flaky, percent(s.passRate), formatDuration(s.testTimeMs), formatDuration(s.wallMs), s.timedOut ? 'timed out' : (s.exitCode ?? `killed (${s.signal ?? '?'})`)]],
+      [
+        [
+          s.total,
+          s.passed,
+          s.failed,
+          s.errors,
+          s.skipped,
+          s.flaky,
+          percent(s.passRate),
+          formatDuration(s.testTimeMs),
+          formatDuration(s.wallMs),
+          s.timedOut ? 'timed out' : (s.exitCode ?? `killed (${s.signal ?? '?'})`),
+        ],
+      ],
     ),
   );
   out.push('');
@@ -416,13 +474,23 @@ export function renderReportMarkdown(r: CycleReport): string {
     out.push('');
     out.push('**Deployed:**');
     out.push('');
-    out.push(table(['Service', 'Provider', 'Revision', 'URL', 'Ready at'], r.services.map((v) => [v.service, v.provider, code(v.revision), v.url, v.readyAt])));
+    out.push(
+      table(
+        ['Service', 'Provider', 'Revision', 'URL', 'Ready at'],
+        r.services.map((v) => [v.service, v.provider, code(v.revision), v.url, v.readyAt]),
+      ),
+    );
   }
   out.push('');
 
   out.push(`## Are these results real? ${r.realness.real ? '✅ yes' : '❌ no'}`);
   out.push('');
-  out.push(table(['Check', 'Result', 'Evidence'], r.realness.checks.map((c) => [c.label, check(c.passed), c.detail])));
+  out.push(
+    table(
+      ['Check', 'Result', 'Evidence'],
+      r.realness.checks.map((c) => [c.label, check(c.passed), c.detail]),
+    ),
+  );
   if (!r.realness.real) {
     out.push('');
     out.push('A run that fails any check is never reported green, whatever its tests say.');
@@ -437,7 +505,9 @@ export function renderReportMarkdown(r: CycleReport): string {
     if (r.changes.fixed.length > 0) {
       for (const f of r.changes.fixed) {
         const by = f.attributed ? `by fix commit ${code(shortSha(f.commit))}` : `in commit ${code(shortSha(f.commit))} (this cycle's deploy)`;
-        out.push(`- ✅ **Fixed** ${by}: ${code(f.fingerprint)} ${f.title} — ${f.tests.length} test(s) now pass${f.flakyNow.length ? ` (${f.flakyNow.length} only on rerun)` : ''}`);
+        out.push(
+          `- ✅ **Fixed** ${by}: ${code(f.fingerprint)} ${f.title} — ${f.tests.length} test(s) now pass${f.flakyNow.length ? ` (${f.flakyNow.length} only on rerun)` : ''}`,
+        );
       }
     }
     for (const fp of r.changes.new) out.push(`- 🆕 **New:** ${named(fp)}`);
@@ -446,9 +516,19 @@ export function renderReportMarkdown(r: CycleReport): string {
       out.push(`- 🔁 **Persisting** (${c?.cyclesFailing ?? '?'} cycles): ${named(fp)}`);
     }
     for (const fp of r.changes.regressed) out.push(`- ↩️ **Regressed:** ${named(fp)}`);
-    for (const c of r.changes.changed) out.push(`- 🔀 **Changed shape:** ${code(c.fingerprint)} ${c.title} — its tests now fail as ${c.now.map(code).join(', ')}`);
-    for (const c of r.changes.notRun) out.push(`- ❔ **Not run:** ${code(c.fingerprint)} ${c.title} — its ${c.tests.length} test(s) did not run, so it is neither fixed nor failing`);
-    if (r.changes.fixed.length + r.changes.new.length + r.changes.persisting.length + r.changes.regressed.length + r.changes.changed.length + r.changes.notRun.length === 0) {
+    for (const c of r.changes.changed)
+      out.push(`- 🔀 **Changed shape:** ${code(c.fingerprint)} ${c.title} — its tests now fail as ${c.now.map(code).join(', ')}`);
+    for (const c of r.changes.notRun)
+      out.push(`- ❔ **Not run:** ${code(c.fingerprint)} ${c.title} — its ${c.tests.length} test(s) did not run, so it is neither fixed nor failing`);
+    if (
+      r.changes.fixed.length +
+        r.changes.new.length +
+        r.changes.persisting.length +
+        r.changes.regressed.length +
+        r.changes.changed.length +
+        r.changes.notRun.length ===
+      0
+    ) {
       out.push('- No failing clusters in either cycle.');
     }
     out.push('');
@@ -469,7 +549,12 @@ export function renderReportMarkdown(r: CycleReport): string {
     out.push(
       table(
         ['Test', 'First failure', 'Cluster', 'History'],
-        r.flaky.map((f) => [code(f.id), truncate(f.message ?? '', 160), f.fingerprint ? code(f.fingerprint) : '', f.history ? `flaked ${f.history.flakes}× in ${f.history.flakyLoops} loop(s), failed ${f.history.failures}×` : 'first time']),
+        r.flaky.map((f) => [
+          code(f.id),
+          truncate(f.message ?? '', 160),
+          f.fingerprint ? code(f.fingerprint) : '',
+          f.history ? `flaked ${f.history.flakes}× in ${f.history.flakyLoops} loop(s), failed ${f.history.failures}×` : 'first time',
+        ]),
       ),
     );
     out.push('');
@@ -481,7 +566,15 @@ export function renderReportMarkdown(r: CycleReport): string {
     out.push(
       table(
         ['Method', 'Path', 'Status', 'Tests', 'Server requests', 'Seen in', 'Clusters'],
-        r.endpoints.map((e) => [e.method ?? '?', code(e.path), e.status ?? 'no response', e.tests, e.requests, e.sources.join(', '), e.clusters.map(code).join(', ')]),
+        r.endpoints.map((e) => [
+          e.method ?? '?',
+          code(e.path),
+          e.status ?? 'no response',
+          e.tests,
+          e.requests,
+          e.sources.join(', '),
+          e.clusters.map(code).join(', '),
+        ]),
       ),
     );
     out.push('');
@@ -493,7 +586,15 @@ export function renderReportMarkdown(r: CycleReport): string {
     out.push(
       table(
         ['Category', 'Priority', 'Passed', 'Failed', 'Skipped', 'Pass rate', 'Trend (cycle: rate)'],
-        r.categories.map((c) => [c.name, c.priority === null ? '' : `P${c.priority}`, `${c.passed}/${c.total}`, c.failed, c.skipped, percent(c.passRate), trendText(c.trend)]),
+        r.categories.map((c) => [
+          c.name,
+          c.priority === null ? '' : `P${c.priority}`,
+          `${c.passed}/${c.total}`,
+          c.failed,
+          c.skipped,
+          percent(c.passRate),
+          trendText(c.trend),
+        ]),
       ),
     );
     out.push('');
@@ -514,7 +615,12 @@ export function renderReportMarkdown(r: CycleReport): string {
   if (r.services.length > 0) {
     out.push('## Service health during the test window');
     out.push('');
-    out.push(table(['Service', 'Revision', 'Verdict', 'Evidence'], r.services.map((v) => [v.service, code(v.revision), v.verdict, v.detail])));
+    out.push(
+      table(
+        ['Service', 'Revision', 'Verdict', 'Evidence'],
+        r.services.map((v) => [v.service, code(v.revision), v.verdict, v.detail]),
+      ),
+    );
     out.push('');
     out.push(`Logs: ${r.logs.entries} entries pulled${r.logs.truncated ? ' (truncated by the source caps)' : ''}; query: ${code(r.logs.query || 'none')}.`);
     out.push('');
@@ -522,14 +628,19 @@ export function renderReportMarkdown(r: CycleReport): string {
 
   out.push('## Next actions');
   out.push('');
-  r.nextActions.forEach((a, i) => out.push(`${i + 1}. ${a.text}`));
+  r.nextActions.forEach((a, i) => {
+    out.push(`${i + 1}. ${a.text}`);
+  });
   if (r.nextActions.length === 0) out.push('None.');
   out.push('');
 
   out.push('## Evidence files');
   out.push('');
-  for (const f of r.summary.junitFiles) out.push(`- JUnit: ${code(f.file)} (${f.tests} testcases, ${f.bytes} bytes)${f.warnings.length ? ` — ${f.warnings.join('; ')}` : ''}`);
-  out.push(`- stdout: ${code(r.evidenceFiles.stdout)}; stderr: ${code(r.evidenceFiles.stderr)}${r.summary.truncatedOutputBytes > 0 ? ` (${r.summary.truncatedOutputBytes} bytes dropped by tests.outputLimit)` : ''}`);
+  for (const f of r.summary.junitFiles)
+    out.push(`- JUnit: ${code(f.file)} (${f.tests} testcases, ${f.bytes} bytes)${f.warnings.length ? ` — ${f.warnings.join('; ')}` : ''}`);
+  out.push(
+    `- stdout: ${code(r.evidenceFiles.stdout)}; stderr: ${code(r.evidenceFiles.stderr)}${r.summary.truncatedOutputBytes > 0 ? ` (${r.summary.truncatedOutputBytes} bytes dropped by tests.outputLimit)` : ''}`,
+  );
   if (r.warnings.length > 0) {
     out.push('');
     out.push('**Warnings:**');

@@ -8,12 +8,20 @@ import type { StackFrame } from './types.ts';
 
 const MAX_FRAMES = 50;
 
-const INTERNAL_FILE = /^(?:node:|internal\/|<anonymous>$|native$|evalmachine|\[eval\]|wasm:)|(?:^|\/)(?:lib\/python\d[\d.]*\/(?!site-packages|dist-packages)|_pytest\/|pluggy\/|usr\/local\/go\/src\/|go\/src\/(?:runtime|testing)\/)/;
-const INTERNAL_JAVA = /^(?:java\.base\/|java\.|javax\.|jdk\.|sun\.|com\.sun\.|kotlin\.|kotlinx\.coroutines\.|scala\.|org\.junit\.|junit\.|org\.opentest4j\.|org\.apache\.maven\.|org\.testng\.|org\.gradle\.|worker\.org\.gradle\.)/;
+const INTERNAL_FILE =
+  /^(?:node:|internal\/|<anonymous>$|native$|evalmachine|\[eval\]|wasm:)|(?:^|\/)(?:lib\/python\d[\d.]*\/(?!site-packages|dist-packages)|_pytest\/|pluggy\/|usr\/local\/go\/src\/|go\/src\/(?:runtime|testing)\/)/;
+const INTERNAL_JAVA =
+  /^(?:java\.base\/|java\.|javax\.|jdk\.|sun\.|com\.sun\.|kotlin\.|kotlinx\.coroutines\.|scala\.|org\.junit\.|junit\.|org\.opentest4j\.|org\.apache\.maven\.|org\.testng\.|org\.gradle\.|worker\.org\.gradle\.)/;
 const VENDOR_FILE = /(?:^|[/\\])(?:node_modules|site-packages|dist-packages|vendor|\.m2|pkg[/\\]mod|\.venv|venv)[/\\]/;
-const VENDOR_JAVA = /^(?:org\.springframework\.|org\.apache\.|io\.netty\.|com\.fasterxml\.|okhttp3\.|io\.restassured\.|org\.hamcrest\.|org\.assertj\.|org\.mockito\.)/;
+const VENDOR_JAVA =
+  /^(?:org\.springframework\.|org\.apache\.|io\.netty\.|com\.fasterxml\.|okhttp3\.|io\.restassured\.|org\.hamcrest\.|org\.assertj\.|org\.mockito\.)/;
 const TEST_FILE =
   /(?:^|[/\\])(?:tests?|e2e|__tests__|specs?|testing)[/\\]|[._-](?:test|spec|e2e|it)\.[cm]?[jt]sx?$|_test\.go$|(?:^|[/\\])test_[^/\\]*\.py$|_test\.py$|(?:^|[/\\])conftest\.py$|(?:Test|Tests|IT|Spec|TestCase)\.(?:java|kt|scala|groovy)$/;
+
+/** Whether a path is a test file (the suite's own code, which fixers may not edit). */
+export function isTestPath(path: string): boolean {
+  return TEST_FILE.test(cleanPath(path));
+}
 
 /** Strips a file URL's scheme and a location's query, and turns Windows separators into `/`. */
 export function cleanPath(file: string): string {
@@ -138,9 +146,7 @@ export function fileTail(file: string, segments = 2): string {
  * nor, unless asked, the line (a fix elsewhere in the file moves it).
  */
 export function frameKey(f: StackFrame, withLine = false): string {
-  const fn = (f.fn ?? '')
-    .replace(/\$\d+/g, '$')
-    .replace(/\b\d+\b/g, '<n>');
+  const fn = (f.fn ?? '').replace(/\$\d+/g, '$').replace(/\b\d+\b/g, '<n>');
   const where = fileTail(f.file);
   return `${fn}@${where}${withLine && f.line !== undefined ? `:${f.line}` : ''}`;
 }

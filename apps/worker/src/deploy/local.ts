@@ -100,7 +100,8 @@ export class LocalProvider implements DeployProvider {
         lastProgress = Date.now();
         req.progress(`waiting for ${req.service.name} on ${healthUrl}: ${Math.round(waited / 1000)}s (${lastError})`);
       }
-      await sleep(100);
+      // Poll fast at first (most services are up within a second), then back off.
+      await sleep(Math.min(250, 10 + waited / 10));
     }
     return {
       service: req.service.name,
@@ -118,7 +119,7 @@ export class LocalProvider implements DeployProvider {
     const pid = deployed.pid;
     if (!pid || !isAlive(pid)) return;
     killGroup(pid, 'SIGTERM');
-    for (let i = 0; i < 50 && isAlive(pid); i++) await sleep(100);
+    for (let i = 0; i < 250 && isAlive(pid); i++) await sleep(20);
     if (isAlive(pid)) killGroup(pid, 'SIGKILL');
     log.debug({ service: deployed.service, pid }, 'stopped local service');
   }

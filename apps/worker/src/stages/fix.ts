@@ -56,6 +56,8 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
       worktreeRoot: paths.fixWorktrees,
       artifactDir: join(paths.cycleDir(n), 'fix', fingerprint),
       processEnv: ctx.processEnv,
+      // The push token is greenloop's secret, never the fixer's, whatever passEnv says.
+      ...(environment.loop.push?.tokenEnv ? { secretEnv: [environment.loop.push.tokenEnv] } : {}),
       signal,
       log: ctx.log.child({ loopId, cycle: n, fingerprint }),
     }),

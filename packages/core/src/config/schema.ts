@@ -108,7 +108,7 @@ export const TRIAGE_CLASSES = ['route-missing', 'auth-rejected', 'server-error',
 export type TriageClass = (typeof TRIAGE_CLASSES)[number];
 
 export const FixerSchema = z.strictObject({
-  /** The fixer argv: an AI coding-agent CLI or any script. Placeholders: {{promptFile}}, {{clusterFile}}, {{worktree}}, {{cluster}}. */
+  /** The fixer argv: an AI coding-agent CLI or any script. Placeholders: {{promptFile}}, {{promptDir}}, {{clusterFile}}, {{worktree}}, {{cluster}}, {{title}}, {{attempt}}. */
   command: argv,
   timeout: duration.default(1_800_000),
   /** Run in the fix worktree after the fixer; non-zero rejects the fix. */

@@ -128,7 +128,9 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const loop = await getLoopOr404(request.params.id);
-      const cycles = loop.cycle > 0 ? await app.store.listCycles(loop.id, loop.cycle) : [];
+      // store.listCycles reads one cycle after another; issued together they share one round trip.
+      const found = await Promise.all(Array.from({ length: loop.cycle }, (_, i) => app.store.getCycle(loop.id, i + 1)));
+      const cycles = found.filter((c): c is CycleRecord => c !== undefined);
       return { ...loop, links: loopLinks(loop.id), cycles: cycles.map(cycleSummary) };
     },
   );

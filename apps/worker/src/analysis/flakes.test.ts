@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { isKnownFlaky, labelFlaky, MemoryFlakeHistory } from './flakes.ts';
+import type { ParsedTestCase } from './types.ts';
+
+const tc = (id: string, status: ParsedTestCase['status'], over: Partial<ParsedTestCase> = {}): ParsedTestCase => ({
+  id,
+  suite: 's',
+  classname: 'c',
+  name: id.split(' › ').at(-1) ?? id,
+  status,
+  durationMs: 1,
+  suitePath: ['s'],
+  source: { file: 'j.xml', line: 1 },
+  ...over,
+});
+
+describe('labelFlaky', () => {
+  const first = [
+    tc('s › a', 'passed'),
+    tc('s › b', 'failed', { message: 'read ECONNRESET', type: 'Error' }),
+    tc('s › c', 'failed', { message: 'POST /x → 404' }),
+    tc('s › d', 'error'),
+    tc('s › e', 'skipped'),
+  ];
+  const rerun = [tc('s › b', 'passed'), tc('s › c', 'failed'), tc('other › d', 'skipped', { classname: 'c', name: 'd' })];
+  const out = labelFlaky(first, rerun);
+
+  it('labels tests that failed, then passed on the rerun, keeping the first failure', () => {
+    expect(out.flaky).toEqual(['s › b']);
+    expect(out.tests.find((t) => t.id === 's › b')).toMatchObject({
+      status: 'passed',
+      flaky: true,
+      message: 'read ECONNRESET',
+      attempts: [{ kind: 'first-run', message: 'read ECONNRESET', type: 'Error' }],
+    });
+  });
+
+  it('keeps tests that failed again, or were not rerun, failed', () => {
+    expect(out.confirmed).toEqual(['s › c']);
+    expect(out.notRerun).toEqual(['s › d']);
+    expect(out.tests.map((t) => t.status)).toEqual(['passed', 'passed', 'failed', 'error', 'skipped']);
+  });
+
+  it('does not mutate its inputs', () => {
+    expect(first[1]?.status).toBe('failed');
+    expect(first[1]?.flaky).toBeUndefined();
+  });
+
+  it('matches by classname and name when the rerun nests suites differently', () => {
+    const r = labelFlaky([tc('s › c › x', 'failed', { name: 'x' })], [tc('other › c › x', 'passed', { name: 'x' })]);
+    expect(r.flaky).toEqual(['s › c › x']);
+  });
+});
+
+describe('MemoryFlakeHistory', () => {
+  it('records across loops, idempotently per loop + cycle + test', async () => {
+    const h = new MemoryFlakeHistory();
+    const at = '2025-09-08T21:00:00.000Z';
+    await h.record([
+      { testId: 't', loopId: 'l1', cycle: 1, at, outcome: 'flaky' },
+      { testId: 't', loopId: 'l1', cycle: 1, at, outcome: 'flaky' },
+      { testId: 't', loopId: 'l2', cycle: 3, at: '2025-09-09T08:00:00.000Z', outcome: 'flaky' },
+      { testId: 't', loopId: 'l2', cycle: 4, at, outcome: 'failed' },
+      { testId: 'u', loopId: 'l2', cycle: 4, at, outcome: 'failed' },
+    ]);
+    const stats = await h.get(['t', 'u', 'never']);
+    expect(stats.get('t')).toEqual({ testId: 't', failures: 1, flakes: 2, flakyLoops: 2, lastFlakyAt: '2025-09-09T08:00:00.000Z' });
+    expect(stats.get('u')).toEqual({ testId: 'u', failures: 1, flakes: 0, flakyLoops: 0 });
+    expect(stats.has('never')).toBe(false);
+    expect(isKnownFlaky(stats.get('t'))).toBe(true);
+    expect(isKnownFlaky(stats.get('u'))).toBe(false);
+  });
+});

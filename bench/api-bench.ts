@@ -1,0 +1,207 @@
+/**
+ * API benchmark. Run: `node bench/api-bench.ts` (uses REDIS_URL, a Redis on 127.0.0.1:6379, or starts
+ * an embedded redis-server).
+ *
+ * 1. Throughput of GET /v1/loops/:id — bearer auth on, rate limiter on (not binding), helmet, loop and
+ *    cycle records read from Redis — divided by a bare Fastify hello-world measured in the same run,
+ *    same machine, same autocannon settings. Goal: ≥ 0.6.
+ * 2. Latency of POST /v1/loops at a fixed 200 requests/s: every request names a different environment
+ *    (the config declares 2,000), so each one really starts a loop: claim, record, BullMQ job, event,
+ *    audit entry.
+ *
+ * Both servers run in one child process, so autocannon (this process) does not steal their event loop.
+ * Everything lives under a fresh key prefix that is deleted at the end.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { LoopRecord } from '@greenloop/core';
+import { closeQueues, createLogger, createQueues, LoopStore, readEnv, Redis, resolveRedis, TokenStore } from '@greenloop/core';
+import { createRequire } from 'node:module';
+
+/** The part of autocannon's API used here (it ships no types, and @types/autocannon is not installed). */
+interface CannonRequest {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  setupRequest?: (req: CannonRequest) => CannonRequest;
+  onResponse?: (status: number, body: string) => void;
+}
+interface CannonOptions {
+  url: string;
+  connections?: number;
+  pipelining?: number;
+  duration?: number;
+  amount?: number;
+  overallRate?: number;
+  headers?: Record<string, string>;
+  requests?: CannonRequest[];
+}
+interface CannonResult {
+  requests: { average: number; sent: number };
+  latency: { p50: number; p99: number; max: number };
+  non2xx: number;
+}
+type Autocannon = (opts: CannonOptions, done: (err: Error | null, result: CannonResult) => void) => unknown;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+const ENVIRONMENTS = 2000;
+const LOOP_ID = 'bench-loop-0001';
+
+export interface ApiBenchResult {
+  helloRps: number;
+  getLoopRps: number;
+  ratio: number;
+  getLoopP99Ms: number;
+  post: { rate: number; sent: number; accepted: number; other: Record<string, number>; p50Ms: number; p99Ms: number; maxMs: number };
+}
+
+function configYaml(): string {
+  const lines = ['version: 1', 'environments:'];
+  for (let i = 0; i < ENVIRONMENTS; i++) {
+    lines.push(`  env-${i}:`, '    services:', '      - name: api', '        deploy: { provider: local, command: ["node", "server.js"] }', '    tests: { command: ["npm", "test"] }');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Child mode: the two servers, listening on free ports; prints their URLs as one JSON line. */
+async function serve(): Promise<void> {
+  const [{ default: Fastify }, { buildApp, createConfigLoader }] = await Promise.all([import('fastify'), import('@greenloop/api')]);
+  const env = readEnv(process.env);
+  const hello = Fastify({ logger: false });
+  hello.get('/', async () => ({ hello: 'world' }));
+  const helloUrl = await hello.listen({ port: 0, host: '127.0.0.1' });
+
+  const redis = new Redis(env.REDIS_URL as string, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
+  const store = new LoopStore(redis, env.GREENLOOP_PREFIX);
+  const queues = createQueues(redis, env.GREENLOOP_PREFIX);
+  const app = buildApp({
+    env,
+    store,
+    queues,
+    config: createConfigLoader(env.repo),
+    // On, so its cost is measured, but far above what the benchmark sends.
+    rateLimit: { max: 100_000_000, timeWindowMs: 60_000 },
+  });
+  const apiUrl = await app.listen({ port: 0, host: '127.0.0.1' });
+  process.stdout.write(`${JSON.stringify({ helloUrl, apiUrl })}\n`);
+  const stop = async () => {
+    await app.close();
+    await hello.close();
+    await closeQueues(queues);
+    redis.disconnect();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+}
+
+function run(opts: CannonOptions): Promise<CannonResult> {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+export async function main(): Promise<ApiBenchResult> {
+  const log = createLogger('bench', 'warn');
+  const home = mkdtempSync(join(tmpdir(), 'greenloop-bench-home-'));
+  const repo = mkdtempSync(join(tmpdir(), 'greenloop-bench-repo-'));
+  writeFileSync(join(repo, 'greenloop.yaml'), configYaml());
+  const redisInfo = await resolveRedis({ ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}), home, log, pathVar: process.env.PATH });
+  const prefix = `glbench-${randomBytes(4).toString('hex')}`;
+  const redis = new Redis(redisInfo.url, { maxRetriesPerRequest: null });
+  const store = new LoopStore(redis, prefix);
+  let child: ChildProcess | undefined;
+  try {
+    const tokens = new TokenStore(redis, prefix);
+    const { token } = await tokens.create({ name: 'bench', role: 'operator', createdBy: 'bench' });
+    // A loop in its second cycle: the route reads the loop and both cycles (with their stage records).
+    const now = new Date().toISOString();
+    const loop: LoopRecord = { id: LOOP_ID, environment: 'env-0', state: 'running', createdAt: now, startedAt: now, startedBy: { kind: 'api', name: 'bench' }, cycle: 2, stage: 'test', branch: `greenloop/${LOOP_ID}`, commit: 'a'.repeat(40) };
+    await store.createLoop(loop);
+    for (const n of [1, 2]) {
+      await store.saveCycle({ loopId: LOOP_ID, n, commit: 'a'.repeat(40), startedAt: now, totals: { total: 120, passed: 110, failed: 10, skipped: 0, durationMs: 61_000 }, green: false, stages: {} });
+      for (const stage of ['deploy', 'test'] as const) {
+        await store.saveStage(LOOP_ID, n, { stage, status: 'succeeded', startedAt: now, finishedAt: now, attempts: 1, summary: `${stage} ok`, result: { note: 'x'.repeat(200) } });
+      }
+    }
+
+    child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], {
+      env: { ...process.env, REDIS_URL: redisInfo.url, GREENLOOP_PREFIX: prefix, GREENLOOP_HOME: home, GREENLOOP_REPO: repo, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const first = await new Promise<string>((resolve, reject) => {
+      const rl = createInterface({ input: child?.stdout as NodeJS.ReadableStream });
+      rl.once('line', resolve);
+      child?.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+    });
+    const { helloUrl, apiUrl } = JSON.parse(first) as { helloUrl: string; apiUrl: string };
+    const auth = { authorization: `Bearer ${token}` };
+
+    const load = { connections: 50, pipelining: 1, duration: 8 };
+    await run({ url: helloUrl, connections: 10, duration: 2 }); // warm-up
+    const hello = await run({ url: helloUrl, ...load });
+    await run({ url: `${apiUrl}/v1/loops/${LOOP_ID}`, headers: auth, connections: 10, duration: 2 });
+    const get = await run({ url: `${apiUrl}/v1/loops/${LOOP_ID}`, headers: auth, ...load });
+    if (get.non2xx) throw new Error(`GET /v1/loops/:id answered ${get.non2xx} non-2xx responses`);
+
+    // Warm the config cache with one accepted request, then 200 requests/s for 10 s, one environment each.
+    await fetch(`${apiUrl}/v1/loops`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ environment: `env-${ENVIRONMENTS - 1}` }) });
+    let next = 0;
+    const statuses: Record<string, number> = {};
+    const rate = 200;
+    const amount = 2000;
+    const post = await run({
+      url: apiUrl,
+      connections: 20,
+      overallRate: rate,
+      amount,
+      requests: [
+        {
+          method: 'POST',
+          path: '/v1/loops',
+          headers: { ...auth, 'content-type': 'application/json' },
+          setupRequest: (req) => ({ ...req, body: JSON.stringify({ environment: `env-${next++ % (ENVIRONMENTS - 1)}` }) }),
+          onResponse: (status) => {
+            statuses[status] = (statuses[status] ?? 0) + 1;
+          },
+        },
+      ],
+    });
+    const { 202: accepted = 0, ...other } = statuses;
+
+    const result: ApiBenchResult = {
+      helloRps: Math.round(hello.requests.average),
+      getLoopRps: Math.round(get.requests.average),
+      ratio: Math.round((get.requests.average / hello.requests.average) * 100) / 100,
+      getLoopP99Ms: get.latency.p99,
+      post: { rate, sent: post.requests.sent, accepted, other, p50Ms: post.latency.p50, p99Ms: post.latency.p99, maxMs: post.latency.max },
+    };
+    console.log('greenloop API benchmark');
+    console.log(`  hello-world Fastify              ${result.helloRps} req/s`);
+    console.log(`  GET /v1/loops/:id (auth, Redis)  ${result.getLoopRps} req/s  (p99 ${result.getLoopP99Ms} ms)`);
+    console.log(`  ratio                            ${result.ratio}  (goal ≥ 0.6) ${result.ratio >= 0.6 ? 'ok' : 'BELOW GOAL'}`);
+    console.log(`  POST /v1/loops at ${rate}/s        p50 ${result.post.p50Ms} ms, p99 ${result.post.p99Ms} ms, max ${result.post.maxMs} ms; ${accepted}/${result.post.sent} accepted (202)${Object.keys(other).length ? `, other: ${JSON.stringify(other)}` : ''}`);
+    return result;
+  } finally {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child?.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    }
+    await store.clearAll();
+    redis.disconnect();
+    await redisInfo.stop();
+    rmSync(home, { recursive: true, force: true });
+    rmSync(repo, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  if (process.argv.includes('--serve')) await serve();
+  else await main();
+}
