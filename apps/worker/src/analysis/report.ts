@@ -102,7 +102,11 @@ function reportCluster(c: Cluster): ReportCluster {
     tests: c.failures.filter((f) => !f.test.flaky).map((f) => reportTest(f.test)),
     flakyTests: [...c.flakyTests],
     endpoints: c.endpoints.map((e) => ({ ...e, path: redact(e.path) })),
-    evidence: evidence.slice(0, EVIDENCE_PER_CLUSTER).map(evidenceLine),
+    // The most severe lines are kept; they read best in the order they happened.
+    evidence: evidence
+      .slice(0, EVIDENCE_PER_CLUSTER)
+      .sort((a, b) => a.entry.time.localeCompare(b.entry.time))
+      .map(evidenceLine),
     evidenceTotal: evidence.length,
     fingerprintKey: redact(c.failures[0]?.fingerprintKey ?? ''),
     dossier: `clusters/${c.fingerprint}.md`,
@@ -517,7 +521,7 @@ export function renderReportMarkdown(r: CycleReport): string {
     }
     for (const fp of r.changes.regressed) out.push(`- ↩️ **Regressed:** ${named(fp)}`);
     for (const c of r.changes.changed)
-      out.push(`- 🔀 **Changed shape:** ${code(c.fingerprint)} ${c.title} — its tests now fail as ${c.now.map(code).join(', ')}`);
+      out.push(`- 🔀 **Changed:** ${code(c.fingerprint)} ${c.title} — no longer seen, but its tests still fail, now as ${c.now.map(code).join(', ')}`);
     for (const c of r.changes.notRun)
       out.push(`- ❔ **Not run:** ${code(c.fingerprint)} ${c.title} — its ${c.tests.length} test(s) did not run, so it is neither fixed nor failing`);
     if (
@@ -537,7 +541,7 @@ export function renderReportMarkdown(r: CycleReport): string {
   const live = r.clusters.filter((c) => c.tests.length > 0);
   out.push(`## Failure clusters (${live.length}; ${live.filter((c) => c.dispatch).length} dispatched to fixers)`);
   out.push('');
-  if (live.length === 0) out.push('No failing tests.');
+  if (live.length === 0) out.push('No failing tests.', '');
   live.forEach((c, i) => {
     out.push(renderCluster(c, i + 1, r.changes.previousCycle));
     out.push('');
@@ -560,24 +564,39 @@ export function renderReportMarkdown(r: CycleReport): string {
     out.push('');
   }
 
+  // Log-only 4xx answers are mostly negative tests getting the error they expect; they are counted, not tabled.
+  const relevant = r.endpoints.filter((e) => e.tests > 0 || (e.status ?? 0) >= 500);
+  const expected = r.endpoints.filter((e) => !relevant.includes(e));
   if (r.endpoints.length > 0) {
     out.push('## Failing endpoints');
     out.push('');
-    out.push(
-      table(
-        ['Method', 'Path', 'Status', 'Tests', 'Server requests', 'Seen in', 'Clusters'],
-        r.endpoints.map((e) => [
-          e.method ?? '?',
-          code(e.path),
-          e.status ?? 'no response',
-          e.tests,
-          e.requests,
-          e.sources.join(', '),
-          e.clusters.map(code).join(', '),
-        ]),
-      ),
-    );
-    out.push('');
+    if (relevant.length > 0) {
+      out.push(
+        table(
+          ['Method', 'Path', 'Status', 'Tests', 'Server requests', 'Seen in', 'Clusters'],
+          relevant.map((e) => [
+            e.method ?? '?',
+            code(e.path),
+            e.status ?? 'no response',
+            e.tests,
+            e.requests,
+            e.sources.join(', '),
+            e.clusters.map(code).join(', '),
+          ]),
+        ),
+      );
+      out.push('');
+    } else out.push('No failing test names an endpoint, and no service answered 5xx.', '');
+    if (expected.length > 0) {
+      const n = expected.reduce((sum, e) => sum + e.requests, 0);
+      out.push(
+        `The services also answered ${n} 4xx request(s) that no failing test reported (negative tests expect these): ${listWithMore(
+          expected.map((e) => code(endpointKey(e))),
+          8,
+        )}.`,
+      );
+      out.push('');
+    }
   }
 
   if (r.categories.length > 0) {

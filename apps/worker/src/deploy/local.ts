@@ -3,6 +3,7 @@ import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type DeployedService, GreenloopError, type Logger, freePort } from '@greenloop/core';
 import { isAlive, killGroup } from '../process/run-command.ts';
+import { waitHealthy } from './health.ts';
 import type { DeployProvider, DeployRequest } from './types.ts';
 
 /** The last `bytes` of a file, for error messages. */
@@ -65,43 +66,25 @@ export class LocalProvider implements DeployProvider {
       exit = sig ? `signal ${sig}` : `exit code ${code}`;
     });
 
-    const healthUrl = `${url}${req.service.healthPath}`;
-    const started = Date.now();
-    let lastProgress = started;
-    let lastError = 'no answer yet';
-    for (;;) {
-      if (req.signal.aborted) {
-        killGroup(pid);
-        throw new GreenloopError('CANCELLED', 'deploy cancelled');
-      }
-      if (exit) {
-        throw new GreenloopError('DEPLOY_NOT_READY', `${req.service.name} exited (${exit}) before ${req.service.healthPath} answered`, {
-          details: { logFile, logTail: tail(logFile) },
-          hint: `see ${logFile}`,
-        });
-      }
-      try {
-        const res = await fetch(healthUrl, { signal: AbortSignal.timeout(2000) });
-        await res.body?.cancel();
-        if (res.ok) break;
-        lastError = `HTTP ${res.status}`;
-      } catch (err) {
-        lastError = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
-      }
-      const waited = Date.now() - started;
-      if (waited > cfg.readyTimeout) {
-        killGroup(pid);
-        throw new GreenloopError('DEPLOY_NOT_READY', `${req.service.name} did not answer ${req.service.healthPath} with 2xx within ${Math.round(cfg.readyTimeout / 1000)}s (last: ${lastError})`, {
-          details: { logFile, logTail: tail(logFile), healthUrl },
+    try {
+      await waitHealthy({
+        url,
+        service: req.service.name,
+        path: req.service.healthPath,
+        timeoutMs: cfg.readyTimeout,
+        signal: req.signal,
+        progress: req.progress,
+        gone: () => (exit ? `exited (${exit})` : undefined),
+      });
+    } catch (err) {
+      killGroup(pid);
+      if (err instanceof GreenloopError && err.code === 'DEPLOY_NOT_READY') {
+        throw new GreenloopError(err.code, err.message, {
+          details: { ...err.details, logFile, logTail: tail(logFile) },
           hint: `the service was stopped and no test ran against it; see ${logFile}`,
         });
       }
-      if (Date.now() - lastProgress > 2000) {
-        lastProgress = Date.now();
-        req.progress(`waiting for ${req.service.name} on ${healthUrl}: ${Math.round(waited / 1000)}s (${lastError})`);
-      }
-      // Poll fast at first (most services are up within a second), then back off.
-      await sleep(Math.min(250, 10 + waited / 10));
+      throw err;
     }
     return {
       service: req.service.name,

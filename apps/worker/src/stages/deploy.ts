@@ -1,6 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type DeployResult, type DeployedService, GreenloopError, type LoopRecord } from '@greenloop/core';
+import { type DeployResult, type DeployedService, GreenloopError, type LoopRecord, type ServiceConfig } from '@greenloop/core';
+import { waitHealthy } from '../deploy/health.ts';
+import type { DeployRequest } from '../deploy/types.ts';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { deployWaves } from '../deploy/order.ts';
 import { addDetachedWorktree, removeWorktree } from '../git/repo.ts';
@@ -44,7 +46,7 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
         wave.map((service) => {
           run.progress(`deploying ${service.name} (${service.deploy.provider}) at ${cycle.commit.slice(0, 7)}`);
           const prev = previous.find((p) => p.service === service.name);
-          return ctx.deployProvider(service).deploy({
+          return deployAndCheck(ctx, service, {
             loopId: loop.id,
             cycle: run.cycle,
             commit: cycle.commit,
@@ -55,7 +57,7 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
             signal: run.signal,
             log: ctx.log.child({ loopId: loop.id, cycle: run.cycle, service: service.name }),
             progress: (m) => run.progress(m),
-          });
+          }, run);
         }),
       );
       for (const r of results) if (r.status === 'fulfilled') deployed.push(r.value);
@@ -78,6 +80,19 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
     result: { services: deployed },
     summary: deployed.map((d) => `${d.service} ${d.revision} at ${d.url}`).join('; '),
   };
+}
+
+/**
+ * Providers prove their own readiness (a ready revision, a healthy local process); a remote service is
+ * then also health-checked over HTTP, as a person would. A private Cloud Run service answering 401/403
+ * counts as up: greenloop holds no ID token for it, and the suite will tell.
+ */
+async function deployAndCheck(ctx: WorkerContext, service: ServiceConfig, req: DeployRequest, run: StageRun): Promise<DeployedService> {
+  const deployed = await ctx.deployProvider(service).deploy(req);
+  if (service.deploy.provider !== 'local') {
+    await waitHealthy({ url: deployed.url, service: service.name, path: service.healthPath, timeoutMs: 120_000, signal: run.signal, progress: run.progress, acceptAuthRequired: true });
+  }
+  return deployed;
 }
 
 export { requireLoop };
