@@ -20,7 +20,7 @@ if (!process.argv.includes('--serve')) {
   const now = new Date().toISOString();
   await store.createLoop({ id: 'loop-c2-0001', environment: 'staging', state: 'running', createdAt: now, startedBy: { kind: 'api', name: 'b' }, cycle: 2 });
   for (const n of [1, 2]) await store.saveCycle({ loopId: 'loop-c2-0001', n, commit: 'a', startedAt: now, stages: {} });
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', fileURLToPath(import.meta.url), '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((r) => createInterface({ input: child.stdout }).once('line', r));
   const r = await run({ url: `${url}/v1/loops/loop-c2-0001`, headers: { authorization: `Bearer ${token}` }, connections: 50, duration: 6 });
   console.log(Math.round(r.requests.average), r.non2xx);

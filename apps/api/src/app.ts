@@ -3,6 +3,7 @@ import { TokenStore } from '@greenloop/core';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { apiError, ErrorBody, errorHandler, formatSchemaErrors, parseJsonBody } from './errors.ts';
+import { LoopViewCache } from './loop-view-cache.ts';
 import { registerAdminQueues } from './plugins/admin-queues.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { depsPlugin } from './plugins/deps.ts';
@@ -37,6 +38,11 @@ export interface AppDeps {
   sse?: Partial<SseOptions>;
   /** How long a verified token is cached (default 5s); revocation reaches other API processes within it. */
   tokenCacheTtlMs?: number;
+  /**
+   * How long GET /v1/loops/:id answers are reused: default 500ms while a loop runs, 5s once finished;
+   * false turns the cache off. See LoopViewCache.
+   */
+  loopViewCache?: { activeMs: number; finishedMs: number } | false;
   /** /docs and /admin/queues; on by default. */
   docs?: boolean;
   adminQueues?: boolean;
@@ -64,6 +70,7 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
       queues: deps.queues,
       tokens: deps.tokens ?? new TokenStore(deps.store.redis, deps.store.prefix),
       config: deps.config,
+      ...(deps.loopViewCache === false ? {} : { loopViewCache: new LoopViewCache(deps.loopViewCache ?? { activeMs: 500, finishedMs: 5000 }) }),
     });
     await app.register(securityPlugin, { rateLimit: deps.rateLimit ?? { max: 1200, timeWindowMs: 60_000 } });
     await app.register(authPlugin, {

@@ -174,7 +174,6 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
   const e = toApiError(err, request);
   if (e.statusCode >= 500) request.log.error({ err, code: e.code }, 'request failed');
   else request.log.info({ code: e.code, msg: e.message }, 'request rejected');
-  if (e.statusCode !== 401) reply.removeHeader('www-authenticate');
   const body: Record<string, unknown> = { statusCode: e.statusCode, code: e.code, message: e.message, ...e.extra, requestId: request.id };
   if (e.details) body.details = e.details;
   if (e.hint) body.hint = e.hint;

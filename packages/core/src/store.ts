@@ -37,12 +37,26 @@ export class LoopStore {
   }
 
   async getLoop(id: string): Promise<LoopRecord | undefined> {
-    const raw = await this.redis.get(this.key('loop', id));
-    return raw ? (JSON.parse(raw) as LoopRecord) : undefined;
+    const res = await this.redis.multi().get(this.key('loop', id)).lrange(this.key('loop', id, 'notices'), 0, 49).exec();
+    const raw = res?.[0]?.[1] as string | null | undefined;
+    if (!raw) return undefined;
+    const loop = JSON.parse(raw) as LoopRecord;
+    const notices = (res?.[1]?.[1] as string[] | undefined) ?? [];
+    if (notices.length) loop.notices = notices;
+    return loop;
   }
 
   async saveLoop(loop: LoopRecord): Promise<void> {
-    await this.redis.set(this.key('loop', loop.id), JSON.stringify(loop));
+    const { notices: _notices, ...rest } = loop;
+    await this.redis.set(this.key('loop', loop.id), JSON.stringify(rest));
+  }
+
+  /**
+   * Things a person should know about a loop that do not change its course (a disabled Slack webhook).
+   * Kept beside the loop record because they come from other jobs than the controller, its only writer.
+   */
+  async addNotice(loopId: string, message: string): Promise<void> {
+    await this.redis.rpush(this.key('loop', loopId, 'notices'), message);
   }
 
   /** Newest first. `cursor` is the createdAt (ms) of the last item of the previous page. */

@@ -4,7 +4,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queues } from '@greenloop/core';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../errors.ts';
-import { UI_HELMET } from './security.ts';
+import { registerUiSecurity } from './security.ts';
 
 export const ADMIN_QUEUES_PATH = '/admin/queues';
 
@@ -34,8 +34,9 @@ export async function registerAdminQueues(app: FastifyInstance, queues: Queues):
   serverAdapter.setErrorHandler(onError as unknown as Parameters<FastifyAdapter['setErrorHandler']>[0]);
   await app.register(async (board) => {
     board.addHook('onRoute', (route) => {
-      route.config = { ...(route.config ?? {}), auth: 'admin', browserAuth: true, helmet: UI_HELMET };
+      route.config = { ...(route.config ?? {}), auth: 'admin', browserAuth: true };
     });
+    await registerUiSecurity(board);
     await board.register(serverAdapter.registerPlugin(), { prefix: ADMIN_QUEUES_PATH });
   });
 }

@@ -121,19 +121,20 @@ export const authPlugin = fp<AuthOptions>(
       if (need === 'public') return;
       const retryAfter = tooManyFailures(request.ip);
       if (retryAfter !== undefined) throw apiError('RATE_LIMITED', { retryAfterSeconds: retryAfter });
-      // Set here rather than in the error handler: third-party routes (bull-board) bring their own handler.
-      reply.header('www-authenticate', config.browserAuth ? 'Basic realm="greenloop admin", charset="UTF-8"' : 'Bearer realm="greenloop"');
+      // The challenge is set here rather than in the error handler: bull-board's routes bring their own.
+      const challenge = () => reply.header('www-authenticate', config.browserAuth ? 'Basic realm="greenloop admin", charset="UTF-8"' : 'Bearer realm="greenloop"');
       const token = presentedToken(request.headers.authorization, config.browserAuth === true);
       if (!token) {
+        challenge();
         throw apiError('UNAUTHENTICATED', { reason: 'missing bearer token: send "Authorization: Bearer <token>"' });
       }
       const principal = token.length <= 512 ? await resolve(token) : undefined;
       if (!principal) {
         recordFailure(request.ip);
+        challenge();
         throw apiError('UNAUTHENTICATED', { reason: 'invalid, expired or revoked token' });
       }
       if (!roleAllows(principal.role, need)) throw apiError('FORBIDDEN', { need, have: principal.role, name: principal.name });
-      reply.removeHeader('www-authenticate');
       request.principal = principal;
     });
   },

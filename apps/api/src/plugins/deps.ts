@@ -1,5 +1,6 @@
 import type { Env, GreenloopConfig, LoopStore, Queues, TokenStore } from '@greenloop/core';
 import fp from 'fastify-plugin';
+import type { LoopViewCache } from '../loop-view-cache.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,6 +11,8 @@ declare module 'fastify' {
     tokens: TokenStore;
     /** greenloop.yaml, cached until the file changes; throws ConfigError when it is broken. */
     loadConfig: () => Promise<GreenloopConfig>;
+    /** Short-lived cache of loop views; undefined when disabled. */
+    loopViewCache: LoopViewCache | undefined;
   }
 }
 
@@ -19,6 +22,7 @@ export interface DepsOptions {
   queues: Queues;
   tokens: TokenStore;
   config: () => Promise<GreenloopConfig>;
+  loopViewCache?: LoopViewCache;
 }
 
 /** Shares the clients every route uses as decorations; the caller owns (and closes) them. */
@@ -29,6 +33,7 @@ export const depsPlugin = fp<DepsOptions>(
     app.decorate('queues', opts.queues);
     app.decorate('tokens', opts.tokens);
     app.decorate('loadConfig', opts.config);
+    app.decorate('loopViewCache', opts.loopViewCache);
   },
   { name: 'greenloop-deps' },
 );

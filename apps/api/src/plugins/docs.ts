@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { UI_HELMET } from './security.ts';
+import { registerUiSecurity } from './security.ts';
 
 /**
  * OpenAPI generated from the route schemas, served at /docs/json and rendered at /docs. Public: the
@@ -30,8 +30,9 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
   });
   await app.register(async (ui) => {
     ui.addHook('onRoute', (route) => {
-      route.config = { ...(route.config ?? {}), auth: 'public', helmet: UI_HELMET };
+      route.config = { ...(route.config ?? {}), auth: 'public' };
     });
+    await registerUiSecurity(ui);
     await ui.register(swaggerUi, { routePrefix: '/docs', staticCSP: false });
   });
 }

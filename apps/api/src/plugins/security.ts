@@ -1,12 +1,13 @@
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { apiError } from '../errors.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Route-level @fastify/helmet options, set by plugins that register third-party UI routes. */
-    helmet?: typeof UI_HELMET;
+    /** The route's security headers come from @fastify/helmet in its own context (the HTML pages). */
+    helmetPage?: boolean;
   }
 }
 
@@ -61,14 +62,24 @@ export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-xss-protection': '0',
 };
 
+/**
+ * Registers @fastify/helmet with the UI policy in an encapsulated context that holds the HTML pages
+ * (/docs, /admin/queues), and marks those routes so the API headers are not added on top.
+ */
+export async function registerUiSecurity(ui: FastifyInstance): Promise<void> {
+  ui.addHook('onRoute', (route) => {
+    route.config = { ...(route.config ?? {}), helmetPage: true };
+  });
+  await ui.register(helmet, { global: true, ...UI_HELMET });
+}
+
 /** Security headers on every response and a per-token rate limit. */
 export const securityPlugin = fp<SecurityOptions>(
   async (app, opts) => {
-    // Helmet itself runs only on routes that carry their own policy (the HTML pages); every other
-    // response gets the precomputed API headers.
-    await app.register(helmet, { global: false, ...API_HELMET });
+    // Helmet runs only where the HTML pages live (registerUiSecurity); every other answer gets the
+    // precomputed API headers.
     app.addHook('onRequest', async (request, reply) => {
-      if (request.routeOptions.config.helmet === undefined) reply.headers(API_SECURITY_HEADERS);
+      if (request.routeOptions.config.helmetPage !== true) reply.headers(API_SECURITY_HEADERS);
     });
     if (opts.rateLimit) {
       await app.register(rateLimit, {

@@ -1,3 +1,5 @@
+import { DROP_SENTINEL } from './run-limiter.ts';
+
 /**
  * Accumulates text up to a bound: the first `head` characters and the last `tail` characters are kept and the
  * middle is counted, so a 200 MB `<system-out>` costs a few kilobytes once it is out of the XML parser.
@@ -8,6 +10,7 @@ export class CappedText {
   #start = '';
   #end = '';
   #dropped = 0;
+  #headClosed = false;
 
   constructor(head: number, tail = 0) {
     this.#head = head;
@@ -17,7 +20,20 @@ export class CappedText {
   /** Appends a chunk. */
   push(chunk: string): void {
     if (chunk.length === 0) return;
-    const room = this.#head - this.#start.length;
+    const at = chunk.indexOf(DROP_SENTINEL);
+    if (at !== -1) {
+      // The RunLimiter cut this text before parsing: what follows the cut belongs to the end, and the cut
+      // counts as dropped, so the marker lands where the text was cut with the full count.
+      const close = chunk.indexOf(DROP_SENTINEL, at + 1);
+      if (close !== -1) {
+        this.push(chunk.slice(0, at));
+        this.#headClosed = true;
+        this.#dropped += Number(chunk.slice(at + 1, close)) || 0;
+        this.push(chunk.slice(close + 1));
+        return;
+      }
+    }
+    const room = this.#headClosed ? 0 : this.#head - this.#start.length;
     if (room > 0) {
       if (chunk.length <= room) {
         this.#start += chunk;

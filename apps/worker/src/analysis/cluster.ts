@@ -36,7 +36,7 @@ export function failureProse(test: Pick<ParsedTestCase, 'message' | 'details'>):
 export function analyzeFailure(test: ParsedTestCase, index?: LogIndex): FailureAnalysis {
   const text = failureProse(test);
   // Runtime frames only ever get skipped; dropping them here keeps 10k analyses small.
-  const frames = parseStackFrames(test.details ?? test.message).filter((f) => !f.internal);
+  const frames = parseStackFrames(test.details ?? test.message, { skipInternal: true }).filter((f) => !f.internal);
   const signals = extractSignals(text);
   const endpoints = extractEndpoints(text);
   const base = { text, signals, endpoints, frames, ...(test.type === undefined ? {} : { errorType: test.type }) };

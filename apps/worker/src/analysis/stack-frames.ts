@@ -70,9 +70,13 @@ function cleanFn(fn: string | undefined): string | undefined {
   return f === '' ? undefined : f;
 }
 
-/** Parses every stack frame it recognises in `text` (up to 50), in order. */
-export function parseStackFrames(text: string | undefined): StackFrame[] {
+/**
+ * Parses every stack frame it recognises in `text` (up to 50), in order. `skipInternal` leaves out runtime
+ * frames (node:internal…) without building them — most of a node trace, and 10k traces add up.
+ */
+export function parseStackFrames(text: string | undefined, opts: { skipInternal?: boolean } = {}): StackFrame[] {
   if (!text) return [];
+  const skipInternal = opts.skipInternal === true;
   const frames: StackFrame[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length && frames.length < MAX_FRAMES; i++) {
@@ -93,6 +97,7 @@ export function parseStackFrames(text: string | undefined): StackFrame[] {
       const v8 = /^(.*?) \((.*)\)$/.exec(body);
       const fn = v8 ? cleanFn(v8[1]) : undefined;
       const loc = v8 ? (v8[2] as string) : body.replace(/^(?:async |new )+/, '');
+      if (skipInternal && loc.startsWith('node:')) continue;
       if (!/[/\\]|^node:|^file:/.test(loc)) continue;
       const { file, line: ln } = splitLocation(loc);
       frames.push(frame(file, fn, ln));

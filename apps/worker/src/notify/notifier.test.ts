@@ -189,6 +189,8 @@ describe('notify', () => {
     expect(target).toMatch(/^slack#[0-9a-f]{8}$/);
     expect(ns[0]?.message).toContain(`Slack webhook ${target} is disabled`);
     expect(ns[0]?.message).toContain('SLACK_WEBHOOK_URL');
+    // The loop's status carries the notice too, for people who read GET /v1/loops/:id.
+    expect((await r.store.getLoop(loop.id))?.notices).toEqual([ns[0]?.message]);
 
     const everything = [logs(), JSON.stringify(out), JSON.stringify(again), JSON.stringify(ns)].join('\n');
     expect(everything).not.toContain(slack.secret);

@@ -229,6 +229,7 @@ async function noticeOnce(deps: NotifyDeps, loopId: string, subject: string, mes
   const first = await deps.store.redis.set(deps.store.key('notify', 'notice', loopId, subject), '1', 'EX', MARKER_TTL_SEC, 'NX');
   if (first !== 'OK') return;
   deps.log.warn({ loopId, ...data }, message);
+  await deps.store.addNotice(loopId, message);
   await deps.store.emit({ type: 'notice', loopId, message, data: { source: 'notify', ...data } });
 }
 

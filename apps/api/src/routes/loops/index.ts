@@ -126,12 +126,20 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
         },
       },
     },
-    async (request) => {
-      const loop = await getLoopOr404(request.params.id);
+    async (request, reply) => {
+      const { id } = request.params;
+      const cache = app.loopViewCache;
+      const hit = cache?.get(id);
+      if (hit) return reply.type('application/json; charset=utf-8').send(hit);
+      const loop = await getLoopOr404(id);
       // store.listCycles reads one cycle after another; issued together they share one round trip.
       const found = await Promise.all(Array.from({ length: loop.cycle }, (_, i) => app.store.getCycle(loop.id, i + 1)));
       const cycles = found.filter((c): c is CycleRecord => c !== undefined);
-      return { ...loop, links: loopLinks(loop.id), cycles: cycles.map(cycleSummary) };
+      const serialized = reply.serialize({ ...loop, links: loopLinks(loop.id), cycles: cycles.map(cycleSummary) });
+      // The route's compiled serializer returns a string; anything else would mean a custom serializer.
+      const json = typeof serialized === 'string' ? serialized : Buffer.from(serialized as Buffer).toString('utf8');
+      cache?.set(id, json, TERMINAL_STATES.includes(loop.state));
+      return reply.type('application/json; charset=utf-8').send(json);
     },
   );
 
@@ -154,6 +162,7 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
       const { id } = request.params;
       const loop = await cancelLoop(app.store, id);
       if (!loop) throw apiError('LOOP_NOT_FOUND', { id });
+      app.loopViewCache?.delete(id);
       if (TERMINAL_STATES.includes(loop.state)) throw apiError('LOOP_FINISHED', { id, state: loop.state });
       await appendAudit(app.store.redis, app.store.prefix, { actor: actorOf(principalOf(request)), action: 'loop.cancel', target: id, details: { environment: loop.environment } });
       return reply.code(202).send({ ...loop, links: loopLinks(id) });
