@@ -3,6 +3,7 @@ import { hashesEqual, hashToken, roleAllows } from '@greenloop/core';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { apiError } from '../errors.ts';
+import { API_SECURITY_HEADERS } from './security.ts';
 
 /** Who is calling: a stored token or the bootstrap admin token from GREENLOOP_API_TOKEN. */
 export interface Principal {
@@ -119,22 +120,28 @@ export const authPlugin = fp<AuthOptions>(
       // Unknown routes answer 404 without auth: there is nothing behind them to protect.
       const need = config.auth ?? (request.is404 ? 'public' : 'admin');
       if (need === 'public') return;
+      // HTML pages get helmet's headers later, in their own context, which a refusal never reaches:
+      // it is JSON, so it gets the API's headers.
+      const refuse = (err: Error) => {
+        if (config.helmetPage) reply.headers(API_SECURITY_HEADERS);
+        return err;
+      };
       const retryAfter = tooManyFailures(request.ip);
-      if (retryAfter !== undefined) throw apiError('RATE_LIMITED', { retryAfterSeconds: retryAfter });
+      if (retryAfter !== undefined) throw refuse(apiError('RATE_LIMITED', { retryAfterSeconds: retryAfter }));
       // The challenge is set here rather than in the error handler: bull-board's routes bring their own.
       const challenge = () => reply.header('www-authenticate', config.browserAuth ? 'Basic realm="greenloop admin", charset="UTF-8"' : 'Bearer realm="greenloop"');
       const token = presentedToken(request.headers.authorization, config.browserAuth === true);
       if (!token) {
         challenge();
-        throw apiError('UNAUTHENTICATED', { reason: 'missing bearer token: send "Authorization: Bearer <token>"' });
+        throw refuse(apiError('UNAUTHENTICATED', { reason: 'missing bearer token: send "Authorization: Bearer <token>"' }));
       }
       const principal = token.length <= 512 ? await resolve(token) : undefined;
       if (!principal) {
         recordFailure(request.ip);
         challenge();
-        throw apiError('UNAUTHENTICATED', { reason: 'invalid, expired or revoked token' });
+        throw refuse(apiError('UNAUTHENTICATED', { reason: 'invalid, expired or revoked token' }));
       }
-      if (!roleAllows(principal.role, need)) throw apiError('FORBIDDEN', { need, have: principal.role, name: principal.name });
+      if (!roleAllows(principal.role, need)) throw refuse(apiError('FORBIDDEN', { need, have: principal.role, name: principal.name }));
       request.principal = principal;
     });
   },

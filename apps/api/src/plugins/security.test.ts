@@ -36,6 +36,11 @@ test('API answers, errors and 404s carry the headers; the HTML pages get their o
     const res = await t.app.inject({ method: 'GET', ...req });
     for (const [h, v] of Object.entries(API_SECURITY_HEADERS)) expect(res.headers[h], `${req.url} ${h}`).toBe(v);
   }
+  const board = await t.app.inject({ method: 'GET', url: '/admin/queues' });
+  expect(board.statusCode).toBe(401);
+  expect(board.headers['content-security-policy']).toBe(API_SECURITY_HEADERS['content-security-policy']);
+  const boardOk = await t.app.inject({ method: 'GET', url: '/admin/queues', headers: t.auth('admin') });
+  expect(boardOk.headers['content-security-policy']).toContain("script-src 'self' 'unsafe-inline'");
   const docs = await t.app.inject({ method: 'GET', url: '/docs' });
   expect(docs.statusCode).toBe(200);
   expect(docs.headers['content-security-policy']).toContain("script-src 'self' 'unsafe-inline'");

@@ -15,6 +15,7 @@ import { redact } from './redact.ts';
 import { buildCycleReport, clusterEvidence, evidenceLine, renderReportMarkdown } from './report.ts';
 import type { Cluster, CycleTotals, ParsedTestCase, PreviousCycle } from './types.ts';
 
+/** Earlier cycles of the loop, as `analyzeCycle` takes them (defined in types.ts). */
 export type { PreviousCycle } from './types.ts';
 
 /** Everything the analyze stage knows about a cycle. */

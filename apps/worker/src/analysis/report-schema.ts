@@ -10,6 +10,7 @@ const triage = z.enum(TRIAGE_CLASSES);
 const endpoint = z.object({ method: z.string().optional(), path: z.string(), status: z.number().int().optional() });
 const rate = z.number().min(0).max(1).nullable();
 
+/** A test as the report lists it. */
 export const ReportTestSchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -23,6 +24,7 @@ export const ReportTestSchema = z.object({
   source: z.string(),
 });
 
+/** A server log line tied to failing tests (redacted, capped). */
 export const EvidenceLineSchema = z.object({
   time: z.string(),
   service: z.string(),
@@ -37,6 +39,7 @@ export const EvidenceLineSchema = z.object({
   revision: z.string().optional(),
 });
 
+/** A failure cluster in the report. */
 export const ReportClusterSchema = z.object({
   fingerprint: z.string().regex(/^[0-9a-f]{12}$/),
   title: z.string(),
@@ -61,6 +64,7 @@ export const ReportClusterSchema = z.object({
   dossier: z.string(),
 });
 
+/** The whole `report.json`. */
 export const CycleReportSchema = z.object({
   schemaVersion: z.literal(1),
   generatedAt: z.string(),
@@ -177,6 +181,9 @@ export const CycleReportSchema = z.object({
 
 /** The cycle report as JSON. */
 export type CycleReport = z.infer<typeof CycleReportSchema>;
+/** A cluster in `report.json`. */
 export type ReportCluster = z.infer<typeof ReportClusterSchema>;
+/** A test in `report.json`. */
 export type ReportTest = z.infer<typeof ReportTestSchema>;
+/** An evidence line in `report.json`. */
 export type EvidenceLine = z.infer<typeof EvidenceLineSchema>;

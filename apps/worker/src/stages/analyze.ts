@@ -1,14 +1,23 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AnalyzeResult, DeployResult, TestRunResult } from '@greenloop/core';
+import type { AnalyzeResult, DeployResult, IntegrateResult, TestRunResult, TestStatus } from '@greenloop/core';
 import { GreenloopError } from '@greenloop/core';
-import { analyzeCycle, type PreviousCycle } from '../analysis/analyze-cycle.ts';
+import { analyzeCycle, type PreviousCycle, toPreviousCycle } from '../analysis/analyze-cycle.ts';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { loopPaths } from '../paths.ts';
 import { requireLoop } from './deploy.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
 
-export type AnalyzeStageResult = AnalyzeResult & { clusterFiles: Record<string, { json: string; markdown: string }> };
+/** What the analyze stage stores in Redis: the analysis minus per-test statuses, which go to a file. */
+export type AnalyzeStageResult = AnalyzeResult & { clusterFiles: Record<string, { json: string; markdown: string }>; testStatusesFile: string };
+
+async function readStatuses(file: string): Promise<Record<string, TestStatus> | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, TestStatus>;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Analyze: parse the JUnit evidence, pull the services' logs for the test window, cluster the failures
@@ -29,11 +38,16 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
   run.progress(`pulling ${environment.logs.provider} logs for ${services.length} service(s)`);
   const logs = await ctx.logSource(environment).pull({ services, from: runResult.startedAt, to: runResult.finishedAt, runId: runResult.runId, signal: run.signal });
 
+  // Earlier cycles, with the fix commits integrated after each, so "fixed" names the commit that fixed it.
   const previous: PreviousCycle[] = [];
   for (let n = 1; n < run.cycle; n++) {
     const c = await ctx.store.getCycle(loop.id, n);
     const a = c?.stages.analyze?.result as AnalyzeStageResult | undefined;
-    if (c && a) previous.push({ n, commit: c.commit, totals: a.totals, clusters: a.clusters });
+    if (!c || !a) continue;
+    const applied = (c.stages.integrate?.result as IntegrateResult | undefined)?.applied ?? [];
+    const fixedBy = Object.fromEntries(applied.map((x) => [x.fingerprint, x.commit]));
+    const testStatuses = (await readStatuses(a.testStatusesFile)) ?? {};
+    previous.push(toPreviousCycle(n, c.commit, { totals: a.totals, clusters: a.clusters, testStatuses }, applied.length ? fixedBy : undefined));
   }
   const paths = loopPaths(ctx.env.home, loop.id);
   const cycleDir = join(paths.cycleDir(run.cycle), 'analyze');
@@ -49,13 +63,16 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
     services,
     logs,
     previous,
-    config: { tests: environment.tests, categories: environment.categories },
+    config: { tests: environment.tests, categories: environment.categories, ...(environment.fixer ? { fixer: environment.fixer } : {}) },
     cycleDir,
     repoDir: paths.deployWorktree(run.cycle),
   });
+  const { testStatuses, ...rest } = result;
+  const testStatusesFile = join(cycleDir, 'test-statuses.json');
+  await writeFile(testStatusesFile, JSON.stringify(testStatuses));
   const t = result.totals;
   return {
-    result,
+    result: { ...rest, testStatusesFile },
     summary: `${t.passed}/${t.total} passed, ${t.failed} failed, ${t.skipped} skipped; ${result.clusters.length} cluster(s)${result.realness.real ? '' : `; NOT REAL: ${result.realness.reasons.join('; ')}`}`,
   };
 }
