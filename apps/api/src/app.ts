@@ -51,43 +51,46 @@ export interface AppDeps {
 /** Every route and plugin of the API, as one plugin. `buildApp` registers it on a configured instance. */
 export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
   // Not encapsulated: the error and not-found handlers must be the root ones.
-  return fp(async (app) => {
-    for (const schema of [ErrorBody, ...SHARED_SCHEMAS]) app.addSchema(schema);
-    app.setErrorHandler(errorHandler);
-    // Our own JSON parser so a syntax error names what is wrong and where, and prototype keys are refused.
-    app.removeContentTypeParser('application/json');
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
-    app.setNotFoundHandler((request) => {
-      throw apiError('ROUTE_NOT_FOUND', { method: request.method, url: request.url.split('?')[0]?.slice(0, 200) ?? '' });
-    });
-    const slots = new StreamSlots(deps.sse?.maxClients ?? 200);
-    app.decorate('eventStreams', { options: { heartbeatMs: deps.sse?.heartbeatMs ?? 15_000, maxClients: slots.limit }, slots });
-    app.addHook('preClose', async () => slots.endAll());
+  return fp(
+    async (app) => {
+      for (const schema of [ErrorBody, ...SHARED_SCHEMAS]) app.addSchema(schema);
+      app.setErrorHandler(errorHandler);
+      // Our own JSON parser so a syntax error names what is wrong and where, and prototype keys are refused.
+      app.removeContentTypeParser('application/json');
+      app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
+      app.setNotFoundHandler((request) => {
+        throw apiError('ROUTE_NOT_FOUND', { method: request.method, url: request.url.split('?')[0]?.slice(0, 200) ?? '' });
+      });
+      const slots = new StreamSlots(deps.sse?.maxClients ?? 200);
+      app.decorate('eventStreams', { options: { heartbeatMs: deps.sse?.heartbeatMs ?? 15_000, maxClients: slots.limit }, slots });
+      app.addHook('preClose', async () => slots.endAll());
 
-    await app.register(depsPlugin, {
-      env: deps.env,
-      store: deps.store,
-      queues: deps.queues,
-      tokens: deps.tokens ?? new TokenStore(deps.store.redis, deps.store.prefix),
-      config: deps.config,
-      ...(deps.loopViewCache === false ? {} : { loopViewCache: new LoopViewCache(deps.loopViewCache ?? { activeMs: 500, finishedMs: 5000 }) }),
-    });
-    await app.register(securityPlugin, { rateLimit: deps.rateLimit ?? { max: 1200, timeWindowMs: 60_000 } });
-    await app.register(authPlugin, {
-      ...(deps.env.GREENLOOP_API_TOKEN ? { bootstrapToken: deps.env.GREENLOOP_API_TOKEN } : {}),
-      ...(deps.tokenCacheTtlMs !== undefined ? { cacheTtlMs: deps.tokenCacheTtlMs } : {}),
-    });
-    if (deps.docs !== false) await registerDocs(app);
+      await app.register(depsPlugin, {
+        env: deps.env,
+        store: deps.store,
+        queues: deps.queues,
+        tokens: deps.tokens ?? new TokenStore(deps.store.redis, deps.store.prefix),
+        config: deps.config,
+        ...(deps.loopViewCache === false ? {} : { loopViewCache: new LoopViewCache(deps.loopViewCache ?? { activeMs: 500, finishedMs: 5000 }) }),
+      });
+      await app.register(securityPlugin, { rateLimit: deps.rateLimit ?? { max: 1200, timeWindowMs: 60_000 } });
+      await app.register(authPlugin, {
+        ...(deps.env.GREENLOOP_API_TOKEN ? { bootstrapToken: deps.env.GREENLOOP_API_TOKEN } : {}),
+        ...(deps.tokenCacheTtlMs !== undefined ? { cacheTtlMs: deps.tokenCacheTtlMs } : {}),
+      });
+      if (deps.docs !== false) await registerDocs(app);
 
-    await app.register(healthRoutes);
-    await app.register(metricsRoutes);
-    await app.register(loopsRoutes, { prefix: '/v1/loops' });
-    await app.register(eventsRoutes, { prefix: '/v1/events' });
-    await app.register(schedulesRoutes, { prefix: '/v1/schedules' });
-    await app.register(tokensRoutes, { prefix: '/v1/tokens' });
-    await app.register(auditRoutes, { prefix: '/v1/audit' });
-    if (deps.adminQueues !== false) await registerAdminQueues(app, deps.queues);
-  }, { name: 'greenloop-api' });
+      await app.register(healthRoutes);
+      await app.register(metricsRoutes);
+      await app.register(loopsRoutes, { prefix: '/v1/loops' });
+      await app.register(eventsRoutes, { prefix: '/v1/events' });
+      await app.register(schedulesRoutes, { prefix: '/v1/schedules' });
+      await app.register(tokensRoutes, { prefix: '/v1/tokens' });
+      await app.register(auditRoutes, { prefix: '/v1/audit' });
+      if (deps.adminQueues !== false) await registerAdminQueues(app, deps.queues);
+    },
+    { name: 'greenloop-api' },
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
-import { open, readdir, realpath, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { extname, isAbsolute, join, resolve, sep } from 'node:path';
 import { apiError } from './errors.ts';
 
@@ -14,7 +14,9 @@ function inside(base: string, p: string): boolean {
 }
 
 /** What an artifact path points at, after every check. */
-export type ArtifactTarget = { kind: 'file'; path: string; size: number } | { kind: 'dir'; path: string; entries: { name: string; type: 'file' | 'dir'; size?: number }[] };
+export type ArtifactTarget =
+  | { kind: 'file'; path: string; size: number }
+  | { kind: 'dir'; path: string; entries: { name: string; type: 'file' | 'dir'; size?: number }[] };
 
 /**
  * Resolves `rel` inside the loop's artifact directory. Rejects NUL bytes, absolute paths and `..`
@@ -24,7 +26,8 @@ export type ArtifactTarget = { kind: 'file'; path: string; size: number } | { ki
 export async function resolveArtifact(home: string, loopId: string, rel: string): Promise<ArtifactTarget> {
   const shown = rel.length > 200 ? `${rel.slice(0, 200)}…` : rel;
   if (rel.includes('\0')) throw apiError('PATH_NOT_ALLOWED', { path: shown, reason: 'contains a NUL byte' });
-  if (isAbsolute(rel) || /^[a-zA-Z]:/.test(rel) || rel.startsWith('\\')) throw apiError('PATH_NOT_ALLOWED', { path: shown, reason: 'must be relative to the loop\'s artifact directory' });
+  if (isAbsolute(rel) || /^[a-zA-Z]:/.test(rel) || rel.startsWith('\\'))
+    throw apiError('PATH_NOT_ALLOWED', { path: shown, reason: "must be relative to the loop's artifact directory" });
   if (rel.split(/[\\/]/).some((seg) => seg === '..')) throw apiError('PATH_NOT_ALLOWED', { path: shown, reason: '".." segments are not allowed' });
   let base: string;
   try {
@@ -33,14 +36,14 @@ export async function resolveArtifact(home: string, loopId: string, rel: string)
     throw apiError('ARTIFACT_NOT_FOUND', { path: shown });
   }
   const lexical = resolve(base, rel);
-  if (!inside(base, lexical)) throw apiError('PATH_NOT_ALLOWED', { path: shown, reason: 'resolves outside the loop\'s artifact directory' });
+  if (!inside(base, lexical)) throw apiError('PATH_NOT_ALLOWED', { path: shown, reason: "resolves outside the loop's artifact directory" });
   let real: string;
   try {
     real = await realpath(lexical);
   } catch {
     throw apiError('ARTIFACT_NOT_FOUND', { path: shown });
   }
-  if (!inside(base, real)) throw apiError('PATH_NOT_ALLOWED', { path: shown, reason: 'is a link that leads outside the loop\'s artifact directory' });
+  if (!inside(base, real)) throw apiError('PATH_NOT_ALLOWED', { path: shown, reason: "is a link that leads outside the loop's artifact directory" });
   const s = await stat(real);
   if (s.isDirectory()) {
     const dirents = await readdir(real, { withFileTypes: true });
@@ -49,7 +52,9 @@ export async function resolveArtifact(home: string, loopId: string, rel: string)
         .filter((d) => d.isFile() || d.isDirectory())
         .sort((a, b) => a.name.localeCompare(b.name))
         .slice(0, 1000)
-        .map(async (d) => (d.isDirectory() ? { name: d.name, type: 'dir' as const } : { name: d.name, type: 'file' as const, size: (await stat(join(real, d.name))).size })),
+        .map(async (d) =>
+          d.isDirectory() ? { name: d.name, type: 'dir' as const } : { name: d.name, type: 'file' as const, size: (await stat(join(real, d.name))).size },
+        ),
     );
     return { kind: 'dir', path: real, entries };
   }

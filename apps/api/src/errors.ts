@@ -13,7 +13,10 @@ export const API_ERRORS = {
   INVALID_JSON: def<{ reason: string }>(400, (p) => `request body is not valid JSON: ${p.reason}`),
   EMPTY_JSON_BODY: def(400, () => 'the body is empty but content-type is application/json; send a JSON object or drop the content-type header'),
   BAD_REQUEST: def<{ reason: string }>(400, (p) => p.reason),
-  UNKNOWN_ENVIRONMENT: def<{ name: string; configured: string[] }>(400, (p) => `unknown environment "${p.name}"; configured: ${p.configured.join(', ') || '(none)'}`),
+  UNKNOWN_ENVIRONMENT: def<{ name: string; configured: string[] }>(
+    400,
+    (p) => `unknown environment "${p.name}"; configured: ${p.configured.join(', ') || '(none)'}`,
+  ),
   PATH_NOT_ALLOWED: def<{ path: string; reason: string }>(400, (p) => `artifact path ${JSON.stringify(p.path)} is not allowed: ${p.reason}`),
   SCHEDULE_INVALID: def<{ issues: string[] }>(400, (p) => `invalid schedule: ${p.issues.join('; ')}`),
   UNAUTHENTICATED: def<{ reason: string }>(401, (p) => p.reason),
@@ -26,7 +29,10 @@ export const API_ERRORS = {
   SCHEDULE_NOT_FOUND: def<{ id: string }>(404, (p) => `schedule "${p.id}" not found`),
   TOKEN_NOT_FOUND: def<{ id: string }>(404, (p) => `token "${p.id}" not found`),
   NOT_ACCEPTABLE: def<{ offered: string[] }>(406, (p) => `cannot answer with any type in the Accept header; available: ${p.offered.join(', ')}`),
-  ENVIRONMENT_BUSY: def<{ environment: string; activeLoopId: string }>(409, (p) => `environment "${p.environment}" already has an active loop (${p.activeLoopId}); cancel it or wait for it to finish`),
+  ENVIRONMENT_BUSY: def<{ environment: string; activeLoopId: string }>(
+    409,
+    (p) => `environment "${p.environment}" already has an active loop (${p.activeLoopId}); cancel it or wait for it to finish`,
+  ),
   LOOP_FINISHED: def<{ id: string; state: string }>(409, (p) => `loop "${p.id}" already finished (${p.state})`),
   SCHEDULE_EXISTS: def<{ id: string }>(409, (p) => `schedule "${p.id}" already exists; use PUT /v1/schedules/${p.id} to change it`),
   SCHEDULE_FROM_CONFIG: def<{ id: string }>(409, (p) => `schedule "${p.id}" is declared in greenloop.yaml; change or remove it there`),
@@ -62,7 +68,11 @@ export class ApiError extends GreenloopError {
 }
 
 /** Builds an ApiError from the registry. */
-export function apiError<C extends ApiErrorCode>(code: C, params: ParamsOf<C>, opts: { details?: Record<string, unknown>; extra?: Record<string, unknown> } = {}): ApiError {
+export function apiError<C extends ApiErrorCode>(
+  code: C,
+  params: ParamsOf<C>,
+  opts: { details?: Record<string, unknown>; extra?: Record<string, unknown> } = {},
+): ApiError {
   const entry = API_ERRORS[code] as { status: number; message: (p: ParamsOf<C>) => string };
   return new ApiError(code, entry.message(params), entry.status, opts);
 }
@@ -89,7 +99,10 @@ export function errorResponses(...statuses: number[]): Record<number, { $ref: st
 }
 
 function fieldPath(dataVar: string, e: FastifySchemaValidationError): string {
-  const parts = e.instancePath.split('/').filter(Boolean).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = e.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   return [dataVar, ...parts].join('.');
 }
 
@@ -99,7 +112,8 @@ export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataV
     const path = fieldPath(dataVar, e);
     if (e.keyword === 'additionalProperties') return `${path}: unknown field ${JSON.stringify(e.params.additionalProperty)} (not allowed)`;
     if (e.keyword === 'required') return `${path}.${String(e.params.missingProperty)}: is required`;
-    if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues)) return `${path}: must be one of ${e.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues))
+      return `${path}: must be one of ${e.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     if (e.keyword === 'pattern') return `${path}: has an invalid format (must match ${String(e.params.pattern)})`;
     return `${path}: ${e.message ?? e.keyword}`;
   });
@@ -134,17 +148,18 @@ export function parseJsonBody(_request: FastifyRequest, body: string | Buffer, d
 function isRedisDown(err: Error): boolean {
   const name = err.name ?? '';
   const msg = err.message ?? '';
-  return (
-    name === 'MaxRetriesPerRequestError' ||
-    /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|enableOfflineQueue/.test(msg)
-  );
+  return name === 'MaxRetriesPerRequestError' || /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|enableOfflineQueue/.test(msg);
 }
 
 /** Maps anything thrown to an ApiError; unknown errors become INTERNAL. */
 export function toApiError(err: unknown, request: FastifyRequest): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof ConfigError) {
-    return apiError('CONFIG_INVALID', { message: err.message.split('\n')[0] ?? 'greenloop.yaml is invalid' }, { details: { issues: err.issues, ...(err.hint ? { hint: err.hint } : {}) } });
+    return apiError(
+      'CONFIG_INVALID',
+      { message: err.message.split('\n')[0] ?? 'greenloop.yaml is invalid' },
+      { details: { issues: err.issues, ...(err.hint ? { hint: err.hint } : {}) } },
+    );
   }
   if (err instanceof GreenloopError && err.code === 'SCHEDULE_INVALID') {
     const issues = Array.isArray(err.details?.issues) ? (err.details.issues as string[]) : [err.message];

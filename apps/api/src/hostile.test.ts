@@ -7,7 +7,14 @@ let t: TestApi;
 
 beforeAll(async () => {
   t = await setupTestApi();
-  await t.store.createLoop({ id: 'hostile-1', environment: 'staging', state: 'green', createdAt: new Date().toISOString(), startedBy: { kind: 'api', name: 'x' }, cycle: 1 });
+  await t.store.createLoop({
+    id: 'hostile-1',
+    environment: 'staging',
+    state: 'green',
+    createdAt: new Date().toISOString(),
+    startedBy: { kind: 'api', name: 'x' },
+    cycle: 1,
+  });
 });
 
 afterAll(async () => {
@@ -73,7 +80,17 @@ const HOSTILE_BODIES: { name: string; payload: string; type?: string }[] = [
   { name: 'invalid utf-8', payload: Buffer.from([0x7b, 0x22, 0x65, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]).toString('latin1') },
 ];
 
-const HOSTILE_QUERIES = ['limit=-1', 'limit=abc', 'limit=1&limit=2', 'cursor=../../x', 'state=%00', 'environment=..%2F..', 'lastEventId=$', 'whatever=1', 'limit=99999999999999'];
+const HOSTILE_QUERIES = [
+  'limit=-1',
+  'limit=abc',
+  'limit=1&limit=2',
+  'cursor=../../x',
+  'state=%00',
+  'environment=..%2F..',
+  'lastEventId=$',
+  'whatever=1',
+  'limit=99999999999999',
+];
 
 function fill(path: string, seg: string): string {
   return path.replace('{id}', seg).replace('{n}', seg);
@@ -107,7 +124,12 @@ describe('hostile input never gets a 5xx', () => {
   test.each(ROUTES.filter((r) => r.body).map((r) => [`${r.method} ${r.path}`, r] as const))('hostile bodies: %s', async (_n, r) => {
     const url = fill(r.path, r.path.includes('schedules') ? 'staging.nightly' : 'hostile-1');
     for (const b of HOSTILE_BODIES) {
-      const res = await t.app.inject({ method: r.method, url, headers: { ...t.auth('admin'), 'content-type': b.type ?? 'application/json' }, payload: b.payload });
+      const res = await t.app.inject({
+        method: r.method,
+        url,
+        headers: { ...t.auth('admin'), 'content-type': b.type ?? 'application/json' },
+        payload: b.payload,
+      });
       expect4xx(res, `${r.method} ${url} with ${b.name}`);
     }
   });

@@ -4,7 +4,7 @@
  * No header means anything; undefined when nothing offered is acceptable.
  */
 export function negotiate(accept: string | undefined, offered: readonly string[]): string | undefined {
-  if (!accept || !accept.trim()) return offered[0];
+  if (!accept?.trim()) return offered[0];
   const ranges = accept
     .split(',')
     .slice(0, 50)

@@ -1,5 +1,5 @@
 import type { Env, Logger } from '@greenloop/core';
-import { createQueues, createRedis, closeQueues, LoopStore, waitReady } from '@greenloop/core';
+import { closeQueues, createQueues, createRedis, LoopStore, waitReady } from '@greenloop/core';
 import { buildApp } from './app.ts';
 import { createConfigLoader } from './config-loader.ts';
 

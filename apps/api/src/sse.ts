@@ -56,7 +56,9 @@ export function lastEventIdOf(request: FastifyRequest<{ Querystring: { lastEvent
   const value = (Array.isArray(header) ? header[0] : header) ?? request.query.lastEventId;
   if (value === undefined || value === '') return undefined;
   if (!/^(0|[0-9]{1,15}-[0-9]{1,10})$/.test(value)) {
-    throw apiError('VALIDATION', { message: `Last-Event-ID: ${JSON.stringify(value.slice(0, 64))} is not an event id (expected "<ms>-<seq>" as sent in the stream's id: lines)` });
+    throw apiError('VALIDATION', {
+      message: `Last-Event-ID: ${JSON.stringify(value.slice(0, 64))} is not an event id (expected "<ms>-<seq>" as sent in the stream's id: lines)`,
+    });
   }
   return value;
 }

@@ -47,7 +47,12 @@ async function playLoop(environment: string, final: LoopState): Promise<void> {
   await t.store.emit({ type: 'stage.finished', loopId: id, cycle: 1, stage: 'deploy', message: 'deploy succeeded: api ready', data: { status: 'succeeded' } });
   const totals = { total: 10, passed: final === 'green' ? 10 : 7, failed: final === 'green' ? 0 : 3, skipped: 0, durationMs: 900 };
   await t.store.emit({ type: 'cycle.finished', loopId: id, cycle: 1, message: 'cycle 1 finished', data: { totals, green: final === 'green' } });
-  const stop = final === 'green' ? { rule: 'green' as const, message: 'all tests pass' } : final === 'cancelled' ? { rule: 'cancelled' as const, message: 'cancelled by test-operator' } : { rule: 'max-cycles' as const, message: 'reached 1 cycle' };
+  const stop =
+    final === 'green'
+      ? { rule: 'green' as const, message: 'all tests pass' }
+      : final === 'cancelled'
+        ? { rule: 'cancelled' as const, message: 'cancelled by test-operator' }
+        : { rule: 'max-cycles' as const, message: 'reached 1 cycle' };
   await t.store.saveLoop({ ...loop, state: final, cycle: 1, latest: totals, stop, startedAt: loop.createdAt, finishedAt: new Date().toISOString() });
   await t.store.releaseEnvironment(environment, id);
   await t.store.emit({ type: 'loop.finished', loopId: id, cycle: 1, message: `loop ${final}: ${stop.message}`, data: { state: final, stop } });
@@ -106,13 +111,27 @@ describe('other commands', () => {
   });
 
   test('report prints the latest cycle report, raw when piped', async () => {
-    await t.store.createLoop({ id: 'cli-report-1', environment: 'staging', state: 'stopped', createdAt: new Date().toISOString(), startedBy: { kind: 'api', name: 'x' }, cycle: 2 });
+    await t.store.createLoop({
+      id: 'cli-report-1',
+      environment: 'staging',
+      state: 'stopped',
+      createdAt: new Date().toISOString(),
+      startedBy: { kind: 'api', name: 'x' },
+      cycle: 2,
+    });
     const dir = join(t.home, 'artifacts', 'cli-report-1');
     mkdirSync(dir, { recursive: true });
     for (const n of [1, 2]) {
       writeFileSync(join(dir, `c${n}.md`), `# Cycle ${n}\n\n| test | status |\n|---|---|\n| a | failed |\n`);
       writeFileSync(join(dir, `c${n}.json`), JSON.stringify({ n }));
-      await t.store.saveCycle({ loopId: 'cli-report-1', n, commit: 'abc', startedAt: new Date().toISOString(), report: { markdown: join(dir, `c${n}.md`), json: join(dir, `c${n}.json`) }, stages: {} });
+      await t.store.saveCycle({
+        loopId: 'cli-report-1',
+        n,
+        commit: 'abc',
+        startedAt: new Date().toISOString(),
+        report: { markdown: join(dir, `c${n}.md`), json: join(dir, `c${n}.json`) },
+        stages: {},
+      });
     }
     const latest = await cli(['report', 'cli-report-1'], { role: 'viewer' });
     expect(latest.code).toBe(0);

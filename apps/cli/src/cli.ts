@@ -107,7 +107,16 @@ export async function runCli(opts: RunOptions): Promise<number> {
   let io: Io;
   try {
     const env = readCliEnv(values.url ? { ...opts.processEnv, GREENLOOP_URL: values.url } : opts.processEnv, opts.isTTY);
-    io = { out: opts.out, err: opts.err, env, processEnv: opts.processEnv, api: new ApiClient(env.url, env.token), paint: painter(env.color), isTTY: opts.isTTY, signal: opts.signal };
+    io = {
+      out: opts.out,
+      err: opts.err,
+      env,
+      processEnv: opts.processEnv,
+      api: new ApiClient(env.url, env.token),
+      paint: painter(env.color),
+      isTTY: opts.isTTY,
+      signal: opts.signal,
+    };
   } catch (err) {
     opts.err(`greenloop: ${err instanceof Error ? err.message : String(err)}`);
     return EXIT.error;
@@ -116,7 +125,11 @@ export async function runCli(opts: RunOptions): Promise<number> {
   try {
     switch (cmd) {
       case 'start':
-        return await startCommand(io, args, { wait: values.wait === true, json, ...(values['idempotency-key'] ? { idempotencyKey: values['idempotency-key'] } : {}) });
+        return await startCommand(io, args, {
+          wait: values.wait === true,
+          json,
+          ...(values['idempotency-key'] ? { idempotencyKey: values['idempotency-key'] } : {}),
+        });
       case 'status':
         return await statusCommand(io, args, { json, ...pick(values, ['env', 'state', 'limit']) });
       case 'report':
@@ -126,7 +139,11 @@ export async function runCli(opts: RunOptions): Promise<number> {
       case 'schedules':
         return await schedulesCommand(io, args, { json, ...pick(values, ['env', 'tz']) });
       case 'tokens':
-        return await tokensCommand(io, args, { json, ...(values.role ? { role: values.role } : {}), ...(values['expires-days'] ? { expiresDays: values['expires-days'] } : {}) });
+        return await tokensCommand(io, args, {
+          json,
+          ...(values.role ? { role: values.role } : {}),
+          ...(values['expires-days'] ? { expiresDays: values['expires-days'] } : {}),
+        });
       case 'up':
         return await upCommand(io);
       default:

@@ -19,7 +19,9 @@ export class ApiRequestError extends Error {
 /** The API could not be reached at all. */
 export class ApiUnreachableError extends Error {
   constructor(url: string, cause: unknown) {
-    super(`cannot reach the greenloop API at ${url} (${cause instanceof Error ? ((cause.cause as Error | undefined)?.message ?? cause.message) : String(cause)}); start it with \`greenloop up\` or set GREENLOOP_URL`);
+    super(
+      `cannot reach the greenloop API at ${url} (${cause instanceof Error ? ((cause.cause as Error | undefined)?.message ?? cause.message) : String(cause)}); start it with \`greenloop up\` or set GREENLOOP_URL`,
+    );
     this.name = 'ApiUnreachableError';
   }
 }

@@ -1,5 +1,5 @@
 export { HELP, type RunOptions, runCli } from './cli.ts';
-export { readCliEnv, type CliEnv } from './cli-env.ts';
+export { type CliEnv, readCliEnv } from './cli-env.ts';
 export { ApiClient, ApiRequestError, ApiUnreachableError } from './client.ts';
 export { EXIT, exitCodeFor } from './io.ts';
 export { followEvents } from './sse.ts';

@@ -17,10 +17,16 @@ export function painter(color: boolean): Paint {
   return { bold: wrap(1, 22), dim: wrap(2, 22), red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), cyan: wrap(36, 39), underline: wrap(4, 24) };
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escape sequences start with ESC.
 const ANSI = /\x1b\[[0-9;]*m/g;
+/** The text without ANSI styling. */
+export function stripAnsi(s: string): string {
+  return s.replace(ANSI, '');
+}
+
 /** Display width, ignoring ANSI codes (good enough for the ASCII and common symbols we print). */
 export function visibleLength(s: string): number {
-  return s.replace(ANSI, '').length;
+  return stripAnsi(s).length;
 }
 
 function pad(s: string, width: number): string {
@@ -70,7 +76,16 @@ export function loopsTable(p: Paint, loops: LoopRecord[], now = Date.now()): str
   return table(
     p,
     ['LOOP', 'ENVIRONMENT', 'STATE', 'CYCLE', 'STAGE', 'TESTS', 'STARTED BY', 'CREATED'],
-    loops.map((l) => [l.id, l.environment, stateLabel(p, l.state), String(l.cycle), l.stage ?? '', totalsLabel(p, l.latest), `${l.startedBy.kind}:${l.startedBy.name}`, ago(l.createdAt, now)]),
+    loops.map((l) => [
+      l.id,
+      l.environment,
+      stateLabel(p, l.state),
+      String(l.cycle),
+      l.stage ?? '',
+      totalsLabel(p, l.latest),
+      `${l.startedBy.kind}:${l.startedBy.name}`,
+      ago(l.createdAt, now),
+    ]),
   );
 }
 
@@ -199,7 +214,11 @@ export function renderMarkdown(p: Paint, md: string, width = 100): string {
       continue;
     }
     if (/^\s*\|.*\|\s*$/.test(line)) {
-      const cells = line.trim().slice(1, -1).split('|').map((c) => c.trim());
+      const cells = line
+        .trim()
+        .slice(1, -1)
+        .split('|')
+        .map((c) => c.trim());
       if (cells.every((c) => /^:?-{2,}:?$/.test(c))) continue;
       tableRows.push(cells);
       continue;
@@ -225,5 +244,8 @@ export function renderMarkdown(p: Paint, md: string, width = 100): string {
     out.push(inline(p, line));
   }
   flushTable();
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd();
+  return out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd();
 }

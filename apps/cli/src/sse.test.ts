@@ -10,7 +10,8 @@ afterEach(async () => {
   server = undefined;
 });
 
-const ev = (id: string, type: string) => `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify({ type, loopId: 'l', time: '2026-01-01T00:00:00Z', message: id })}\n\n`;
+const ev = (id: string, type: string) =>
+  `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify({ type, loopId: 'l', time: '2026-01-01T00:00:00Z', message: id })}\n\n`;
 
 test('parseFrames keeps partial frames, skips comments, joins multi-line data', () => {
   const { frames, rest } = parseFrames(': keep-alive\n\nid: 1-0\nevent: a\ndata: x\ndata: y\n\nid: 2-0\ndata: part');

@@ -51,7 +51,11 @@ export function parseFrames(buffer: string): { frames: Frame[]; rest: string } {
  * Last-Event-ID, so no event is lost or repeated; when the server ends the stream on purpose (a loop's
  * stream ends after loop.finished) the generator returns. Error statuses (401, 404, ...) throw at once.
  */
-export async function* followEvents(url: string, token: string, opts: { signal?: AbortSignal; lastEventId?: string; maxRetries?: number } = {}): AsyncGenerator<LoopEvent> {
+export async function* followEvents(
+  url: string,
+  token: string,
+  opts: { signal?: AbortSignal; lastEventId?: string; maxRetries?: number } = {},
+): AsyncGenerator<LoopEvent> {
   let lastId = opts.lastEventId;
   let failures = 0;
   const maxRetries = opts.maxRetries ?? 8;

@@ -253,6 +253,7 @@ async function finish(ctx: WorkerContext, loop: LoopRecord, state: LoopState, st
   ctx.log.info({ loopId: loop.id, state, rule: stop.rule }, stop.message);
   await notify(ctx, ended, 'loop-finished');
 
+  if (state === 'green') await promoteCandidates(ctx, loop);
   try {
     const { environment } = await loadEnvironment(ctx, loop.environment);
     for (let n = loop.cycle; n >= 1 && n >= loop.cycle - 1; n--) {
@@ -269,6 +270,24 @@ async function finish(ctx: WorkerContext, loop: LoopRecord, state: LoopState, st
   await removeWorktree(ctx.env.repo, paths.integrateWorktree).catch(() => undefined);
   await store.releaseEnvironment(loop.environment, loop.id);
   return state;
+}
+
+/** Green with candidate revisions (Cloud Run, 0% traffic under a tag): now they get the traffic. */
+async function promoteCandidates(ctx: WorkerContext, loop: LoopRecord): Promise<void> {
+  const deployed = (await ctx.store.getStage<DeployResult>(loop.id, loop.cycle, 'deploy'))?.result?.services ?? [];
+  const { environment } = await loadEnvironment(ctx, loop.environment);
+  for (const d of deployed) {
+    const svc = environment.services.find((s) => s.name === d.service);
+    if (svc?.deploy.provider !== 'cloud-run' || !svc.deploy.candidate) continue;
+    try {
+      await ctx.deployProvider(svc).promote?.(d, {});
+      await ctx.store.emit({ type: 'notice', loopId: loop.id, message: `promoted ${d.service} revision ${d.revision} to 100% of traffic` });
+    } catch (err) {
+      const message = `could not promote ${d.service} revision ${d.revision}: ${describeError(err)}; traffic stays on the previous revision`;
+      await ctx.store.addNotice(loop.id, message);
+      await ctx.store.emit({ type: 'notice', loopId: loop.id, message });
+    }
+  }
 }
 
 async function notify(ctx: WorkerContext, loop: LoopRecord, kind: 'loop-started' | 'cycle-finished' | 'loop-finished', cycle?: number): Promise<void> {

@@ -31,7 +31,11 @@ export async function appendAudit(redis: Redis, prefix: string, entry: Omit<Audi
  * Newest first. `before` is the id of the last entry of the previous page; the result's `nextCursor`
  * is set when there may be more.
  */
-export async function readAudit(redis: Redis, prefix: string, opts: { limit: number; before?: string }): Promise<{ entries: AuditEntry[]; nextCursor?: string }> {
+export async function readAudit(
+  redis: Redis,
+  prefix: string,
+  opts: { limit: number; before?: string },
+): Promise<{ entries: AuditEntry[]; nextCursor?: string }> {
   const max = opts.before ? `(${opts.before}` : '+';
   const rows = (await redis.xrevrange(auditKey(prefix), max, '-', 'COUNT', opts.limit)) as [string, string[]][];
   const entries = rows.map(([id, fields]) => ({ ...(JSON.parse(fields[1] as string) as AuditEntry), id }));

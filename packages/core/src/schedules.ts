@@ -73,7 +73,9 @@ export function validateSchedule(cron: string, timezone: string): string[] {
   const fields = cron.trim().split(/\s+/);
   if (cron.length > 120) issues.push('cron: longer than 120 characters');
   else if (!(fields.length === 5 || fields.length === 6 || (fields.length === 1 && CRON_ALIASES.has(fields[0] as string)))) {
-    issues.push(`cron: expected 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or an alias like @daily; got ${fields.length} field(s)`);
+    issues.push(
+      `cron: expected 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or an alias like @daily; got ${fields.length} field(s)`,
+    );
   } else if (issues.length === 0) {
     try {
       cronParser.parseExpression(cron, { tz: timezone });
@@ -120,7 +122,8 @@ function toInfo(s: JobSchedulerJson<unknown>): ScheduleInfo | undefined {
 
 /** Creates or replaces a schedule. Validates first; throws SCHEDULE_INVALID. */
 export async function upsertSchedule(queues: Queues, spec: ScheduleSpec): Promise<ScheduleInfo> {
-  if (!SCHEDULE_NAME_PATTERN.test(spec.name)) throw new GreenloopError('SCHEDULE_INVALID', `invalid schedule: name "${spec.name}" must match ${SCHEDULE_NAME_PATTERN.source}`);
+  if (!SCHEDULE_NAME_PATTERN.test(spec.name))
+    throw new GreenloopError('SCHEDULE_INVALID', `invalid schedule: name "${spec.name}" must match ${SCHEDULE_NAME_PATTERN.source}`);
   assertValidSchedule(spec.cron, spec.timezone);
   const id = scheduleId(spec.environment, spec.name);
   const data: z.input<typeof TemplateData> = { environment: spec.environment, schedule: spec.name, source: spec.source };
@@ -128,7 +131,11 @@ export async function upsertSchedule(queues: Queues, spec: ScheduleSpec): Promis
   await queues.schedules.upsertJobScheduler(
     id,
     { pattern: spec.cron, tz: spec.timezone },
-    { name: 'schedule.fire', data, opts: { ...JobCatalog['schedule.fire'].options, removeOnComplete: { age: 7 * 86400, count: 1000 }, removeOnFail: { age: 30 * 86400 } } },
+    {
+      name: 'schedule.fire',
+      data,
+      opts: { ...JobCatalog['schedule.fire'].options, removeOnComplete: { age: 7 * 86400, count: 1000 }, removeOnFail: { age: 30 * 86400 } },
+    },
   );
   const stored = await getSchedule(queues, id);
   if (!stored) throw new GreenloopError('SCHEDULE_LOST', `schedule ${id} was not found right after it was written`, { retryable: true });

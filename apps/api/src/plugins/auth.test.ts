@@ -1,5 +1,5 @@
 import type { LoopRecord, Role } from '@greenloop/core';
-import { readAudit, ROLES } from '@greenloop/core';
+import { ROLES, readAudit } from '@greenloop/core';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { setupTestApi, type TestApi } from '../testing.ts';
@@ -159,9 +159,10 @@ describe('tokens', () => {
 });
 
 describe('failed authentication', () => {
-  test('is limited per client address', async () => {
+  test('is limited per client address; tokens it already verified keep working', async () => {
     const t2 = await setupTestApi();
     try {
+      expect((await t2.app.inject({ method: 'GET', url: '/v1/loops', headers: t2.auth('viewer') })).statusCode).toBe(200);
       let last = 0;
       for (let i = 0; i < 31; i++) {
         last = (await t2.app.inject({ method: 'GET', url: '/v1/loops', headers: { authorization: 'Bearer nope-nope-nope' } })).statusCode;
@@ -170,6 +171,8 @@ describe('failed authentication', () => {
       const res = await t2.app.inject({ method: 'GET', url: '/v1/loops', headers: { authorization: 'Bearer still-wrong' } });
       expect(res.statusCode).toBe(429);
       expect(res.json().code).toBe('RATE_LIMITED');
+      expect((await t2.app.inject({ method: 'GET', url: '/v1/loops', headers: t2.auth('viewer') })).statusCode).toBe(200);
+      expect((await t2.app.inject({ method: 'GET', url: '/v1/loops', headers: t2.auth('operator') })).statusCode).toBe(429);
     } finally {
       await t2.cleanup();
     }

@@ -27,12 +27,7 @@ test('the precomputed API headers are exactly what @fastify/helmet sends for the
 });
 
 test('API answers, errors and 404s carry the headers; the HTML pages get their own policy from helmet', async () => {
-  for (const req of [
-    { url: '/v1/loops', headers: t.auth('viewer') },
-    { url: '/v1/loops' },
-    { url: '/nope' },
-    { url: '/healthz' },
-  ]) {
+  for (const req of [{ url: '/v1/loops', headers: t.auth('viewer') }, { url: '/v1/loops' }, { url: '/nope' }, { url: '/healthz' }]) {
     const res = await t.app.inject({ method: 'GET', ...req });
     for (const [h, v] of Object.entries(API_SECURITY_HEADERS)) expect(res.headers[h], `${req.url} ${h}`).toBe(v);
   }

@@ -78,8 +78,9 @@ export const securityPlugin = fp<SecurityOptions>(
   async (app, opts) => {
     // Helmet runs only where the HTML pages live (registerUiSecurity); every other answer gets the
     // precomputed API headers.
-    app.addHook('onRequest', async (request, reply) => {
+    app.addHook('onRequest', (request, reply, done) => {
       if (request.routeOptions.config.helmetPage !== true) reply.headers(API_SECURITY_HEADERS);
+      done();
     });
     if (opts.rateLimit) {
       await app.register(rateLimit, {

@@ -2,8 +2,7 @@ import type { LoopRecord } from '@greenloop/core';
 import { TERMINAL_STATES } from '@greenloop/core';
 import { ApiRequestError, ApiUnreachableError } from '../client.ts';
 import { EXIT, exitCodeFor, type Io, UsageError } from '../io.ts';
-import { loopDetail, type LoopView, loopsTable, progressLine, renderMarkdown, stateLabel } from '../render.ts';
-
+import { type LoopView, loopDetail, loopsTable, progressLine, renderMarkdown, stateLabel } from '../render.ts';
 
 const LOOP_ID = /^[a-z0-9-]{6,64}$/;
 
@@ -20,7 +19,10 @@ export async function startCommand(io: Io, args: string[], flags: { wait: boolea
   const p = io.paint;
   let created: { status: number; body: LoopRecord };
   try {
-    created = await io.api.json<LoopRecord>('POST', '/v1/loops', { body: { environment }, ...(flags.idempotencyKey ? { headers: { 'idempotency-key': flags.idempotencyKey } } : {}) });
+    created = await io.api.json<LoopRecord>('POST', '/v1/loops', {
+      body: { environment },
+      ...(flags.idempotencyKey ? { headers: { 'idempotency-key': flags.idempotencyKey } } : {}),
+    });
   } catch (err) {
     if (err instanceof ApiRequestError && err.code === 'ENVIRONMENT_BUSY') {
       const active = String(err.body.activeLoopId ?? '');

@@ -28,4 +28,6 @@ export interface DeployProvider {
   deploy(req: DeployRequest): Promise<DeployedService>;
   /** Stops what `deploy` started (local processes); providers with nothing to stop omit it. */
   stop?(deployed: DeployedService, log: Logger): Promise<void>;
+  /** Candidate deploys (0% traffic under a tag): move all traffic to the revision once the suite is green. */
+  promote?(deployed: DeployedService, opts: { signal?: AbortSignal }): Promise<DeployedService>;
 }

@@ -16,7 +16,9 @@ const eventsPlugin: FastifyPluginAsync = async (app) => {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { lastEventId: { type: 'string', pattern: STREAM_ID_PATTERN, description: 'Alternative to the Last-Event-ID header; "0" replays what is kept' } },
+          properties: {
+            lastEventId: { type: 'string', pattern: STREAM_ID_PATTERN, description: 'Alternative to the Last-Event-ID header; "0" replays what is kept' },
+          },
         },
         response: { 200: SSE_RESPONSE, ...errorResponses(400, 401, 403, 429, 500, 503) },
       },

@@ -10,7 +10,14 @@ const L = 'loop-art-1';
 
 beforeAll(async () => {
   t = await setupTestApi();
-  await t.store.createLoop({ id: L, environment: 'staging', state: 'running', createdAt: new Date().toISOString(), startedBy: { kind: 'api', name: 'x' }, cycle: 1 });
+  await t.store.createLoop({
+    id: L,
+    environment: 'staging',
+    state: 'running',
+    createdAt: new Date().toISOString(),
+    startedBy: { kind: 'api', name: 'x' },
+    cycle: 1,
+  });
   const dir = join(t.home, 'artifacts', L);
   mkdirSync(join(dir, 'cycle-1', 'junit'), { recursive: true });
   writeFileSync(join(dir, 'cycle-1', 'junit', 'results.xml'), '<testsuites/>');
@@ -62,7 +69,14 @@ describe('GET /v1/loops/:id/artifacts/*', () => {
     expect(html.headers['content-type']).toBe('application/octet-stream');
     const listing = await get('cycle-1');
     expect(listing.statusCode).toBe(200);
-    expect(listing.json()).toEqual({ path: 'cycle-1', entries: [{ name: 'junit', type: 'dir' }, { name: 'page.html', type: 'file', size: 25 }, { name: 'stdout.txt', type: 'file', size: 21 }] });
+    expect(listing.json()).toEqual({
+      path: 'cycle-1',
+      entries: [
+        { name: 'junit', type: 'dir' },
+        { name: 'page.html', type: 'file', size: 25 },
+        { name: 'stdout.txt', type: 'file', size: 21 },
+      ],
+    });
     expect((await get('')).json().entries.map((e: { name: string }) => e.name)).toContain('cycle-1');
     expect((await get('inside-link.txt')).body).toBe('hello from the suite\n');
   });
@@ -95,7 +109,10 @@ describe('GET /v1/loops/:id/artifacts/*', () => {
   });
 
   test('the answers say why', async () => {
-    expect((await raw('../x')).json()).toMatchObject({ code: 'PATH_NOT_ALLOWED', message: 'artifact path "../x" is not allowed: ".." segments are not allowed' });
+    expect((await raw('../x')).json()).toMatchObject({
+      code: 'PATH_NOT_ALLOWED',
+      message: 'artifact path "../x" is not allowed: ".." segments are not allowed',
+    });
     expect((await get('escape.txt')).json()).toMatchObject({ code: 'PATH_NOT_ALLOWED', message: expect.stringContaining('link that leads outside') });
     expect((await get('nope.txt')).json()).toMatchObject({ code: 'ARTIFACT_NOT_FOUND' });
     const otherLoop = await t.app.inject({ method: 'GET', url: '/v1/loops/no-such-loop/artifacts/x', headers: t.auth('viewer') });

@@ -11,7 +11,8 @@ const artifactRoutes: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['loops'],
         summary: "A file (or directory listing) under the loop's artifact directory",
-        description: 'JUnit XML, raw test output, pulled logs, prompts, diffs, reports. Paths cannot leave the directory (no "..", no absolute paths, no symlinks out).',
+        description:
+          'JUnit XML, raw test output, pulled logs, prompts, diffs, reports. Paths cannot leave the directory (no "..", no absolute paths, no symlinks out).',
         params: {
           type: 'object',
           required: ['id', '*'],
@@ -33,7 +34,10 @@ const artifactRoutes: FastifyPluginAsync = async (app) => {
                     path: { type: 'string' },
                     entries: {
                       type: 'array',
-                      items: { type: 'object', properties: { name: { type: 'string' }, type: { type: 'string', enum: ['file', 'dir'] }, size: { type: 'integer' } } },
+                      items: {
+                        type: 'object',
+                        properties: { name: { type: 'string' }, type: { type: 'string', enum: ['file', 'dir'] }, size: { type: 'integer' } },
+                      },
                     },
                   },
                 },

@@ -77,12 +77,20 @@ describe('GET /v1/loops/:id/events', () => {
     expect(frames.map((f) => f.id)).toEqual(ids);
     expect(JSON.parse(frames[1]?.data ?? '{}')).toMatchObject({ type: 'stage.started', stage: 'deploy', cycle: 1, id: ids[1] });
 
-    const resumed = await t.app.inject({ method: 'GET', url: '/v1/loops/loop-sse-1/events', headers: { ...t.auth('viewer'), 'last-event-id': ids[0] as string } });
+    const resumed = await t.app.inject({
+      method: 'GET',
+      url: '/v1/loops/loop-sse-1/events',
+      headers: { ...t.auth('viewer'), 'last-event-id': ids[0] as string },
+    });
     expect(parseFrames(resumed.body).map((f) => f.id)).toEqual(ids.slice(1));
     const byQuery = await t.app.inject({ method: 'GET', url: `/v1/loops/loop-sse-1/events?lastEventId=${ids[1]}`, headers: t.auth('viewer') });
     expect(parseFrames(byQuery.body).map((f) => f.event)).toEqual(['loop.finished']);
     // Resuming after the last event of a finished loop ends at once instead of hanging.
-    const afterEnd = await t.app.inject({ method: 'GET', url: '/v1/loops/loop-sse-1/events', headers: { ...t.auth('viewer'), 'last-event-id': ids[2] as string } });
+    const afterEnd = await t.app.inject({
+      method: 'GET',
+      url: '/v1/loops/loop-sse-1/events',
+      headers: { ...t.auth('viewer'), 'last-event-id': ids[2] as string },
+    });
     expect(afterEnd.statusCode).toBe(200);
     expect(parseFrames(afterEnd.body)).toEqual([]);
     expect(t.app.eventStreams.slots.open).toBe(0);

@@ -57,17 +57,26 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
       const key = request.headers['idempotency-key'];
       const actor = actorOf(principal);
       // Keys are scoped to the caller, so two clients that happen to pick the same key do not collide.
-      const outcome = await startLoop({ store: app.store, queues: app.queues }, { environment, actor, ...(key ? { idempotencyKey: `${principal.name}/${key}` } : {}) });
+      const outcome = await startLoop(
+        { store: app.store, queues: app.queues },
+        { environment, actor, ...(key ? { idempotencyKey: `${principal.name}/${key}` } : {}) },
+      );
       if (outcome.kind === 'conflict') {
         throw apiError('ENVIRONMENT_BUSY', { environment, activeLoopId: outcome.activeLoopId }, { extra: { activeLoopId: outcome.activeLoopId } });
       }
       const loop = outcome.loop;
       if (outcome.kind === 'existing') {
         if (loop.environment !== environment) throw apiError('IDEMPOTENCY_KEY_REUSED', { key: key ?? '', environment: loop.environment });
-        return reply.code(200).header('location', loopLinks(loop.id).self).send({ ...loop, links: loopLinks(loop.id) });
+        return reply
+          .code(200)
+          .header('location', loopLinks(loop.id).self)
+          .send({ ...loop, links: loopLinks(loop.id) });
       }
       await appendAudit(app.store.redis, app.store.prefix, { actor, action: 'loop.start', target: loop.id, details: { environment } });
-      return reply.code(202).header('location', loopLinks(loop.id).self).send({ ...loop, links: loopLinks(loop.id) });
+      return reply
+        .code(202)
+        .header('location', loopLinks(loop.id).self)
+        .send({ ...loop, links: loopLinks(loop.id) });
     },
   );
 
@@ -164,7 +173,12 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
       if (!loop) throw apiError('LOOP_NOT_FOUND', { id });
       app.loopViewCache?.delete(id);
       if (TERMINAL_STATES.includes(loop.state)) throw apiError('LOOP_FINISHED', { id, state: loop.state });
-      await appendAudit(app.store.redis, app.store.prefix, { actor: actorOf(principalOf(request)), action: 'loop.cancel', target: id, details: { environment: loop.environment } });
+      await appendAudit(app.store.redis, app.store.prefix, {
+        actor: actorOf(principalOf(request)),
+        action: 'loop.cancel',
+        target: id,
+        details: { environment: loop.environment },
+      });
       return reply.code(202).send({ ...loop, links: loopLinks(id) });
     },
   );

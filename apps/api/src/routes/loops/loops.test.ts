@@ -19,7 +19,14 @@ const start = (environment: string, headers: Record<string, string> = {}) =>
   t.app.inject({ method: 'POST', url: '/v1/loops', headers: { ...t.auth('operator'), ...headers }, payload: { environment } });
 
 async function seedLoop(partial: Partial<LoopRecord> & { id: string }): Promise<LoopRecord> {
-  const loop: LoopRecord = { environment: 'staging', state: 'running', createdAt: new Date().toISOString(), startedBy: { kind: 'api', name: 'seed' }, cycle: 0, ...partial };
+  const loop: LoopRecord = {
+    environment: 'staging',
+    state: 'running',
+    createdAt: new Date().toISOString(),
+    startedBy: { kind: 'api', name: 'seed' },
+    cycle: 0,
+    ...partial,
+  };
   await t.store.createLoop(loop);
   return loop;
 }
@@ -29,11 +36,21 @@ describe('POST /v1/loops', () => {
     const res = await start('staging');
     expect(res.statusCode).toBe(202);
     const body = res.json();
-    expect(body).toMatchObject({ environment: 'staging', state: 'queued', startedBy: { kind: 'api', name: 'test-operator' }, links: { self: `/v1/loops/${body.id}`, events: `/v1/loops/${body.id}/events` } });
+    expect(body).toMatchObject({
+      environment: 'staging',
+      state: 'queued',
+      startedBy: { kind: 'api', name: 'test-operator' },
+      links: { self: `/v1/loops/${body.id}`, events: `/v1/loops/${body.id}/events` },
+    });
     expect(res.headers.location).toBe(`/v1/loops/${body.id}`);
     expect(await t.queues.loops.getJob(body.id)).toBeDefined();
     const audit = await readAudit(t.store.redis, t.store.prefix, { limit: 10 });
-    expect(audit.entries[0]).toMatchObject({ action: 'loop.start', target: body.id, actor: { kind: 'api', name: 'test-operator' }, details: { environment: 'staging' } });
+    expect(audit.entries[0]).toMatchObject({
+      action: 'loop.start',
+      target: body.id,
+      actor: { kind: 'api', name: 'test-operator' },
+      details: { environment: 'staging' },
+    });
   });
 
   test('same Idempotency-Key → the same loop (200), and no second job', async () => {
@@ -82,7 +99,12 @@ describe('POST /v1/loops', () => {
     const res = await start('qa');
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code: 'UNKNOWN_ENVIRONMENT', message: 'unknown environment "qa"; configured: staging, production' });
-    const cmd = await t.app.inject({ method: 'POST', url: '/v1/loops', headers: t.auth('operator'), payload: { environment: 'staging', command: ['sh', '-c', 'rm -rf /'] } });
+    const cmd = await t.app.inject({
+      method: 'POST',
+      url: '/v1/loops',
+      headers: t.auth('operator'),
+      payload: { environment: 'staging', command: ['sh', '-c', 'rm -rf /'] },
+    });
     expect(cmd.statusCode).toBe(400);
     expect(cmd.json().message).toBe('body: unknown field "command" (not allowed)');
     const wrongType = await t.app.inject({ method: 'POST', url: '/v1/loops', headers: t.auth('operator'), payload: { environment: 7 } });
@@ -97,7 +119,10 @@ describe('POST /v1/loops', () => {
     const body = res.json();
     expect(body.code).toBe('CONFIG_INVALID');
     expect(body.details.issues.join('\n')).toMatch(/version: expected version: 1/);
-    writeFileSync(join(t.repo, 'greenloop.yaml'), 'version: 1\nenvironments:\n  qa:\n    services:\n      - name: api\n        deploy: { provider: local, command: ["node", "s.js"] }\n    tests: { command: ["npm", "test"] }\n');
+    writeFileSync(
+      join(t.repo, 'greenloop.yaml'),
+      'version: 1\nenvironments:\n  qa:\n    services:\n      - name: api\n        deploy: { provider: local, command: ["node", "s.js"] }\n    tests: { command: ["npm", "test"] }\n',
+    );
     const ok = await start('qa');
     expect(ok.statusCode).toBe(202);
   });
@@ -142,7 +167,14 @@ describe('GET /v1/loops/:id and cycles', () => {
       report: { markdown: join(dir, 'report.md'), json: join(dir, 'report.json') },
       stages: {},
     });
-    await t.store.saveStage(loopId, 1, { stage: 'deploy', status: 'succeeded', startedAt: new Date().toISOString(), attempts: 1, summary: 'deployed api', result: { services: [{ service: 'api', url: 'http://x' }] } });
+    await t.store.saveStage(loopId, 1, {
+      stage: 'deploy',
+      status: 'succeeded',
+      startedAt: new Date().toISOString(),
+      attempts: 1,
+      summary: 'deployed api',
+      result: { services: [{ service: 'api', url: 'http://x' }] },
+    });
   }
 
   test('a loop with cycle summaries; a cycle with stage results', async () => {
@@ -152,7 +184,14 @@ describe('GET /v1/loops/:id and cycles', () => {
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.cycles).toHaveLength(1);
-    expect(body.cycles[0]).toMatchObject({ n: 1, commit: 'abc123', green: false, hasReport: true, totals: { failed: 2 }, stages: { deploy: { status: 'succeeded', summary: 'deployed api' } } });
+    expect(body.cycles[0]).toMatchObject({
+      n: 1,
+      commit: 'abc123',
+      green: false,
+      hasReport: true,
+      totals: { failed: 2 },
+      stages: { deploy: { status: 'succeeded', summary: 'deployed api' } },
+    });
     expect(body.cycles[0].stages.deploy.result).toBeUndefined();
     const cycle = await t.app.inject({ method: 'GET', url: '/v1/loops/loop-with-cycle/cycles/1', headers: t.auth('viewer') });
     expect(cycle.statusCode).toBe(200);
@@ -180,12 +219,21 @@ describe('GET /v1/loops/:id and cycles', () => {
     expect(none.statusCode).toBe(406);
     await seedLoop({ id: 'loop-noreport', cycle: 1 });
     await t.store.saveCycle({ loopId: 'loop-noreport', n: 1, commit: 'x', startedAt: new Date().toISOString(), stages: {} });
-    expect((await t.app.inject({ method: 'GET', url: '/v1/loops/loop-noreport/cycles/1/report', headers: t.auth('viewer') })).json().code).toBe('REPORT_NOT_READY');
+    expect((await t.app.inject({ method: 'GET', url: '/v1/loops/loop-noreport/cycles/1/report', headers: t.auth('viewer') })).json().code).toBe(
+      'REPORT_NOT_READY',
+    );
   });
 
   test('a report path outside the artifact directory is never served', async () => {
     await seedLoop({ id: 'loop-evil', cycle: 1 });
-    await t.store.saveCycle({ loopId: 'loop-evil', n: 1, commit: 'x', startedAt: new Date().toISOString(), report: { markdown: '/etc/passwd', json: '/etc/hostname' }, stages: {} });
+    await t.store.saveCycle({
+      loopId: 'loop-evil',
+      n: 1,
+      commit: 'x',
+      startedAt: new Date().toISOString(),
+      report: { markdown: '/etc/passwd', json: '/etc/hostname' },
+      stages: {},
+    });
     const res = await t.app.inject({ method: 'GET', url: '/v1/loops/loop-evil/cycles/1/report', headers: { ...t.auth('viewer'), accept: 'text/markdown' } });
     expect(res.statusCode).toBe(404);
     expect(res.body).not.toContain('root:');

@@ -70,7 +70,12 @@ const schedulesPlugin: FastifyPluginAsync = async (app) => {
           type: 'object',
           required: ['environment', 'name', 'cron'],
           additionalProperties: false,
-          properties: { environment: { type: 'string', pattern: ENV_NAME_PATTERN }, name: { type: 'string', pattern: SCHEDULE_NAME_PATTERN.source }, cron, timezone },
+          properties: {
+            environment: { type: 'string', pattern: ENV_NAME_PATTERN },
+            name: { type: 'string', pattern: SCHEDULE_NAME_PATTERN.source },
+            cron,
+            timezone,
+          },
         },
         response: { 201: { $ref: 'Schedule#' }, ...errorResponses(400, 401, 403, 409, 413, 415, 429, 500, 503) },
       },
@@ -83,7 +88,12 @@ const schedulesPlugin: FastifyPluginAsync = async (app) => {
       const id = scheduleId(environment, name);
       if (await getSchedule(app.queues, id)) throw apiError('SCHEDULE_EXISTS', { id });
       const created = await upsertSchedule(app.queues, { environment, name, cron: request.body.cron, timezone: tz, source: 'api', createdBy: principal.name });
-      await appendAudit(app.store.redis, app.store.prefix, { actor: actorOf(principal), action: 'schedule.create', target: id, details: { cron: created.cron, timezone: tz } });
+      await appendAudit(app.store.redis, app.store.prefix, {
+        actor: actorOf(principal),
+        action: 'schedule.create',
+        target: id,
+        details: { cron: created.cron, timezone: tz },
+      });
       return reply.code(201).send(created);
     },
   );
@@ -108,7 +118,12 @@ const schedulesPlugin: FastifyPluginAsync = async (app) => {
       if (current.source === 'config') throw apiError('SCHEDULE_FROM_CONFIG', { id });
       const tz = request.body.timezone ?? current.timezone;
       const updated = await upsertSchedule(app.queues, { ...current, cron: request.body.cron, timezone: tz, createdBy: current.createdBy ?? principal.name });
-      await appendAudit(app.store.redis, app.store.prefix, { actor: actorOf(principal), action: 'schedule.update', target: id, details: { cron: updated.cron, timezone: tz } });
+      await appendAudit(app.store.redis, app.store.prefix, {
+        actor: actorOf(principal),
+        action: 'schedule.update',
+        target: id,
+        details: { cron: updated.cron, timezone: tz },
+      });
       return updated;
     },
   );
@@ -133,7 +148,12 @@ const schedulesPlugin: FastifyPluginAsync = async (app) => {
       if (!current) throw apiError('SCHEDULE_NOT_FOUND', { id });
       if (current.source === 'config') throw apiError('SCHEDULE_FROM_CONFIG', { id });
       await removeSchedule(app.queues, id);
-      await appendAudit(app.store.redis, app.store.prefix, { actor: actorOf(principalOf(request)), action: 'schedule.delete', target: id, details: { environment: current.environment } });
+      await appendAudit(app.store.redis, app.store.prefix, {
+        actor: actorOf(principalOf(request)),
+        action: 'schedule.delete',
+        target: id,
+        details: { environment: current.environment },
+      });
       return { id, deleted: true };
     },
   );

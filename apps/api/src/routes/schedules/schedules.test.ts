@@ -5,8 +5,8 @@ import {
   createQueues,
   getSchedule,
   listSchedules,
-  nextRuns,
   loadConfig,
+  nextRuns,
   parsePayload,
   readAudit,
   startLoop,
@@ -45,28 +45,53 @@ describe('validation', () => {
     expect(validateSchedule('@daily', 'America/New_York')).toEqual([]);
     expect(validateSchedule('61 * * * *', 'UTC')[0]).toMatch(/^cron: Constraint error/);
     expect(validateSchedule('* * *', 'UTC')[0]).toMatch(/expected 5 fields/);
-    expect(validateSchedule('0 3 * * *', 'Mars/Olympus')).toEqual(['timezone: "Mars/Olympus" is not an IANA time zone (e.g. "UTC", "Europe/Berlin", "America/New_York")']);
+    expect(validateSchedule('0 3 * * *', 'Mars/Olympus')).toEqual([
+      'timezone: "Mars/Olympus" is not an IANA time zone (e.g. "UTC", "Europe/Berlin", "America/New_York")',
+    ]);
     expect(nextRuns('0 3 * * *', 'Europe/Berlin', 2, new Date('2026-07-01T12:00:00Z'))).toEqual(['2026-07-02T01:00:00.000Z', '2026-07-03T01:00:00.000Z']);
   });
 });
 
 describe('/v1/schedules', () => {
   test('create, read, update, delete; each audited', async () => {
-    const created = await t.app.inject({ method: 'POST', url: '/v1/schedules', headers: t.auth('operator'), payload: { environment: 'production', name: 'hourly', cron: '0 * * * *' } });
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/v1/schedules',
+      headers: t.auth('operator'),
+      payload: { environment: 'production', name: 'hourly', cron: '0 * * * *' },
+    });
     expect(created.statusCode).toBe(201);
     const body = created.json();
-    expect(body).toMatchObject({ id: 'production.hourly', environment: 'production', name: 'hourly', cron: '0 * * * *', timezone: 'UTC', source: 'api', createdBy: 'test-operator' });
+    expect(body).toMatchObject({
+      id: 'production.hourly',
+      environment: 'production',
+      name: 'hourly',
+      cron: '0 * * * *',
+      timezone: 'UTC',
+      source: 'api',
+      createdBy: 'test-operator',
+    });
     expect(body.nextRuns).toHaveLength(3);
     expect(Date.parse(body.next)).toBeGreaterThan(Date.now());
 
-    const dup = await t.app.inject({ method: 'POST', url: '/v1/schedules', headers: t.auth('operator'), payload: { environment: 'production', name: 'hourly', cron: '0 * * * *' } });
+    const dup = await t.app.inject({
+      method: 'POST',
+      url: '/v1/schedules',
+      headers: t.auth('operator'),
+      payload: { environment: 'production', name: 'hourly', cron: '0 * * * *' },
+    });
     expect(dup.statusCode).toBe(409);
     expect(dup.json().code).toBe('SCHEDULE_EXISTS');
 
     const one = await t.app.inject({ method: 'GET', url: '/v1/schedules/production.hourly', headers: t.auth('viewer') });
     expect(one.json().cron).toBe('0 * * * *');
 
-    const updated = await t.app.inject({ method: 'PUT', url: '/v1/schedules/production.hourly', headers: t.auth('operator'), payload: { cron: '30 2 * * *', timezone: 'Asia/Tokyo' } });
+    const updated = await t.app.inject({
+      method: 'PUT',
+      url: '/v1/schedules/production.hourly',
+      headers: t.auth('operator'),
+      payload: { cron: '30 2 * * *', timezone: 'Asia/Tokyo' },
+    });
     expect(updated.statusCode).toBe(200);
     expect(updated.json()).toMatchObject({ cron: '30 2 * * *', timezone: 'Asia/Tokyo', nextRuns: nextRuns('30 2 * * *', 'Asia/Tokyo') });
 
@@ -119,8 +144,16 @@ describe('syncSchedulesFromConfig', () => {
       return config;
     };
     await upsertSchedule(t.queues, { environment: 'production', name: 'manual', cron: '0 1 * * *', timezone: 'UTC', source: 'api' });
-    expect(await syncSchedulesFromConfig(t.queues, withSchedules([{ name: 'nightly', cron: '0 3 * * *' }]))).toEqual({ upserted: ['staging.nightly'], removed: [], unchanged: [], invalid: [] });
-    expect(await syncSchedulesFromConfig(t.queues, withSchedules([{ name: 'nightly', cron: '0 3 * * *' }]))).toMatchObject({ upserted: [], unchanged: ['staging.nightly'] });
+    expect(await syncSchedulesFromConfig(t.queues, withSchedules([{ name: 'nightly', cron: '0 3 * * *' }]))).toEqual({
+      upserted: ['staging.nightly'],
+      removed: [],
+      unchanged: [],
+      invalid: [],
+    });
+    expect(await syncSchedulesFromConfig(t.queues, withSchedules([{ name: 'nightly', cron: '0 3 * * *' }]))).toMatchObject({
+      upserted: [],
+      unchanged: ['staging.nightly'],
+    });
     expect(await syncSchedulesFromConfig(t.queues, withSchedules([{ name: 'nightly', cron: '0 5 * * *' }]))).toMatchObject({ upserted: ['staging.nightly'] });
     expect((await getSchedule(t.queues, 'staging.nightly'))?.cron).toBe('0 5 * * *');
     const res = await syncSchedulesFromConfig(t.queues, withSchedules([{ name: 'broken', cron: 'every day' }]));

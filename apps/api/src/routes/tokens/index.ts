@@ -55,8 +55,16 @@ const tokensPlugin: FastifyPluginAsync = async (app) => {
         if (err instanceof GreenloopError && err.code === 'TOKEN_NAME_TAKEN') throw apiError('TOKEN_NAME_TAKEN', { name });
         throw err;
       }
-      await appendAudit(app.store.redis, app.store.prefix, { actor: actorOf(principal), action: 'token.create', target: created.info.id, details: { name, role } });
-      return reply.code(201).header('cache-control', 'no-store').send({ ...created.info, token: created.token });
+      await appendAudit(app.store.redis, app.store.prefix, {
+        actor: actorOf(principal),
+        action: 'token.create',
+        target: created.info.id,
+        details: { name, role },
+      });
+      return reply
+        .code(201)
+        .header('cache-control', 'no-store')
+        .send({ ...created.info, token: created.token });
     },
   );
 
@@ -95,7 +103,12 @@ const tokensPlugin: FastifyPluginAsync = async (app) => {
       const revoked = await app.tokens.revoke(id);
       if (!revoked) throw apiError('TOKEN_NOT_FOUND', { id });
       app.forgetToken(id);
-      await appendAudit(app.store.redis, app.store.prefix, { actor: actorOf(principalOf(request)), action: 'token.revoke', target: id, details: { name: revoked.name } });
+      await appendAudit(app.store.redis, app.store.prefix, {
+        actor: actorOf(principalOf(request)),
+        action: 'token.revoke',
+        target: id,
+        details: { name: revoked.name },
+      });
       return { ...revoked, revoked: true };
     },
   );
