@@ -21,7 +21,7 @@ const median = (xs: number[]) => {
 /** A one-cycle, no-fixer variant of the demo config: deploy → test → analyze, then stop. */
 function oneCycleConfig(repo: string): void {
   const yaml = execFileSync('cat', [join(repo, 'greenloop.yaml')]).toString();
-  const trimmed = yaml.replace(/\n    fixer:[\s\S]*?(?=\n    loop:)/, '').replace(/loop: \{[^}]*\}/, 'loop: { maxCycles: 1 }');
+  const trimmed = yaml.replace(/\n {4}fixer:[\s\S]*?(?=\n {4}loop:)/, '').replace(/loop: \{[^}]*\}/, 'loop: { maxCycles: 1 }');
   writeFileSync(join(repo, 'greenloop.yaml'), trimmed);
   execFileSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-qam', 'one cycle'], { cwd: repo });
 }
@@ -79,7 +79,9 @@ export async function main(runs = 5): Promise<{ ratio: number; greenloopMs: numb
   const greenloopMs = median(gl);
   const shellMs = median(sh);
   const ratio = greenloopMs / shellMs;
-  console.log(`orchestration overhead: greenloop ${greenloopMs.toFixed(0)} ms / shell ${shellMs.toFixed(0)} ms = ${ratio.toFixed(3)} (median of ${runs}; goal ≤ 1.02)`);
+  console.log(
+    `orchestration overhead: greenloop ${greenloopMs.toFixed(0)} ms / shell ${shellMs.toFixed(0)} ms = ${ratio.toFixed(3)} (median of ${runs}; goal ≤ 1.02)`,
+  );
   return { ratio, greenloopMs, shellMs };
 }
 

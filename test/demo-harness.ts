@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Env, type LoopRecord, LoopStore, TERMINAL_STATES, readEnv } from '@greenloop/core';
+import { type Env, type LoopRecord, LoopStore, readEnv, TERMINAL_STATES } from '@greenloop/core';
 import { Redis } from 'ioredis';
 import { createDemoRepo } from '../apps/cli/src/demo-repo.ts';
 

@@ -4,7 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createQueues, closeQueues, startLoop, type LoopEvent } from '@greenloop/core';
+import { closeQueues, createQueues, type LoopEvent, startLoop } from '@greenloop/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { demoHarness } from './demo-harness.ts';
 
@@ -38,7 +38,10 @@ describe('e2e: worker crash during a test stage', () => {
 
   it('finishes green after the worker is killed mid-test, deploying each cycle once', { timeout: 180_000 }, async () => {
     // A slow (passing) test gives a window inside the test stage to kill the worker.
-    writeFileSync(join(h.repo, 'e2e', 'zz-slow.test.js'), "import { test } from 'node:test';\ntest('slow but fine', () => new Promise((r) => setTimeout(r, 2500)));\n");
+    writeFileSync(
+      join(h.repo, 'e2e', 'zz-slow.test.js'),
+      "import { test } from 'node:test';\ntest('slow but fine', () => new Promise((r) => setTimeout(r, 2500)));\n",
+    );
     execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'add', '-A'], { cwd: h.repo });
     execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'slow test'], { cwd: h.repo });
 

@@ -1,11 +1,12 @@
 // End-to-end (long): the demo loop to green through the HTTP API and the BullMQ workers on real Redis,
 // real git and real child processes — exactly what `npm run demo` does.
-import { existsSync, readFileSync } from 'node:fs';
+
 import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
 import { startApi } from '@greenloop/api';
-import { createLogger, type CycleRecord, type LoopRecord } from '@greenloop/core';
+import { type CycleRecord, createLogger, type LoopRecord } from '@greenloop/core';
 import { startWorker } from '@greenloop/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoHarness, type Harness } from './demo-harness.ts';
 
 describe('e2e: demo loop', () => {
@@ -31,7 +32,11 @@ describe('e2e: demo loop', () => {
 
   it('goes green after at least 3 cycles, with a report per cycle and the fixes on the loop branch', { timeout: 180_000 }, async () => {
     const auth = { authorization: `Bearer ${h.token}` };
-    const res = await fetch(`${apiUrl}/v1/loops`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ environment: 'demo' }) });
+    const res = await fetch(`${apiUrl}/v1/loops`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ environment: 'demo' }),
+    });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
 
@@ -40,7 +45,9 @@ describe('e2e: demo loop', () => {
     expect(loop.state).toBe('green');
     expect(loop.cycle).toBeGreaterThanOrEqual(3);
 
-    const view = (await (await fetch(`${apiUrl}/v1/loops/${id}`, { headers: auth })).json()) as LoopRecord & { cycles: (CycleRecord & { hasReport: boolean })[] };
+    const view = (await (await fetch(`${apiUrl}/v1/loops/${id}`, { headers: auth })).json()) as LoopRecord & {
+      cycles: (CycleRecord & { hasReport: boolean })[];
+    };
     expect(view.cycles).toHaveLength(loop.cycle);
     for (const c of view.cycles) {
       expect(c.hasReport, `cycle ${c.n} has a report`).toBe(true);
@@ -63,7 +70,10 @@ describe('e2e: demo loop', () => {
     expect(await md.text()).toMatch(/404|403|1011/);
 
     // The fixes are commits on the loop branch of the scratch repo, never on main.
-    const log = execFileSync('git', ['log', '--format=%s', `main..${loop.branch}`], { cwd: h.repo }).toString().trim().split('\n');
+    const log = execFileSync('git', ['log', '--format=%s', `main..${loop.branch}`], { cwd: h.repo })
+      .toString()
+      .trim()
+      .split('\n');
     expect(log.length).toBeGreaterThanOrEqual(3);
     expect(execFileSync('git', ['rev-list', '--count', 'main'], { cwd: h.repo }).toString().trim()).toBe('1');
   });

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, resolveRedis, type ResolvedRedis } from '@greenloop/core';
+import { createLogger, type ResolvedRedis, resolveRedis } from '@greenloop/core';
 
 let redis: ResolvedRedis | undefined;
 let home: string | undefined;

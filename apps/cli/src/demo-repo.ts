@@ -13,7 +13,10 @@ export function createDemoRepo(dir: string): string {
   if (!existsSync(DEMO_SOURCE)) throw new Error(`demo source missing at ${DEMO_SOURCE}`);
   rmSync(dir, { recursive: true, force: true });
   cpSync(DEMO_SOURCE, dir, { recursive: true, filter: (src) => !src.includes('node_modules') });
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=greenloop demo', '-c', 'user.email=demo@greenloop.local', ...args], { cwd: dir, stdio: 'pipe' }).toString().trim();
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=greenloop demo', '-c', 'user.email=demo@greenloop.local', ...args], { cwd: dir, stdio: 'pipe' })
+      .toString()
+      .trim();
   git('init', '-q', '-b', 'main');
   git('add', '-A');
   git('commit', '-q', '-m', 'demo service with seeded bugs');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join, relative, resolve } from 'node:path';
 import { startApi } from '@greenloop/api';
-import { type LoopEvent, type LoopRecord, createLogger, describeError, readEnv, resolveRedis } from '@greenloop/core';
+import { createLogger, describeError, type LoopEvent, type LoopRecord, readEnv, resolveRedis } from '@greenloop/core';
 import { startWorker } from '@greenloop/worker';
 import { createDemoRepo } from './demo-repo.ts';
 import { followEvents } from './sse.ts';
@@ -23,7 +23,7 @@ export function renderEvent(e: LoopEvent, startedAt: number): string | undefined
       return `${t} ${bold(e.message)}`;
     case 'cycle.finished': {
       const d = e.data as { green?: boolean } | undefined;
-      return `${t} ${bold(where)} ${d?.green ? green(e.message) : e.message}`;
+      return `${t} ${d?.green ? green(bold(e.message)) : bold(e.message)}`;
     }
     case 'loop.finished': {
       const state = (e.data as { state?: string } | undefined)?.state;
@@ -58,7 +58,9 @@ export async function runDemo(_args: string[], processEnv: Readonly<Record<strin
   console.log(`  scratch repository  ${relative(process.cwd(), repo)} (a copy of examples/demo-service with seeded bugs)`);
 
   const redis = await resolveRedis({ redisUrl: env.REDIS_URL, home, log, pathVar: processEnv.PATH });
-  console.log(`  redis               ${redis.source === 'embedded' ? 'embedded redis-server (stopped on exit)' : redis.source === 'env' ? 'REDIS_URL' : '127.0.0.1:6379'}`);
+  console.log(
+    `  redis               ${redis.source === 'embedded' ? 'embedded redis-server (stopped on exit)' : redis.source === 'env' ? 'REDIS_URL' : '127.0.0.1:6379'}`,
+  );
   const worker = await startWorker(env, log, redis.url, processEnv);
   const api = await startApi({ ...env, GREENLOOP_URL: env.GREENLOOP_URL }, log, redis.url);
   console.log(`  api                 ${api.url}`);
@@ -85,9 +87,13 @@ export async function runDemo(_args: string[], processEnv: Readonly<Record<strin
       if (line) console.log(line);
       if (e.type === 'loop.finished') break;
     }
-    const loop = (await (await fetch(`${api.url}/v1/loops/${body.id}`, { headers })).json()) as LoopRecord & { cycles?: { n: number; report?: { markdown: string } }[] };
+    const loop = (await (await fetch(`${api.url}/v1/loops/${body.id}`, { headers })).json()) as LoopRecord & {
+      cycles?: { n: number; report?: { markdown: string } }[];
+    };
     console.log('');
-    console.log(`  ${loop.state === 'green' ? green(bold(`green after ${loop.cycle} cycles`)) : red(bold(`${loop.state}: ${loop.stop?.message}`))} in ${Math.round((Date.now() - started) / 100) / 10}s`);
+    console.log(
+      `  ${loop.state === 'green' ? green(bold(`green after ${loop.cycle} cycles`)) : red(bold(`${loop.state}: ${loop.stop?.message}`))} in ${Math.round((Date.now() - started) / 100) / 10}s`,
+    );
     console.log(`  loop branch         ${loop.branch} in ${relative(process.cwd(), repo)}`);
     console.log('  cycle reports:');
     for (const c of loop.cycles ?? []) if (c.report) console.log(`    cycle ${c.n}  ${relative(process.cwd(), c.report.markdown)}`);

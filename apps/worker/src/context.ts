@@ -1,5 +1,5 @@
-import { type EnvironmentConfig, type Env, type GreenloopConfig, type Logger, type LoopStore, type Queues, getEnvironment, loadConfig } from '@greenloop/core';
 import { join } from 'node:path';
+import { type Env, type EnvironmentConfig, type GreenloopConfig, getEnvironment, type Logger, type LoopStore, loadConfig, type Queues } from '@greenloop/core';
 import type { CancelRegistry } from './cancel.ts';
 import type { DeployProvider } from './deploy/types.ts';
 import type { LogSource } from './logs/types.ts';

@@ -1,22 +1,23 @@
 import {
+  addJob,
   type CycleOutcome,
   type CycleRecord,
   type DeployResult,
+  describeError,
   type EnvironmentConfig,
+  evaluateStopRules,
+  type FixerConfig,
   type FixResult,
   type IntegrateResult,
   type JobName,
   type LoopRecord,
   type LoopState,
+  parsePayload,
   type StageName,
   type StageRecord,
   type StopReason,
-  TERMINAL_STATES,
-  addJob,
-  describeError,
-  evaluateStopRules,
-  parsePayload,
   stageJobId,
+  TERMINAL_STATES,
 } from '@greenloop/core';
 import { type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
 import { loadEnvironment, type WorkerContext } from './context.ts';
@@ -24,6 +25,7 @@ import { planFixes } from './fix/dispatch.ts';
 import { ensureBranch, removeWorktree, resolveCommit } from './git/repo.ts';
 import { loopPaths } from './paths.ts';
 import type { AnalyzeStageResult } from './stages/analyze.ts';
+import { stopServices } from './stages/deploy.ts';
 import { type FixStageResult, fixMarker } from './stages/fix.ts';
 
 const STAGE_JOBS: Record<Exclude<StageName, 'fix'>, JobName> = {
@@ -92,7 +94,7 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
       // fix → integrate (skipped when no fixer is configured: the loop redeploys and retests only)
       let nextCommit = cycle.commit;
       if (environment.fixer) {
-        const fix = await awaitFixes(ctx, job, token, loop, cycle, environment, analysis);
+        const fix = await awaitFixes(ctx, job, token, loop, cycle, environment.fixer, analysis);
         if (fix.status === 'cancelled') continue;
         const fixResult = fix.result as FixStageResult;
         if (fixResult.results.some((r) => r.outcome === 'accepted')) {
@@ -110,7 +112,13 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
       loop = { ...loop, cycle: n + 1, commit: nextCommit };
       delete loop.stage;
       await store.saveLoop(loop);
-      await store.emit({ type: 'cycle.started', loopId, cycle: n + 1, message: `cycle ${n + 1} started at ${nextCommit.slice(0, 7)}`, data: { commit: nextCommit } });
+      await store.emit({
+        type: 'cycle.started',
+        loopId,
+        cycle: n + 1,
+        message: `cycle ${n + 1} started at ${nextCommit.slice(0, 7)}`,
+        data: { commit: nextCommit },
+      });
       log.info({ cycle: n + 1, commit: nextCommit }, 'cycle started');
     }
   } catch (err) {
@@ -127,14 +135,26 @@ async function begin(ctx: WorkerContext, loop: LoopRecord): Promise<LoopRecord> 
   const started: LoopRecord = { ...loop, state: 'running', startedAt: loop.startedAt ?? now, branch, baseCommit: base, commit, cycle: 1 };
   if (!(await ctx.store.getCycle(loop.id, 1))) await ctx.store.saveCycle({ loopId: loop.id, n: 1, commit, startedAt: now, stages: {} });
   await ctx.store.saveLoop(started);
-  await ctx.store.emit({ type: 'loop.started', loopId: loop.id, message: `loop started on ${loop.environment} at ${commit.slice(0, 7)} (branch ${branch})`, data: { commit, branch } });
+  await ctx.store.emit({
+    type: 'loop.started',
+    loopId: loop.id,
+    message: `loop started on ${loop.environment} at ${commit.slice(0, 7)} (branch ${branch})`,
+    data: { commit, branch },
+  });
   await ctx.store.emit({ type: 'cycle.started', loopId: loop.id, cycle: 1, message: `cycle 1 started at ${commit.slice(0, 7)}`, data: { commit } });
   await notify(ctx, started, 'loop-started');
   return started;
 }
 
 /** Returns the stage's final record, enqueueing its job and suspending the controller when needed. */
-async function awaitStage(ctx: WorkerContext, job: Job, token: string, loop: LoopRecord, cycle: CycleRecord, stage: Exclude<StageName, 'fix'>): Promise<StageRecord> {
+async function awaitStage(
+  ctx: WorkerContext,
+  job: Job,
+  token: string,
+  loop: LoopRecord,
+  cycle: CycleRecord,
+  stage: Exclude<StageName, 'fix'>,
+): Promise<StageRecord> {
   const done = cycle.stages[stage];
   if (done && done.status !== 'running') return done;
   await addJob(ctx.queues, STAGE_JOBS[stage], { loopId: loop.id, cycle: cycle.n }, childOpts(job, stageJobId(loop.id, cycle.n, stage)));
@@ -143,11 +163,25 @@ async function awaitStage(ctx: WorkerContext, job: Job, token: string, loop: Loo
   const rec = await ctx.store.getStage(loop.id, cycle.n, stage);
   if (rec && rec.status !== 'running') return rec;
   // The child ended without a final record: its job failed outright (e.g. Redis went away mid-write).
-  return { stage, status: 'failed', startedAt: rec?.startedAt ?? new Date().toISOString(), attempts: rec?.attempts ?? 0, error: { code: 'STAGE_LOST', message: `the ${stage} job ended without recording a result; see the worker logs` } };
+  return {
+    stage,
+    status: 'failed',
+    startedAt: rec?.startedAt ?? new Date().toISOString(),
+    attempts: rec?.attempts ?? 0,
+    error: { code: 'STAGE_LOST', message: `the ${stage} job ended without recording a result; see the worker logs` },
+  };
 }
 
 /** The fix step: one child job per dispatched cluster, in parallel; the record lists every outcome. */
-async function awaitFixes(ctx: WorkerContext, job: Job, token: string, loop: LoopRecord, cycle: CycleRecord, environment: EnvironmentConfig, analysis: AnalyzeStageResult): Promise<StageRecord> {
+async function awaitFixes(
+  ctx: WorkerContext,
+  job: Job,
+  token: string,
+  loop: LoopRecord,
+  cycle: CycleRecord,
+  fixer: FixerConfig,
+  analysis: AnalyzeStageResult,
+): Promise<StageRecord> {
   const { store } = ctx;
   const done = cycle.stages.fix;
   if (done && done.status !== 'running') return done;
@@ -156,9 +190,10 @@ async function awaitFixes(ctx: WorkerContext, job: Job, token: string, loop: Loo
     const attempts: Record<string, number> = {};
     for (let n = 1; n < cycle.n; n++) {
       const r = (await store.getStage<FixStageResult>(loop.id, n, 'fix'))?.result;
-      for (const f of r?.results ?? []) if (f.outcome !== 'skipped' && f.outcome !== 'cancelled') attempts[f.fingerprint] = (attempts[f.fingerprint] ?? 0) + Math.max(1, f.attempts);
+      for (const f of r?.results ?? [])
+        if (f.outcome !== 'skipped' && f.outcome !== 'cancelled') attempts[f.fingerprint] = (attempts[f.fingerprint] ?? 0) + Math.max(1, f.attempts);
     }
-    const plan = planFixes(analysis.clusters, environment.fixer!, attempts);
+    const plan = planFixes(analysis.clusters, fixer, attempts);
     record = {
       stage: 'fix',
       status: 'running',
@@ -167,7 +202,13 @@ async function awaitFixes(ctx: WorkerContext, job: Job, token: string, loop: Loo
       result: { planned: plan.dispatch.map((c) => c.fingerprint), skipped: plan.skipped, results: [] },
     };
     await store.saveStage(loop.id, cycle.n, record);
-    await store.emit({ type: 'stage.started', loopId: loop.id, cycle: cycle.n, stage: 'fix', message: `dispatching ${plan.dispatch.length} fixer(s); ${plan.skipped.length} cluster(s) left to a person` });
+    await store.emit({
+      type: 'stage.started',
+      loopId: loop.id,
+      cycle: cycle.n,
+      stage: 'fix',
+      message: `dispatching ${plan.dispatch.length} fixer(s); ${plan.skipped.length} cluster(s) left to a person`,
+    });
   }
   const planned = record.result?.planned ?? [];
   for (const fingerprint of planned) {
@@ -179,7 +220,9 @@ async function awaitFixes(ctx: WorkerContext, job: Job, token: string, loop: Loo
   const results: FixResult[] = [];
   for (const fingerprint of planned) {
     const raw = await store.getMarker(loop.id, cycle.n, fixMarker(fingerprint));
-    results.push(raw ? (JSON.parse(raw) as FixResult) : { fingerprint, outcome: 'failed', reason: 'the fix job ended without recording an outcome', attempts: 0 });
+    results.push(
+      raw ? (JSON.parse(raw) as FixResult) : { fingerprint, outcome: 'failed', reason: 'the fix job ended without recording an outcome', attempts: 0 },
+    );
   }
   const cancelled = await store.isCancelRequested(loop.id);
   const accepted = results.filter((r) => r.outcome === 'accepted').length;
@@ -191,7 +234,14 @@ async function awaitFixes(ctx: WorkerContext, job: Job, token: string, loop: Loo
     result: { planned, skipped: record.result?.skipped ?? [], results },
   };
   await store.saveStage(loop.id, cycle.n, final);
-  await store.emit({ type: 'stage.finished', loopId: loop.id, cycle: cycle.n, stage: 'fix', message: `fix ${final.status}: ${final.summary}`, data: { status: final.status } });
+  await store.emit({
+    type: 'stage.finished',
+    loopId: loop.id,
+    cycle: cycle.n,
+    stage: 'fix',
+    message: `fix ${final.status === 'succeeded' ? 'done' : final.status}: ${final.summary}`,
+    data: { status: final.status },
+  });
   return final;
 }
 
@@ -256,11 +306,9 @@ async function finish(ctx: WorkerContext, loop: LoopRecord, state: LoopState, st
   if (state === 'green') await promoteCandidates(ctx, loop);
   try {
     const { environment } = await loadEnvironment(ctx, loop.environment);
+    // The last cycle's services, and the one before's in case the last deploy failed half-way.
     for (let n = loop.cycle; n >= 1 && n >= loop.cycle - 1; n--) {
-      for (const d of (await store.getStage<DeployResult>(loop.id, n, 'deploy'))?.result?.services ?? []) {
-        const svc = environment.services.find((s) => s.name === d.service);
-        if (svc) await ctx.deployProvider(svc).stop?.(d, ctx.log);
-      }
+      await stopServices(ctx, environment, (await store.getStage<DeployResult>(loop.id, n, 'deploy'))?.result?.services ?? []);
     }
   } catch (err) {
     ctx.log.warn({ loopId: loop.id, err: describeError(err) }, 'could not stop the loop’s services');
@@ -294,7 +342,12 @@ async function notify(ctx: WorkerContext, loop: LoopRecord, kind: 'loop-started'
   try {
     const { environment } = await loadEnvironment(ctx, loop.environment);
     if (!environment.notifications.slack && !environment.notifications.webhook) return;
-    await addJob(ctx.queues, 'notify', { loopId: loop.id, kind, ...(cycle ? { cycle } : {}) }, { jobId: [loop.id, 'notify', kind, cycle].filter(Boolean).join('.') });
+    await addJob(
+      ctx.queues,
+      'notify',
+      { loopId: loop.id, kind, ...(cycle ? { cycle } : {}) },
+      { jobId: [loop.id, 'notify', kind, cycle].filter(Boolean).join('.') },
+    );
   } catch (err) {
     // A notification problem never stops a loop.
     ctx.log.warn({ loopId: loop.id, err: describeError(err) }, 'could not enqueue notification');

@@ -1,2 +1,2 @@
-export { startWorker, type RunningWorker } from './worker.ts';
 export { loopPaths } from './paths.ts';
+export { type RunningWorker, startWorker } from './worker.ts';

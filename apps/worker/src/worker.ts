@@ -1,17 +1,33 @@
-import { type Env, GreenloopError, type Logger, LoopStore, type Redis, type QueueName, closeQueues, createQueues, createRedis, getEnvironment, loadConfig, parsePayload, startLoop, waitReady } from '@greenloop/core';
-import { type Job, type Processor, UnrecoverableError, Worker } from 'bullmq';
 import { join } from 'node:path';
+import {
+  appendAudit,
+  closeQueues,
+  createQueues,
+  createRedis,
+  type Env,
+  GreenloopError,
+  getEnvironment,
+  type Logger,
+  LoopStore,
+  loadConfig,
+  parsePayload,
+  type QueueName,
+  type Redis,
+  startLoop,
+  syncSchedulesFromConfig,
+  waitReady,
+} from '@greenloop/core';
+import { type Job, type Processor, UnrecoverableError, Worker } from 'bullmq';
+import { createDeployProviders, createLogSources } from './adapters.ts';
 import { CancelRegistry } from './cancel.ts';
 import type { WorkerContext } from './context.ts';
 import { processLoop } from './controller.ts';
-import { createDeployProviders, createLogSources } from './adapters.ts';
+import { notify } from './notify/notifier.ts';
 import { analyzeStage } from './stages/analyze.ts';
 import { deployStage } from './stages/deploy.ts';
 import { fixClusterJob, integrateStage } from './stages/fix.ts';
 import { runStage, type StageOutput, type StageRun } from './stages/run-stage.ts';
 import { testStage } from './stages/test.ts';
-import { notify } from './notify/notifier.ts';
-import { syncSchedulesFromConfig } from '@greenloop/core';
 
 export interface RunningWorker {
   close(): Promise<void>;
@@ -50,16 +66,19 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   try {
     const config = await loadConfig(join(env.repo, 'greenloop.yaml'));
     fixConcurrency = Math.max(1, ...Object.values(config.environments).map((e) => e.fixer?.concurrency ?? 1));
-    await syncSchedulesFromConfig(queues, config);
+    const synced = await syncSchedulesFromConfig(queues, config);
+    for (const bad of synced.invalid) log.error({ schedule: bad }, 'schedule in greenloop.yaml is invalid and was not created');
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'greenloop.yaml could not be read at start-up; loops will report the problem');
   }
 
-  const stage = <R>(fn: (c: WorkerContext, run: StageRun) => Promise<StageOutput<R>>) => async (job: Job) => {
-    const payload = parsePayload('stage.deploy', job.data);
-    const rec = await runStage(ctx, job, job.name.replace('stage.', '') as 'deploy', payload, (run) => fn(ctx, run));
-    return rec.status;
-  };
+  const stage =
+    <R>(fn: (c: WorkerContext, run: StageRun) => Promise<StageOutput<R>>) =>
+    async (job: Job) => {
+      const payload = parsePayload('stage.deploy', job.data);
+      const rec = await runStage(ctx, job, job.name.replace('stage.', '') as 'deploy', payload, (run) => fn(ctx, run));
+      return rec.status;
+    };
   const processors: Record<QueueName, Processor> = {
     loops: (job, token) => processLoop(ctx, job, token as string),
     deploy: stage(deployStage),
@@ -87,12 +106,23 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       const { environment, schedule } = parsePayload('schedule.fire', job.data);
       const config = await loadConfig(join(env.repo, 'greenloop.yaml'));
       getEnvironment(config, environment);
-      const out = await startLoop({ store, queues }, { environment, actor: { kind: 'schedule', name: schedule } });
+      const actor = { kind: 'schedule', name: schedule } as const;
+      const out = await startLoop({ store, queues }, { environment, actor });
+      if (out.kind === 'created')
+        await appendAudit(redis, env.GREENLOOP_PREFIX, { actor, action: 'loop.start', target: out.loop.id, details: { environment } });
       if (out.kind === 'conflict') log.warn({ environment, schedule, activeLoopId: out.activeLoopId }, 'scheduled loop skipped: a loop is already running');
       return out.kind === 'conflict' ? `skipped: ${out.activeLoopId} running` : out.loop.id;
     },
   };
-  const concurrency: Record<QueueName, number> = { loops: 50, deploy: env.GREENLOOP_CONCURRENCY, test: env.GREENLOOP_CONCURRENCY, analyze: env.GREENLOOP_CONCURRENCY, fix: fixConcurrency, notify: 1, schedules: 1 };
+  const concurrency: Record<QueueName, number> = {
+    loops: 50,
+    deploy: env.GREENLOOP_CONCURRENCY,
+    test: env.GREENLOOP_CONCURRENCY,
+    analyze: env.GREENLOOP_CONCURRENCY,
+    fix: fixConcurrency,
+    notify: 1,
+    schedules: 1,
+  };
   // BullMQ never closes a connection it was handed: keep them to close on shutdown.
   const connections: Redis[] = [];
   const workers = (Object.keys(processors) as QueueName[]).map((q) => {

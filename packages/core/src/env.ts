@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { formatIssues } from './config/load.ts';
-import { ConfigError } from './errors.ts';
 import { parseDuration } from './duration.ts';
+import { ConfigError } from './errors.ts';
 
 const ms = (fallback: number) =>
   z
@@ -26,7 +26,10 @@ export const EnvSchema = z.object({
   /** Redis to use. Unset: use 127.0.0.1:6379 if it answers, else start an embedded redis-server. */
   REDIS_URL: z.string().url().optional(),
   /** Prefix of every Redis key and BullMQ queue, so several installs (and tests) share one Redis. */
-  GREENLOOP_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('greenloop'),
+  GREENLOOP_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]+$/)
+    .default('greenloop'),
   /** State directory: artifacts, worktrees, embedded Redis data. */
   GREENLOOP_HOME: z.string().default('.greenloop'),
   /** The git repository with greenloop.yaml at its root. */

@@ -9,10 +9,7 @@ export function newLoopId(now = Date.now()): string {
   return `${now.toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-export type StartLoopOutcome =
-  | { kind: 'created'; loop: LoopRecord }
-  | { kind: 'existing'; loop: LoopRecord }
-  | { kind: 'conflict'; activeLoopId: string };
+export type StartLoopOutcome = { kind: 'created'; loop: LoopRecord } | { kind: 'existing'; loop: LoopRecord } | { kind: 'conflict'; activeLoopId: string };
 
 /**
  * Starts a loop on an environment: the one path used by the API, schedules and the CLI.

@@ -13,7 +13,12 @@ export function renderString(template: string, values: Readonly<Record<string, s
   return template.replace(/\{\{\s*([a-zA-Z][a-zA-Z0-9]*)\s*\}\}/g, (_, key: string) => {
     const v = values[key];
     if (v === undefined) {
-      throw new GreenloopError('PLACEHOLDER_UNKNOWN', `unknown placeholder {{${key}}} in "${template}"; available: ${Object.keys(values).map((k) => `{{${k}}}`).join(', ')}`);
+      throw new GreenloopError(
+        'PLACEHOLDER_UNKNOWN',
+        `unknown placeholder {{${key}}} in "${template}"; available: ${Object.keys(values)
+          .map((k) => `{{${k}}}`)
+          .join(', ')}`,
+      );
     }
     return v;
   });

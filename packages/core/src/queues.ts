@@ -1,4 +1,4 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { type ConnectionOptions, type JobsOptions, Queue } from 'bullmq';
 import { JobCatalog, type JobName, type JobPayload, QUEUE_NAMES, type QueueName } from './jobs.ts';
 
 export type Queues = Record<QueueName, Queue>;

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -13,8 +13,7 @@ export { Redis };
  * (`maxRetriesPerRequest: null`), as BullMQ requires for blocking connections.
  */
 export function createRedis(url: string, role: 'producer' | 'worker'): Redis {
-  const opts: RedisOptions =
-    role === 'worker' ? { maxRetriesPerRequest: null } : { maxRetriesPerRequest: 1, enableOfflineQueue: false };
+  const opts: RedisOptions = role === 'worker' ? { maxRetriesPerRequest: null } : { maxRetriesPerRequest: 1, enableOfflineQueue: false };
   return new Redis(url, { ...opts, lazyConnect: false });
 }
 
@@ -24,7 +23,12 @@ export async function waitReady(redis: Redis, url: string, timeoutMs = 5000): Pr
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(new GreenloopError('REDIS_UNREACHABLE', `Redis at ${redactUrl(url)} did not answer within ${timeoutMs}ms`, { retryable: true, hint: 'check REDIS_URL, or unset it to let greenloop start its own redis-server' }));
+      reject(
+        new GreenloopError('REDIS_UNREACHABLE', `Redis at ${redactUrl(url)} did not answer within ${timeoutMs}ms`, {
+          retryable: true,
+          hint: 'check REDIS_URL, or unset it to let greenloop start its own redis-server',
+        }),
+      );
     }, timeoutMs);
     const onReady = () => {
       cleanup();
@@ -113,7 +117,24 @@ export async function resolveRedis(opts: { redisUrl?: string; home: string; log:
   const port = opts.port ?? (await freePort());
   const dir = join(opts.home, 'redis');
   mkdirSync(dir, { recursive: true });
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--save', '', '--daemonize', 'no', '--logfile', join(dir, 'redis.log')];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--maxmemory-policy',
+    'noeviction',
+    '--save',
+    '',
+    '--daemonize',
+    'no',
+    '--logfile',
+    join(dir, 'redis.log'),
+  ];
   const child: ChildProcess = spawn(bin, args, { stdio: 'ignore' });
   let exited = false;
   child.on('exit', () => {

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { type CycleOutcome, evaluateStopRules } from './stop-rules.ts';
 
 const limits = { maxCycles: 10, maxDuration: 3_600_000, noProgressCycles: 3 };
-const c = (n: number, failing: string[], extra: Partial<CycleOutcome> = {}): CycleOutcome => ({ n, green: failing.length === 0, real: true, realnessReasons: [], failing, ...extra });
+const c = (n: number, failing: string[], extra: Partial<CycleOutcome> = {}): CycleOutcome => ({
+  n,
+  green: failing.length === 0,
+  real: true,
+  realnessReasons: [],
+  failing,
+  ...extra,
+});
 
 describe('stop rules', () => {
   it('keeps going while failures shrink', () => {

@@ -17,7 +17,11 @@ const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.l
  * Decides, after a cycle has been analyzed, whether the loop stops and why. Pure: the controller
  * persists the answer. Order matters: green wins, then realness, then the budgets, then progress rules.
  */
-export function evaluateStopRules(cycles: readonly CycleOutcome[], limits: Pick<LoopLimits, 'maxCycles' | 'maxDuration' | 'noProgressCycles'>, elapsedMs: number): StopReason | undefined {
+export function evaluateStopRules(
+  cycles: readonly CycleOutcome[],
+  limits: Pick<LoopLimits, 'maxCycles' | 'maxDuration' | 'noProgressCycles'>,
+  elapsedMs: number,
+): StopReason | undefined {
   const last = cycles.at(-1);
   if (!last) return undefined;
   if (last.green && last.real) return { rule: 'green', message: `all tests passed in cycle ${last.n}` };
@@ -25,10 +29,18 @@ export function evaluateStopRules(cycles: readonly CycleOutcome[], limits: Pick<
     return { rule: 'not-real', message: `cycle ${last.n} had no failures but the run cannot be trusted: ${last.realnessReasons.join('; ')}` };
   }
   if (last.n >= limits.maxCycles) {
-    return { rule: 'max-cycles', message: `reached maxCycles (${limits.maxCycles}) with ${last.failing.length} failure cluster(s) left`, clusters: last.failing };
+    return {
+      rule: 'max-cycles',
+      message: `reached maxCycles (${limits.maxCycles}) with ${last.failing.length} failure cluster(s) left`,
+      clusters: last.failing,
+    };
   }
   if (elapsedMs >= limits.maxDuration) {
-    return { rule: 'max-duration', message: `ran ${Math.round(elapsedMs / 1000)}s, over maxDuration (${Math.round(limits.maxDuration / 1000)}s)`, clusters: last.failing };
+    return {
+      rule: 'max-duration',
+      message: `ran ${Math.round(elapsedMs / 1000)}s, over maxDuration (${Math.round(limits.maxDuration / 1000)}s)`,
+      clusters: last.failing,
+    };
   }
   const window = cycles.slice(-limits.noProgressCycles);
   if (limits.noProgressCycles > 1 && window.length === limits.noProgressCycles && window.every((c) => sameSet(c.failing, last.failing))) {

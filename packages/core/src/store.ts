@@ -29,15 +29,18 @@ export class LoopStore {
   // ---- loops ---------------------------------------------------------------------------------------
 
   async createLoop(loop: LoopRecord): Promise<void> {
-    await this.redis
-      .multi()
-      .set(this.key('loop', loop.id), JSON.stringify(loop))
-      .zadd(this.key('loops'), Date.parse(loop.createdAt), loop.id)
-      .exec();
+    await this.redis.multi().set(this.key('loop', loop.id), JSON.stringify(loop)).zadd(this.key('loops'), Date.parse(loop.createdAt), loop.id).exec();
   }
 
   async getLoop(id: string): Promise<LoopRecord | undefined> {
-    const res = await this.redis.multi().get(this.key('loop', id)).lrange(this.key('loop', id, 'notices'), 0, 49).exec();
+    // One round trip, no transaction: the notices list is append-only.
+    const res = await this.redis
+      .pipeline()
+      .get(this.key('loop', id))
+      .lrange(this.key('loop', id, 'notices'), 0, 49)
+      .exec();
+    const failed = res?.find(([err]) => err);
+    if (failed?.[0]) throw failed[0];
     const raw = res?.[0]?.[1] as string | null | undefined;
     if (!raw) return undefined;
     const loop = JSON.parse(raw) as LoopRecord;
@@ -192,9 +195,11 @@ export class LoopStore {
     const key = loopId ? this.key('events', loopId) : this.key('events');
     const conn = opts.redis ?? this.redis;
     const count = opts.count ?? 500;
-    const res = (opts.blockMs !== undefined
-      ? await conn.xread('COUNT', count, 'BLOCK', opts.blockMs, 'STREAMS', key, afterId)
-      : await conn.xread('COUNT', count, 'STREAMS', key, afterId)) as [string, [string, string[]][]][] | null;
+    const res = (
+      opts.blockMs !== undefined
+        ? await conn.xread('COUNT', count, 'BLOCK', opts.blockMs, 'STREAMS', key, afterId)
+        : await conn.xread('COUNT', count, 'STREAMS', key, afterId)
+    ) as [string, [string, string[]][]][] | null;
     if (!res) return [];
     const entries = res[0]?.[1] ?? [];
     return entries.map(([id, fields]) => ({ ...(JSON.parse(fields[1] as string) as LoopEvent), id }));

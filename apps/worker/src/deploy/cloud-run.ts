@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { protos, RevisionsClient, ServicesClient } from '@google-cloud/run';
-import { type CloudRunDeployConfig, type DeployedService, GreenloopError, type Logger, renderArgv, renderString, type ServiceConfig } from '@greenloop/core';
+import { type CloudRunDeployConfig, type DeployedService, GreenloopError, type Logger, renderArgv, renderString } from '@greenloop/core';
 import { runCommand } from '../process/run-command.ts';
 import type { DeployProvider, DeployRequest } from './types.ts';
 
@@ -360,7 +360,6 @@ export function shortName(name: string | null | undefined): string {
 function serviceResource(t: CloudRunTarget): string {
   return `projects/${t.project}/locations/${t.region}/services/${t.service}`;
 }
-
 
 // ---- normalized state --------------------------------------------------------------------------------
 

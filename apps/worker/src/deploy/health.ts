@@ -39,9 +39,13 @@ export async function waitHealthy(w: HealthWait): Promise<number> {
     }
     const waited = Date.now() - started;
     if (waited > w.timeoutMs) {
-      throw new GreenloopError('DEPLOY_NOT_READY', `${w.service} did not answer ${w.path} with 2xx within ${Math.round(w.timeoutMs / 1000)}s (last: ${lastError})`, {
-        details: { healthUrl, lastError },
-      });
+      throw new GreenloopError(
+        'DEPLOY_NOT_READY',
+        `${w.service} did not answer ${w.path} with 2xx within ${Math.round(w.timeoutMs / 1000)}s (last: ${lastError})`,
+        {
+          details: { healthUrl, lastError },
+        },
+      );
     }
     if (Date.now() - lastProgress > 2000) {
       lastProgress = Date.now();

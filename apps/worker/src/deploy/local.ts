@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type DeployedService, GreenloopError, type Logger, freePort } from '@greenloop/core';
+import { type DeployedService, freePort, GreenloopError, type Logger } from '@greenloop/core';
 import { isAlive, killGroup } from '../process/run-command.ts';
 import { waitHealthy } from './health.ts';
 import type { DeployProvider, DeployRequest } from './types.ts';

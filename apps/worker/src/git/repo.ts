@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { GreenloopError } from '@greenloop/core';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import { type SimpleGit, simpleGit } from 'simple-git';
 
 /**
  * Git operations on the target repository. The user's own checkout is never modified: every loop works
@@ -18,7 +18,12 @@ export function git(dir: string): SimpleGit {
 }
 
 export async function assertRepo(dir: string): Promise<void> {
-  if (!existsSync(dir) || !(await git(dir).checkIsRepo().catch(() => false))) {
+  if (
+    !existsSync(dir) ||
+    !(await git(dir)
+      .checkIsRepo()
+      .catch(() => false))
+  ) {
     throw new GreenloopError('REPO_INVALID', `${dir} is not a git repository`, { hint: 'set GREENLOOP_REPO to the repository that holds greenloop.yaml' });
   }
 }

@@ -119,6 +119,11 @@ export class LocalLogSource implements LogSource {
       row.count++;
       failing.set(key, row);
     }
-    return { entries, truncated, failingRequests: [...failing.values()], query: `local log files: ${files.join(', ') || '(none)'}; window ${q.from} – ${q.to}` };
+    return {
+      entries,
+      truncated,
+      failingRequests: [...failing.values()],
+      query: `local log files: ${files.join(', ') || '(none)'}; window ${q.from} – ${q.to}`,
+    };
   }
 }

@@ -36,7 +36,9 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
   const runResult = test.result;
 
   run.progress(`pulling ${environment.logs.provider} logs for ${services.length} service(s)`);
-  const logs = await ctx.logSource(environment).pull({ services, from: runResult.startedAt, to: runResult.finishedAt, runId: runResult.runId, signal: run.signal });
+  const logs = await ctx
+    .logSource(environment)
+    .pull({ services, from: runResult.startedAt, to: runResult.finishedAt, runId: runResult.runId, signal: run.signal });
 
   // Earlier cycles, with the fix commits integrated after each, so "fixed" names the commit that fixed it.
   const previous: PreviousCycle[] = [];

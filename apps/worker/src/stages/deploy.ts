@@ -1,10 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type DeployResult, type DeployedService, GreenloopError, type LoopRecord, type ServiceConfig } from '@greenloop/core';
-import { waitHealthy } from '../deploy/health.ts';
-import type { DeployRequest } from '../deploy/types.ts';
+import { type DeployedService, type DeployResult, type EnvironmentConfig, GreenloopError, type LoopRecord, type ServiceConfig } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
+import { waitHealthy } from '../deploy/health.ts';
 import { deployWaves } from '../deploy/order.ts';
+import type { DeployRequest } from '../deploy/types.ts';
 import { addDetachedWorktree, removeWorktree } from '../git/repo.ts';
 import { loopPaths } from '../paths.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
@@ -31,13 +31,11 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
 
   // A retry after a crash: stop whatever a previous attempt of this very stage started.
   const stale = await ctx.store.getMarker(loop.id, run.cycle, 'deploy-pids');
-  if (stale) {
-    for (const s of JSON.parse(stale) as DeployedService[]) await ctx.deployProvider(environment.services.find((x) => x.name === s.service) ?? environment.services[0]!).stop?.(s, ctx.log);
-  }
+  if (stale) await stopServices(ctx, environment, JSON.parse(stale) as DeployedService[]);
 
   const worktree = paths.deployWorktree(run.cycle);
   await addDetachedWorktree(ctx.env.repo, worktree, cycle.commit);
-  const previous = run.cycle > 1 ? (await ctx.store.getStage<DeployResult>(loop.id, run.cycle - 1, 'deploy'))?.result?.services ?? [] : [];
+  const previous = run.cycle > 1 ? ((await ctx.store.getStage<DeployResult>(loop.id, run.cycle - 1, 'deploy'))?.result?.services ?? []) : [];
 
   const deployed: DeployedService[] = [];
   try {
@@ -46,18 +44,23 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
         wave.map((service) => {
           run.progress(`deploying ${service.name} (${service.deploy.provider}) at ${cycle.commit.slice(0, 7)}`);
           const prev = previous.find((p) => p.service === service.name);
-          return deployAndCheck(ctx, service, {
-            loopId: loop.id,
-            cycle: run.cycle,
-            commit: cycle.commit,
+          return deployAndCheck(
+            ctx,
             service,
-            worktree,
-            cycleDir,
-            ...(prev ? { previous: prev } : {}),
-            signal: run.signal,
-            log: ctx.log.child({ loopId: loop.id, cycle: run.cycle, service: service.name }),
-            progress: (m) => run.progress(m),
-          }, run);
+            {
+              loopId: loop.id,
+              cycle: run.cycle,
+              commit: cycle.commit,
+              service,
+              worktree,
+              cycleDir,
+              ...(prev ? { previous: prev } : {}),
+              signal: run.signal,
+              log: ctx.log.child({ loopId: loop.id, cycle: run.cycle, service: service.name }),
+              progress: (m) => run.progress(m),
+            },
+            run,
+          );
         }),
       );
       for (const r of results) if (r.status === 'fulfilled') deployed.push(r.value);
@@ -67,14 +70,11 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
     }
   } catch (err) {
     // Nothing of a half-deployed cycle keeps running.
-    for (const d of deployed) await ctx.deployProvider(environment.services.find((s) => s.name === d.service) ?? environment.services[0]!).stop?.(d, ctx.log);
+    await stopServices(ctx, environment, deployed);
     throw err;
   }
 
-  for (const p of previous) {
-    const svc = environment.services.find((s) => s.name === p.service);
-    if (svc) await ctx.deployProvider(svc).stop?.(p, ctx.log);
-  }
+  await stopServices(ctx, environment, previous);
   if (run.cycle > 1) await removeWorktree(ctx.env.repo, paths.deployWorktree(run.cycle - 1));
   return {
     result: { services: deployed },
@@ -90,9 +90,25 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
 async function deployAndCheck(ctx: WorkerContext, service: ServiceConfig, req: DeployRequest, run: StageRun): Promise<DeployedService> {
   const deployed = await ctx.deployProvider(service).deploy(req);
   if (service.deploy.provider !== 'local') {
-    await waitHealthy({ url: deployed.url, service: service.name, path: service.healthPath, timeoutMs: 120_000, signal: run.signal, progress: run.progress, acceptAuthRequired: true });
+    await waitHealthy({
+      url: deployed.url,
+      service: service.name,
+      path: service.healthPath,
+      timeoutMs: 120_000,
+      signal: run.signal,
+      progress: run.progress,
+      acceptAuthRequired: true,
+    });
   }
   return deployed;
+}
+
+/** Stops what was deployed (local processes; remote providers have nothing to stop). */
+export async function stopServices(ctx: WorkerContext, environment: EnvironmentConfig, deployed: readonly DeployedService[]): Promise<void> {
+  for (const d of deployed) {
+    const svc = environment.services.find((s) => s.name === d.service);
+    if (svc) await ctx.deployProvider(svc).stop?.(d, ctx.log);
+  }
 }
 
 export { requireLoop };

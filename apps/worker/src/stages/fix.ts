@@ -28,14 +28,22 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
   const save = async (r: FixResult) => {
     await ctx.store.setMarker(loopId, n, fixMarker(fingerprint), JSON.stringify(r));
     await recordFixOutcome(ctx.store.redis, ctx.store.prefix, r.outcome).catch(() => undefined);
-    await ctx.store.emit({ type: 'stage.progress', loopId, cycle: n, stage: 'fix', message: `fix for ${fingerprint}: ${r.outcome}${r.reason ? ` (${r.reason})` : ''}`, data: { fingerprint, outcome: r.outcome } });
+    await ctx.store.emit({
+      type: 'stage.progress',
+      loopId,
+      cycle: n,
+      stage: 'fix',
+      message: `fix for ${fingerprint}: ${r.outcome}${r.reason ? ` (${r.reason})` : ''}`,
+      data: { fingerprint, outcome: r.outcome },
+    });
     return r;
   };
   if (await ctx.store.isCancelRequested(loopId)) return await save({ fingerprint, outcome: 'cancelled', attempts: 0 });
 
   const loop = await requireLoop(ctx, loopId);
   const { environment } = await loadEnvironment(ctx, loop.environment);
-  if (!environment.fixer) return await save({ fingerprint, outcome: 'skipped', reason: 'no fixer configured', attempts: 0 });
+  const fixer = environment.fixer;
+  if (!fixer) return await save({ fingerprint, outcome: 'skipped', reason: 'no fixer configured', attempts: 0 });
   const cycle = await ctx.store.getCycle(loopId, n);
   const analysis = cycle?.stages.analyze?.result as AnalyzeStageResult | undefined;
   const cluster = analysis?.clusters.find((c) => c.fingerprint === fingerprint);
@@ -52,7 +60,7 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
       cluster,
       promptFile: files.markdown,
       clusterFile: files.json,
-      fixer: environment.fixer!,
+      fixer,
       worktreeRoot: paths.fixWorktrees,
       artifactDir: join(paths.cycleDir(n), 'fix', fingerprint),
       processEnv: ctx.processEnv,

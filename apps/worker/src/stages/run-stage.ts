@@ -1,4 +1,4 @@
-import { GreenloopError, type StageName, type StageRecord, describeError, isRetryable, recordStageDuration } from '@greenloop/core';
+import { describeError, GreenloopError, isRetryable, recordStageDuration, type StageName, type StageRecord } from '@greenloop/core';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.ts';
 
@@ -35,20 +35,38 @@ export async function runStage<R>(
   const existing = await store.getStage<R>(loopId, cycle, stage);
   if (existing && existing.status !== 'running') return existing;
 
-  const record: StageRecord<R> = { stage, status: 'running', startedAt: existing?.startedAt ?? new Date().toISOString(), attempts: (existing?.attempts ?? 0) + 1 };
+  const record: StageRecord<R> = {
+    stage,
+    status: 'running',
+    startedAt: existing?.startedAt ?? new Date().toISOString(),
+    attempts: (existing?.attempts ?? 0) + 1,
+  };
   const finish = async (patch: Partial<StageRecord<R>>) => {
     Object.assign(record, patch, { finishedAt: new Date().toISOString() });
     await store.saveStage(loopId, cycle, record);
     const ms = Date.parse(record.finishedAt as string) - Date.parse(record.startedAt);
     await recordStageDuration(store.redis, store.prefix, stage, ms).catch(() => undefined);
-    await store.emit({ type: 'stage.finished', loopId, cycle, stage, message: `${stage} ${record.status === 'succeeded' ? 'done' : record.status}: ${record.summary ?? record.error?.message ?? ''}`, data: { status: record.status, durationMs: ms } });
+    await store.emit({
+      type: 'stage.finished',
+      loopId,
+      cycle,
+      stage,
+      message: `${stage} ${record.status === 'succeeded' ? 'done' : record.status}: ${record.summary ?? record.error?.message ?? ''}`,
+      data: { status: record.status, durationMs: ms },
+    });
     return record;
   };
 
   if (await store.isCancelRequested(loopId)) return await finish({ status: 'cancelled', summary: 'loop cancelled before the stage started' });
 
   await store.saveStage(loopId, cycle, record);
-  await store.emit({ type: 'stage.started', loopId, cycle, stage, message: record.attempts > 1 ? `${stage} started (attempt ${record.attempts})` : `${stage} started` });
+  await store.emit({
+    type: 'stage.started',
+    loopId,
+    cycle,
+    stage,
+    message: record.attempts > 1 ? `${stage} started (attempt ${record.attempts})` : `${stage} started`,
+  });
   const log = ctx.log.child({ loopId, cycle, stage });
   try {
     const out = await ctx.cancels.run(loopId, (signal) =>

@@ -1,6 +1,6 @@
 import { glob, mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { type DeployResult, GreenloopError, type TestRunResult, formatDuration, renderArgv, renderString } from '@greenloop/core';
+import { type DeployResult, formatDuration, GreenloopError, renderArgv, renderString, type TestRunResult } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { loopPaths, serviceUrlVar } from '../paths.ts';
 import { isAlive, killGroup, runCommand } from '../process/run-command.ts';
@@ -43,7 +43,14 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
 
   const attempt = ((await ctx.store.getStage(loop.id, run.cycle, 'test'))?.attempts ?? 1).toString();
   const runId = `${loop.id}-c${run.cycle}-a${attempt}`;
-  const values = { artifacts: dir, commit: cycle?.commit ?? '', shortCommit: (cycle?.commit ?? '').slice(0, 7), runId, cycle: String(run.cycle), loop: loop.id };
+  const values = {
+    artifacts: dir,
+    commit: cycle?.commit ?? '',
+    shortCommit: (cycle?.commit ?? '').slice(0, 7),
+    runId,
+    cycle: String(run.cycle),
+    loop: loop.id,
+  };
   const argv = renderArgv(tests.command, values);
   const env: Record<string, string> = {
     PATH: ctx.processEnv.PATH ?? '/usr/bin:/bin',
@@ -103,10 +110,17 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
     });
   }
   if (junitFiles.length === 0) {
-    throw new GreenloopError('JUNIT_MISSING', `the test command exited with code ${res.exitCode ?? res.signal} and wrote no JUnit XML matching ${junitGlobs.join(', ')}`, {
-      hint: `make the runner write JUnit XML (e.g. node --test --test-reporter=junit --test-reporter-destination={{artifacts}}/junit.xml) and list it in tests.junit; output is in ${result.stdoutFile}`,
-      details: { ...result },
-    });
+    throw new GreenloopError(
+      'JUNIT_MISSING',
+      `the test command exited with code ${res.exitCode ?? res.signal} and wrote no JUnit XML matching ${junitGlobs.join(', ')}`,
+      {
+        hint: `make the runner write JUnit XML (e.g. node --test --test-reporter=junit --test-reporter-destination={{artifacts}}/junit.xml) and list it in tests.junit; output is in ${result.stdoutFile}`,
+        details: { ...result },
+      },
+    );
   }
-  return { result, summary: `suite finished with exit code ${res.exitCode ?? res.signal} in ${formatDuration(res.durationMs)}; ${junitFiles.length} JUnit file(s) to analyze` };
+  return {
+    result,
+    summary: `suite finished with exit code ${res.exitCode ?? res.signal} in ${formatDuration(res.durationMs)}; ${junitFiles.length} JUnit file(s) to analyze`,
+  };
 }

@@ -18,7 +18,12 @@ export function formatIssues(error: z.ZodError): string[] {
 /** Validates an already-parsed object (YAML or JSON). */
 export function parseConfig(raw: unknown, source = CONFIG_FILE): GreenloopConfig {
   const result = ConfigSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(`${source} is invalid`, formatIssues(result.error), 'fix the fields listed; the JSON Schema in packages/core/greenloop.schema.json helps editors');
+  if (!result.success)
+    throw new ConfigError(
+      `${source} is invalid`,
+      formatIssues(result.error),
+      'fix the fields listed; the JSON Schema in packages/core/greenloop.schema.json helps editors',
+    );
   return result.data;
 }
 
@@ -28,11 +33,18 @@ export async function loadConfig(file: string): Promise<GreenloopConfig> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, [], 'set GREENLOOP_REPO to a git repository that has a greenloop.yaml at its root');
+    throw new ConfigError(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      [],
+      'set GREENLOOP_REPO to a git repository that has a greenloop.yaml at its root',
+    );
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) {
-    throw new ConfigError(`${file} is not valid YAML`, doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]}`));
+    throw new ConfigError(
+      `${file} is not valid YAML`,
+      doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]}`),
+    );
   }
   return parseConfig(doc.toJS(), file);
 }

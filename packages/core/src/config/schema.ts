@@ -7,9 +7,7 @@ import { parseDuration } from '../duration.ts';
  */
 
 const ARGV_HINT = 'expected an array of strings (argv), e.g. ["npm", "test"]';
-const argv = z
-  .array(z.string({ error: ARGV_HINT }), { error: ARGV_HINT })
-  .min(1, { error: 'expected at least the program name' });
+const argv = z.array(z.string({ error: ARGV_HINT }), { error: ARGV_HINT }).min(1, { error: 'expected at least the program name' });
 
 const duration = z.union([z.string(), z.number()], { error: 'expected a duration like "30s", "5m", "2h" or milliseconds' }).transform((v, ctx) => {
   const ms = parseDuration(v);
