@@ -125,11 +125,20 @@ export async function streamEvents(opts: {
     await write('retry: 3000\n\n');
     // The first read does not block, so a finished loop whose events were all seen ends at once.
     let block = false;
+    // The worker records the final state a moment before it appends loop.finished: a finished loop gets one
+    // short last wait, so the closing event is not lost to that race.
+    let grace = false;
     while (!closed) {
-      const events = await store.readEvents(loopId, last, block ? { blockMs: sse.heartbeatMs, redis: conn, count: 200 } : { redis: conn, count: 200 });
+      const blockMs = grace ? 1000 : sse.heartbeatMs;
+      const events = await store.readEvents(loopId, last, block ? { blockMs, redis: conn, count: 200 } : { redis: conn, count: 200 });
       if (closed) break;
       if (events.length === 0) {
-        if (opts.isFinished && (await opts.isFinished())) break;
+        if (opts.isFinished && (await opts.isFinished())) {
+          if (grace || !loopId) break;
+          grace = true;
+          block = true;
+          continue;
+        }
         if (block) await write(': keep-alive\n\n');
         block = true;
         continue;

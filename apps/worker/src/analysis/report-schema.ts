@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 /**
  * The cycle report's JSON (`report.json`), version 1. The markdown report is rendered from exactly this
- * object, so everything the markdown claims is here with its evidence. Field notes are in REPORT-SCHEMA.md.
+ * object, so everything the markdown claims is here with its evidence. Field notes are in docs/report-schema.md.
  */
 
 const triage = z.enum(TRIAGE_CLASSES);
