@@ -83,7 +83,11 @@ function configYaml(): string {
 
 /** Child mode: the two servers, listening on free ports; prints their URLs as one JSON line. */
 async function serve(): Promise<void> {
-  const [{ default: Fastify }, { buildApp, createConfigLoader }] = await Promise.all([import('fastify'), import('@greenloop/api')]);
+  const [{ default: Fastify }, { buildApp }, { createConfigLoader }] = await Promise.all([
+    import('fastify'),
+    import('@greenloop/api'),
+    import('@greenloop/core'),
+  ]);
   const env = readEnv(process.env);
   const hello = Fastify({ logger: false });
   hello.get('/', async () => ({ hello: 'world' }));

@@ -1,7 +1,6 @@
 import type { Env, Logger } from '@greenloop/core';
-import { closeQueues, createQueues, createRedis, LoopStore, waitReady } from '@greenloop/core';
+import { closeQueues, createConfigLoader, createQueues, createRedis, LoopStore, waitReady } from '@greenloop/core';
 import { buildApp } from './app.ts';
-import { createConfigLoader } from './config-loader.ts';
 
 /** A running API. */
 export interface RunningApi {

@@ -3,11 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Env, LoopStore, Queues, Role } from '@greenloop/core';
-import { closeQueues, createQueues, readEnv, TokenStore } from '@greenloop/core';
+import { closeQueues, createConfigLoader, createQueues, readEnv, TokenStore } from '@greenloop/core';
 import { testRedis } from '@greenloop/core/testing';
 import type { FastifyInstance } from 'fastify';
 import { type AppDeps, buildApp } from './app.ts';
-import { createConfigLoader } from './config-loader.ts';
 
 /** A greenloop.yaml with two environments, enough for every API route. */
 export const TEST_CONFIG = `version: 1

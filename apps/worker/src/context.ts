@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { type Env, type EnvironmentConfig, type GreenloopConfig, getEnvironment, type Logger, type LoopStore, loadConfig, type Queues } from '@greenloop/core';
+import { type Env, type EnvironmentConfig, type GreenloopConfig, getEnvironment, type Logger, type LoopStore, type Queues } from '@greenloop/core';
 import type { CancelRegistry } from './cancel.ts';
 import type { DeployProvider } from './deploy/types.ts';
 import type { LogSource } from './logs/types.ts';
@@ -13,12 +12,14 @@ export interface WorkerContext {
   store: LoopStore;
   queues: Queues;
   cancels: CancelRegistry;
+  /** greenloop.yaml of the target repository: parsed once, re-read when the file changes. */
+  config: () => Promise<GreenloopConfig>;
   deployProvider(service: EnvironmentConfig['services'][number]): DeployProvider;
   logSource(env: EnvironmentConfig): LogSource;
 }
 
-/** greenloop.yaml from the target repository, read fresh for every job so edits apply to the next step. */
+/** The named environment of greenloop.yaml; edits to the file apply from the next step on. */
 export async function loadEnvironment(ctx: WorkerContext, name: string): Promise<{ config: GreenloopConfig; environment: EnvironmentConfig }> {
-  const config = await loadConfig(join(ctx.env.repo, 'greenloop.yaml'));
+  const config = await ctx.config();
   return { config, environment: getEnvironment(config, name) };
 }

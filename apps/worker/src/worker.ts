@@ -1,7 +1,7 @@
-import { join } from 'node:path';
 import {
   appendAudit,
   closeQueues,
+  createConfigLoader,
   createQueues,
   createRedis,
   type Env,
@@ -9,7 +9,6 @@ import {
   getEnvironment,
   type Logger,
   LoopStore,
-  loadConfig,
   parsePayload,
   type QueueName,
   type Redis,
@@ -59,14 +58,15 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   const cancels = await CancelRegistry.start(store, log);
   const deploy = createDeployProviders({ processEnv, log });
   const logs = createLogSources({ redis, prefix: env.GREENLOOP_PREFIX, log });
-  const ctx: WorkerContext = { env, processEnv, log, store, queues, cancels, deployProvider: deploy, logSource: logs };
+  const config = createConfigLoader(env.repo);
+  const ctx: WorkerContext = { env, processEnv, log, store, queues, cancels, config, deployProvider: deploy, logSource: logs };
 
   // Fixer parallelism comes from greenloop.yaml (the largest of the environments' fixer.concurrency).
   let fixConcurrency = env.GREENLOOP_CONCURRENCY;
   try {
-    const config = await loadConfig(join(env.repo, 'greenloop.yaml'));
-    fixConcurrency = Math.max(1, ...Object.values(config.environments).map((e) => e.fixer?.concurrency ?? 1));
-    const synced = await syncSchedulesFromConfig(queues, config);
+    const initial = await config();
+    fixConcurrency = Math.max(1, ...Object.values(initial.environments).map((e) => e.fixer?.concurrency ?? 1));
+    const synced = await syncSchedulesFromConfig(queues, initial);
     for (const bad of synced.invalid) log.error({ schedule: bad }, 'schedule in greenloop.yaml is invalid and was not created');
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'greenloop.yaml could not be read at start-up; loops will report the problem');
@@ -95,17 +95,15 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       const payload = parsePayload('notify', job.data);
       const loop = await store.getLoop(payload.loopId);
       if (!loop) return 'loop gone';
-      const config = await loadConfig(join(env.repo, 'greenloop.yaml'));
       const outcome = await notify(
-        { store, env: processEnv, config: getEnvironment(config, loop.environment).notifications, baseUrl: env.GREENLOOP_URL, log },
+        { store, env: processEnv, config: getEnvironment(await config(), loop.environment).notifications, baseUrl: env.GREENLOOP_URL, log },
         payload,
       );
       return outcome;
     },
     schedules: async (job) => {
       const { environment, schedule } = parsePayload('schedule.fire', job.data);
-      const config = await loadConfig(join(env.repo, 'greenloop.yaml'));
-      getEnvironment(config, environment);
+      getEnvironment(await config(), environment);
       const actor = { kind: 'schedule', name: schedule } as const;
       const out = await startLoop({ store, queues }, { environment, actor });
       if (out.kind === 'created')

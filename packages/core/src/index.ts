@@ -1,4 +1,5 @@
 export * from './audit.ts';
+export * from './config/cached-loader.ts';
 export * from './config/json-schema.ts';
 export * from './config/load.ts';
 export * from './config/schema.ts';

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CONFIG_FILE, type GreenloopConfig, loadConfig } from '@greenloop/core';
+import { CONFIG_FILE, loadConfig } from './load.ts';
+import type { GreenloopConfig } from './schema.ts';
 
 /**
  * greenloop.yaml from the repository root, parsed once and re-read when the file changes (mtime, size
