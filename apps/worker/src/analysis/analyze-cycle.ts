@@ -286,7 +286,8 @@ export async function analyzeCycle(input: AnalyzeInput): Promise<AnalyzeOutput> 
   await mkdir(clustersDir, { recursive: true });
   let repo: RepoIndex | undefined;
   let codeNote: string | undefined;
-  if (input.repoDir) {
+  // The repository index (git calls) only serves dossiers: a green cycle skips it.
+  if (input.repoDir && clusters.length > 0) {
     repo = await loadRepoIndex(input.repoDir);
     if (!repo) codeNote = `${input.repoDir} is not a readable git checkout; no code context.`;
   } else codeNote = 'No checkout was given to the analysis (repoDir); search the repository for the endpoints and frames above.';

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { GreenloopError } from '@greenloop/core';
 import { type SimpleGit, simpleGit } from 'simple-git';
 
@@ -11,6 +13,18 @@ import { type SimpleGit, simpleGit } from 'simple-git';
 
 /** Commits made by greenloop carry this identity unless the repository config sets one. */
 export const GIT_IDENTITY = ['-c', 'user.name=greenloop', '-c', 'user.email=greenloop@localhost'];
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Plain `git <args>` for the loop's hot path (branch and worktree bookkeeping in every cycle). simple-git
+ * waits ~50ms after a command that prints nothing (measured: `git branch --list x` 54ms through simple-git,
+ * 2ms direct), which added ~150ms to every deploy; argv only, never a shell.
+ */
+export async function gitExec(dir: string, args: readonly string[]): Promise<string> {
+  const { stdout } = await execFileAsync('git', ['-C', dir, ...args], { maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
 
 export function git(dir: string): SimpleGit {
   // The environment of git child processes is inherited; simple-git's unsafe-option guards stay on.
@@ -29,14 +43,13 @@ export async function assertRepo(dir: string): Promise<void> {
 }
 
 export async function resolveCommit(dir: string, ref: string): Promise<string> {
-  return (await git(dir).revparse([`${ref}^{commit}`])).trim();
+  return (await gitExec(dir, ['rev-parse', `${ref}^{commit}`])).trim();
 }
 
 /** Creates the loop branch at `base` if it does not exist; returns the branch's head commit. */
 export async function ensureBranch(dir: string, branch: string, base: string): Promise<string> {
-  const g = git(dir);
-  const exists = (await g.raw(['branch', '--list', branch])).trim() !== '';
-  if (!exists) await g.raw(['branch', branch, base]);
+  const exists = (await gitExec(dir, ['branch', '--list', branch])).trim() !== '';
+  if (!exists) await gitExec(dir, ['branch', branch, base]);
   return await resolveCommit(dir, branch);
 }
 
@@ -52,7 +65,7 @@ export async function addDetachedWorktree(repo: string, path: string, commit: st
 export async function addBranchWorktree(repo: string, path: string, branch: string, base: string): Promise<void> {
   await withWorktreeLock(repo, async () => {
     await dropWorktree(repo, path);
-    const exists = (await git(repo).raw(['branch', '--list', branch])).trim() !== '';
+    const exists = (await gitExec(repo, ['branch', '--list', branch])).trim() !== '';
     await worktreeAdd(repo, path, exists ? ['--force', path, branch] : ['--force', '-b', branch, path, base]);
   });
 }
@@ -75,7 +88,7 @@ export async function addResetBranchWorktree(repo: string, path: string, branch:
 
 /** Paths of the worktrees that have `branch` checked out (from `git worktree list --porcelain`). */
 export async function worktreesOnBranch(repo: string, branch: string): Promise<string[]> {
-  const out = await git(repo).raw(['worktree', 'list', '--porcelain']);
+  const out = await gitExec(repo, ['worktree', 'list', '--porcelain']);
   const paths: string[] = [];
   let current: string | undefined;
   for (const line of out.split('\n')) {
@@ -92,13 +105,11 @@ export async function removeWorktree(repo: string, path: string): Promise<void> 
 
 async function dropWorktree(repo: string, path: string): Promise<void> {
   if (existsSync(path)) {
-    await git(repo)
-      .raw(['worktree', 'remove', '--force', path])
+    await gitExec(repo, ['worktree', 'remove', '--force', path])
       .catch(() => undefined);
     await rm(path, { recursive: true, force: true });
   }
-  await git(repo)
-    .raw(['worktree', 'prune'])
+  await gitExec(repo, ['worktree', 'prune'])
     .catch(() => undefined);
 }
 
@@ -129,7 +140,7 @@ async function worktreeAdd(repo: string, path: string, args: string[]): Promise<
   await mkdir(dirname(path), { recursive: true });
   for (let attempt = 1; ; attempt++) {
     try {
-      await git(repo).raw(['worktree', 'add', ...args]);
+      await gitExec(repo, ['worktree', 'add', ...args]);
       return;
     } catch (err) {
       if (attempt >= 3 || !WORKTREE_RACE.test(err instanceof Error ? err.message : String(err))) throw err;
