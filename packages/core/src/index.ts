@@ -15,6 +15,7 @@ export * from './placeholders.ts';
 export * from './queues.ts';
 export * from './redis.ts';
 export * from './schedules.ts';
+export * from './service-main.ts';
 export * from './stop-rules.ts';
 export * from './store.ts';
 export * from './tokens.ts';

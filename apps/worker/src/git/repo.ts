@@ -105,12 +105,10 @@ export async function removeWorktree(repo: string, path: string): Promise<void> 
 
 async function dropWorktree(repo: string, path: string): Promise<void> {
   if (existsSync(path)) {
-    await gitExec(repo, ['worktree', 'remove', '--force', path])
-      .catch(() => undefined);
+    await gitExec(repo, ['worktree', 'remove', '--force', path]).catch(() => undefined);
     await rm(path, { recursive: true, force: true });
   }
-  await gitExec(repo, ['worktree', 'prune'])
-    .catch(() => undefined);
+  await gitExec(repo, ['worktree', 'prune']).catch(() => undefined);
 }
 
 // Concurrent `git worktree add` calls on one repository race: one reads the other's half-written admin

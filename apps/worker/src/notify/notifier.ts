@@ -140,12 +140,9 @@ function slackMessage(job: NotifyJob, data: Loaded, baseUrl: string): SlackMessa
   return loopFinishedMessage({ loop: data.loop, ...(data.analyze ? { lastAnalyze: data.analyze } : {}) }, ctx);
 }
 
-async function sendSlack(deps: NotifyDeps, job: NotifyJob, n: number, data: Loaded, urlEnv: string): Promise<ChannelOutcome> {
-  const url = await configuredUrl(deps, job.loopId, 'slack', urlEnv);
-  if (typeof url !== 'string') return url;
-  const sentKey = deps.store.key('notify', 'sent', job.loopId, job.kind, n, 'slack');
-  if (await deps.store.redis.exists(sentKey)) return { channel: 'slack', status: 'already-sent', detail: 'already sent' };
-  const sender = new SlackSender({
+/** What both senders share: Redis for spacing and disabled flags, and the injectable clock and transport. */
+function senderOptions(deps: NotifyDeps) {
+  return {
     redis: deps.store.redis,
     prefix: deps.store.prefix,
     log: deps.log,
@@ -153,6 +150,16 @@ async function sendSlack(deps: NotifyDeps, job: NotifyJob, n: number, data: Load
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.policy ? { policy: deps.policy } : {}),
+  };
+}
+
+async function sendSlack(deps: NotifyDeps, job: NotifyJob, n: number, data: Loaded, urlEnv: string): Promise<ChannelOutcome> {
+  const url = await configuredUrl(deps, job.loopId, 'slack', urlEnv);
+  if (typeof url !== 'string') return url;
+  const sentKey = deps.store.key('notify', 'sent', job.loopId, job.kind, n, 'slack');
+  if (await deps.store.redis.exists(sentKey)) return { channel: 'slack', status: 'already-sent', detail: 'already sent' };
+  const sender = new SlackSender({
+    ...senderOptions(deps),
     ...(deps.slackMinIntervalMs !== undefined ? { minIntervalMs: deps.slackMinIntervalMs } : {}),
   });
   const result = await sender.send(url, slackMessage(job, data, deps.baseUrl));
@@ -167,15 +174,7 @@ async function sendWebhook(deps: NotifyDeps, job: NotifyJob, n: number, data: Lo
   if (!secret) return await notConfigured(deps, job.loopId, 'webhook', `${secretEnv} is not set`);
   const sentKey = deps.store.key('notify', 'sent', job.loopId, job.kind, n, 'webhook');
   if (await deps.store.redis.exists(sentKey)) return { channel: 'webhook', status: 'already-sent', detail: 'already sent' };
-  const sender = new WebhookSender({
-    redis: deps.store.redis,
-    prefix: deps.store.prefix,
-    log: deps.log,
-    ...(deps.fetchImpl ? { fetchImpl: deps.fetchImpl } : {}),
-    ...(deps.sleep ? { sleep: deps.sleep } : {}),
-    ...(deps.now ? { now: deps.now } : {}),
-    ...(deps.policy ? { policy: deps.policy } : {}),
-  });
+  const sender = new WebhookSender(senderOptions(deps));
   const event = webhookEvent({
     kind: job.kind,
     loop: data.loop,
