@@ -10,6 +10,7 @@ import { depsPlugin } from './plugins/deps.ts';
 import { registerDocs } from './plugins/docs.ts';
 import { securityPlugin } from './plugins/security.ts';
 import auditRoutes from './routes/audit/index.ts';
+import dashboardRoutes from './routes/dashboard/index.ts';
 import eventsRoutes from './routes/events/index.ts';
 import healthRoutes from './routes/health/index.ts';
 import loopsRoutes from './routes/loops/index.ts';
@@ -87,6 +88,7 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
       await app.register(schedulesRoutes, { prefix: '/v1/schedules' });
       await app.register(tokensRoutes, { prefix: '/v1/tokens' });
       await app.register(auditRoutes, { prefix: '/v1/audit' });
+      await app.register(dashboardRoutes);
       if (deps.adminQueues !== false) await registerAdminQueues(app, deps.queues);
     },
     { name: 'greenloop-api' },

@@ -136,6 +136,8 @@ export interface TestRunResult {
   stderrFile: string;
   /** Bytes dropped because output exceeded tests.outputLimit. */
   truncatedBytes: number;
+  /** JUnit files of the rerun of failed tests (tests.rerun), for flake labelling. */
+  rerunJunitFiles?: string[];
 }
 
 export type TestStatus = 'passed' | 'failed' | 'error' | 'skipped';

@@ -61,6 +61,7 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
     commit: cycle.commit,
     environment: loop.environment,
     junitFiles: runResult.junitFiles,
+    ...(runResult.rerunJunitFiles?.length ? { rerunJunitFiles: runResult.rerunJunitFiles } : {}),
     run: runResult,
     services,
     logs,

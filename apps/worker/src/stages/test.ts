@@ -1,6 +1,7 @@
 import { glob, mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { type DeployResult, formatDuration, GreenloopError, renderArgv, renderString, type TestRunResult } from '@greenloop/core';
+import { type DeployResult, formatDuration, GreenloopError, renderArgv, renderString, type TestRunResult, type TestsConfig } from '@greenloop/core';
+import { parseJUnitFiles } from '../analysis/junit-parser.ts';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { loopPaths, serviceUrlVar } from '../paths.ts';
 import { isAlive, killGroup, runCommand } from '../process/run-command.ts';
@@ -14,6 +15,50 @@ export async function findJunitFiles(globs: readonly string[], cwd: string): Pro
     for await (const f of glob(pattern, { cwd })) found.add(isAbsolute(f) ? f : join(cwd, f));
   }
   return [...found].sort();
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Flake check: the failed tests run once more at the same revision with `tests.rerun`. Placeholders:
+ * {{failedTestsPattern}} (a regex matching the failed test names, for --test-name-pattern / -k style
+ * filters) and {{failedTests}} (the names, comma-separated). A test that passes here is labelled flaky by
+ * the analysis and kept out of fix dispatch. Returns the rerun's JUnit files.
+ */
+async function rerunFailed(
+  ctx: WorkerContext,
+  run: StageRun,
+  argvTemplate: readonly string[],
+  junitFiles: string[],
+  values: Record<string, string>,
+  env: Record<string, string>,
+  cwd: string,
+  tests: TestsConfig,
+): Promise<string[]> {
+  const parsed = await parseJUnitFiles(junitFiles);
+  const failed = [...new Set(parsed.tests.filter((t) => t.status === 'failed' || t.status === 'error').map((t) => t.name))];
+  if (failed.length === 0) return [];
+  const dir = values.artifacts as string;
+  await mkdir(dir, { recursive: true });
+  const argv = renderArgv(argvTemplate, { ...values, failedTestsPattern: failed.map(escapeRegex).join('|'), failedTests: failed.join(',') });
+  run.progress(`rerunning ${failed.length} failed test(s) to tell flaky from broken`);
+  const res = await runCommand({
+    argv,
+    cwd,
+    env: { ...env, GREENLOOP_ARTIFACTS: dir, GREENLOOP_RUN_ID: `${env.GREENLOOP_RUN_ID}-rerun` },
+    timeoutMs: tests.timeout,
+    stdoutFile: join(dir, 'stdout.txt'),
+    stderrFile: join(dir, 'stderr.txt'),
+    outputLimit: tests.outputLimit,
+    signal: run.signal,
+  });
+  if (res.cancelled) throw new GreenloopError('CANCELLED', 'test rerun cancelled', { retryable: true });
+  const files = await findJunitFiles(
+    tests.junit.map((g) => renderString(g, values)),
+    cwd,
+  );
+  if (files.length === 0) ctx.log.warn({ loopId: run.loopId, cycle: run.cycle }, 'the rerun wrote no JUnit XML; no flake check this cycle');
+  return files;
 }
 
 /**
@@ -118,6 +163,9 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
         details: { ...result },
       },
     );
+  }
+  if (tests.rerun) {
+    result.rerunJunitFiles = await rerunFailed(ctx, run, tests.rerun, junitFiles, { ...values, artifacts: join(dir, 'rerun') }, env, worktree, tests);
   }
   return {
     result,

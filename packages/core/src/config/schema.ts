@@ -79,7 +79,7 @@ export const TestsSchema = z.strictObject({
   junit: z.array(z.string()).min(1).default(['{{artifacts}}/junit/**/*.xml']),
   timeout: duration.default(1_800_000),
   env: envMap.default({}),
-  /** Optional argv to rerun failed tests; `{{failedTests}}` expands to the failed test names. */
+  /** Optional argv to rerun failed tests once: {{failedTestsPattern}} is a regex matching their names, {{failedTests}} the names comma-separated; {{artifacts}} is the rerun's own directory. */
   rerun: argv.optional(),
   /** Realness floor: a run whose tests together took less than this is flagged as not real. */
   minDuration: duration.default(0),

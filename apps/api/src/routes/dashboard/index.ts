@@ -1,0 +1,39 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { DASHBOARD_JS } from './client.ts';
+import { DASHBOARD_CSS, DASHBOARD_HTML } from './page.ts';
+
+/**
+ * The page's own policy, replacing the API's `default-src 'none'` (set in onRequest by the security plugin)
+ * on the HTML answer only: its script, stylesheet and API calls come from this origin; nothing inline.
+ */
+export const DASHBOARD_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join(';');
+
+const ASSETS = [
+  { url: '/dashboard', type: 'text/html; charset=utf-8', body: DASHBOARD_HTML, csp: DASHBOARD_CSP },
+  { url: '/dashboard/app.js', type: 'text/javascript; charset=utf-8', body: DASHBOARD_JS },
+  { url: '/dashboard/app.css', type: 'text/css; charset=utf-8', body: DASHBOARD_CSS },
+] as const;
+
+/**
+ * GET /dashboard and its script and stylesheet: static, public (they hold no data); the page asks for a
+ * token and reads everything through the /v1 API with it.
+ */
+const dashboardPlugin: FastifyPluginAsync = async (app) => {
+  for (const asset of ASSETS) {
+    app.get(asset.url, { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) => {
+      if ('csp' in asset) reply.header('content-security-policy', asset.csp);
+      return reply.type(asset.type).header('cache-control', 'no-cache').send(asset.body);
+    });
+  }
+};
+
+export default dashboardPlugin;
