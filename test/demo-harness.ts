@@ -49,7 +49,8 @@ export function demoHarness(overrides: Record<string, string> = {}): Harness {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const loop = await store.getLoop(loopId);
-        if (loop && TERMINAL_STATES.includes(loop.state)) return loop;
+        // Done means the verdict is recorded and the teardown finished (the environment is released).
+        if (loop && TERMINAL_STATES.includes(loop.state) && (await store.activeLoop(loop.environment)) !== loopId) return loop;
         if (Date.now() > deadline) throw new Error(`loop ${loopId} did not finish within ${timeoutMs}ms: ${JSON.stringify(loop)}`);
         await new Promise((r) => setTimeout(r, 200));
       }

@@ -38,8 +38,9 @@ export function renderEvent(e: LoopEvent, startedAt: number): string | undefined
  * `greenloop demo`: the whole product on a laptop. Copies the bundled demo service into a scratch git
  * repository, starts Redis (embedded if needed), the worker and the API in this process, triggers a loop
  * over HTTP like a release manager would, follows its events over SSE, and exits 0 when it ends green.
+ * `--keep` leaves everything running afterwards to look at the dashboard.
  */
-export async function runDemo(_args: string[], processEnv: Readonly<Record<string, string | undefined>>): Promise<number> {
+export async function runDemo(args: string[], processEnv: Readonly<Record<string, string | undefined>>): Promise<number> {
   const home = resolve(processEnv.GREENLOOP_HOME ?? '.greenloop');
   const repo = join(home, 'demo', 'repo');
   const token = `gl-demo-${randomBytes(18).toString('hex')}`;
@@ -98,6 +99,14 @@ export async function runDemo(_args: string[], processEnv: Readonly<Record<strin
     console.log('  cycle reports:');
     for (const c of loop.cycles ?? []) if (c.report) console.log(`    cycle ${c.n}  ${relative(process.cwd(), c.report.markdown)}`);
     console.log(`  over HTTP: GET ${api.url}/v1/loops/${loop.id}/cycles/<n>/report (stopped when this demo exits)`);
+    if (args.includes('--keep')) {
+      // Shown once, on the person's own terminal, so they can log in to the dashboard: a throwaway token
+      // of this demo process, which dies with it.
+      console.log(`\n  dashboard           ${api.url}/dashboard   token: ${token}`);
+      console.log(dim('  the API, worker and Redis keep running; Ctrl-C to stop'));
+      process.off('SIGINT', onSignal);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
     return loop.state === 'green' ? 0 : 2;
   } catch (err) {
     console.error(red(`demo failed: ${describeError(err)}`));

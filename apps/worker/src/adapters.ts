@@ -1,4 +1,4 @@
-import type { CloudLoggingConfig, EnvironmentConfig, Logger, Redis, ServiceConfig } from '@greenloop/core';
+import type { CloudLoggingConfig, DeployedService, EnvironmentConfig, Logger, Redis, ServiceConfig } from '@greenloop/core';
 import { CloudRunProvider } from './deploy/cloud-run.ts';
 import { CommandProvider } from './deploy/command.ts';
 import { LocalProvider } from './deploy/local.ts';
@@ -28,7 +28,7 @@ export function createDeployProviders(opts: { processEnv: Readonly<Record<string
   const env = pick(opts.processEnv, DEPLOY_ENV_ALLOW);
   let cloudRun: CloudRunProvider | undefined;
   let command: CommandProvider | undefined;
-  return (service: ServiceConfig): DeployProvider => {
+  const forService = (service: ServiceConfig): DeployProvider => {
     switch (service.deploy.provider) {
       case 'local':
         return local;
@@ -40,6 +40,11 @@ export function createDeployProviders(opts: { processEnv: Readonly<Record<string
         return command;
     }
   };
+  // Only local deploys leave processes behind; Cloud Run revisions stay deployed by design.
+  const stop = async (d: DeployedService) => {
+    if (d.provider === 'local') await local.stop(d, opts.log);
+  };
+  return { forService, stop };
 }
 
 export function createLogSources(opts: { redis: Redis; prefix: string; log: Logger }) {

@@ -1,4 +1,13 @@
-import { type Env, type EnvironmentConfig, type GreenloopConfig, getEnvironment, type Logger, type LoopStore, type Queues } from '@greenloop/core';
+import {
+  type DeployedService,
+  type Env,
+  type EnvironmentConfig,
+  type GreenloopConfig,
+  getEnvironment,
+  type Logger,
+  type LoopStore,
+  type Queues,
+} from '@greenloop/core';
 import type { CancelRegistry } from './cancel.ts';
 import type { DeployProvider } from './deploy/types.ts';
 import type { LogSource } from './logs/types.ts';
@@ -15,6 +24,8 @@ export interface WorkerContext {
   /** greenloop.yaml of the target repository: parsed once, re-read when the file changes. */
   config: () => Promise<GreenloopConfig>;
   deployProvider(service: EnvironmentConfig['services'][number]): DeployProvider;
+  /** Stops what a deploy started, from its record alone (no config needed: it may have changed since). */
+  stopDeployed(deployed: DeployedService): Promise<void>;
   logSource(env: EnvironmentConfig): LogSource;
 }
 

@@ -305,10 +305,9 @@ async function finish(ctx: WorkerContext, loop: LoopRecord, state: LoopState, st
 
   if (state === 'green') await promoteCandidates(ctx, loop);
   try {
-    const { environment } = await loadEnvironment(ctx, loop.environment);
     // The last cycle's services, and the one before's in case the last deploy failed half-way.
     for (let n = loop.cycle; n >= 1 && n >= loop.cycle - 1; n--) {
-      await stopServices(ctx, environment, (await store.getStage<DeployResult>(loop.id, n, 'deploy'))?.result?.services ?? []);
+      await stopServices(ctx, (await store.getStage<DeployResult>(loop.id, n, 'deploy'))?.result?.services ?? []);
     }
   } catch (err) {
     ctx.log.warn({ loopId: loop.id, err: describeError(err) }, 'could not stop the loop’s services');

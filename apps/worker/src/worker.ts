@@ -59,7 +59,18 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   const deploy = createDeployProviders({ processEnv, log });
   const logs = createLogSources({ redis, prefix: env.GREENLOOP_PREFIX, log });
   const config = createConfigLoader(env.repo);
-  const ctx: WorkerContext = { env, processEnv, log, store, queues, cancels, config, deployProvider: deploy, logSource: logs };
+  const ctx: WorkerContext = {
+    env,
+    processEnv,
+    log,
+    store,
+    queues,
+    cancels,
+    config,
+    deployProvider: deploy.forService,
+    stopDeployed: deploy.stop,
+    logSource: logs,
+  };
 
   // Fixer parallelism comes from greenloop.yaml (the largest of the environments' fixer.concurrency).
   let fixConcurrency = env.GREENLOOP_CONCURRENCY;

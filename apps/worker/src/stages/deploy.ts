@@ -31,7 +31,7 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
 
   // A retry after a crash: stop whatever a previous attempt of this very stage started.
   const stale = await ctx.store.getMarker(loop.id, run.cycle, 'deploy-pids');
-  if (stale) await stopServices(ctx, environment, JSON.parse(stale) as DeployedService[]);
+  if (stale) await stopServices(ctx, JSON.parse(stale) as DeployedService[]);
 
   const worktree = paths.deployWorktree(run.cycle);
   await addDetachedWorktree(ctx.env.repo, worktree, cycle.commit);
@@ -70,11 +70,11 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
     }
   } catch (err) {
     // Nothing of a half-deployed cycle keeps running.
-    await stopServices(ctx, environment, deployed);
+    await stopServices(ctx, deployed);
     throw err;
   }
 
-  await stopServices(ctx, environment, previous);
+  await stopServices(ctx, previous);
   if (run.cycle > 1) await removeWorktree(ctx.env.repo, paths.deployWorktree(run.cycle - 1));
   return {
     result: { services: deployed },
@@ -104,11 +104,8 @@ async function deployAndCheck(ctx: WorkerContext, service: ServiceConfig, req: D
 }
 
 /** Stops what was deployed (local processes; remote providers have nothing to stop). */
-export async function stopServices(ctx: WorkerContext, environment: EnvironmentConfig, deployed: readonly DeployedService[]): Promise<void> {
-  for (const d of deployed) {
-    const svc = environment.services.find((s) => s.name === d.service);
-    if (svc) await ctx.deployProvider(svc).stop?.(d, ctx.log);
-  }
+export async function stopServices(ctx: WorkerContext, deployed: readonly DeployedService[]): Promise<void> {
+  for (const d of deployed) await ctx.stopDeployed(d);
 }
 
 export { requireLoop };
