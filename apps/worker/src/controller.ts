@@ -9,10 +9,10 @@ import {
   type FixerConfig,
   type FixResult,
   type IntegrateResult,
-  type JobName,
   type LoopRecord,
   type LoopState,
   parsePayload,
+  STAGE_JOB,
   type StageName,
   type StageRecord,
   type StopReason,
@@ -27,13 +27,6 @@ import { loopPaths } from './paths.ts';
 import type { AnalyzeStageResult } from './stages/analyze.ts';
 import { stopServices } from './stages/deploy.ts';
 import { type FixStageResult, fixMarker } from './stages/fix.ts';
-
-const STAGE_JOBS: Record<Exclude<StageName, 'fix'>, JobName> = {
-  deploy: 'stage.deploy',
-  test: 'stage.test',
-  analyze: 'stage.analyze',
-  integrate: 'stage.integrate',
-};
 
 /** Thrown inside the controller to end processing for now: the job waits for its children. */
 class Suspend extends Error {}
@@ -157,7 +150,7 @@ async function awaitStage(
 ): Promise<StageRecord> {
   const done = cycle.stages[stage];
   if (done && done.status !== 'running') return done;
-  await addJob(ctx.queues, STAGE_JOBS[stage], { loopId: loop.id, cycle: cycle.n }, childOpts(job, stageJobId(loop.id, cycle.n, stage)));
+  await addJob(ctx.queues, STAGE_JOB[stage], { loopId: loop.id, cycle: cycle.n }, childOpts(job, stageJobId(loop.id, cycle.n, stage)));
   await setStage(ctx, loop, stage);
   if (await job.moveToWaitingChildren(token)) throw new Suspend();
   const rec = await ctx.store.getStage(loop.id, cycle.n, stage);

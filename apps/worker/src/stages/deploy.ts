@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type DeployedService, type DeployResult, type EnvironmentConfig, GreenloopError, type LoopRecord, type ServiceConfig } from '@greenloop/core';
+import { type DeployedService, type DeployResult, GreenloopError, type LoopRecord, type ServiceConfig } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { waitHealthy } from '../deploy/health.ts';
 import { deployWaves } from '../deploy/order.ts';
