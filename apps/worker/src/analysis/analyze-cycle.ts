@@ -293,31 +293,37 @@ export async function analyzeCycle(input: AnalyzeInput): Promise<AnalyzeOutput> 
   } else codeNote = 'No checkout was given to the analysis (repoDir); search the repository for the endpoints and frames above.';
   const maxContexts = input.maxCodeContexts ?? 20;
   const clusterFiles: Record<string, ClusterFiles> = {};
-  let contexts = 0;
-  for (const c of clusters) {
-    let code: CodeContext | undefined;
-    let note = codeNote;
-    if (repo && c.dispatch && contexts < maxContexts) {
-      contexts++;
-      code = await collectCodeContext(c, repo);
-    } else if (repo)
-      note = c.dispatch ? `Code context is gathered for the first ${maxContexts} clusters only.` : 'Not gathered: this cluster is not dispatched to a fixer.';
-    const dossier = renderDossier(c, {
-      loopId: input.loopId,
-      cycle: input.cycle,
-      environment: input.environment,
-      commit: input.commit,
-      services: input.services,
-      testCommand: config.tests.command,
-      protectedPaths: config.fixer?.protectedPaths ?? [],
-      ...(code ? { code } : {}),
-      ...(note && !code ? { codeNote: note } : {}),
-    });
-    const files: ClusterFiles = { json: join(clustersDir, `${c.fingerprint}.json`), markdown: join(clustersDir, `${c.fingerprint}.md`) };
-    await writeFile(files.json, clusterJson(c, input));
-    await writeFile(files.markdown, dossier);
-    clusterFiles[c.fingerprint] = files;
+  // Code context costs a few git calls per cluster: gather it for all clusters at once (bounded by
+  // maxContexts), not one cluster after another.
+  const withContext = repo ? clusters.filter((c) => c.dispatch).slice(0, maxContexts) : [];
+  const contexts = new Map<string, CodeContext>();
+  if (repo) {
+    const index = repo;
+    await Promise.all(withContext.map(async (c) => contexts.set(c.fingerprint, await collectCodeContext(c, index))));
   }
+  await Promise.all(
+    clusters.map(async (c) => {
+      const code = contexts.get(c.fingerprint);
+      let note = codeNote;
+      if (repo && !code)
+        note = c.dispatch ? `Code context is gathered for the first ${maxContexts} clusters only.` : 'Not gathered: this cluster is not dispatched to a fixer.';
+      const dossier = renderDossier(c, {
+        loopId: input.loopId,
+        cycle: input.cycle,
+        environment: input.environment,
+        commit: input.commit,
+        services: input.services,
+        testCommand: config.tests.command,
+        protectedPaths: config.fixer?.protectedPaths ?? [],
+        ...(code ? { code } : {}),
+        ...(note && !code ? { codeNote: note } : {}),
+      });
+      const files: ClusterFiles = { json: join(clustersDir, `${c.fingerprint}.json`), markdown: join(clustersDir, `${c.fingerprint}.md`) };
+      await writeFile(files.json, clusterJson(c, input));
+      await writeFile(files.markdown, dossier);
+      clusterFiles[c.fingerprint] = files;
+    }),
+  );
   const reportFiles = { markdown: join(input.cycleDir, 'report.md'), json: join(input.cycleDir, 'report.json') };
   await writeFile(reportFiles.markdown, markdown);
   await writeFile(reportFiles.json, `${JSON.stringify(report, null, 2)}\n`);
