@@ -1,7 +1,8 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Logger, Redis } from '@greenloop/core';
+import type { Logger } from '@greenloop/core';
 import type { DeliveryPolicy, DeliveryResult, Verdict } from './http-delivery.ts';
 import { DEFAULT_DELIVERY_POLICY, deliver, realSleep } from './http-delivery.ts';
+import type { SlackSenderOptions } from './slack.ts';
 import { WebhookState, webhookLabel } from './webhook-state.ts';
 
 /** Header carrying `sha256=<hex>` of HMAC-SHA256(secret, `<timestamp>.<body>`). */
@@ -32,16 +33,8 @@ export function verifySignature(opts: { secret: string; timestamp: string; body:
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-/** Options of {@link WebhookSender}. */
-export interface WebhookSenderOptions {
-  redis: Redis;
-  prefix: string;
-  log: Logger;
-  fetchImpl?: typeof fetch;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
-  policy?: Partial<DeliveryPolicy>;
-}
+/** Options of {@link WebhookSender}: the Slack sender's, without its spacing. */
+export type WebhookSenderOptions = Omit<SlackSenderOptions, 'minIntervalMs'>;
 
 /**
  * Posts signed JSON events to a generic webhook with the same retry and timeout policy as Slack. A
