@@ -12,6 +12,7 @@ import {
   parsePayload,
   type QueueName,
   type Redis,
+  StagePayload,
   startLoop,
   syncSchedulesFromConfig,
   waitReady,
@@ -84,17 +85,17 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   }
 
   const stage =
-    <R>(fn: (c: WorkerContext, run: StageRun) => Promise<StageOutput<R>>) =>
+    <R>(name: 'deploy' | 'test' | 'analyze', fn: (c: WorkerContext, run: StageRun) => Promise<StageOutput<R>>) =>
     async (job: Job) => {
-      const payload = parsePayload('stage.deploy', job.data);
-      const rec = await runStage(ctx, job, job.name.replace('stage.', '') as 'deploy', payload, (run) => fn(ctx, run));
+      const payload = StagePayload.parse(job.data);
+      const rec = await runStage(ctx, job, name, payload, (run) => fn(ctx, run));
       return rec.status;
     };
   const processors: Record<QueueName, Processor> = {
     loops: (job, token) => processLoop(ctx, job, token as string),
-    deploy: stage(deployStage),
-    test: stage(testStage),
-    analyze: stage(analyzeStage),
+    deploy: stage('deploy', deployStage),
+    test: stage('test', testStage),
+    analyze: stage('analyze', analyzeStage),
     fix: async (job) => {
       if (job.name === 'stage.integrate') {
         const payload = parsePayload('stage.integrate', job.data);

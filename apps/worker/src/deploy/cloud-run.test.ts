@@ -1,8 +1,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, createLogger, type DeployedService, GreenloopError, type ServiceConfig, ServiceSchema } from '@greenloop/core';
+import { ConfigError, createLogger, type DeployedService, type ServiceConfig, ServiceSchema } from '@greenloop/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { errorOf } from '../test-support/error-of.ts';
 import { FakeGoogle, type FakeService } from '../test-support/fake-google.ts';
 import { CloudRunProvider, classifyGoogleError, normalizeCondition, promoteCandidate, revisionName } from './cloud-run.ts';
 import { deployWaves as deployOrder } from './order.ts';
@@ -28,18 +29,6 @@ function service(deploy: Record<string, unknown> = {}): ServiceConfig {
       ...deploy,
     },
   });
-}
-
-function errorOf(p: Promise<unknown>): Promise<GreenloopError> {
-  return p.then(
-    () => {
-      throw new Error('expected the deploy to fail');
-    },
-    (err: unknown) => {
-      if (err instanceof GreenloopError) return err;
-      throw err;
-    },
-  );
 }
 
 describe('CloudRunProvider against the fake Cloud Run API', () => {

@@ -1,8 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, GreenloopError, type ServiceConfig, ServiceSchema } from '@greenloop/core';
+import { createLogger, type ServiceConfig, ServiceSchema } from '@greenloop/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { errorOf } from '../test-support/error-of.ts';
 import { FakeGoogle, type FakeService } from '../test-support/fake-google.ts';
 import { CommandProvider } from './command.ts';
 import type { DeployRequest } from './types.ts';
@@ -11,18 +12,6 @@ const PROJECT = 'acme-staging';
 const REGION = 'europe-west1';
 const COMMIT = '9c1d0b7e4f6a8c9d0e1f2a3b4c5d6e7f8a9b3f2a';
 const log = createLogger('test', 'silent');
-
-function errorOf(p: Promise<unknown>): Promise<GreenloopError> {
-  return p.then(
-    () => {
-      throw new Error('expected the deploy to fail');
-    },
-    (err: unknown) => {
-      if (err instanceof GreenloopError) return err;
-      throw err;
-    },
-  );
-}
 
 /**
  * A stand-in for `gcloud run deploy`: records its argv, then PATCHes the service on the fake with a new
