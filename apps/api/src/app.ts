@@ -1,14 +1,12 @@
-import type { Env, GreenloopConfig, Logger, LoopStore, Queues } from '@greenloop/core';
+import type { Env, GreenloopConfig, Logger, LoopStore, NearCache, Queues } from '@greenloop/core';
 import { TokenStore } from '@greenloop/core';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
 import fp from 'fastify-plugin';
 import { apiError, ErrorBody, errorHandler, formatSchemaErrors, parseJsonBody } from './errors.ts';
-import { LoopViewCache } from './loop-view-cache.ts';
 import { registerAdminQueues } from './plugins/admin-queues.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { depsPlugin } from './plugins/deps.ts';
 import { registerDocs } from './plugins/docs.ts';
-import { securityPlugin } from './plugins/security.ts';
 import auditRoutes from './routes/audit/index.ts';
 import dashboardRoutes from './routes/dashboard/index.ts';
 import eventsRoutes from './routes/events/index.ts';
@@ -40,10 +38,10 @@ export interface AppDeps {
   /** How long a verified token is cached (default 5s); revocation reaches other API processes within it. */
   tokenCacheTtlMs?: number;
   /**
-   * How long GET /v1/loops/:id answers are reused: default 500ms while a loop runs, 5s once finished;
-   * false turns the cache off. See LoopViewCache.
+   * GET /v1/loops/:id answers kept in memory and dropped the moment Redis says the loop changed (see
+   * NearCache; startApi makes one over the store's read connection). Without it every answer is read.
    */
-  loopViewCache?: { activeMs: number; finishedMs: number } | false;
+  loopViews?: NearCache<string | undefined>;
   /** /docs and /admin/queues; on by default. */
   docs?: boolean;
   adminQueues?: boolean;
@@ -72,10 +70,10 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
         queues: deps.queues,
         tokens: deps.tokens ?? new TokenStore(deps.store.redis, deps.store.prefix),
         config: deps.config,
-        ...(deps.loopViewCache === false ? {} : { loopViewCache: new LoopViewCache(deps.loopViewCache ?? { activeMs: 500, finishedMs: 5000 }) }),
+        ...(deps.loopViews ? { loopViews: deps.loopViews } : {}),
       });
-      await app.register(securityPlugin, { rateLimit: deps.rateLimit ?? { max: 1200, timeWindowMs: 60_000 } });
       await app.register(authPlugin, {
+        rateLimit: deps.rateLimit ?? { max: 1200, timeWindowMs: 60_000 },
         ...(deps.env.GREENLOOP_API_TOKEN ? { bootstrapToken: deps.env.GREENLOOP_API_TOKEN } : {}),
         ...(deps.tokenCacheTtlMs !== undefined ? { cacheTtlMs: deps.tokenCacheTtlMs } : {}),
       });
@@ -110,6 +108,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Malformed URLs (bad percent-encoding) fail in the router, before any route's error handler.
     frameworkErrors: errorHandler,
     return503OnClosing: true,
+    // No access log line per request: status polls would drown the log. Refusals and failures are
+    // logged by the error handler, and who started, cancelled or scheduled what is in the audit trail.
+    logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request either: making one costs about a tenth of a status poll's time here.
+    // The few lines a request logs (errors, refusals) carry its id themselves.
+    childLoggerFactory: (logger) => logger,
   });
   app.register(apiPlugin(deps));
   return app;

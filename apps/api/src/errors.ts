@@ -1,5 +1,6 @@
 import { ConfigError, GreenloopError } from '@greenloop/core';
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
+import { API_SECURITY_HEADERS } from './plugins/security.ts';
 
 /**
  * Every error the API answers with: a stable code, a status and a message template. 4xx messages say
@@ -187,10 +188,12 @@ export function toApiError(err: unknown, request: FastifyRequest): ApiError {
 /** The single error handler: logs 5xx with the real error, answers with the registry's body. */
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const e = toApiError(err, request);
-  if (e.statusCode >= 500) request.log.error({ err, code: e.code }, 'request failed');
-  else request.log.info({ code: e.code, msg: e.message }, 'request rejected');
+  const where = { reqId: request.id, method: request.method, path: request.url.split('?')[0]?.slice(0, 200) };
+  if (e.statusCode >= 500) request.log.error({ err, code: e.code, ...where }, 'request failed');
+  else request.log.info({ code: e.code, msg: e.message, ...where }, 'request rejected');
   const body: Record<string, unknown> = { statusCode: e.statusCode, code: e.code, message: e.message, ...e.extra, requestId: request.id };
   if (e.details) body.details = e.details;
   if (e.hint) body.hint = e.hint;
-  return reply.code(e.statusCode).type('application/json; charset=utf-8').send(body);
+  // Error answers are JSON wherever they come from (an HTML page's route, a 404): the API's headers.
+  return reply.code(e.statusCode).headers(API_SECURITY_HEADERS).type('application/json; charset=utf-8').send(body);
 }

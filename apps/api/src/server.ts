@@ -1,6 +1,6 @@
 import type { Env, Logger } from '@greenloop/core';
-import { closeQueues, createConfigLoader, createQueues, createRedis, LoopStore, waitReady } from '@greenloop/core';
-import { buildApp } from './app.ts';
+import { closeQueues, createConfigLoader, createQueues, createRedis, LoopStore, NearCache, waitReady } from '@greenloop/core';
+import { type AppDeps, buildApp } from './app.ts';
 
 /** A running API. */
 export interface RunningApi {
@@ -10,27 +10,35 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+/** Settings of buildApp a caller may change (the benchmark); the clients are startApi's. */
+export type ApiOptions = Partial<Pick<AppDeps, 'rateLimit' | 'sse' | 'tokenCacheTtlMs' | 'docs' | 'adminQueues'>>;
+
 /**
  * Connects to Redis, builds the API and listens on env.HOST:env.PORT (PORT 0 picks a free port; `url`
- * tells which). Used by `greenloop up`, the demo and the API's own entry point.
+ * tells which). Used by `greenloop up`, the demo, the benchmark and the API's own entry point.
  */
-export async function startApi(env: Env, log: Logger, redisUrl: string): Promise<RunningApi> {
+export async function startApi(env: Env, log: Logger | undefined, redisUrl: string, options: ApiOptions = {}): Promise<RunningApi> {
   const redis = createRedis(redisUrl, 'producer');
-  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  await waitReady(redis, redisUrl);
-  const store = new LoopStore(redis, env.GREENLOOP_PREFIX);
+  const reads = createRedis(redisUrl, 'reader');
+  for (const conn of [redis, reads]) conn.on('error', (err) => log?.warn({ err: err.message }, 'redis connection error'));
+  await Promise.all([waitReady(redis, redisUrl), waitReady(reads, redisUrl)]);
+  const store = new LoopStore(redis, env.GREENLOOP_PREFIX, { reads });
   const queues = createQueues(redis, env.GREENLOOP_PREFIX);
-  const app = buildApp({ env, store, queues, config: createConfigLoader(env.repo), log });
+  const loopViews = new NearCache<string | undefined>({ reads, ...(log ? { log } : {}) });
+  await loopViews.start();
+  const app = buildApp({ ...options, env, store, queues, loopViews, config: createConfigLoader(env.repo), ...(log ? { log } : {}) });
   let address: string;
   try {
     address = await app.listen({ host: env.HOST, port: env.PORT });
   } catch (err) {
     await app.close().catch(() => {});
     await closeQueues(queues).catch(() => {});
+    await loopViews.stop();
     redis.disconnect();
+    reads.disconnect();
     throw err;
   }
-  log.info({ url: address, auth: env.GREENLOOP_API_TOKEN ? 'bootstrap token set' : 'stored tokens only' }, 'api listening');
+  log?.info({ url: address, auth: env.GREENLOOP_API_TOKEN ? 'bootstrap token set' : 'stored tokens only' }, 'api listening');
   let closing: Promise<void> | undefined;
   return {
     url: address,
@@ -38,7 +46,9 @@ export async function startApi(env: Env, log: Logger, redisUrl: string): Promise
       closing ??= (async () => {
         await app.close();
         await closeQueues(queues);
+        await loopViews.stop();
         await redis.quit().catch(() => redis.disconnect());
+        await reads.quit().catch(() => reads.disconnect());
       })();
       return closing;
     },

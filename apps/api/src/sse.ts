@@ -86,7 +86,7 @@ export async function streamEvents(opts: {
   const { request, reply, store, loopId, sse, slots } = opts;
   slots.acquire();
   const conn = store.redis.duplicate();
-  conn.on('error', (err) => request.log.debug({ err }, 'event stream redis connection error'));
+  conn.on('error', (err) => request.log.debug({ err, reqId: request.id }, 'event stream redis connection error'));
   try {
     await waitReady(conn, 'event stream connection', 5000);
   } catch (err) {
@@ -152,7 +152,7 @@ export async function streamEvents(opts: {
       if (finished) break;
     }
   } catch (err) {
-    if (!closed) request.log.warn({ err, loopId }, 'event stream ended with an error');
+    if (!closed) request.log.warn({ err, loopId, reqId: request.id }, 'event stream ended with an error');
   } finally {
     res.off('close', onClose);
     untrack();

@@ -11,6 +11,7 @@ export * from './jobs.ts';
 export * from './logger.ts';
 export * from './loops.ts';
 export * from './metrics.ts';
+export * from './near-cache.ts';
 export * from './placeholders.ts';
 export * from './queues.ts';
 export * from './redis.ts';

@@ -54,11 +54,7 @@ export async function readMetrics(store: LoopStore, queues: Queues): Promise<Met
   for (let start = 0; start < total; start += 500) {
     const ids = await redis.zrange(store.key('loops'), start, start + 499);
     if (ids.length === 0) break;
-    for (const raw of await redis.mget(ids.map((id) => store.key('loop', id)))) {
-      if (!raw) continue;
-      const state = (JSON.parse(raw) as { state?: LoopState }).state;
-      if (state && state in loopsByState) loopsByState[state]++;
-    }
+    for (const { state } of await store.getLoops(ids)) if (state in loopsByState) loopsByState[state]++;
   }
   const queueCounts: MetricsSnapshot['queues'] = {};
   await Promise.all(

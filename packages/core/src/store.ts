@@ -3,19 +3,96 @@ import type { CycleRecord, LoopEvent, LoopRecord, LoopState, StageName, StageRec
 import { STAGES } from './domain.ts';
 
 /**
+ * Every record of a loop as stored: the loop's hash (see LoopStore), field → JSON. What GET /v1/loops/:id
+ * needs, read in one command; the API can forward the strings without rebuilding the records.
+ */
+export type LoopFields = Record<string, string>;
+
+/** Field names of a loop's hash. */
+export const LOOP_FIELD = 'loop';
+export const cycleField = (n: number | string) => `cycle:${n}`;
+export const stageField = (n: number | string, stage: StageName) => `stage:${n}:${stage}`;
+export const NOTICE_FIELD_PREFIX = 'notice:';
+
+/** The values of a pipeline or transaction, or the first error it reported. */
+function pipelineValues(res: [Error | null, unknown][] | null): unknown[] {
+  if (!res) throw new Error('redis transaction aborted');
+  return res.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
+
+/** The loop record of a loop's hash, with its notices (oldest first, at most the newest 50). */
+export function loopFromFields(fields: LoopFields): LoopRecord {
+  const loop = JSON.parse(fields[LOOP_FIELD] as string) as LoopRecord;
+  const notices = noticesOf(fields);
+  if (notices.length) loop.notices = notices;
+  return loop;
+}
+
+/** A loop hash's notices, oldest first, at most the newest 50. */
+export function noticesOf(fields: LoopFields): string[] {
+  const names = Object.keys(fields).filter((f) => f.startsWith(NOTICE_FIELD_PREFIX));
+  if (names.length === 0) return [];
+  return names
+    .sort()
+    .slice(-50)
+    .map((f) => fields[f] as string);
+}
+
+/** Cycle number → that cycle's records from a loop's hash: the cycle (JSON) and its stages (name → JSON). */
+export function cyclesOf(fields: LoopFields): Map<number, { cycle: string; stages: Map<StageName, string> }> {
+  const out = new Map<number, { cycle: string; stages: Map<StageName, string> }>();
+  const entry = (n: number) => {
+    let e = out.get(n);
+    if (!e) {
+      e = { cycle: '', stages: new Map() };
+      out.set(n, e);
+    }
+    return e;
+  };
+  for (const field in fields) {
+    if (field.startsWith('cycle:')) entry(Number(field.slice(6))).cycle = fields[field] as string;
+    else if (field.startsWith('stage:')) {
+      const colon = field.indexOf(':', 6);
+      entry(Number(field.slice(6, colon))).stages.set(field.slice(colon + 1) as StageName, fields[field] as string);
+    }
+  }
+  for (const [n, e] of out) if (!e.cycle) out.delete(n);
+  return new Map([...out].sort((a, b) => a[0] - b[0]));
+}
+
+/**
  * Loop, cycle and stage records plus the event streams, in Redis under one prefix.
  *
- * Ownership keeps writes race-free without locks: the loop controller alone writes loop and cycle
- * records; each stage processor alone writes its own stage record. Cancel is a separate key (written by
- * the API) plus a pub/sub message so running stages abort at once.
+ * A loop's records share one hash, `loop:<id>`, so everything a status view shows is a single HGETALL
+ * (status views are polled by dashboards, CLIs and CI jobs, and each extra command costs the API
+ * throughput):
+ *   loop                 the loop record (without notices)
+ *   cycle:<n>            a cycle record (without its stages and failing tests, with hasReport)
+ *   stage:<n>:<stage>    a stage record (without its result)
+ *   notice:<time>:<rand> a notice
+ * Stage results, which can be large (an analyze result carries every cluster and dossier), live apart
+ * under `loop:<id>:result:<n>:<stage>`, as do the failing test lists (`loop:<id>:failing:<n>`), and
+ * are read only by who needs them. Each field is stored as the loop view shows it, so the API can
+ * answer with the stored strings (see loopViewJson in the API).
+ *
+ * Ownership keeps writes race-free without locks: each field has one writer. The loop controller alone
+ * writes the loop and cycle fields; each stage processor alone writes its own stage field and result;
+ * notices are added, never rewritten. Cancel is a separate key (written by the API) plus a pub/sub
+ * message so running stages abort at once.
  */
 export class LoopStore {
   readonly redis: Redis;
   readonly prefix: string;
+  /** Connection for hot read paths (the loop view); the API passes an auto-pipelining one. */
+  private readonly reads: Redis;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: Redis, prefix: string, opts: { reads?: Redis } = {}) {
     this.redis = redis;
     this.prefix = prefix;
+    this.reads = opts.reads ?? redis;
   }
 
   key(...parts: (string | number)[]): string {
@@ -29,37 +106,48 @@ export class LoopStore {
   // ---- loops ---------------------------------------------------------------------------------------
 
   async createLoop(loop: LoopRecord): Promise<void> {
-    await this.redis.multi().set(this.key('loop', loop.id), JSON.stringify(loop)).zadd(this.key('loops'), Date.parse(loop.createdAt), loop.id).exec();
+    const { notices: _notices, ...rest } = loop;
+    pipelineValues(
+      await this.redis
+        .multi()
+        .hset(this.key('loop', loop.id), LOOP_FIELD, JSON.stringify(rest))
+        .zadd(this.key('loops'), Date.parse(loop.createdAt), loop.id)
+        .exec(),
+    );
+  }
+
+  /** Every field of the loop's hash in one command, or undefined when there is no such loop. */
+  async getLoopFields(id: string): Promise<LoopFields | undefined> {
+    const fields = await this.reads.hgetall(this.key('loop', id));
+    return fields[LOOP_FIELD] === undefined ? undefined : fields;
   }
 
   async getLoop(id: string): Promise<LoopRecord | undefined> {
-    // One round trip, no transaction: the notices list is append-only.
-    const res = await this.redis
-      .pipeline()
-      .get(this.key('loop', id))
-      .lrange(this.key('loop', id, 'notices'), 0, 49)
-      .exec();
-    const failed = res?.find(([err]) => err);
-    if (failed?.[0]) throw failed[0];
-    const raw = res?.[0]?.[1] as string | null | undefined;
-    if (!raw) return undefined;
-    const loop = JSON.parse(raw) as LoopRecord;
-    const notices = (res?.[1]?.[1] as string[] | undefined) ?? [];
-    if (notices.length) loop.notices = notices;
-    return loop;
+    const fields = await this.getLoopFields(id);
+    return fields && loopFromFields(fields);
+  }
+
+  /** Loop records (without notices) by id, in order; missing ones are left out. */
+  async getLoops(ids: string[]): Promise<LoopRecord[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(this.key('loop', id), LOOP_FIELD);
+    const raws = pipelineValues(await pipeline.exec()) as (string | null)[];
+    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as LoopRecord);
   }
 
   async saveLoop(loop: LoopRecord): Promise<void> {
     const { notices: _notices, ...rest } = loop;
-    await this.redis.set(this.key('loop', loop.id), JSON.stringify(rest));
+    await this.redis.hset(this.key('loop', loop.id), LOOP_FIELD, JSON.stringify(rest));
   }
 
   /**
    * Things a person should know about a loop that do not change its course (a disabled Slack webhook).
-   * Kept beside the loop record because they come from other jobs than the controller, its only writer.
+   * They come from other jobs than the controller, so each is a field of its own: no read-modify-write.
    */
   async addNotice(loopId: string, message: string): Promise<void> {
-    await this.redis.rpush(this.key('loop', loopId, 'notices'), message);
+    const field = `${NOTICE_FIELD_PREFIX}${String(Date.now()).padStart(15, '0')}:${Math.random().toString(36).slice(2, 8)}`;
+    await this.redis.hset(this.key('loop', loopId), field, message);
   }
 
   /** Newest first. `cursor` is the createdAt (ms) of the last item of the previous page. */
@@ -77,7 +165,9 @@ export class LoopStore {
         ids.push(batch[i] as string);
         scores.push(Number(batch[i + 1]));
       }
-      const raws = await this.redis.mget(ids.map((id) => this.key('loop', id)));
+      const pipeline = this.redis.pipeline();
+      for (const id of ids) pipeline.hget(this.key('loop', id), LOOP_FIELD);
+      const raws = pipelineValues(await pipeline.exec()) as (string | null)[];
       for (let i = 0; i < raws.length; i++) {
         const raw = raws[i];
         lastScore = scores[i];
@@ -119,38 +209,73 @@ export class LoopStore {
 
   // ---- cycles and stages ------------------------------------------------------------------------------
 
+  /**
+   * Stored as the loop view shows it: without stages, without the failing test list (it can be long;
+   * it has a key of its own), with `hasReport`.
+   */
   async saveCycle(cycle: CycleRecord): Promise<void> {
-    const { stages: _stages, ...rest } = cycle;
-    await this.redis.set(this.key('loop', cycle.loopId, 'cycle', cycle.n), JSON.stringify(rest));
+    const { stages: _stages, failingTests, ...rest } = cycle;
+    const summary = { ...rest, hasReport: rest.report !== undefined };
+    const tx = this.redis.multi().hset(this.key('loop', cycle.loopId), cycleField(cycle.n), JSON.stringify(summary));
+    if (failingTests === undefined) tx.del(this.failingKey(cycle.loopId, cycle.n));
+    else tx.set(this.failingKey(cycle.loopId, cycle.n), JSON.stringify(failingTests));
+    pipelineValues(await tx.exec());
   }
 
+  /** A cycle with its stage records, results included. */
   async getCycle(loopId: string, n: number): Promise<CycleRecord | undefined> {
-    const keys = [this.key('loop', loopId, 'cycle', n), ...STAGES.map((s) => this.key('loop', loopId, 'cycle', n, 'stage', s))];
-    const [raw, ...stageRaws] = await this.redis.mget(keys);
+    const res = await this.redis
+      .pipeline()
+      .hmget(this.key('loop', loopId), cycleField(n), ...STAGES.map((s) => stageField(n, s)))
+      .mget(this.failingKey(loopId, n), ...STAGES.map((s) => this.resultKey(loopId, n, s)))
+      .exec();
+    const [[raw, ...stageRaws], [failing, ...resultRaws]] = pipelineValues(res) as [(string | null)[], (string | null)[]];
     if (!raw) return undefined;
-    const cycle = { ...(JSON.parse(raw) as Omit<CycleRecord, 'stages'>), stages: {} } as CycleRecord;
+    const { hasReport: _hasReport, ...stored } = JSON.parse(raw) as Omit<CycleRecord, 'stages'> & { hasReport?: boolean };
+    const cycle: CycleRecord = { ...stored, stages: {} };
+    if (failing) cycle.failingTests = JSON.parse(failing) as string[];
     stageRaws.forEach((s, i) => {
-      if (s) cycle.stages[STAGES[i] as StageName] = JSON.parse(s) as StageRecord;
+      if (!s) return;
+      const record = JSON.parse(s) as StageRecord;
+      const result = resultRaws[i];
+      if (result) record.result = JSON.parse(result);
+      cycle.stages[STAGES[i] as StageName] = record;
     });
     return cycle;
   }
 
   async listCycles(loopId: string, upTo: number): Promise<CycleRecord[]> {
-    const out: CycleRecord[] = [];
-    for (let n = 1; n <= upTo; n++) {
-      const c = await this.getCycle(loopId, n);
-      if (c) out.push(c);
-    }
-    return out;
+    const found = await Promise.all(Array.from({ length: upTo }, (_, i) => this.getCycle(loopId, i + 1)));
+    return found.filter((c): c is CycleRecord => c !== undefined);
   }
 
   async getStage<R = unknown>(loopId: string, n: number, stage: StageName): Promise<StageRecord<R> | undefined> {
-    const raw = await this.redis.get(this.key('loop', loopId, 'cycle', n, 'stage', stage));
-    return raw ? (JSON.parse(raw) as StageRecord<R>) : undefined;
+    const res = await this.redis
+      .pipeline()
+      .hget(this.key('loop', loopId), stageField(n, stage))
+      .get(this.resultKey(loopId, n, stage))
+      .exec();
+    const [raw, result] = pipelineValues(res) as [string | null, string | null];
+    if (!raw) return undefined;
+    const record = JSON.parse(raw) as StageRecord<R>;
+    if (result) record.result = JSON.parse(result) as R;
+    return record;
   }
 
   async saveStage(loopId: string, n: number, record: StageRecord): Promise<void> {
-    await this.redis.set(this.key('loop', loopId, 'cycle', n, 'stage', record.stage), JSON.stringify(record));
+    const { result, ...summary } = record;
+    const tx = this.redis.multi().hset(this.key('loop', loopId), stageField(n, record.stage), JSON.stringify(summary));
+    if (result === undefined) tx.del(this.resultKey(loopId, n, record.stage));
+    else tx.set(this.resultKey(loopId, n, record.stage), JSON.stringify(result));
+    pipelineValues(await tx.exec());
+  }
+
+  private resultKey(loopId: string, n: number, stage: StageName): string {
+    return this.key('loop', loopId, 'result', n, stage);
+  }
+
+  private failingKey(loopId: string, n: number): string {
+    return this.key('loop', loopId, 'failing', n);
   }
 
   /** Small per-cycle scratch values (e.g. the pid of a running test process), for idempotent retries. */

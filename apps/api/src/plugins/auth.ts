@@ -1,8 +1,9 @@
 import type { Actor, Role, TokenInfo } from '@greenloop/core';
 import { hashesEqual, hashToken, roleAllows } from '@greenloop/core';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
-import { type ApiError, apiError } from '../errors.ts';
+import { apiError } from '../errors.ts';
+import { RequestBudget } from './request-budget.ts';
 import { API_SECURITY_HEADERS } from './security.ts';
 
 /** Who is calling: a stored token or the bootstrap admin token from GREENLOOP_API_TOKEN. */
@@ -38,6 +39,8 @@ export interface AuthOptions {
   cacheTtlMs?: number;
   /** Failed authentications per client address per minute before answering 429. */
   maxFailuresPerMinute?: number;
+  /** Requests per token (per client address on public routes) per window; false turns it off. */
+  rateLimit?: { max: number; timeWindowMs: number } | false;
 }
 
 /** The actor recorded for what a principal does through the API. */
@@ -53,8 +56,11 @@ export function principalOf(request: FastifyRequest): Principal {
 
 function presentedToken(header: string | undefined, allowBasic: boolean): string | undefined {
   if (!header) return undefined;
-  const [scheme, value] = header.split(/\s+/, 2);
-  if (!scheme || !value) return undefined;
+  const space = header.indexOf(' ');
+  if (space <= 0) return undefined;
+  const scheme = header.slice(0, space);
+  const value = header.slice(space + 1).trim();
+  if (!value || /\s/.test(value)) return undefined;
   if (scheme.toLowerCase() === 'bearer') return value;
   if (allowBasic && scheme.toLowerCase() === 'basic') {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
@@ -73,9 +79,9 @@ export const authPlugin = fp<AuthOptions>(
   async (app, opts) => {
     const bootstrapHash = opts.bootstrapToken ? hashToken(opts.bootstrapToken) : undefined;
     const ttl = opts.cacheTtlMs ?? 5000;
-    const maxFailures = opts.maxFailuresPerMinute ?? 30;
     const cache = new Map<string, { principal: Principal; expires: number }>();
-    const failures = new Map<string, { count: number; resetAt: number }>();
+    const failures = new RequestBudget({ max: opts.maxFailuresPerMinute ?? 30, windowMs: 60_000 });
+    const budget = opts.rateLimit ? new RequestBudget({ max: opts.rateLimit.max, windowMs: opts.rateLimit.timeWindowMs }) : undefined;
 
     app.decorateRequest('principal', null);
     app.decorate('forgetToken', (id: string) => {
@@ -103,63 +109,83 @@ export const authPlugin = fp<AuthOptions>(
       return principal;
     }
 
-    function tooManyFailures(ip: string): number | undefined {
-      const f = failures.get(ip);
-      if (f && f.resetAt > Date.now() && f.count >= maxFailures) return Math.ceil((f.resetAt - Date.now()) / 1000);
-      return undefined;
-    }
+    type Done = (err?: Error) => void;
 
-    function recordFailure(ip: string): void {
-      const now = Date.now();
-      const f = failures.get(ip);
-      if (!f || f.resetAt <= now) {
-        if (failures.size >= 10_000) failures.clear();
-        failures.set(ip, { count: 1, resetAt: now + 60_000 });
-      } else f.count++;
-    }
-
-    // Callback style, not async: a cached token is answered without allocating a promise per request.
-    app.addHook('onRequest', (request, reply, done) => {
-      const config = request.routeOptions.config;
-      // Unknown routes answer 404 without auth: there is nothing behind them to protect.
-      const need = config.auth ?? (request.is404 ? 'public' : 'admin');
+    /**
+     * The onRequest hook of one route: security headers, then who is calling, then their budget. The
+     * rate limit is taken here, once the caller is known, so its key is the token rather than the
+     * address (clients behind one NAT do not share a budget). Callback style, not async: a cached token
+     * is answered without allocating a promise.
+     */
+    function guard(need: Role | 'public', browserAuth: boolean, helmetPage: boolean): onRequestHookHandler {
+      // A refusal is JSON even on an HTML page's route, and that route's own error handler (bull-board)
+      // does not add the API's headers; other routes have them already.
+      const refuse = helmetPage
+        ? (reply: FastifyReply, done: Done, err: Error) => {
+            reply.headers(API_SECURITY_HEADERS);
+            done(err);
+          }
+        : (_reply: FastifyReply, done: Done, err: Error) => done(err);
+      const limited = (reply: FastifyReply, done: Done, retryAfterSeconds: number) => {
+        reply.header('retry-after', String(retryAfterSeconds));
+        refuse(reply, done, apiError('RATE_LIMITED', { retryAfterSeconds }));
+      };
       if (need === 'public') {
-        done();
-        return;
-      }
-      // HTML pages get helmet's headers later, in their own context, which a refusal never reaches:
-      // it is JSON, so it gets the API's headers.
-      const refuse = (err: ApiError) => {
-        if (config.helmetPage) reply.headers(API_SECURITY_HEADERS);
-        done(err);
-      };
-      // The challenge is set here rather than in the error handler: bull-board's routes bring their own.
-      const unauthenticated = (reason: string) => {
-        reply.header('www-authenticate', config.browserAuth ? 'Basic realm="greenloop admin", charset="UTF-8"' : 'Bearer realm="greenloop"');
-        refuse(apiError('UNAUTHENTICATED', { reason }));
-      };
-      const decide = (principal: Principal | undefined) => {
-        if (!principal) {
-          recordFailure(request.ip);
-          unauthenticated('invalid, expired or revoked token');
-        } else if (!roleAllows(principal.role, need)) {
-          refuse(apiError('FORBIDDEN', { need, have: principal.role, name: principal.name }));
-        } else {
-          request.principal = principal;
+        return (request, reply, done) => {
+          if (!helmetPage) reply.headers(API_SECURITY_HEADERS);
+          const wait = budget?.take(`ip:${request.ip}`);
+          if (wait !== undefined) return limited(reply, done, wait);
           done();
-        }
+        };
+      }
+      const role: Role = need;
+      // The challenge is set here rather than in the error handler: bull-board's routes bring their own.
+      const challenge = browserAuth ? 'Basic realm="greenloop admin", charset="UTF-8"' : 'Bearer realm="greenloop"';
+      const unauthenticated = (reply: FastifyReply, done: Done, reason: string) => {
+        reply.header('www-authenticate', challenge);
+        refuse(reply, done, apiError('UNAUTHENTICATED', { reason }));
       };
-      const token = presentedToken(request.headers.authorization, config.browserAuth === true);
-      if (!token) return unauthenticated('missing bearer token: send "Authorization: Bearer <token>"');
-      const hash = hashToken(token.slice(0, 512));
-      const now = Date.now();
-      const hit = token.length <= 512 ? known(hash, now) : undefined;
-      if (hit) return decide(hit);
-      // An address that keeps presenting bad tokens stops reaching Redis; known tokens still pass above.
-      const retryAfter = tooManyFailures(request.ip);
-      if (retryAfter !== undefined) return refuse(apiError('RATE_LIMITED', { retryAfterSeconds: retryAfter }));
-      if (token.length > 512) return decide(undefined);
-      lookup(token, hash, now).then(decide, (err: Error) => done(err));
+      const decide = (request: FastifyRequest, reply: FastifyReply, done: Done, principal: Principal | undefined) => {
+        if (!principal) {
+          failures.take(request.ip);
+          return unauthenticated(reply, done, 'invalid, expired or revoked token');
+        }
+        if (!roleAllows(principal.role, role)) return refuse(reply, done, apiError('FORBIDDEN', { need: role, have: principal.role, name: principal.name }));
+        const wait = budget?.take(`t:${principal.id}`);
+        if (wait !== undefined) return limited(reply, done, wait);
+        request.principal = principal;
+        done();
+      };
+      return (request, reply, done) => {
+        if (!helmetPage) reply.headers(API_SECURITY_HEADERS);
+        const token = presentedToken(request.headers.authorization, browserAuth);
+        if (!token) return unauthenticated(reply, done, 'missing bearer token: send "Authorization: Bearer <token>"');
+        const hash = hashToken(token.slice(0, 512));
+        const now = Date.now();
+        const hit = token.length <= 512 ? known(hash, now) : undefined;
+        if (hit) return decide(request, reply, done, hit);
+        // An address that keeps presenting bad tokens stops reaching Redis; known tokens still pass above.
+        const wait = failures.spent(request.ip, now);
+        if (wait !== undefined) return limited(reply, done, wait);
+        if (token.length > 512) return decide(request, reply, done, undefined);
+        lookup(token, hash, now).then(
+          (principal) => decide(request, reply, done, principal),
+          (err: Error) => done(err),
+        );
+      };
+    }
+
+    // Every route gets its guard; routes that say nothing need admin (fail closed). Unknown routes have
+    // none and answer 404 without auth: there is nothing behind them to protect. The route's config is
+    // read at its first request, not here: onRoute hooks of nested contexts (the HTML pages) run after
+    // this one and may still set it.
+    app.addHook('onRoute', (route) => {
+      let hook: onRequestHookHandler | undefined;
+      const lazy: onRequestHookHandler = function (this: FastifyInstance, request, reply, done) {
+        hook ??= guard(route.config?.auth ?? 'admin', route.config?.browserAuth === true, route.config?.helmetPage === true);
+        return hook.call(this, request, reply, done);
+      };
+      route.onRequest = [lazy, ...(route.onRequest ? [route.onRequest].flat() : [])];
     });
   },
   { name: 'greenloop-auth', dependencies: ['greenloop-deps'] },

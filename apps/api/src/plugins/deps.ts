@@ -1,6 +1,5 @@
-import type { Env, GreenloopConfig, LoopStore, Queues, TokenStore } from '@greenloop/core';
+import type { Env, GreenloopConfig, LoopStore, NearCache, Queues, TokenStore } from '@greenloop/core';
 import fp from 'fastify-plugin';
-import type { LoopViewCache } from '../loop-view-cache.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,8 +10,8 @@ declare module 'fastify' {
     tokens: TokenStore;
     /** greenloop.yaml, cached until the file changes; throws ConfigError when it is broken. */
     loadConfig: () => Promise<GreenloopConfig>;
-    /** Short-lived cache of loop views; undefined when disabled. */
-    loopViewCache: LoopViewCache | undefined;
+    /** Loop view answers kept coherent with Redis; undefined when the app runs without one. */
+    loopViews: NearCache<string | undefined> | undefined;
   }
 }
 
@@ -22,7 +21,7 @@ export interface DepsOptions {
   queues: Queues;
   tokens: TokenStore;
   config: () => Promise<GreenloopConfig>;
-  loopViewCache?: LoopViewCache;
+  loopViews?: NearCache<string | undefined>;
 }
 
 /** Shares the clients every route uses as decorations; the caller owns (and closes) them. */
@@ -33,7 +32,7 @@ export const depsPlugin = fp<DepsOptions>(
     app.decorate('queues', opts.queues);
     app.decorate('tokens', opts.tokens);
     app.decorate('loadConfig', opts.config);
-    app.decorate('loopViewCache', opts.loopViewCache);
+    app.decorate('loopViews', opts.loopViews);
   },
   { name: 'greenloop-deps' },
 );
