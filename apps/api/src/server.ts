@@ -11,7 +11,10 @@ export interface RunningApi {
 }
 
 /** Settings of buildApp a caller may change (the benchmark); the clients are startApi's. */
-export type ApiOptions = Partial<Pick<AppDeps, 'rateLimit' | 'sse' | 'tokenCacheTtlMs' | 'docs' | 'adminQueues'>>;
+export type ApiOptions = Partial<Pick<AppDeps, 'rateLimit' | 'sse' | 'tokenCacheTtlMs' | 'docs' | 'adminQueues'>> & {
+  /** Keep loop views in memory, coherent through Redis client tracking (default true). */
+  nearCache?: boolean;
+};
 
 /**
  * Connects to Redis, builds the API and listens on env.HOST:env.PORT (PORT 0 picks a free port; `url`
@@ -24,16 +27,17 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
   await Promise.all([waitReady(redis, redisUrl), waitReady(reads, redisUrl)]);
   const store = new LoopStore(redis, env.GREENLOOP_PREFIX, { reads });
   const queues = createQueues(redis, env.GREENLOOP_PREFIX);
-  const loopViews = new NearCache<string | undefined>({ reads, ...(log ? { log } : {}) });
-  await loopViews.start();
-  const app = buildApp({ ...options, env, store, queues, loopViews, config: createConfigLoader(env.repo), ...(log ? { log } : {}) });
+  const { nearCache = true, ...settings } = options;
+  const loopViews = nearCache ? new NearCache<string | undefined>({ reads, ...(log ? { log } : {}) }) : undefined;
+  await loopViews?.start();
+  const app = buildApp({ ...settings, env, store, queues, ...(loopViews ? { loopViews } : {}), config: createConfigLoader(env.repo), ...(log ? { log } : {}) });
   let address: string;
   try {
     address = await app.listen({ host: env.HOST, port: env.PORT });
   } catch (err) {
     await app.close().catch(() => {});
     await closeQueues(queues).catch(() => {});
-    await loopViews.stop();
+    await loopViews?.stop();
     redis.disconnect();
     reads.disconnect();
     throw err;
@@ -46,7 +50,7 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
       closing ??= (async () => {
         await app.close();
         await closeQueues(queues);
-        await loopViews.stop();
+        await loopViews?.stop();
         await redis.quit().catch(() => redis.disconnect());
         await reads.quit().catch(() => reads.disconnect());
       })();

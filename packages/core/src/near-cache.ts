@@ -104,6 +104,12 @@ export class NearCache<T> {
     return this.entries.size;
   }
 
+  /** The cached value for `key`, if there is a current one: lets a hot path answer without a promise. */
+  peek(key: string, now = Date.now()): { value: T } | undefined {
+    const hit = this.entries.get(key);
+    return hit && hit.expires > now ? hit : undefined;
+  }
+
   /**
    * The value for `key`: cached, or from `load`, which must read `key` (and only keys whose changes
    * should drop it) through the `reads` connection. Concurrent misses share one load.

@@ -154,15 +154,21 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
         },
       },
     },
-    async (request, reply) => {
+    // Not async: an answer kept in memory goes out without a promise (status polls are the busiest route).
+    (request, reply) => {
       const { id } = request.params;
+      const key = app.store.key('loop', id);
+      const send = (json: string | undefined) => {
+        if (json === undefined) throw apiError('LOOP_NOT_FOUND', { id });
+        return reply.type('application/json; charset=utf-8').send(json);
+      };
+      const kept = app.loopViews?.peek(key);
+      if (kept) return send(kept.value);
       const read = async () => {
         const fields = await app.store.getLoopFields(id);
         return fields && loopViewJson(id, fields);
       };
-      const json = app.loopViews ? await app.loopViews.get(app.store.key('loop', id), read) : await read();
-      if (json === undefined) throw apiError('LOOP_NOT_FOUND', { id });
-      return reply.type('application/json; charset=utf-8').send(json);
+      return (app.loopViews ? app.loopViews.get(key, read) : read()).then(send);
     },
   );
 
