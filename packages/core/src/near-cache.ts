@@ -52,6 +52,7 @@ export class NearCache<T> {
   private epoch = 0;
   /** Bumped by every arm() and disarm(): an arm() that finds it moved was overtaken by a reconnect. */
   private armSeq = 0;
+  private arming: Promise<void> = Promise.resolve();
   /** The subscriber's client id, once it has subscribed on its current connection. */
   private subscriberId: number | undefined;
   private closed = false;
@@ -84,6 +85,18 @@ export class NearCache<T> {
       conn.on('ready', this.onReady);
     }
     await this.invalidations.connect().catch(() => {});
+    // Wait (a little) for the reads connection too, so the cache is on when start() returns; if it is
+    // not ready by then, its 'ready' event switches the cache on later.
+    if (this.reads.status !== 'ready') {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 5000);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.reads.once('ready', done);
+      });
+    }
     await this.arm();
   }
 
@@ -168,7 +181,13 @@ export class NearCache<T> {
     this.flush();
   }
 
-  private async arm(): Promise<void> {
+  /** One arm() at a time: two at once would both subscribe, and the second's CLIENT ID would be refused. */
+  private arm(): Promise<void> {
+    this.arming = this.arming.then(() => this.armNow());
+    return this.arming;
+  }
+
+  private async armNow(): Promise<void> {
     if (this.closed || this.reads.status !== 'ready' || this.invalidations.status !== 'ready') return;
     const seq = ++this.armSeq;
     try {
