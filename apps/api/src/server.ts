@@ -1,5 +1,5 @@
 import type { Env, Logger } from '@greenloop/core';
-import { closeQueues, createConfigLoader, createQueues, createRedis, LoopStore, NearCache, waitReady } from '@greenloop/core';
+import { closeQueues, createConfigLoader, createQueues, createRedis, LoopStore, NearCache, upgradeStore, waitReady } from '@greenloop/core';
 import { type AppDeps, buildApp } from './app.ts';
 
 /** A running API. */
@@ -26,6 +26,7 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
   for (const conn of [redis, reads]) conn.on('error', (err) => log?.warn({ err: err.message }, 'redis connection error'));
   await Promise.all([waitReady(redis, redisUrl), waitReady(reads, redisUrl)]);
   const store = new LoopStore(redis, env.GREENLOOP_PREFIX, { reads });
+  await upgradeStore(store, log);
   const queues = createQueues(redis, env.GREENLOOP_PREFIX);
   const { nearCache = true, ...settings } = options;
   const loopViews = nearCache ? new NearCache<string | undefined>({ reads, ...(log ? { log } : {}) }) : undefined;

@@ -15,6 +15,7 @@ import {
   StagePayload,
   startLoop,
   syncSchedulesFromConfig,
+  upgradeStore,
   waitReady,
 } from '@greenloop/core';
 import { type Job, type Processor, UnrecoverableError, Worker } from 'bullmq';
@@ -54,6 +55,8 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   const redis = createRedis(redisUrl, 'worker');
   await waitReady(redis, redisUrl);
   const store = new LoopStore(redis, env.GREENLOOP_PREFIX);
+  // Before any job runs: jobs of loops started by an older greenloop read their records in this layout.
+  await upgradeStore(store, log);
   const connection = redis;
   const queues = createQueues(connection, env.GREENLOOP_PREFIX);
   const cancels = await CancelRegistry.start(store, log);

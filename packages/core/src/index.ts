@@ -19,4 +19,5 @@ export * from './schedules.ts';
 export * from './service-main.ts';
 export * from './stop-rules.ts';
 export * from './store.ts';
+export * from './store-upgrade.ts';
 export * from './tokens.ts';
