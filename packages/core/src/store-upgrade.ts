@@ -18,7 +18,7 @@ export async function upgradeStore(store: LoopStore, log?: Logger): Promise<numb
   const layoutKey = store.key('layout');
   if (Number(await store.redis.get(layoutKey)) >= STORE_LAYOUT) return 0;
   // A connection of its own: WATCH is per connection, and the shared one carries other transactions.
-  const redis = store.redis.duplicate();
+  const redis = store.redis.duplicate({ enableOfflineQueue: true });
   try {
     let moved = 0;
     for (const id of await redis.zrange(store.key('loops'), 0, -1)) {

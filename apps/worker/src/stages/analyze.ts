@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { AnalyzeResult, DeployResult, IntegrateResult, TestRunResult, TestStatus } from '@greenloop/core';
 import { GreenloopError } from '@greenloop/core';
 import { analyzeCycle, type PreviousCycle, toPreviousCycle } from '../analysis/analyze-cycle.ts';
+import { RedisFlakeHistory } from '../analysis/redis-flake-history.ts';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { loopPaths } from '../paths.ts';
 import { requireLoop } from './deploy.ts';
@@ -69,6 +70,8 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
     config: { tests: environment.tests, categories: environment.categories, ...(environment.fixer ? { fixer: environment.fixer } : {}) },
     cycleDir,
     repoDir: paths.deployWorktree(run.cycle),
+    // Across loops and workers: "flaked in N loops" is what tells a flaky test from a broken one.
+    history: new RedisFlakeHistory(ctx.store.redis, ctx.store.prefix),
   });
   const { testStatuses, ...rest } = result;
   const testStatusesFile = join(cycleDir, 'test-statuses.json');

@@ -80,7 +80,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await api.close();
+  await api?.close();
   await t.cleanup();
   rmSync(repo, { recursive: true, force: true });
   rmSync(home, { recursive: true, force: true });
