@@ -35,13 +35,15 @@ export interface AppDeps {
   rateLimit?: { max: number; timeWindowMs: number } | false;
   /** Event streams: heartbeat every 15s, at most 200 open per process by default. */
   sse?: Partial<SseOptions>;
-  /** How long a verified token is cached (default 5s); revocation reaches other API processes within it. */
+  /** Without a near cache: how long a verified token is trusted (default 5s); revocation reaches other API processes within it. */
   tokenCacheTtlMs?: number;
   /**
-   * GET /v1/loops/:id answers kept in memory and dropped the moment Redis says the loop changed (see
-   * NearCache; startApi makes one over the store's read connection). Without it every answer is read.
+   * Loop views and token records kept in memory and dropped the moment Redis says they changed (see
+   * NearCache; startApi makes one over the store's read connection, and the token store must read
+   * through that connection too). Without it every loop view is read from Redis and verified tokens are
+   * trusted for `tokenCacheTtlMs`.
    */
-  loopViews?: NearCache<string | undefined>;
+  nearCache?: NearCache;
   /** /docs and /admin/queues; on by default. */
   docs?: boolean;
   adminQueues?: boolean;
@@ -68,9 +70,10 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
         env: deps.env,
         store: deps.store,
         queues: deps.queues,
-        tokens: deps.tokens ?? new TokenStore(deps.store.redis, deps.store.prefix),
+        // Verification reads through the store's read connection: the one the near cache tracks.
+        tokens: deps.tokens ?? new TokenStore(deps.store.redis, deps.store.prefix, { reads: deps.store.reads }),
         config: deps.config,
-        ...(deps.loopViews ? { loopViews: deps.loopViews } : {}),
+        ...(deps.nearCache ? { nearCache: deps.nearCache } : {}),
       });
       await app.register(authPlugin, {
         rateLimit: deps.rateLimit ?? { max: 1200, timeWindowMs: 60_000 },

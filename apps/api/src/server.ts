@@ -12,7 +12,7 @@ export interface RunningApi {
 
 /** Settings of buildApp a caller may change (the benchmark); the clients are startApi's. */
 export type ApiOptions = Partial<Pick<AppDeps, 'rateLimit' | 'sse' | 'tokenCacheTtlMs' | 'docs' | 'adminQueues'>> & {
-  /** Keep loop views in memory, coherent through Redis client tracking (default true). */
+  /** Keep loop views and token records in memory, coherent through Redis client tracking (default true). */
   nearCache?: boolean;
 };
 
@@ -29,16 +29,24 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
   await upgradeStore(store, log);
   const queues = createQueues(redis, env.GREENLOOP_PREFIX);
   const { nearCache = true, ...settings } = options;
-  const loopViews = nearCache ? new NearCache<string | undefined>({ reads, ...(log ? { log } : {}) }) : undefined;
-  await loopViews?.start();
-  const app = buildApp({ ...settings, env, store, queues, ...(loopViews ? { loopViews } : {}), config: createConfigLoader(env.repo), ...(log ? { log } : {}) });
+  const cache = nearCache ? new NearCache({ reads, ...(log ? { log } : {}) }) : undefined;
+  await cache?.start();
+  const app = buildApp({
+    ...settings,
+    env,
+    store,
+    queues,
+    ...(cache ? { nearCache: cache } : {}),
+    config: createConfigLoader(env.repo),
+    ...(log ? { log } : {}),
+  });
   let address: string;
   try {
     address = await app.listen({ host: env.HOST, port: env.PORT });
   } catch (err) {
     await app.close().catch(() => {});
     await closeQueues(queues).catch(() => {});
-    await loopViews?.stop();
+    await cache?.stop();
     redis.disconnect();
     reads.disconnect();
     throw err;
@@ -51,7 +59,7 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
       closing ??= (async () => {
         await app.close();
         await closeQueues(queues);
-        await loopViews?.stop();
+        await cache?.stop();
         await redis.quit().catch(() => redis.disconnect());
         await reads.quit().catch(() => reads.disconnect());
       })();

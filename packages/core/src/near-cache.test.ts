@@ -5,7 +5,7 @@ import { testRedis } from './testing.ts';
 
 let t: ReturnType<typeof testRedis>;
 let reads: Redis;
-let cache: NearCache<string>;
+let cache: NearCache;
 let loads: number;
 
 /** The cached value of a hash: what it holds, read through the tracked connection. */
@@ -26,7 +26,7 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
 beforeEach(async () => {
   t = testRedis();
   reads = new Redis(t.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
-  cache = new NearCache<string>({ reads });
+  cache = new NearCache({ reads });
   await cache.start();
   loads = 0;
 });
@@ -125,7 +125,7 @@ describe('NearCache', () => {
 
   test('an entry older than maxAgeMs is read again even without an invalidation', async () => {
     await cache.stop();
-    cache = new NearCache<string>({ reads, maxAgeMs: 1000 });
+    cache = new NearCache({ reads, maxAgeMs: 1000 });
     await cache.start();
     const key = `${t.prefix}:h7`;
     await t.redis.hset(key, 'v', '1');

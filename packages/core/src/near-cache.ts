@@ -38,14 +38,14 @@ interface Load<T> {
  * again), nothing is cached and everything cached is dropped, so a gap can cost hits, never freshness.
  * A value read while its key was invalidated is handed out (it was current when read) but not kept.
  */
-export class NearCache<T> {
+export class NearCache {
   private readonly reads: Redis;
   private readonly invalidations: Redis;
   private readonly max: number;
   private readonly maxAgeMs: number;
   private readonly log: Logger | undefined;
-  private readonly entries = new Map<string, Entry<T>>();
-  private readonly loads = new Map<string, Load<T>>();
+  private readonly entries = new Map<string, Entry<unknown>>();
+  private readonly loads = new Map<string, Load<unknown>>();
   /** True only while tracking is on for `reads` and `invalidations` is subscribed. */
   private armed = false;
   /** Bumped whenever the connections may have missed messages; a load started before it is not kept. */
@@ -117,21 +117,25 @@ export class NearCache<T> {
     return this.entries.size;
   }
 
-  /** The cached value for `key`, if there is a current one: lets a hot path answer without a promise. */
-  peek(key: string, now = Date.now()): { value: T } | undefined {
+  /**
+   * The cached value for `key`, if there is a current one: lets a hot path answer without a promise.
+   * `T` is the caller's word for what it stored under that key (one cache serves every kind of value,
+   * since a read connection has one invalidation channel; keys are Redis keys, so they do not clash).
+   */
+  peek<T>(key: string, now = Date.now()): { value: T } | undefined {
     const hit = this.entries.get(key);
-    return hit && hit.expires > now ? hit : undefined;
+    return hit && hit.expires > now ? (hit as Entry<T>) : undefined;
   }
 
   /**
    * The value for `key`: cached, or from `load`, which must read `key` (and only keys whose changes
    * should drop it) through the `reads` connection. Concurrent misses share one load.
    */
-  get(key: string, load: () => Promise<T>, now = Date.now()): Promise<T> {
+  get<T>(key: string, load: () => Promise<T>, now = Date.now()): Promise<T> {
     const hit = this.entries.get(key);
-    if (hit && hit.expires > now) return Promise.resolve(hit.value);
+    if (hit && hit.expires > now) return Promise.resolve(hit.value as T);
     const pending = this.loads.get(key);
-    if (pending) return pending.promise;
+    if (pending) return pending.promise as Promise<T>;
     if (!this.armed) return load();
     const epoch = this.epoch;
     const entry: Load<T> = { stale: false, promise: load() };
@@ -148,7 +152,8 @@ export class NearCache<T> {
     return entry.promise;
   }
 
-  private drop(key: string): void {
+  /** Drops a key now, for a change this process made and must not see undone by a late message (a revoked token). */
+  forget(key: string): void {
     this.entries.delete(key);
     const pending = this.loads.get(key);
     if (pending) {
@@ -164,7 +169,7 @@ export class NearCache<T> {
       this.flush();
       return;
     }
-    for (const k of keys) this.drop(k.toString());
+    for (const k of keys) this.forget(k.toString());
   }
 
   private flush(): void {

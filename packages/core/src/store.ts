@@ -86,8 +86,8 @@ export function cyclesOf(fields: LoopFields): Map<number, { cycle: string; stage
 export class LoopStore {
   readonly redis: Redis;
   readonly prefix: string;
-  /** Connection for hot read paths (the loop view); the API passes an auto-pipelining one. */
-  private readonly reads: Redis;
+  /** Connection for hot read paths (the loop view); the API passes an auto-pipelining, tracked one. */
+  readonly reads: Redis;
 
   constructor(redis: Redis, prefix: string, opts: { reads?: Redis } = {}) {
     this.redis = redis;

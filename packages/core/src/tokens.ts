@@ -58,13 +58,16 @@ export function parseToken(token: string): { id: string } | undefined {
 export class TokenStore {
   readonly redis: Redis;
   readonly prefix: string;
+  /** Where verification reads token records: the API's tracked read connection (see NearCache). */
+  private readonly reads: Redis;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: Redis, prefix: string, opts: { reads?: Redis } = {}) {
     this.redis = redis;
     this.prefix = prefix;
+    this.reads = opts.reads ?? redis;
   }
 
-  private recordKey(id: string): string {
+  recordKey(id: string): string {
     return `${this.prefix}:token:${id}`;
   }
 
@@ -114,13 +117,21 @@ export class TokenStore {
   async verify(token: string, now = Date.now()): Promise<TokenInfo | undefined> {
     const parsed = parseToken(token);
     if (!parsed) return undefined;
-    const raw = await this.redis.get(this.recordKey(parsed.id));
-    if (!raw) return undefined;
-    const record = JSON.parse(raw) as TokenRecord;
-    if (!hashesEqual(hashToken(token), record.hash)) return undefined;
-    if (record.expiresAt && Date.parse(record.expiresAt) <= now) return undefined;
-    return toInfo(record);
+    return checkToken(await this.readRecord(parsed.id), hashToken(token), now);
   }
+
+  /** A token's stored record (with its hash), read through the verification connection. */
+  async readRecord(id: string): Promise<TokenRecord | undefined> {
+    const raw = await this.reads.get(this.recordKey(id));
+    return raw ? (JSON.parse(raw) as TokenRecord) : undefined;
+  }
+}
+
+/** What a presented token (by its hash) is worth against its stored record: its info, or nothing. */
+export function checkToken(record: TokenRecord | undefined, tokenHash: string, now = Date.now()): TokenInfo | undefined {
+  if (!record || !hashesEqual(tokenHash, record.hash)) return undefined;
+  if (record.expiresAt && Date.parse(record.expiresAt) <= now) return undefined;
+  return toInfo(record);
 }
 
 function toInfo(record: TokenRecord): TokenInfo {

@@ -1,5 +1,5 @@
-import type { Actor, Role, TokenInfo } from '@greenloop/core';
-import { hashesEqual, hashToken, roleAllows } from '@greenloop/core';
+import type { Actor, Role, TokenInfo, TokenRecord } from '@greenloop/core';
+import { checkToken, hashesEqual, hashToken, parseToken, roleAllows } from '@greenloop/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { apiError } from '../errors.ts';
@@ -71,41 +71,64 @@ function presentedToken(header: string | undefined, allowBasic: boolean): string
 }
 
 /**
- * Bearer-token auth on every route (onRequest, before the body is read). Verified tokens are cached
- * for a few seconds by their hash, so a busy client costs one Redis read per TTL rather than per request;
- * revocation is immediate on this instance (forgetToken) and takes at most the TTL on others.
+ * Bearer-token auth on every route (onRequest, before the body is read), with the rate limit and the
+ * security headers. With the app's NearCache (startApi), token records are kept in memory and dropped
+ * the moment Redis says one changed, so a revocation takes effect on every API process at once. Without
+ * one, verified tokens are trusted for `cacheTtlMs`: revocation is immediate on this process
+ * (forgetToken) and takes up to that long on others.
  */
 export const authPlugin = fp<AuthOptions>(
   async (app, opts) => {
     const bootstrapHash = opts.bootstrapToken ? hashToken(opts.bootstrapToken) : undefined;
-    const ttl = opts.cacheTtlMs ?? 5000;
-    const cache = new Map<string, { principal: Principal; expires: number }>();
+    const bootstrap: Principal = { kind: 'bootstrap', id: 'bootstrap', name: 'bootstrap-admin', role: 'admin' };
     const failures = new RequestBudget({ max: opts.maxFailuresPerMinute ?? 30, windowMs: 60_000 });
     const budget = opts.rateLimit ? new RequestBudget({ max: opts.rateLimit.max, windowMs: opts.rateLimit.timeWindowMs }) : undefined;
+    const tokens = app.tokens;
+    const near = app.nearCache;
+    const principalOfInfo = (info: TokenInfo | undefined): Principal | undefined => info && { kind: 'token', id: info.id, name: info.name, role: info.role };
+
+    // Without a near cache: verified principals by token hash, for `ttl`.
+    const ttl = opts.cacheTtlMs ?? 5000;
+    const verified = new Map<string, { principal: Principal; expires: number }>();
 
     app.decorateRequest('principal', null);
     app.decorate('forgetToken', (id: string) => {
-      for (const [hash, entry] of cache) if (entry.principal.id === id) cache.delete(hash);
+      near?.forget(tokens.recordKey(id));
+      for (const [hash, entry] of verified) if (entry.principal.id === id) verified.delete(hash);
     });
 
-    /** The principal for a token hash already verified within the TTL, or the bootstrap token. */
-    function known(hash: string, now: number): Principal | undefined {
-      const hit = cache.get(hash);
-      if (hit && hit.expires > now) return hit.principal;
-      if (bootstrapHash && hashesEqual(hash, bootstrapHash)) return { kind: 'bootstrap', id: 'bootstrap', name: 'bootstrap-admin', role: 'admin' };
-      return undefined;
+    /**
+     * What is known about a token without asking Redis: its principal, `false` when it is known to be
+     * invalid (a kept record it does not match), undefined when Redis must be asked.
+     */
+    function known(token: string, hash: string, now: number): Principal | false | undefined {
+      if (bootstrapHash && hashesEqual(hash, bootstrapHash)) return bootstrap;
+      if (near) {
+        const id = parseToken(token)?.id;
+        if (!id) return false;
+        const kept = near.peek<TokenRecord | undefined>(tokens.recordKey(id), now);
+        return kept ? (principalOfInfo(checkToken(kept.value, hash, now)) ?? false) : undefined;
+      }
+      const hit = verified.get(hash);
+      return hit && hit.expires > now ? hit.principal : undefined;
     }
 
     async function lookup(token: string, hash: string, now: number): Promise<Principal | undefined> {
-      const info: TokenInfo | undefined = await app.tokens.verify(token, now);
-      if (!info) {
-        cache.delete(hash);
+      if (near) {
+        const id = parseToken(token)?.id;
+        if (!id) return undefined;
+        const record = await near.get(tokens.recordKey(id), () => tokens.readRecord(id));
+        return principalOfInfo(checkToken(record, hash, now));
+      }
+      const info = await tokens.verify(token, now);
+      const principal = principalOfInfo(info);
+      if (!info || !principal) {
+        verified.delete(hash);
         return undefined;
       }
-      const principal: Principal = { kind: 'token', id: info.id, name: info.name, role: info.role };
-      if (cache.size >= 10_000) cache.clear();
+      if (verified.size >= 10_000) verified.clear();
       const expires = info.expiresAt ? Math.min(now + ttl, Date.parse(info.expiresAt)) : now + ttl;
-      cache.set(hash, { principal, expires });
+      verified.set(hash, { principal, expires });
       return principal;
     }
 
@@ -162,12 +185,12 @@ export const authPlugin = fp<AuthOptions>(
         if (!token) return unauthenticated(reply, done, 'missing bearer token: send "Authorization: Bearer <token>"');
         const hash = hashToken(token.slice(0, 512));
         const now = Date.now();
-        const hit = token.length <= 512 ? known(hash, now) : undefined;
+        const hit = token.length <= 512 ? known(token, hash, now) : false;
         if (hit) return decide(request, reply, done, hit);
+        if (hit === false) return decide(request, reply, done, undefined);
         // An address that keeps presenting bad tokens stops reaching Redis; known tokens still pass above.
         const wait = failures.spent(request.ip, now);
         if (wait !== undefined) return limited(reply, done, wait);
-        if (token.length > 512) return decide(request, reply, done, undefined);
         lookup(token, hash, now).then(
           (principal) => decide(request, reply, done, principal),
           (err: Error) => done(err),

@@ -10,8 +10,8 @@ declare module 'fastify' {
     tokens: TokenStore;
     /** greenloop.yaml, cached until the file changes; throws ConfigError when it is broken. */
     loadConfig: () => Promise<GreenloopConfig>;
-    /** Loop view answers kept coherent with Redis; undefined when the app runs without one. */
-    loopViews: NearCache<string | undefined> | undefined;
+    /** Values read from Redis and kept coherent with it; undefined when the app runs without one. */
+    nearCache: NearCache | undefined;
   }
 }
 
@@ -21,7 +21,7 @@ export interface DepsOptions {
   queues: Queues;
   tokens: TokenStore;
   config: () => Promise<GreenloopConfig>;
-  loopViews?: NearCache<string | undefined>;
+  nearCache?: NearCache;
 }
 
 /** Shares the clients every route uses as decorations; the caller owns (and closes) them. */
@@ -32,7 +32,7 @@ export const depsPlugin = fp<DepsOptions>(
     app.decorate('queues', opts.queues);
     app.decorate('tokens', opts.tokens);
     app.decorate('loadConfig', opts.config);
-    app.decorate('loopViews', opts.loopViews);
+    app.decorate('nearCache', opts.nearCache);
   },
   { name: 'greenloop-deps' },
 );
