@@ -10,6 +10,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
   var TOKEN_KEY = 'greenloop.token';
   var RETRY_MS = 5000;
   var LIST_POLL_MS = 15000;
+  var LIST_PAGE = 50;
   var TERMINAL = ['green', 'stopped', 'failed', 'cancelled'];
   var STAGES = ['deploy', 'test', 'analyze', 'fix', 'integrate'];
 
@@ -20,6 +21,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     listTimer: null,
     retryTimer: null,
     refreshTimer: null,
+    listPages: 1,
   };
 
   function $(id) { return document.getElementById(id); }
@@ -158,11 +160,22 @@ export const DASHBOARD_JS = String.raw`'use strict';
     return el('span', loopState, 'badge ' + (/^[a-z]+$/.test(loopState) ? loopState : ''));
   }
 
+  // The newest LIST_PAGE loops, and as many older pages as "Show older loops" asked for; each refresh
+  // follows the cursors again so the list stays one consistent, current picture.
   function loadLoops() {
-    return apiJson('/v1/loops?limit=50').then(function (body) {
+    var all = [];
+    function page(cursor, left) {
+      return apiJson('/v1/loops?limit=' + LIST_PAGE + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '')).then(function (body) {
+        all = all.concat(body.loops || []);
+        if (left > 1 && body.nextCursor) return page(body.nextCursor, left - 1);
+        return body.nextCursor;
+      });
+    }
+    return page(null, state.listPages).then(function (more) {
       showError('');
       setStatus('Updated ' + new Date().toLocaleTimeString());
-      renderLoops(body.loops || []);
+      renderLoops(all);
+      $('loops-more').hidden = !more;
     }, function (err) { handleError(err, loadLoops); });
   }
 
@@ -485,6 +498,10 @@ export const DASHBOARD_JS = String.raw`'use strict';
     $('refresh').addEventListener('click', function () {
       loadLoops();
       loadLoop();
+    });
+    $('loops-more').addEventListener('click', function () {
+      state.listPages += 1;
+      loadLoops();
     });
     $('loops').addEventListener('click', function (ev) {
       var tr = ev.target.closest('tr');

@@ -40,6 +40,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       <tbody id="loops"></tbody>
     </table>
     <p id="loops-empty" class="muted" hidden>No loops yet.</p>
+    <button id="loops-more" type="button" hidden>Show older loops</button>
   </section>
   <section id="loop-panel" class="panel" hidden>
     <h2 id="loop-title"></h2>
