@@ -87,6 +87,8 @@ export const authPlugin = fp<AuthOptions>(
     const near = app.nearCache;
     const principalOfInfo = (info: TokenInfo | undefined): Principal | undefined => info && { kind: 'token', id: info.id, name: info.name, role: info.role };
 
+    // With a near cache: principals by token hash, valid while the cache holds the record they were checked against.
+    const checked = new Map<string, { principal: Principal; key: string; record: unknown; expires: number }>();
     // Without a near cache: verified principals by token hash, for `ttl`.
     const ttl = opts.cacheTtlMs ?? 5000;
     const verified = new Map<string, { principal: Principal; expires: number }>();
@@ -94,6 +96,7 @@ export const authPlugin = fp<AuthOptions>(
     app.decorateRequest('principal', null);
     app.decorate('forgetToken', (id: string) => {
       near?.forget(tokens.recordKey(id));
+      for (const [hash, entry] of checked) if (entry.principal.id === id) checked.delete(hash);
       for (const [hash, entry] of verified) if (entry.principal.id === id) verified.delete(hash);
     });
 
@@ -104,10 +107,21 @@ export const authPlugin = fp<AuthOptions>(
     function known(token: string, hash: string, now: number): Principal | false | undefined {
       if (bootstrapHash && hashesEqual(hash, bootstrapHash)) return bootstrap;
       if (near) {
+        // The hot path: this hash was checked against the record the cache still holds (same object,
+        // so not invalidated since), and has not expired: no parsing, hashing or allocation.
+        const m = checked.get(hash);
+        if (m && m.expires > now && near.peek(m.key, now)?.value === m.record) return m.principal;
         const id = parseToken(token)?.id;
         if (!id) return false;
-        const kept = near.peek<TokenRecord | undefined>(tokens.recordKey(id), now);
-        return kept ? (principalOfInfo(checkToken(kept.value, hash, now)) ?? false) : undefined;
+        const key = tokens.recordKey(id);
+        const kept = near.peek<TokenRecord | undefined>(key, now);
+        if (!kept) return undefined;
+        const principal = principalOfInfo(checkToken(kept.value, hash, now));
+        if (!principal) return false;
+        if (checked.size >= 10_000) checked.clear();
+        const expiresAt = kept.value?.expiresAt;
+        checked.set(hash, { principal, key, record: kept.value, expires: expiresAt ? Date.parse(expiresAt) : Number.POSITIVE_INFINITY });
+        return principal;
       }
       const hit = verified.get(hash);
       return hit && hit.expires > now ? hit.principal : undefined;
