@@ -195,6 +195,33 @@ describe('loopFinishedMessage', () => {
     expect(m.text).toContain('payments loop stopped (no-progress) after 3 cycles');
   });
 
+  it('lists the clusters left to a person, with the reason, by title when the analysis has it', () => {
+    const stop = { rule: 'no-progress' as const, message: 'no progress', clusters: ['00000001aaaaaaaa'] };
+    const m = loopFinishedMessage(
+      {
+        loop: loop({ state: 'stopped', stop }),
+        lastAnalyze: analyze(),
+        leftToAPerson: [
+          { fingerprint: '00000001aaaaaaaa', reason: 'needs a person: 3 attempts did not fix it' },
+          { fingerprint: 'beefbeefbeefbeef', reason: 'needs a person: config' },
+        ],
+      },
+      { baseUrl: BASE },
+    );
+    expectWithinLimits(m);
+    const left = sections(m).find((x) => x.startsWith('*Left to a person (2)*'));
+    expect(left).toContain('POST /orders answers 500 when the cart is empty — case 1');
+    expect(left).toContain('3 attempts did not fix it');
+    expect(left).toContain('`beefbeefbeef` — needs a person: config');
+    expect(m.text).toContain('2 clusters left to a person.');
+    // A green loop has nothing left over, whatever an earlier cycle skipped.
+    const green = loopFinishedMessage(
+      { loop: loop({ state: 'green', stop: { rule: 'green', message: 'all green' } }), leftToAPerson: [{ fingerprint: 'x', reason: 'needs a person: y' }] },
+      { baseUrl: BASE },
+    );
+    expect(allText(green)).not.toContain('Left to a person');
+  });
+
   it('stays within limits when a stop names 200 clusters with a huge message', () => {
     const clusters = Array.from({ length: 200 }, (_, i) => cluster(i));
     const stop = { rule: 'oscillation' as const, message: `m ${'x'.repeat(10_000)}`, clusters: clusters.map((c) => c.fingerprint) };

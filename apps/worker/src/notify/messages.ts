@@ -154,6 +154,8 @@ export interface LoopFinishedInput {
   loop: LoopRecord;
   /** The last cycle's analyze result, used to name the clusters a stop rule mentions. */
   lastAnalyze?: AnalyzeResult;
+  /** Clusters still failing that greenloop stopped sending to fixers, and why ("needs a person: …"). */
+  leftToAPerson?: { fingerprint: string; reason: string }[];
 }
 
 /** Green, or stopped with the stop rule, its message and the clusters involved. */
@@ -187,6 +189,13 @@ export function loopFinishedMessage(input: LoopFinishedInput, ctx: MessageContex
       blocks.push({ type: 'section', text: md(`*Clusters involved (${involved.length})*\n${bulletList(lines, { maxItems: 15, maxChars: 2500 })}`) });
     }
     text = `${env} loop ${loop.state} (${rule}) after ${cycles}: ${loop.stop ? safeInline(loop.stop.message, 300) : ''} ${linkText(url, loop.id)}`;
+  }
+  const left = green ? [] : (input.leftToAPerson ?? []);
+  if (left.length > 0) {
+    const titles = titleIndex(lastAnalyze);
+    const lines = left.map((l) => `• ${titles.get(l.fingerprint) ?? `\`${safeInline(l.fingerprint.slice(0, 12), 12)}\``} — ${safeInline(l.reason, 200)}`);
+    blocks.push({ type: 'section', text: md(`*Left to a person (${left.length})*\n${bulletList(lines, { maxItems: 10, maxChars: 2500 })}`) });
+    text += ` ${left.length} cluster${s(left.length)} left to a person.`;
   }
   if (loop.latest) blocks.push({ type: 'section', text: md(totalsLine(loop.latest)) });
   const notes = [`loop \`${safeInline(loop.id, 80)}\``];

@@ -1,5 +1,6 @@
 import type { AnalyzeResult, CycleRecord, EnvironmentConfig, Logger, LoopRecord, LoopStore } from '@greenloop/core';
 import { describeError } from '@greenloop/core';
+import type { FixStageResult } from '../stages/fix.ts';
 import type { DeliveryPolicy, DeliveryResult } from './http-delivery.ts';
 import type { SlackMessage } from './messages.ts';
 import { cycleFinishedMessage, loopFinishedMessage, loopStartedMessage } from './messages.ts';
@@ -68,6 +69,8 @@ interface Loaded {
   analyze?: AnalyzeResult;
   /** cycle-finished: the previous cycle's analysis (fixed cluster titles); loop-finished: unused. */
   previous?: AnalyzeResult;
+  /** loop-finished: clusters still failing that the fix stages left to a person. */
+  leftToAPerson?: { fingerprint: string; reason: string }[];
 }
 
 /**
@@ -125,7 +128,28 @@ async function load(store: LoopStore, job: NotifyJob): Promise<Loaded | string> 
   if (!cycle) return job.kind === 'cycle-finished' ? `cycle ${n} of loop ${loop.id} not found` : { loop };
   const analyze = (await store.getStage<AnalyzeResult>(loop.id, n, 'analyze'))?.result;
   const previous = job.kind === 'cycle-finished' && n > 1 ? (await store.getStage<AnalyzeResult>(loop.id, n - 1, 'analyze'))?.result : undefined;
-  return { loop, cycle, ...(analyze ? { analyze } : {}), ...(previous ? { previous } : {}) };
+  const left = job.kind === 'loop-finished' ? await leftToAPerson(store, loop.id, n, analyze) : [];
+  return { loop, cycle, ...(analyze ? { analyze } : {}), ...(previous ? { previous } : {}), ...(left.length ? { leftToAPerson: left } : {}) };
+}
+
+/**
+ * Clusters the fix stages stopped sending to fixers ("needs a person": a triage class no fixer takes, or
+ * the attempt budget spent) that were still failing at the last analysis: what the people reading the
+ * final message have to pick up. The latest reason per cluster wins.
+ */
+async function leftToAPerson(
+  store: LoopStore,
+  loopId: string,
+  upTo: number,
+  last: AnalyzeResult | undefined,
+): Promise<{ fingerprint: string; reason: string }[]> {
+  const reasons = new Map<string, string>();
+  for (let n = 1; n <= upTo; n++) {
+    const fix = (await store.getStage<FixStageResult>(loopId, n, 'fix'))?.result;
+    for (const s of fix?.skipped ?? []) if (s.reason.startsWith('needs a person')) reasons.set(s.fingerprint, s.reason);
+  }
+  const failing = last ? new Set(last.clusters.map((c) => c.fingerprint)) : undefined;
+  return [...reasons].filter(([fp]) => !failing || failing.has(fp)).map(([fingerprint, reason]) => ({ fingerprint, reason }));
 }
 
 function slackMessage(job: NotifyJob, data: Loaded, baseUrl: string): SlackMessage {
@@ -137,7 +161,10 @@ function slackMessage(job: NotifyJob, data: Loaded, baseUrl: string): SlackMessa
       ctx,
     );
   }
-  return loopFinishedMessage({ loop: data.loop, ...(data.analyze ? { lastAnalyze: data.analyze } : {}) }, ctx);
+  return loopFinishedMessage(
+    { loop: data.loop, ...(data.analyze ? { lastAnalyze: data.analyze } : {}), ...(data.leftToAPerson ? { leftToAPerson: data.leftToAPerson } : {}) },
+    ctx,
+  );
 }
 
 /** What both senders share: Redis for spacing and disabled flags, and the injectable clock and transport. */
