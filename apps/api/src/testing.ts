@@ -7,6 +7,7 @@ import { closeQueues, createConfigLoader, createQueues, readEnv, TokenStore } fr
 import { testRedis } from '@greenloop/core/testing';
 import type { FastifyInstance } from 'fastify';
 import { type AppDeps, buildApp } from './app.ts';
+import { type RunningApi, startApi } from './server.ts';
 
 /** A greenloop.yaml with two environments, enough for every API route. */
 export const TEST_CONFIG = `version: 1
@@ -82,4 +83,30 @@ export async function setupTestApi(opts: { config?: string; deps?: Partial<AppDe
     },
   };
   return api;
+}
+
+/**
+ * Test helper: `count` APIs exactly as startApi runs them (their own Redis connections and near caches),
+ * sharing one Redis prefix, temp repo and home, like API processes of one installation.
+ */
+export async function startTestApis(count = 1): Promise<{ apis: RunningApi[]; redis: ReturnType<typeof testRedis>; cleanup(): Promise<void> }> {
+  const redis = testRedis();
+  const repo = mkdtempSync(join(tmpdir(), 'greenloop-api-repo-'));
+  const home = mkdtempSync(join(tmpdir(), 'greenloop-api-home-'));
+  writeFileSync(join(repo, 'greenloop.yaml'), TEST_CONFIG);
+  const env = readEnv({ GREENLOOP_PREFIX: redis.prefix, GREENLOOP_HOME: home, GREENLOOP_REPO: repo, REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: '0' });
+  const apis: RunningApi[] = [];
+  const cleanup = async () => {
+    for (const api of apis) await api.close();
+    await redis.cleanup();
+    rmSync(repo, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < count; i++) apis.push(await startApi(env, undefined, redis.url));
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  return { apis, redis, cleanup };
 }

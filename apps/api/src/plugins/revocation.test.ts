@@ -1,35 +1,23 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { readEnv, TokenStore } from '@greenloop/core';
-import { testRedis } from '@greenloop/core/testing';
+import { TokenStore } from '@greenloop/core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { type RunningApi, startApi } from '../server.ts';
-import { TEST_CONFIG } from '../testing.ts';
+import type { RunningApi } from '../server.ts';
+import { startTestApis } from '../testing.ts';
 
-let t: ReturnType<typeof testRedis>;
+let t: Awaited<ReturnType<typeof startTestApis>>['redis'];
 let a: RunningApi;
 let b: RunningApi;
-let repo: string;
-let home: string;
+let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  t = testRedis();
-  repo = mkdtempSync(join(tmpdir(), 'greenloop-revoke-repo-'));
-  home = mkdtempSync(join(tmpdir(), 'greenloop-revoke-home-'));
-  writeFileSync(join(repo, 'greenloop.yaml'), TEST_CONFIG);
-  const env = readEnv({ GREENLOOP_PREFIX: t.prefix, GREENLOOP_HOME: home, GREENLOOP_REPO: repo, REDIS_URL: t.url, HOST: '127.0.0.1', PORT: '0' });
   // Two API processes' worth of API: separate connections, separate near caches, one Redis.
-  a = await startApi(env, undefined, t.url);
-  b = await startApi(env, undefined, t.url);
+  const started = await startTestApis(2);
+  [a, b] = started.apis as [RunningApi, RunningApi];
+  t = started.redis;
+  cleanup = started.cleanup;
 });
 
 afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await t.cleanup();
-  rmSync(repo, { recursive: true, force: true });
-  rmSync(home, { recursive: true, force: true });
+  await cleanup?.();
 });
 
 const status = async (api: RunningApi, token: string) => (await fetch(`${api.url}/v1/loops`, { headers: { authorization: `Bearer ${token}` } })).status;

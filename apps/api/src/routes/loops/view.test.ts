@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { CycleRecord, LoopRecord, StageRecord } from '@greenloop/core';
-import { readEnv, TokenStore } from '@greenloop/core';
-import { testRedis } from '@greenloop/core/testing';
+import { TokenStore } from '@greenloop/core';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ErrorBody } from '../../errors.ts';
 import { SHARED_SCHEMAS } from '../../schemas.ts';
-import { type RunningApi, startApi } from '../../server.ts';
-import { TEST_CONFIG } from '../../testing.ts';
+import type { RunningApi } from '../../server.ts';
+import { startTestApis } from '../../testing.ts';
 import { loopLinks } from './index.ts';
 
 const ID = 'view-loop-0001';
@@ -57,18 +53,15 @@ const STAGE: StageRecord = {
 };
 
 let api: RunningApi;
-let t: ReturnType<typeof testRedis>;
+let t: Awaited<ReturnType<typeof startTestApis>>['redis'];
+let cleanup: () => Promise<void>;
 let auth: { authorization: string };
-let repo: string;
-let home: string;
 
 beforeAll(async () => {
-  t = testRedis();
-  repo = mkdtempSync(join(tmpdir(), 'greenloop-view-repo-'));
-  home = mkdtempSync(join(tmpdir(), 'greenloop-view-home-'));
-  writeFileSync(join(repo, 'greenloop.yaml'), TEST_CONFIG);
-  const env = readEnv({ GREENLOOP_PREFIX: t.prefix, GREENLOOP_HOME: home, GREENLOOP_REPO: repo, REDIS_URL: t.url, HOST: '127.0.0.1', PORT: '0' });
-  api = await startApi(env, undefined, t.url);
+  const started = await startTestApis();
+  [api] = started.apis as [RunningApi];
+  t = started.redis;
+  cleanup = started.cleanup;
   const { token } = await new TokenStore(t.redis, t.prefix).create({ name: 'viewer', role: 'operator', createdBy: 'test' });
   auth = { authorization: `Bearer ${token}` };
   await t.store.createLoop(LOOP);
@@ -80,10 +73,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await api?.close();
-  await t.cleanup();
-  rmSync(repo, { recursive: true, force: true });
-  rmSync(home, { recursive: true, force: true });
+  await cleanup?.();
 });
 
 const getView = async (id = ID) => {
