@@ -138,6 +138,7 @@ describe('notify', () => {
 
   it('names in the loop-finished message the clusters still failing that were left to a person', async () => {
     const slack = await receiver();
+    const hook = await receiver();
     const loop = await seedLoop({ state: 'stopped', stop: { rule: 'no-progress', message: 'no progress', clusters: ['bbbb0000bbbb0000'] } });
     const fix = (skipped: { fingerprint: string; reason: string }[]): StageRecord => ({
       stage: 'fix',
@@ -149,9 +150,11 @@ describe('notify', () => {
     // Cycle 1 left the login cluster to a person (it was fixed by cycle 2 anyway); cycle 2 the checkout one.
     await r.store.saveStage(loop.id, 1, fix([{ fingerprint: 'aaaa0000aaaa0000', reason: 'needs a person: auth-rejected' }]));
     await r.store.saveStage(loop.id, 2, fix([{ fingerprint: 'bbbb0000bbbb0000', reason: 'needs a person: 3 attempts did not fix it' }]));
-    const { d } = deps({ SLACK_WEBHOOK_URL: slack.url });
+    const { d } = deps({ SLACK_WEBHOOK_URL: slack.url, HOOK_URL: hook.url, HOOK_SECRET: SECRET });
     const out = await notify(d, { loopId: loop.id, kind: 'loop-finished' });
-    expect(out.channels.find((c) => c.channel === 'slack')?.status).toBe('sent');
+    expect(out.channels.map((c) => c.status)).toEqual(['sent', 'sent']);
+    const ev = JSON.parse(hook.received[0]?.body ?? '') as WebhookEvent;
+    expect(ev.loop.leftToAPerson).toEqual([{ fingerprint: 'bbbb0000bbbb0000', reason: 'needs a person: 3 attempts did not fix it' }]);
     const text = JSON.stringify(JSON.parse(slack.received[0]?.body ?? ''));
     expect(text).toContain('*Left to a person (1)*\\n• *Checkout answers 500* — needs a person: 3 attempts did not fix it');
     expect(text).not.toContain('auth-rejected');

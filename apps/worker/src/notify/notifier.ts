@@ -207,6 +207,7 @@ async function sendWebhook(deps: NotifyDeps, job: NotifyJob, n: number, data: Lo
     loop: data.loop,
     ...(data.cycle ? { cycle: data.cycle } : {}),
     ...(data.analyze ? { analyze: data.analyze } : {}),
+    ...(data.leftToAPerson ? { leftToAPerson: data.leftToAPerson } : {}),
     baseUrl: deps.baseUrl,
   });
   const result = await sender.send(url, secret, { type: event.type, payload: event });

@@ -16,6 +16,8 @@ export interface WebhookEvent {
     commit?: string;
     stop?: StopReason;
     latest?: TestTotals;
+    /** loop.finished: clusters still failing that greenloop left to a person, and why. */
+    leftToAPerson?: { fingerprint: string; reason: string }[];
   };
   cycle?: {
     n: number;
@@ -42,6 +44,7 @@ export function webhookEvent(input: {
   loop: LoopRecord;
   cycle?: CycleRecord;
   analyze?: AnalyzeResult;
+  leftToAPerson?: { fingerprint: string; reason: string }[];
   baseUrl: string;
 }): WebhookEvent {
   const { loop, baseUrl } = input;
@@ -58,6 +61,9 @@ export function webhookEvent(input: {
       ...(loop.commit ? { commit: loop.commit } : {}),
       ...(loop.stop ? { stop: { ...loop.stop, message: clean(loop.stop.message, 2000) } } : {}),
       ...(loop.latest ? { latest: loop.latest } : {}),
+      ...(input.kind === 'loop-finished' && input.leftToAPerson?.length
+        ? { leftToAPerson: input.leftToAPerson.slice(0, MAX_CLUSTERS).map((l) => ({ fingerprint: l.fingerprint, reason: clean(l.reason, 300) })) }
+        : {}),
     },
   };
   if (input.kind === 'cycle-finished' && input.cycle) {
