@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isKnownFlaky, labelFlaky, MemoryFlakeHistory } from './flakes.ts';
+import { labelFlaky, MemoryFlakeHistory } from './flakes.ts';
 import type { ParsedTestCase } from './types.ts';
 
 const tc = (id: string, status: ParsedTestCase['status'], over: Partial<ParsedTestCase> = {}): ParsedTestCase => ({
@@ -67,7 +67,5 @@ describe('MemoryFlakeHistory', () => {
     expect(stats.get('t')).toEqual({ testId: 't', failures: 1, flakes: 2, flakyLoops: 2, lastFlakyAt: '2025-09-09T08:00:00.000Z' });
     expect(stats.get('u')).toEqual({ testId: 'u', failures: 1, flakes: 0, flakyLoops: 0 });
     expect(stats.has('never')).toBe(false);
-    expect(isKnownFlaky(stats.get('t'))).toBe(true);
-    expect(isKnownFlaky(stats.get('u'))).toBe(false);
   });
 });

@@ -131,8 +131,3 @@ export function summarizeObservations(testId: string, observations: readonly Fla
   if (last) stats.lastFlakyAt = last;
   return stats;
 }
-
-/** A test that flaked at least `minFlakes` times before (default 2): its failure deserves a rerun before a fixer. */
-export function isKnownFlaky(stats: FlakeStats | undefined, minFlakes = 2): boolean {
-  return stats !== undefined && stats.flakes >= minFlakes;
-}
