@@ -35,15 +35,12 @@ export interface AppDeps {
   rateLimit?: { max: number; timeWindowMs: number } | false;
   /** Event streams: heartbeat every 15s, at most 200 open per process by default. */
   sse?: Partial<SseOptions>;
-  /** Without a near cache: how long a verified token is trusted (default 5s); revocation reaches other API processes within it. */
-  tokenCacheTtlMs?: number;
   /**
-   * Loop views and token records kept in memory and dropped the moment Redis says they changed (see
-   * NearCache; startApi makes one over the store's read connection, and the token store must read
-   * through that connection too). Without it every loop view is read from Redis and verified tokens are
-   * trusted for `tokenCacheTtlMs`.
+   * Loop views and token records kept in memory and dropped the moment Redis says they changed. It
+   * must track the store's read connection (`store.reads`), which token verification reads through
+   * too. One that is not started (or cannot switch tracking on) keeps nothing: every read goes to Redis.
    */
-  nearCache?: NearCache;
+  nearCache: NearCache;
   /** /docs and /admin/queues; on by default. */
   docs?: boolean;
   adminQueues?: boolean;
@@ -73,12 +70,11 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
         // Verification reads through the store's read connection: the one the near cache tracks.
         tokens: deps.tokens ?? new TokenStore(deps.store.redis, deps.store.prefix, { reads: deps.store.reads }),
         config: deps.config,
-        ...(deps.nearCache ? { nearCache: deps.nearCache } : {}),
+        nearCache: deps.nearCache,
       });
       await app.register(authPlugin, {
         rateLimit: deps.rateLimit ?? { max: 1200, timeWindowMs: 60_000 },
         ...(deps.env.GREENLOOP_API_TOKEN ? { bootstrapToken: deps.env.GREENLOOP_API_TOKEN } : {}),
-        ...(deps.tokenCacheTtlMs !== undefined ? { cacheTtlMs: deps.tokenCacheTtlMs } : {}),
       });
       if (deps.docs !== false) await registerDocs(app);
 

@@ -11,8 +11,8 @@ export interface RunningApi {
 }
 
 /** Settings of buildApp a caller may change (the benchmark); the clients are startApi's. */
-export type ApiOptions = Partial<Pick<AppDeps, 'rateLimit' | 'sse' | 'tokenCacheTtlMs' | 'docs' | 'adminQueues'>> & {
-  /** Keep loop views and token records in memory, coherent through Redis client tracking (default true). */
+export type ApiOptions = Partial<Pick<AppDeps, 'rateLimit' | 'sse' | 'docs' | 'adminQueues'>> & {
+  /** Keep loop views and token records in memory, coherent through Redis client tracking (default true); false reads Redis every time. */
   nearCache?: boolean;
 };
 
@@ -29,14 +29,15 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
   await upgradeStore(store, log);
   const queues = createQueues(redis, env.GREENLOOP_PREFIX);
   const { nearCache = true, ...settings } = options;
-  const cache = nearCache ? new NearCache({ reads, ...(log ? { log } : {}) }) : undefined;
-  await cache?.start();
+  const cache = new NearCache({ reads, ...(log ? { log } : {}) });
+  // Not started, it never switches tracking on, so it keeps nothing (what the benchmark compares with).
+  if (nearCache) await cache.start();
   const app = buildApp({
     ...settings,
     env,
     store,
     queues,
-    ...(cache ? { nearCache: cache } : {}),
+    nearCache: cache,
     config: createConfigLoader(env.repo),
     ...(log ? { log } : {}),
   });
@@ -46,7 +47,7 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
   } catch (err) {
     await app.close().catch(() => {});
     await closeQueues(queues).catch(() => {});
-    await cache?.stop();
+    await cache.stop();
     redis.disconnect();
     reads.disconnect();
     throw err;
@@ -59,7 +60,7 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
       closing ??= (async () => {
         await app.close();
         await closeQueues(queues);
-        await cache?.stop();
+        await cache.stop();
         await redis.quit().catch(() => redis.disconnect());
         await reads.quit().catch(() => reads.disconnect());
       })();

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Env, LoopStore, Queues, Role } from '@greenloop/core';
-import { closeQueues, createConfigLoader, createQueues, readEnv, TokenStore } from '@greenloop/core';
+import type { Env, Queues, Role } from '@greenloop/core';
+import { closeQueues, createConfigLoader, createQueues, createRedis, LoopStore, NearCache, readEnv, TokenStore, waitReady } from '@greenloop/core';
 import { testRedis } from '@greenloop/core/testing';
 import type { FastifyInstance } from 'fastify';
 import { type AppDeps, buildApp } from './app.ts';
@@ -54,8 +54,14 @@ export async function setupTestApi(opts: { config?: string; deps?: Partial<AppDe
   const bootstrap = `boot-${randomBytes(16).toString('hex')}`;
   const env = readEnv({ GREENLOOP_PREFIX: r.prefix, GREENLOOP_HOME: home, GREENLOOP_REPO: repo, GREENLOOP_API_TOKEN: bootstrap, REDIS_URL: r.url, PORT: '0' });
   const queues = createQueues(r.redis, r.prefix);
-  const tokens = new TokenStore(r.redis, r.prefix);
-  const app = buildApp({ env, store: r.store, queues, tokens, config: createConfigLoader(repo), rateLimit: false, ...opts.deps });
+  // As in startApi: reads through a tracked connection, kept in a started near cache.
+  const reads = createRedis(r.url, 'reader');
+  await waitReady(reads, r.url);
+  const store = new LoopStore(r.redis, r.prefix, { reads });
+  const nearCache = new NearCache({ reads });
+  await nearCache.start();
+  const tokens = new TokenStore(r.redis, r.prefix, { reads });
+  const app = buildApp({ env, store, queues, tokens, nearCache, config: createConfigLoader(repo), rateLimit: false, ...opts.deps });
   await app.ready();
   const token = {
     viewer: (await tokens.create({ name: 'test-viewer', role: 'viewer', createdBy: 'test' })).token,
@@ -65,7 +71,7 @@ export async function setupTestApi(opts: { config?: string; deps?: Partial<AppDe
   };
   const api: TestApi = {
     app,
-    store: r.store,
+    store,
     queues,
     env,
     tokens,
@@ -77,6 +83,8 @@ export async function setupTestApi(opts: { config?: string; deps?: Partial<AppDe
     cleanup: async () => {
       await app.close();
       await closeQueues(api.queues);
+      await nearCache.stop();
+      reads.disconnect();
       await r.cleanup();
       rmSync(repo, { recursive: true, force: true });
       rmSync(home, { recursive: true, force: true });

@@ -105,7 +105,9 @@ export class NearCache {
     this.disarm();
     this.reads.off('close', this.onChange);
     this.reads.off('ready', this.onReady);
-    await this.invalidations.quit().catch(() => this.invalidations.disconnect());
+    // Never started: its connection was never opened.
+    if (this.invalidations.status === 'wait') this.invalidations.disconnect();
+    else await this.invalidations.quit().catch(() => this.invalidations.disconnect());
   }
 
   /** Whether values are being kept (tracking is on); for health and tests. */

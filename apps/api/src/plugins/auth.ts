@@ -35,8 +35,6 @@ declare module 'fastify' {
 export interface AuthOptions {
   /** GREENLOOP_API_TOKEN; only its hash is kept. */
   bootstrapToken?: string;
-  /** How long a verified token is trusted without asking Redis again. */
-  cacheTtlMs?: number;
   /** Failed authentications per client address per minute before answering 429. */
   maxFailuresPerMinute?: number;
   /** Requests per token (per client address on public routes) per window; false turns it off. */
@@ -72,10 +70,9 @@ function presentedToken(header: string | undefined, allowBasic: boolean): string
 
 /**
  * Bearer-token auth on every route (onRequest, before the body is read), with the rate limit and the
- * security headers. With the app's NearCache (startApi), token records are kept in memory and dropped
- * the moment Redis says one changed, so a revocation takes effect on every API process at once. Without
- * one, verified tokens are trusted for `cacheTtlMs`: revocation is immediate on this process
- * (forgetToken) and takes up to that long on others.
+ * security headers. Token records are kept in the app's NearCache and dropped the moment Redis says one
+ * changed, so a revocation takes effect on every API process at once; this process also forgets at
+ * once the tokens it revokes itself (forgetToken).
  */
 export const authPlugin = fp<AuthOptions>(
   async (app, opts) => {
@@ -87,17 +84,13 @@ export const authPlugin = fp<AuthOptions>(
     const near = app.nearCache;
     const principalOfInfo = (info: TokenInfo | undefined): Principal | undefined => info && { kind: 'token', id: info.id, name: info.name, role: info.role };
 
-    // With a near cache: principals by token hash, valid while the cache holds the record they were checked against.
+    // Principals by token hash, valid while the cache holds the record they were checked against.
     const checked = new Map<string, { principal: Principal; key: string; record: unknown; expires: number }>();
-    // Without a near cache: verified principals by token hash, for `ttl`.
-    const ttl = opts.cacheTtlMs ?? 5000;
-    const verified = new Map<string, { principal: Principal; expires: number }>();
 
     app.decorateRequest('principal', null);
     app.decorate('forgetToken', (id: string) => {
-      near?.forget(tokens.recordKey(id));
+      near.forget(tokens.recordKey(id));
       for (const [hash, entry] of checked) if (entry.principal.id === id) checked.delete(hash);
-      for (const [hash, entry] of verified) if (entry.principal.id === id) verified.delete(hash);
     });
 
     /**
@@ -106,44 +99,28 @@ export const authPlugin = fp<AuthOptions>(
      */
     function known(token: string, hash: string, now: number): Principal | false | undefined {
       if (bootstrapHash && hashesEqual(hash, bootstrapHash)) return bootstrap;
-      if (near) {
-        // The hot path: this hash was checked against the record the cache still holds (same object,
-        // so not invalidated since), and has not expired: no parsing, hashing or allocation.
-        const m = checked.get(hash);
-        if (m && m.expires > now && near.peek(m.key, now)?.value === m.record) return m.principal;
-        const id = parseToken(token)?.id;
-        if (!id) return false;
-        const key = tokens.recordKey(id);
-        const kept = near.peek<TokenRecord | undefined>(key, now);
-        if (!kept) return undefined;
-        const principal = principalOfInfo(checkToken(kept.value, hash, now));
-        if (!principal) return false;
-        if (checked.size >= 10_000) checked.clear();
-        const expiresAt = kept.value?.expiresAt;
-        checked.set(hash, { principal, key, record: kept.value, expires: expiresAt ? Date.parse(expiresAt) : Number.POSITIVE_INFINITY });
-        return principal;
-      }
-      const hit = verified.get(hash);
-      return hit && hit.expires > now ? hit.principal : undefined;
+      // The hot path: this hash was checked against the record the cache still holds (same object, so
+      // not invalidated since), and has not expired: no parsing, hashing or allocation.
+      const m = checked.get(hash);
+      if (m && m.expires > now && near.peek(m.key, now)?.value === m.record) return m.principal;
+      const id = parseToken(token)?.id;
+      if (!id) return false;
+      const key = tokens.recordKey(id);
+      const kept = near.peek<TokenRecord | undefined>(key, now);
+      if (!kept) return undefined;
+      const principal = principalOfInfo(checkToken(kept.value, hash, now));
+      if (!principal) return false;
+      if (checked.size >= 10_000) checked.clear();
+      const expiresAt = kept.value?.expiresAt;
+      checked.set(hash, { principal, key, record: kept.value, expires: expiresAt ? Date.parse(expiresAt) : Number.POSITIVE_INFINITY });
+      return principal;
     }
 
     async function lookup(token: string, hash: string, now: number): Promise<Principal | undefined> {
-      if (near) {
-        const id = parseToken(token)?.id;
-        if (!id) return undefined;
-        const record = await near.get(tokens.recordKey(id), () => tokens.readRecord(id));
-        return principalOfInfo(checkToken(record, hash, now));
-      }
-      const info = await tokens.verify(token, now);
-      const principal = principalOfInfo(info);
-      if (!info || !principal) {
-        verified.delete(hash);
-        return undefined;
-      }
-      if (verified.size >= 10_000) verified.clear();
-      const expires = info.expiresAt ? Math.min(now + ttl, Date.parse(info.expiresAt)) : now + ttl;
-      verified.set(hash, { principal, expires });
-      return principal;
+      const id = parseToken(token)?.id;
+      if (!id) return undefined;
+      const record = await near.get(tokens.recordKey(id), () => tokens.readRecord(id));
+      return principalOfInfo(checkToken(record, hash, now));
     }
 
     type Done = (err?: Error) => void;
@@ -201,10 +178,11 @@ export const authPlugin = fp<AuthOptions>(
         const now = Date.now();
         const hit = token.length <= 512 ? known(token, hash, now) : false;
         if (hit) return decide(request, reply, done, hit);
-        if (hit === false) return decide(request, reply, done, undefined);
-        // An address that keeps presenting bad tokens stops reaching Redis; known tokens still pass above.
+        // An address that keeps presenting bad tokens is answered 429 and stops reaching Redis; known
+        // tokens still pass above.
         const wait = failures.spent(request.ip, now);
         if (wait !== undefined) return limited(reply, done, wait);
+        if (hit === false) return decide(request, reply, done, undefined);
         lookup(token, hash, now).then(
           (principal) => decide(request, reply, done, principal),
           (err: Error) => done(err),

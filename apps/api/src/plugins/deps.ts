@@ -10,8 +10,8 @@ declare module 'fastify' {
     tokens: TokenStore;
     /** greenloop.yaml, cached until the file changes; throws ConfigError when it is broken. */
     loadConfig: () => Promise<GreenloopConfig>;
-    /** Values read from Redis and kept coherent with it; undefined when the app runs without one. */
-    nearCache: NearCache | undefined;
+    /** Loop views and token records read from Redis and kept coherent with it. */
+    nearCache: NearCache;
   }
 }
 
@@ -21,7 +21,7 @@ export interface DepsOptions {
   queues: Queues;
   tokens: TokenStore;
   config: () => Promise<GreenloopConfig>;
-  nearCache?: NearCache;
+  nearCache: NearCache;
 }
 
 /** Shares the clients every route uses as decorations; the caller owns (and closes) them. */

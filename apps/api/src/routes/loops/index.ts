@@ -162,13 +162,13 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
         if (json === undefined) throw apiError('LOOP_NOT_FOUND', { id });
         return reply.type('application/json; charset=utf-8').send(json);
       };
-      const kept = app.nearCache?.peek<string | undefined>(key);
+      const kept = app.nearCache.peek<string | undefined>(key);
       if (kept) return send(kept.value);
       const read = async () => {
         const fields = await app.store.getLoopFields(id);
         return fields && loopViewJson(id, fields);
       };
-      return (app.nearCache ? app.nearCache.get(key, read) : read()).then(send);
+      return app.nearCache.get(key, read).then(send);
     },
   );
 
