@@ -244,11 +244,6 @@ export class LoopStore {
     return cycle;
   }
 
-  async listCycles(loopId: string, upTo: number): Promise<CycleRecord[]> {
-    const found = await Promise.all(Array.from({ length: upTo }, (_, i) => this.getCycle(loopId, i + 1)));
-    return found.filter((c): c is CycleRecord => c !== undefined);
-  }
-
   async getStage<R = unknown>(loopId: string, n: number, stage: StageName): Promise<StageRecord<R> | undefined> {
     const res = await this.redis
       .pipeline()
