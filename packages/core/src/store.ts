@@ -15,7 +15,7 @@ export const stageField = (n: number | string, stage: StageName) => `stage:${n}:
 export const NOTICE_FIELD_PREFIX = 'notice:';
 
 /** The values of a pipeline or transaction, or the first error it reported. */
-function pipelineValues(res: [Error | null, unknown][] | null): unknown[] {
+export function pipelineValues(res: [Error | null, unknown][] | null): unknown[] {
   if (!res) throw new Error('redis transaction aborted');
   return res.map(([err, value]) => {
     if (err) throw err;

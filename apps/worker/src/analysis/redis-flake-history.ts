@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { pipelineValues } from '@greenloop/core';
 import type { Redis } from 'ioredis';
 import { type FlakeHistory, type FlakeObservation, type FlakeStats, summarizeObservations } from './flakes.ts';
 
@@ -32,7 +33,7 @@ export class RedisFlakeHistory implements FlakeHistory {
         const key = this.key(o.testId);
         pipeline.hset(key, `${o.loopId}:${o.cycle}`, JSON.stringify(o)).expire(key, this.retentionSeconds);
       }
-      for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+      pipelineValues(await pipeline.exec());
     }
   }
 
@@ -42,11 +43,9 @@ export class RedisFlakeHistory implements FlakeHistory {
       const batch = testIds.slice(i, i + 1000);
       const pipeline = this.redis.pipeline();
       for (const id of batch) pipeline.hvals(this.key(id));
-      const res = (await pipeline.exec()) ?? [];
+      const res = pipelineValues(await pipeline.exec()) as string[][];
       batch.forEach((id, j) => {
-        const [err, values] = res[j] ?? [];
-        if (err) throw err;
-        const observations = (values as string[]).map((v) => JSON.parse(v) as FlakeObservation).filter((o) => o.testId === id);
+        const observations = (res[j] ?? []).map((v) => JSON.parse(v) as FlakeObservation).filter((o) => o.testId === id);
         if (observations.length) out.set(id, summarizeObservations(id, observations));
       });
     }
