@@ -1,0 +1,51 @@
+import type { DeployedService } from '@greenloop/core';
+import { traceIdFor } from '../analysis/correlate.ts';
+import { type RecordingProxy, startRecordingProxy } from './recording-proxy.ts';
+import { RequestRecorder } from './request-record.ts';
+
+/** The recording proxies of one test run, one per deployed service, all writing to one requests.jsonl. */
+export interface ServiceProxies {
+  /** Service name → the URL the suite must call (the proxy's). */
+  urls: Record<string, string>;
+  file: string;
+  /** Stops every proxy and flushes the records. */
+  close(): Promise<{ written: number; dropped: number }>;
+}
+
+/**
+ * Starts a recording proxy in front of every service (`requestsFile` gets one JSON line per request).
+ * `runId` names the run for suites that send a test name without their own trace context.
+ */
+export async function startServiceProxies(services: readonly DeployedService[], requestsFile: string, runId: string): Promise<ServiceProxies> {
+  const recorder = new RequestRecorder(requestsFile);
+  const proxies: RecordingProxy[] = [];
+  try {
+    for (const s of services) {
+      proxies.push(
+        await startRecordingProxy({
+          service: s.service,
+          target: s.url,
+          recorder,
+          deriveTraceId: (test, suiteRunId) => traceIdFor(suiteRunId ?? runId, test),
+        }),
+      );
+    }
+  } catch (err) {
+    await Promise.all(proxies.map((p) => p.close()));
+    await recorder.close();
+    throw err;
+  }
+  return {
+    urls: proxiedUrls(proxies),
+    file: requestsFile,
+    async close() {
+      await Promise.all(proxies.map((p) => p.close()));
+      return recorder.close();
+    },
+  };
+}
+
+/** Service name → proxy URL: what `{{url.<service>}}` and GREENLOOP_URL_<SERVICE> resolve to for the suite. */
+export function proxiedUrls(proxies: readonly Pick<RecordingProxy, 'service' | 'url'>[]): Record<string, string> {
+  return Object.fromEntries(proxies.map((p) => [p.service, p.url]));
+}
