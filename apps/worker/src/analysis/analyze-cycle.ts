@@ -1,7 +1,7 @@
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AnalyzeResult, CategoryConfig, DeployedService, FixerConfig, TestRunResult, TestStatus, TestsConfig } from '@greenloop/core';
-import { GreenloopError } from '@greenloop/core';
+import { GreenloopError, redact } from '@greenloop/core';
 import type { LogPull } from '../logs/types.ts';
 import { lastLines } from './capped-text.ts';
 import { categoryStats, makeCategorizer } from './categories.ts';
@@ -11,7 +11,6 @@ import { type CodeContext, collectCodeContext, loadRepoIndex, type RepoIndex, re
 import { type FlakeHistory, type FlakeObservation, type FlakeStats, labelFlaky } from './flakes.ts';
 import { JUnitError, type JUnitParseOptions, type JUnitParseResult, parseJUnitFiles } from './junit-parser.ts';
 import { assessRealness } from './realness.ts';
-import { redact } from './redact.ts';
 import { buildCycleReport, clusterEvidence, evidenceLine, renderReportMarkdown } from './report.ts';
 import type { Cluster, CycleTotals, ParsedTestCase, PreviousCycle } from './types.ts';
 

@@ -1,9 +1,9 @@
 import type { ClusterStatus, ClusterSummary, TriageClass } from '@greenloop/core';
+import { redact } from '@greenloop/core';
 import { truncate } from './capped-text.ts';
 import { correlateTest, type LogIndex } from './correlate.ts';
 import { endpointKey, extractEndpoints } from './endpoints.ts';
 import { fingerprintKey, fingerprintOf } from './fingerprint.ts';
-import { redact } from './redact.ts';
 import { appFrames, parseStackFrames } from './stack-frames.ts';
 import { classify, extractSignals } from './triage.ts';
 import type { Cluster, EndpointRef, FailureAnalysis, FailureSignals, ParsedTestCase, PreviousCycle } from './types.ts';

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import type { DeployedService, TriageClass } from '@greenloop/core';
+import { redact } from '@greenloop/core';
 import { truncate } from './capped-text.ts';
 import { endpointKey } from './endpoints.ts';
 import { code, fenced, table } from './markdown.ts';
-import { redact } from './redact.ts';
 import { clusterEvidence, evidenceLine, shortSha } from './report.ts';
 import { appFrames, cleanPath, isTestPath, parseStackFrames } from './stack-frames.ts';
 import type { Cluster, StackFrame } from './types.ts';

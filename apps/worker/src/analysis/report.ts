@@ -1,4 +1,5 @@
 import type { DeployedService, LogEntry, TestRunResult, TriageClass } from '@greenloop/core';
+import { redact } from '@greenloop/core';
 import type { LogPull } from '../logs/types.ts';
 import { truncate } from './capped-text.ts';
 import type { CategoryStats } from './categories.ts';
@@ -8,7 +9,6 @@ import type { FlakeStats } from './flakes.ts';
 import type { JUnitFileSummary } from './junit-parser.ts';
 import { cell, code, fenced, listWithMore, percent, table } from './markdown.ts';
 import { formatDuration, type RealnessAssessment } from './realness.ts';
-import { redact } from './redact.ts';
 import type { CycleReport, EvidenceLine, ReportCluster, ReportTest } from './report-schema.ts';
 import type { Cluster, CorrelatedLog, CycleTotals, EndpointRef, ParsedTestCase, PreviousCycle } from './types.ts';
 

@@ -1,5 +1,5 @@
 import type { Actor, AnalyzeResult, ClusterSummary, CycleRecord, LoopRecord, TestTotals } from '@greenloop/core';
-import { escapeMrkdwn, safeInline, truncate } from './redact.ts';
+import { escapeMrkdwn, safeInline, truncate } from './mrkdwn.ts';
 
 /**
  * Pure builders of Slack Block Kit messages. Everything comes from records (never config or env), free

@@ -2,7 +2,7 @@ import type { Logger, Redis } from '@greenloop/core';
 import type { DeliveryPolicy, DeliveryResult, Verdict } from './http-delivery.ts';
 import { DEFAULT_DELIVERY_POLICY, deliver, realSleep } from './http-delivery.ts';
 import type { SlackMessage } from './messages.ts';
-import { truncate } from './redact.ts';
+import { truncate } from './mrkdwn.ts';
 import { WebhookState, webhookLabel } from './webhook-state.ts';
 
 /** Options of {@link SlackSender}. */

@@ -1,6 +1,7 @@
 import type { Actor, AnalyzeResult, ClusterStatus, CycleRecord, LoopRecord, LoopState, StopReason, TestTotals } from '@greenloop/core';
+import { redact } from '@greenloop/core';
 import { loopUrl, reportUrl } from './messages.ts';
-import { redactSecrets, truncate } from './redact.ts';
+import { truncate } from './mrkdwn.ts';
 
 /** The JSON body of a generic webhook notification. Built from records only; free text is redacted. */
 export interface WebhookEvent {
@@ -90,5 +91,5 @@ export function webhookEvent(input: {
 }
 
 function clean(text: string, max: number): string {
-  return truncate(redactSecrets(text), max);
+  return truncate(redact(text), max);
 }
