@@ -14,6 +14,7 @@ export * from './metrics.ts';
 export * from './near-cache.ts';
 export * from './placeholders.ts';
 export * from './queues.ts';
+export * from './process-records.ts';
 export * from './redact.ts';
 export * from './redis.ts';
 export * from './schedules.ts';

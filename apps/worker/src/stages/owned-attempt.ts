@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { currentWorker, GreenloopError, type Logger, ownerAlive, type ProcessIdentity, ProcessRecorder, type Redis } from '@greenloop/core';
+
+/** The attempt of a stage currently in flight, or the output of the one that finished. */
+interface AttemptRecord<R> {
+  attempt: string;
+  worker: ProcessIdentity;
+  startedAt: string;
+  done?: { output: R; at: string };
+}
+
+export interface OwnedAttemptOptions {
+  redis: Redis;
+  prefix: string;
+  loopId: string;
+  cycle: number;
+  /** The stage, or `fix:<fingerprint>` for one fixer. */
+  stage: string;
+  /** How long to wait for a live owner's attempt before ending it anyway (its own timeout and then some). */
+  maxWaitMs: number;
+  signal: AbortSignal;
+  log: Logger;
+  /** Poll interval while waiting for a live owner (tests shorten it). */
+  pollMs?: number;
+}
+
+const attemptsKey = (prefix: string, loopId: string) => `${prefix}:loop:${loopId}:attempts`;
+const ATTEMPTS_TTL_S = 14 * 86400;
+
+// Compare-and-set: only the attempt that holds the field may mark it done or clear it.
+const SET_IF_MINE = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and cjson.decode(cur).attempt ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+return 1`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs one attempt of a stage so that a retry never kills, nor repeats, a run that is still owned:
+ * - an earlier attempt that finished (its output kept here) is adopted: the retry returns that output;
+ * - an earlier attempt whose worker is alive (it lost its BullMQ lock during a Redis outage but its child
+ *   runs on) is waited for, then adopted — up to `maxWaitMs`, after which it is given up and ended;
+ * - an earlier attempt whose worker is dead is ended by record (its process groups, sessions and tagged
+ *   descendants), then this attempt runs.
+ * `fn` gets the recorder its children are recorded with.
+ */
+export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions, fn: (procs: ProcessRecorder) => Promise<R>): Promise<R> {
+  const { redis, prefix, loopId, cycle, stage, log } = opts;
+  const key = attemptsKey(prefix, loopId);
+  const fieldName = `${cycle}:${stage}`;
+  const attempt = randomBytes(6).toString('hex');
+  const procs = new ProcessRecorder(redis, prefix, { loopId, cycle, stage, attempt });
+  const waitUntil = Date.now() + opts.maxWaitMs;
+  let announced = false;
+
+  for (;;) {
+    const raw = await redis.hget(key, fieldName);
+    const earlier = raw ? (JSON.parse(raw) as AttemptRecord<R>) : undefined;
+    if (earlier?.done) {
+      log.info({ loopId, cycle, stage, attempt: earlier.attempt }, 'adopting the result of an earlier attempt of this stage');
+      return earlier.done.output;
+    }
+    if (!earlier || !ownerAlive(earlier.worker)) break;
+    if (Date.now() > waitUntil) {
+      log.warn({ loopId, cycle, stage, attempt: earlier.attempt, worker: earlier.worker }, 'giving up on an earlier attempt still owned by a live worker');
+      break;
+    }
+    if (opts.signal.aborted) throw new GreenloopError('CANCELLED', `${stage} cancelled while an earlier attempt ran`, { retryable: true });
+    if (!announced) {
+      announced = true;
+      log.info(
+        { loopId, cycle, stage, attempt: earlier.attempt, worker: earlier.worker },
+        'an earlier attempt is still running under a live worker; waiting for its result',
+      );
+    }
+    await sleep(opts.pollMs ?? 500);
+  }
+
+  const ended = await procs.endEarlierAttempts();
+  if (ended) log.warn({ loopId, cycle, stage, processes: ended }, 'ended the processes an earlier attempt of this stage left');
+
+  const mine: AttemptRecord<R> = { attempt, worker: currentWorker(), startedAt: new Date().toISOString() };
+  await redis.multi().hset(key, fieldName, JSON.stringify(mine)).expire(key, ATTEMPTS_TTL_S).exec();
+  let output: R;
+  try {
+    output = await fn(procs);
+  } catch (err) {
+    await redis.eval(SET_IF_MINE, 1, key, fieldName, attempt, '').catch(() => undefined);
+    throw err;
+  }
+  const done: AttemptRecord<R> = { ...mine, done: { output, at: new Date().toISOString() } };
+  await redis.eval(SET_IF_MINE, 1, key, fieldName, attempt, JSON.stringify(done));
+  return output;
+}
