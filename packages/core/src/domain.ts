@@ -169,12 +169,16 @@ export interface LogEntry {
   service: string;
   message: string;
   json?: Record<string, unknown>;
-  httpRequest?: { method?: string; path?: string; status?: number; latencyMs?: number };
+  httpRequest?: { method?: string; path?: string; status?: number; latencyMs?: number; userAgent?: string };
   trace?: string;
   /** greenloop correlation: x-greenloop-run-id and x-greenloop-test as logged by the service. */
   runId?: string;
   test?: string;
   revision?: string;
+  /** The line had no readable time: `time` is the previous entry's (kept in order, never dropped). */
+  timeUnknown?: boolean;
+  /** A request from greenloop's own probes (user agent greenloop-probe/1): never counted as test traffic. */
+  probe?: boolean;
 }
 
 export type ClusterStatus = 'new' | 'persisting' | 'regressed';

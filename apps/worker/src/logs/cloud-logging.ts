@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { type Entry, Logging } from '@google-cloud/logging';
 import type { CloudLoggingConfig, DeployedService, LogEntry, Logger, Redis } from '@greenloop/core';
 import { DEFAULT_RETRY, type GoogleClientOptions, type GoogleErrorContext, type RetryPolicy, sleep, withGoogleRetry } from '../deploy/cloud-run.ts';
+import { readRecord, urlPath } from '../ingest/log-entry.ts';
+import { readLogTime } from '../ingest/log-time.ts';
+import { readPlainLine } from '../ingest/plain-text.ts';
 import type { LogPull, LogQuery, LogSource } from './types.ts';
 
 /** At most `limit` calls in any `windowMs`. */
@@ -123,11 +126,10 @@ export function normalizeSeverity(v: unknown): LogEntry['severity'] {
   }
 }
 
+// Cloud Logging always stamps entries; an unreadable stamp (never seen) falls back to the epoch rather than throwing.
 function toIso(v: unknown): string {
-  if (v instanceof Date) return v.toISOString();
-  if (typeof v === 'string') return new Date(v).toISOString();
-  if (isRecord(v)) return new Date(Number(v.seconds ?? 0) * 1000 + Number(v.nanos ?? 0) / 1e6).toISOString();
-  return new Date(0).toISOString();
+  if (v instanceof Date && Number.isFinite(v.getTime())) return v.toISOString();
+  return new Date(readLogTime(v)?.ms ?? 0).toISOString();
 }
 
 function latencyMs(v: unknown): number | undefined {
@@ -140,14 +142,6 @@ function latencyMs(v: unknown): number | undefined {
   return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
 
-function urlPath(url: string): string {
-  try {
-    return new URL(url).pathname;
-  } catch {
-    return url.split('?')[0] ?? url;
-  }
-}
-
 /** The Cloud Run services (and the revisions greenloop deployed) whose logs belong to this cycle. */
 function cloudRunTargets(services: DeployedService[]): CloudRunLogTarget[] {
   const out: CloudRunLogTarget[] = [];
@@ -158,7 +152,11 @@ function cloudRunTargets(services: DeployedService[]): CloudRunLogTarget[] {
   return out;
 }
 
-/** A Cloud Logging entry (as the library returns it) as greenloop's LogEntry. */
+/**
+ * A Cloud Logging entry (as the library returns it) as greenloop's LogEntry. The entry's own fields
+ * (timestamp, severity, httpRequest, trace, resource labels) come first; the payload is read like any
+ * other log line (`ingest/`), so a pino or Python app's own request fields, errors and stacks are kept too.
+ */
 export function normalizeEntry(entry: Pick<Entry, 'metadata' | 'data'>, serviceNames: ReadonlyMap<string, string>): LogEntry {
   const m = entry.metadata;
   const labels: Record<string, unknown> = isRecord(m.labels) ? m.labels : {};
@@ -166,11 +164,15 @@ export function normalizeEntry(entry: Pick<Entry, 'metadata' | 'data'>, serviceN
   const data: unknown = entry.data;
   const json = isRecord(data) ? data : undefined;
   const cloudRunService = str(resourceLabels.service_name) ?? '';
+  const service = serviceNames.get(cloudRunService) ?? cloudRunService;
   const http = isRecord(m.httpRequest) ? m.httpRequest : undefined;
+  const fromPayload = json ? readRecord(json, service).entry : undefined;
+  const text = typeof data === 'string' ? readPlainLine(data) : undefined;
+  const severity = normalizeSeverity(m.severity);
   const out: LogEntry = {
     time: toIso(m.timestamp),
-    severity: normalizeSeverity(m.severity),
-    service: serviceNames.get(cloudRunService) ?? cloudRunService,
+    severity: severity === 'DEFAULT' ? (fromPayload?.severity ?? text?.severity ?? 'DEFAULT') : severity,
+    service,
     message: '',
   };
   if (http) {
@@ -178,25 +180,28 @@ export function normalizeEntry(entry: Pick<Entry, 'metadata' | 'data'>, serviceN
     const method = str(http.requestMethod);
     const url = str(http.requestUrl);
     const latency = latencyMs(http.latency);
+    const userAgent = str(http.userAgent);
     if (method) h.method = method;
     if (url) h.path = urlPath(url);
     if (typeof http.status === 'number' && http.status > 0) h.status = http.status;
     if (latency !== undefined) h.latencyMs = latency;
+    if (userAgent) h.userAgent = userAgent;
     out.httpRequest = h;
-  }
+  } else if (fromPayload?.httpRequest) out.httpRequest = fromPayload.httpRequest;
+  else if (text?.httpRequest) out.httpRequest = text.httpRequest;
   if (typeof data === 'string') out.message = data;
-  else if (json)
-    out.message = str(json.message) ?? str(json.msg) ?? (isRecord(json.error) ? str(json.error.message) : undefined) ?? JSON.stringify(json).slice(0, 2000);
+  else if (fromPayload) out.message = fromPayload.message;
   else if (out.httpRequest) out.message = `${out.httpRequest.method ?? ''} ${out.httpRequest.path ?? ''} ${out.httpRequest.status ?? ''}`.trim();
   if (json) out.json = json;
-  const trace = str(m.trace);
+  const trace = str(m.trace) ?? fromPayload?.trace;
   if (trace) out.trace = trace;
-  const runId = str(json?.runId) ?? str(labels.runId);
-  const test = str(json?.test) ?? str(labels.test);
+  const runId = fromPayload?.runId ?? str(labels.runId);
+  const test = fromPayload?.test ?? str(labels.test);
   if (runId) out.runId = runId;
   if (test) out.test = test;
   const revision = str(resourceLabels.revision_name);
   if (revision) out.revision = revision;
+  if (out.httpRequest?.userAgent?.includes('greenloop-probe') || fromPayload?.probe || text?.probe) out.probe = true;
   return out;
 }
 

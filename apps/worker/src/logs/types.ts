@@ -1,4 +1,5 @@
 import type { DeployedService, LogEntry } from '@greenloop/core';
+import type { LogReadStats } from '../ingest/log-lines.ts';
 
 export interface LogQuery {
   services: DeployedService[];
@@ -18,6 +19,8 @@ export interface LogPull {
   failingRequests: { method?: string; path: string; status: number; count: number }[];
   /** Human-readable description of what was queried (the Cloud Logging filter, the files read). */
   query: string;
+  /** How the lines were read (sources that parse text: how many had a readable time), for the report and `doctor`. */
+  stats?: LogReadStats;
 }
 
 /** Pulls server-side logs for a cycle's test window: local log files or Cloud Logging. */

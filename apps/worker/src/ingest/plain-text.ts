@@ -1,0 +1,76 @@
+import type { LogEntry } from '@greenloop/core';
+import { readSeverity, type Severity } from './log-severity.ts';
+import { type LogTime, readLeadingTime } from './log-time.ts';
+
+/**
+ * One plain-text log line: a leading timestamp (ISO, Python logging, Go log, syslog; optionally in
+ * brackets), or an access log's bracketed time (`[02/Dec/2026:13:49:42 +0000]`); a level word near the
+ * start; and a request's method, path and status from common log format (`"GET /x HTTP/1.1" 500`),
+ * arrows (`GET /x -> 500`), logfmt (`method=GET path=/x status=500`) or `GET /x 500` (morgan, gin).
+ */
+
+export interface PlainLine {
+  time: LogTime | undefined;
+  severity: Severity | undefined;
+  httpRequest: LogEntry['httpRequest'];
+  /** The line contains greenloop's probe user agent. */
+  probe: boolean;
+}
+
+const METHOD = '(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT)';
+const CLF_REQUEST = new RegExp(`"${METHOD} (\\S+) HTTP/[\\d.]+" (\\d{3})\\b`);
+const ARROW_REQUEST = new RegExp(`\\b${METHOD} (/\\S*) (?:->|=>|→) (\\d{3})\\b`);
+const BARE_REQUEST = new RegExp(`\\b${METHOD} (/\\S*)(?: HTTP/[\\d.]+)? (\\d{3})\\b`);
+const LEVEL_WORD = /(?:^|[\s[(|:-])(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|SEVERE|FATAL|CRITICAL|CRIT|PANIC)(?=[\s\]):|,-]|$)/;
+const BRACKET_TIME = /\[(\d{2}\/[A-Z][a-z]{2}\/\d{4}[: ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?: [+-]\d{4})?)\]/;
+
+function logfmtValue(text: string, keys: readonly string[]): string | undefined {
+  for (const k of keys) {
+    const m = new RegExp(`(?:^|\\s)${k}=(?:"([^"]*)"|(\\S+))`).exec(text);
+    const v = m?.[1] ?? m?.[2];
+    if (v) return v;
+  }
+  return undefined;
+}
+
+function request(text: string): LogEntry['httpRequest'] {
+  for (const re of [CLF_REQUEST, ARROW_REQUEST, BARE_REQUEST]) {
+    const m = re.exec(text);
+    if (m?.[1] && m[2] && m[3]) return { method: m[1], path: m[2].split(/[?#]/)[0] || '/', status: Number(m[3]) };
+  }
+  const method = logfmtValue(text, ['method', 'http.method', 'verb']);
+  const path = logfmtValue(text, ['path', 'uri', 'url', 'http.target', 'route']);
+  const status = logfmtValue(text, ['status', 'status_code', 'statusCode', 'http.status_code', 'code']);
+  if (path?.startsWith('/') && (method || status)) {
+    const out: NonNullable<LogEntry['httpRequest']> = { path: path.split(/[?#]/)[0] || '/' };
+    if (method && new RegExp(`^${METHOD}$`).test(method.toUpperCase())) out.method = method.toUpperCase();
+    if (status && /^\d{3}$/.test(status)) out.status = Number(status);
+    return out;
+  }
+  return undefined;
+}
+
+/** Reads what a plain line says about itself. `referenceMs` gives syslog lines their year. */
+export function readPlainLine(text: string, referenceMs: number = Date.now()): PlainLine {
+  const lead = text.startsWith('[') ? readLeadingTime(text.slice(1), referenceMs) : readLeadingTime(text, referenceMs);
+  let time: LogTime | undefined = lead ? (lead.zoneAssumed ? { ms: lead.ms, zoneAssumed: true } : { ms: lead.ms }) : undefined;
+  let rest = lead ? text.slice(lead.length + (text.startsWith('[') ? 1 : 0)) : text;
+  if (!time) {
+    const bracket = BRACKET_TIME.exec(text);
+    const t = bracket?.[1] ? readLeadingTime(bracket[1], referenceMs) : undefined;
+    if (t) time = t.zoneAssumed ? { ms: t.ms, zoneAssumed: true } : { ms: t.ms };
+  }
+  const logfmtLevel = logfmtValue(text, ['level', 'lvl', 'severity']);
+  const word = LEVEL_WORD.exec(rest.slice(0, 80));
+  const severity = readSeverity(logfmtLevel) ?? readSeverity(word?.[1]);
+  rest = rest.trim();
+  return { time, severity, httpRequest: request(text), probe: text.includes('greenloop-probe') };
+}
+
+/** Lines that begin a stack trace (or an uncaught error) with no timestamp of their own. */
+export const TRACE_START =
+  /^(?:Traceback \(most recent call last\):|panic: |fatal error: |goroutine \d+ \[[^\]]+\]:|Exception in thread |Uncaught |(?:[\w$]+\.)*[\w$]*(?:Error|Exception|Throwable)(?::|$))/;
+
+/** Lines that continue an entry: indented frames and the headers between chained traces. */
+export const CONTINUATION =
+  /^(?:\s+\S|Caused by: |Suppressed: |\.\.\. \d+ more|During handling of the above exception|The above exception was the direct cause|Traceback \(most recent call last\):|goroutine \d+ \[[^\]]+\]:|created by |exit status \d+)/;
