@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import { type DeployedService, GreenloopError, renderArgv } from '@greenloop/core';
+import { type DeployedService, GreenloopError, renderArgv, renderEnv } from '@greenloop/core';
 import { CloudRunApi, type CloudRunApiOptions, type CloudRunTarget, proveRevisionReady, runStep } from './cloud-run.ts';
+import { deployValues } from './placeholder-values.ts';
 import type { DeployProvider, DeployRequest } from './types.ts';
 
 export interface CommandProviderOptions extends CloudRunApiOptions {
@@ -55,12 +56,13 @@ export class CommandProvider implements DeployProvider {
     const target: CloudRunTarget | undefined = cfg.cloudRun;
     const before = target ? await this.cloudRun().getService(target, { signal: req.signal }) : undefined;
 
-    const argv = renderArgv(cfg.command, { commit: req.commit, shortCommit: req.commit.slice(0, 7), service: req.service.name, artifacts: req.cycleDir });
+    const values = { ...deployValues(req), artifacts: req.cycleDir };
+    const argv = renderArgv(cfg.command, values);
     const ran = await runStep({
       step: 'deploy',
       argv,
       cwd: req.worktree,
-      env: { ...this.env, ...cfg.env },
+      env: { ...this.env, ...renderEnv(cfg.env, values) },
       timeoutMs: cfg.timeout,
       dir: join(req.cycleDir, 'deploy', req.service.name),
       signal: req.signal,

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type DeployedService, freePort, GreenloopError, type Logger } from '@greenloop/core';
+import { type DeployedService, freePort, GreenloopError, type Logger, renderArgv, renderEnv } from '@greenloop/core';
 import { isAlive, killGroup } from '../process/run-command.ts';
 import { waitHealthy } from './health.ts';
+import { deployValues } from './placeholder-values.ts';
 import type { DeployProvider, DeployRequest } from './types.ts';
 
 /** The last `bytes` of a file, for error messages. */
@@ -41,11 +42,12 @@ export class LocalProvider implements DeployProvider {
     const url = `http://127.0.0.1:${port}`;
     const logFile = join(req.cycleDir, 'deploy', `${req.service.name}.log`);
     const fd = openSync(logFile, 'a');
-    const [program, ...args] = cfg.command;
+    const values = deployValues(req);
+    const [program, ...args] = renderArgv(cfg.command, values);
     const cwd = resolve(req.worktree, cfg.cwd);
     const child = spawn(program as string, args, {
       cwd,
-      env: { PATH: this.pathVar, HOME: this.homeVar, ...cfg.env, PORT: String(port), GREENLOOP_COMMIT: req.commit },
+      env: { PATH: this.pathVar, HOME: this.homeVar, ...renderEnv(cfg.env, values), PORT: String(port), GREENLOOP_COMMIT: req.commit },
       detached: true,
       stdio: ['ignore', fd, fd],
     });

@@ -11,6 +11,8 @@ export interface DeployRequest {
   worktree: string;
   /** The cycle's artifact directory; providers write evidence (logs, build output) under it. */
   cycleDir: string;
+  /** URLs of the services already ready this cycle (at least every one this service depends on), by name, for `{{url.<service>}}`. */
+  urls?: Readonly<Record<string, string>>;
   /** What was deployed for this service in the previous cycle, if anything. */
   previous?: DeployedService;
   signal: AbortSignal;

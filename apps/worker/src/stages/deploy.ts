@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type DeployedService, type DeployResult, GreenloopError, type LoopRecord, type ServiceConfig } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { waitHealthy } from '../deploy/health.ts';
-import { deployWaves } from '../deploy/order.ts';
+import { deployInOrder } from '../deploy/order.ts';
 import type { DeployRequest } from '../deploy/types.ts';
 import { addDetachedWorktree, removeWorktree } from '../git/repo.ts';
 import { loopPaths } from '../paths.ts';
@@ -16,9 +16,11 @@ async function requireLoop(ctx: WorkerContext, loopId: string): Promise<LoopReco
 }
 
 /**
- * Deploy: a worktree at the cycle's commit, every service redeployed (waves in parallel), each proven
- * ready before the stage succeeds. Only then are the previous cycle's local processes stopped, so a
- * failed deploy never leaves tests running against an old instance by mistake: the cycle stops instead.
+ * Deploy: a worktree at the cycle's commit, every service redeployed in dependency order (independent
+ * ones in parallel; `{{url.<service>}}` filled from those already up), each proven ready before the stage
+ * succeeds. The previous cycle's local processes are stopped first: fixed ports in a service's own config
+ * would collide otherwise, and nothing tests against the old instance anyway. The cost is no overlap —
+ * a failed deploy leaves no instance running, and the cycle stops.
  */
 export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<StageOutput<DeployResult>> {
   const loop = await requireLoop(ctx, run.loopId);
@@ -37,44 +39,41 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
   await addDetachedWorktree(ctx.env.repo, worktree, cycle.commit);
   const previous = run.cycle > 1 ? ((await ctx.store.getStage<DeployResult>(loop.id, run.cycle - 1, 'deploy'))?.result?.services ?? []) : [];
 
+  await stopServices(ctx, previous);
   const deployed: DeployedService[] = [];
-  try {
-    for (const wave of deployWaves(environment.services)) {
-      const results = await Promise.allSettled(
-        wave.map((service) => {
-          run.progress(`deploying ${service.name} (${service.deploy.provider}) at ${cycle.commit.slice(0, 7)}`);
-          const prev = previous.find((p) => p.service === service.name);
-          return deployAndCheck(
-            ctx,
-            service,
-            {
-              loopId: loop.id,
-              cycle: run.cycle,
-              commit: cycle.commit,
-              service,
-              worktree,
-              cycleDir,
-              ...(prev ? { previous: prev } : {}),
-              signal: run.signal,
-              log: ctx.log.child({ loopId: loop.id, cycle: run.cycle, service: service.name }),
-              progress: (m) => run.progress(m),
-            },
-            run,
-          );
-        }),
-      );
-      for (const r of results) if (r.status === 'fulfilled') deployed.push(r.value);
-      await ctx.store.setMarker(loop.id, run.cycle, 'deploy-pids', JSON.stringify(deployed));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-    }
-  } catch (err) {
-    // Nothing of a half-deployed cycle keeps running.
+  const outcome = await deployInOrder<DeployedService>(environment.services, async (service, ready) => {
+    run.progress(`deploying ${service.name} (${service.deploy.provider}) at ${cycle.commit.slice(0, 7)}`);
+    const prev = previous.find((p) => p.service === service.name);
+    const urls = Object.fromEntries([...ready].map(([name, d]) => [name, d.url]));
+    const d = await deployAndCheck(
+      ctx,
+      service,
+      {
+        loopId: loop.id,
+        cycle: run.cycle,
+        commit: cycle.commit,
+        service,
+        worktree,
+        cycleDir,
+        urls,
+        ...(prev ? { previous: prev } : {}),
+        signal: run.signal,
+        log: ctx.log.child({ loopId: loop.id, cycle: run.cycle, service: service.name }),
+        progress: (m) => run.progress(m),
+      },
+      run,
+    );
+    deployed.push(d);
+    await ctx.store.setMarker(loop.id, run.cycle, 'deploy-pids', JSON.stringify(deployed));
+    return d;
+  });
+  if (outcome.failure) {
+    // Nothing of a half-deployed cycle keeps running; dependants of the failed service never started.
     await stopServices(ctx, deployed);
-    throw err;
+    for (const n of outcome.notStarted) run.progress(`${n.service} not deployed: ${n.reason}`);
+    throw outcome.failure.error;
   }
 
-  await stopServices(ctx, previous);
   if (run.cycle > 1) await removeWorktree(ctx.env.repo, paths.deployWorktree(run.cycle - 1));
   return {
     result: { services: deployed },
@@ -103,9 +102,12 @@ async function deployAndCheck(ctx: WorkerContext, service: ServiceConfig, req: D
   return deployed;
 }
 
-/** Stops what was deployed (local processes; remote providers have nothing to stop). */
-export async function stopServices(ctx: WorkerContext, deployed: readonly DeployedService[]): Promise<void> {
-  for (const d of deployed) await ctx.stopDeployed(d);
+/**
+ * Stops what was deployed (local processes; remote providers have nothing to stop), in reverse of the
+ * order they became ready: dependants before what they depend on.
+ */
+export async function stopServices(ctx: Pick<WorkerContext, 'stopDeployed'>, deployed: readonly DeployedService[]): Promise<void> {
+  for (const d of [...deployed].reverse()) await ctx.stopDeployed(d);
 }
 
 export { requireLoop };

@@ -7,6 +7,7 @@ import { loopPaths, serviceUrlVar } from '../paths.ts';
 import { isAlive, killGroup, runCommand } from '../process/run-command.ts';
 import { requireLoop } from './deploy.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
+import { withSuiteUrls } from './suite-placeholders.ts';
 
 /** Absolute, de-duplicated files matching the JUnit globs (relative globs are relative to `cwd`). */
 export async function findJunitFiles(globs: readonly string[], cwd: string): Promise<string[]> {
@@ -96,7 +97,6 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
     cycle: String(run.cycle),
     loop: loop.id,
   };
-  const argv = renderArgv(tests.command, values);
   const env: Record<string, string> = {
     PATH: ctx.processEnv.PATH ?? '/usr/bin:/bin',
     HOME: ctx.processEnv.HOME ?? '/tmp',
@@ -107,6 +107,8 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
     GREENLOOP_COMMIT: values.commit,
   };
   for (const s of services) env[serviceUrlVar(s.service)] = s.url;
+  const suiteValues = withSuiteUrls(tests.env, services, env, values);
+  const argv = renderArgv(tests.command, suiteValues);
   const worktree = paths.deployWorktree(run.cycle);
 
   const startedAt = new Date().toISOString();
@@ -165,7 +167,7 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
     );
   }
   if (tests.rerun) {
-    result.rerunJunitFiles = await rerunFailed(ctx, run, tests.rerun, junitFiles, { ...values, artifacts: join(dir, 'rerun') }, env, worktree, tests);
+    result.rerunJunitFiles = await rerunFailed(ctx, run, tests.rerun, junitFiles, { ...suiteValues, artifacts: join(dir, 'rerun') }, env, worktree, tests);
   }
   return {
     result,

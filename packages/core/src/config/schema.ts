@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration.ts';
+import { checkServiceRefs } from './service-refs.ts';
+
+export { deployTemplates, findCycle, type ServiceRefs, serviceDependencies } from './service-refs.ts';
 
 /**
  * The greenloop.yaml schema. Commands are argv arrays (never shell strings) whose elements may hold
@@ -20,15 +23,19 @@ const duration = z.union([z.string(), z.number()], { error: 'expected a duration
 
 const envMap = z.record(z.string(), z.string(), { error: 'expected a map of NAME: value strings' });
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,48}$/, { error: 'expected a lowercase name: letters, digits and dashes, starting with a letter' });
+/** Services this one must be deployed after (names within the environment); `{{url.<service>}}` in its deploy adds that service too. */
+const after = z.array(z.string()).default([]);
 
 const localDeploy = z.strictObject({
   provider: z.literal('local'),
-  /** Started in the cycle's worktree with PORT set to a free port. */
+  /** Started in the cycle's worktree with PORT set to a free port. Placeholders: {{commit}}, {{shortCommit}}, {{service}}, {{url.<service>}}. */
   command: argv,
   /** Working directory relative to the repository root. */
   cwd: z.string().default('.'),
+  /** Values may hold the same placeholders as `command`, e.g. BACKEND_URL: "{{url.backend}}". */
   env: envMap.default({}),
   readyTimeout: duration.default(30_000),
+  after,
 });
 
 const cloudRunTarget = z.strictObject({
@@ -47,8 +54,7 @@ const cloudRunDeploy = cloudRunTarget.extend({
   readyTimeout: duration.default(600_000),
   /** Deploy with 0% traffic under a tag, test the tag URL, shift traffic only when green. */
   candidate: z.boolean().default(false),
-  /** Services this one must be deployed after (names within the environment). */
-  after: z.array(z.string()).default([]),
+  after,
 });
 
 const commandDeploy = z.strictObject({
@@ -60,6 +66,7 @@ const commandDeploy = z.strictObject({
   url: z.string().url().optional(),
   /** After the command, prove the deploy with the same Cloud Run readiness check. */
   cloudRun: cloudRunTarget.optional(),
+  after,
 });
 
 export const DeploySchema = z.discriminatedUnion('provider', [localDeploy, cloudRunDeploy, commandDeploy], {
@@ -70,6 +77,7 @@ export const ServiceSchema = z.strictObject({
   name,
   /** Path polled until it answers 2xx after a deploy. */
   healthPath: z.string().startsWith('/').default('/healthz'),
+  after,
   deploy: DeploySchema,
 });
 
@@ -78,6 +86,7 @@ export const TestsSchema = z.strictObject({
   /** Globs of JUnit XML files the command writes (placeholders allowed). */
   junit: z.array(z.string()).min(1).default(['{{artifacts}}/junit/**/*.xml']),
   timeout: duration.default(1_800_000),
+  /** Values may hold {{url.<service>}} (the URL the suite must call) and the command's placeholders. */
   env: envMap.default({}),
   /** Optional argv to rerun failed tests once: {{failedTestsPattern}} is a regex matching their names, {{failedTests}} the names comma-separated; {{artifacts}} is the rerun's own directory. */
   rerun: argv.optional(),
@@ -165,9 +174,12 @@ export const EnvironmentSchema = z.strictObject({
   schedules: z.array(ScheduleSchema).default([]),
 });
 
+/** An environment with its cross-field checks (`after`, `{{url.<service>}}`). */
+const checkedEnvironment = EnvironmentSchema.superRefine(checkServiceRefs);
+
 export const ConfigSchema = z.strictObject({
   version: z.literal(1, { error: 'expected version: 1' }),
-  environments: z.record(name, EnvironmentSchema).refine((e) => Object.keys(e).length > 0, { error: 'expected at least one environment' }),
+  environments: z.record(name, checkedEnvironment).refine((e) => Object.keys(e).length > 0, { error: 'expected at least one environment' }),
 });
 
 export type GreenloopConfig = z.output<typeof ConfigSchema>;
