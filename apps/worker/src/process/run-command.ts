@@ -124,10 +124,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<RunCommandRes
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (child.pid !== undefined) await opts.onSpawn?.(child.pid);
 
-  const outcome = await Promise.race([
-    new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve) => child.once('close', (code, sig) => resolve({ code, sig }))),
-    spawnError,
-  ]);
+  const outcome = await Promise.race([closed, spawnError]);
   clearTimeout(timer);
   opts.signal?.removeEventListener('abort', onAbort);
   const truncatedBytes = (await stdout.end()) + (await stderr.end());
@@ -139,3 +136,5 @@ export async function runCommand(opts: RunCommandOptions): Promise<RunCommandRes
   }
   return { exitCode: outcome.code, signal: outcome.sig, timedOut, cancelled, durationMs: Date.now() - started, truncatedBytes };
 }
+  // Listen for the end before awaiting the hook: a short child may close while its record is written.
+  const closed = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve) => child.once('close', (code, sig) => resolve({ code, sig })));
