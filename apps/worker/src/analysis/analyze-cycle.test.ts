@@ -26,6 +26,7 @@ const tests: TestsConfig = {
   minDuration: 2000,
   maxCountDrop: 0.2,
   outputLimit: 2_000_000,
+  proxy: true,
 };
 const categories: CategoryConfig[] = [
   { name: 'agents', match: ['^agents › '], priority: 1 },

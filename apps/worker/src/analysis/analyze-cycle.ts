@@ -1,8 +1,9 @@
 import { mkdir, open, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AnalyzeResult, CategoryConfig, DeployedService, FixerConfig, TestRunResult, TestStatus, TestsConfig } from '@greenloop/core';
 import { GreenloopError, redact } from '@greenloop/core';
 import type { LogPull } from '../logs/types.ts';
+import { type RecordedRequest, readRecordedRequests } from '../proxy/request-record.ts';
 import { lastLines } from './capped-text.ts';
 import { categoryStats, makeCategorizer } from './categories.ts';
 import { analyzeFailure, buildClusters, compareWithPrevious, toSummary } from './cluster.ts';
@@ -12,6 +13,7 @@ import { type FlakeHistory, type FlakeObservation, type FlakeStats, labelFlaky }
 import { JUnitError, type JUnitParseOptions, type JUnitParseResult, parseJUnitFiles } from './junit-parser.ts';
 import { assessRealness } from './realness.ts';
 import { buildCycleReport, clusterEvidence, evidenceLine, renderReportMarkdown } from './report.ts';
+import { deriveTestWindows } from './test-windows.ts';
 import type { Cluster, CycleTotals, ParsedTestCase, PreviousCycle } from './types.ts';
 
 /** Earlier cycles of the loop, as `analyzeCycle` takes them (defined in types.ts). */
@@ -30,6 +32,8 @@ export interface AnalyzeInput {
   services: DeployedService[];
   /** Server logs for the test window. */
   logs: LogPull;
+  /** Requests the recording proxy saw; default: read test/requests.jsonl beside the run's stdout. */
+  requests?: RecordedRequest[];
   /** Earlier cycles of this loop, oldest first. */
   previous: PreviousCycle[];
   config: {
@@ -214,7 +218,9 @@ export async function analyzeCycle(input: AnalyzeInput): Promise<AnalyzeOutput> 
   }
   const totals = computeTotals(tests);
 
-  const index = buildLogIndex(input.logs.entries, { runId: run.runId, from: run.startedAt, to: run.finishedAt });
+  const requests = input.requests ?? (await readRecordedRequests(join(dirname(run.stdoutFile), 'requests.jsonl')));
+  const windows = deriveTestWindows(tests, run.startedAt);
+  const index = buildLogIndex(input.logs.entries, { runId: run.runId, from: run.startedAt, to: run.finishedAt }, { requests, windows });
   const failures = tests.filter((t) => t.status === 'failed' || t.status === 'error' || t.flaky).map((t) => analyzeFailure(t, index));
   const clusters = buildClusters(failures, { previous: input.previous, cycle: input.cycle, skipTriage: config.fixer?.skipTriage ?? [] });
   const byId = new Map(tests.map((t) => [t.id, t]));

@@ -1,7 +1,10 @@
 import type { LogEntry } from '@greenloop/core';
 import { describe, expect, it } from 'vitest';
+import type { RecordedRequest } from '../proxy/request-record.ts';
 import { analyzeFailure } from './cluster.ts';
 import { buildLogIndex, correlateTest, entryTraceId, normalizeTestName, traceIdFor } from './correlate.ts';
+import { statusesIn } from './request-evidence.ts';
+import { deriveTestWindows } from './test-windows.ts';
 import type { ParsedTestCase } from './types.ts';
 
 const scope = { runId: 'run-7', from: '2025-09-08T21:00:00.000Z', to: '2025-09-08T21:10:00.000Z' };
@@ -115,5 +118,111 @@ describe('correlateTest', () => {
     expect(a.triage).toBe('server-error');
     // The fingerprint never depends on logs: the same failure without them hashes the same.
     expect(a.fingerprint).toBe(analyzeFailure(test({ message: 'expected true to be false', type: 'AssertionError' })).fingerprint);
+  });
+});
+
+describe('correlateTest with the recording proxy’s records', () => {
+  const runStart = Date.parse(scope.from);
+  const at = (ms: number) => new Date(runStart + ms).toISOString();
+  const rec = (over: Partial<RecordedRequest>): RecordedRequest => ({
+    time: at(0),
+    service: 'front',
+    method: 'GET',
+    path: '/',
+    status: 200,
+    durationMs: 20,
+    traceId: 'e'.repeat(32),
+    ...over,
+  });
+  const traceback = [
+    'Traceback (most recent call last):',
+    '  File "/srv/deploy-c1/back/app.py", line 12, in handle',
+    '    total = order["items"]',
+    "KeyError: 'items'",
+  ].join('\n');
+  // One suite file, no timestamps: first a passing test of 100 ms, then the failing one.
+  const first = test({ id: 'orders › lists', name: 'lists', status: 'passed', durationMs: 100, message: undefined, suitePath: [], classname: 'orders' });
+  const failing = test({ id: 'orders › totals', name: 'totals', durationMs: 50, message: '502 !== 200', suitePath: [], classname: 'orders' });
+  const windows = deriveTestWindows([first, failing], scope.from);
+
+  it('finds an unnamed test’s request by its window and message, and the back service’s error logged meanwhile', () => {
+    const requests = [
+      rec({ time: at(40), path: '/orders', status: 200, traceId: 'a'.repeat(32) }),
+      rec({ time: at(130), path: '/orders/7/total', status: 200, traceId: 'b'.repeat(32) }),
+      rec({ time: at(150), path: '/orders/7/total', status: 502, traceId: 'c'.repeat(32), durationMs: 30 }),
+    ];
+    const backError = entry({ service: 'back', severity: 'ERROR', time: at(165), message: traceback });
+    const unrelated = entry({ service: 'back', severity: 'ERROR', time: at(4000), message: 'later' });
+    const index = buildLogIndex([backError, unrelated], scope, { requests, windows });
+    const logs = correlateTest(failing, [], index);
+    expect(logs.map((l) => [l.match, l.entry.service, l.entry.httpRequest?.status ?? l.entry.message.split('\n')[0]])).toEqual([
+      ['request', 'front', 502],
+      ['window', 'back', 'Traceback (most recent call last):'],
+    ]);
+    expect(logs[0]?.entry.message).toBe('GET /orders/7/total → 502 in 30 ms');
+  });
+
+  it('follows a propagated trace id to the back service even when it logged late', () => {
+    const requests = [rec({ time: at(150), status: 500, traceId: 'd'.repeat(32) })];
+    const back = entry({ service: 'back', severity: 'ERROR', time: at(9000), trace: `projects/p/traces/${'d'.repeat(32)}`, message: 'boom' });
+    const index = buildLogIndex([back], scope, { requests, windows });
+    expect(correlateTest(failing, [], index).map((l) => [l.match, l.entry.service])).toEqual([
+      ['request', 'front'],
+      ['trace', 'back'],
+    ]);
+  });
+
+  it('uses the test-name header when the suite sends one, and ignores probes and other runs', () => {
+    const requests = [
+      rec({ time: at(5000), status: 404, test: 'orders › totals', runId: 'run-7' }),
+      rec({ time: at(150), status: 502, probe: true }),
+      rec({ time: at(151), status: 502, runId: 'run-6' }),
+    ];
+    const index = buildLogIndex([], scope, { requests, windows });
+    expect(correlateTest(failing, [], index).map((l) => l.entry.httpRequest?.status)).toEqual([404]);
+  });
+
+  it('records a refused connection as an error line naming the cause', () => {
+    const requests = [rec({ time: at(150), status: 502, error: 'ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9' })];
+    const index = buildLogIndex([], scope, { requests, windows });
+    const [only] = correlateTest(failing, [], index);
+    expect(only?.entry.severity).toBe('ERROR');
+    expect(only?.entry.message).toContain('ECONNREFUSED');
+  });
+
+  it('leaves a passing neighbour’s requests out when the message names the status', () => {
+    expect(statusesIn('expected 200 got 404 for POST /api/x at 127.0.0.1:4000 in 2026')).toEqual([200, 404]);
+    const requests = [rec({ time: at(120), status: 200 }), rec({ time: at(160), status: 404, path: '/x' })];
+    const index = buildLogIndex([], scope, { requests, windows });
+    expect(correlateTest(test({ ...failing, message: 'expected 200, got 404' }), [], index).map((l) => l.entry.httpRequest?.path)).toEqual(['/x']);
+  });
+});
+
+describe('deriveTestWindows', () => {
+  it('uses a testcase timestamp, else the suite timestamp plus earlier tests, else the run start plus earlier tests in the file', () => {
+    const base = { status: 'passed' as const, message: undefined, suite: 's', classname: 'c' };
+    const w = deriveTestWindows(
+      [
+        test({ ...base, id: 'own', startedAt: '2025-09-08T21:01:00.000Z', durationMs: 10 }),
+        test({ ...base, id: 's1', timestamp: '2025-09-08T21:02:00.000Z', durationMs: 200, suitePath: ['s'] }),
+        test({ ...base, id: 's2', timestamp: '2025-09-08T21:02:00.000Z', durationMs: 30, suitePath: ['s'] }),
+        test({ ...base, id: 'f1', durationMs: 1000, suitePath: [], source: { file: 'a.xml', line: 1 } }),
+        test({ ...base, id: 'g1', durationMs: 40, suitePath: [], source: { file: 'b.xml', line: 1 } }),
+        test({ ...base, id: 'f2', durationMs: 40, suitePath: [], source: { file: 'a.xml', line: 2 } }),
+      ],
+      scope.from,
+    );
+    const rel = (id: string) => {
+      const x = w.get(id);
+      return x && [x.start - runStartMs, x.end - runStartMs, x.source];
+    };
+    const runStartMs = Date.parse(scope.from);
+    expect(rel('own')).toEqual([60_000 - 1000, 60_000 + 10 + 2000, 'junit']);
+    expect(rel('s1')).toEqual([120_000 - 50, 120_000 + 200 + 1000, 'suite-timestamp']);
+    expect(rel('s2')).toEqual([120_200 - 50, 120_200 + 30 + 1000 + 20, 'suite-timestamp']);
+    expect(rel('f1')).toEqual([-50, 1000 + 1000, 'suite-order']);
+    // Another file runs beside the first (files run in parallel): it starts at the run's start too.
+    expect(rel('g1')).toEqual([-50, 40 + 1000, 'suite-order']);
+    expect(rel('f2')).toEqual([1000 - 50, 1000 + 40 + 1000 + 100, 'suite-order']);
   });
 });

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { LogEntry } from '@greenloop/core';
+import type { RecordedRequest } from '../proxy/request-record.ts';
 import { routeShape } from './endpoints.ts';
+import { indexRequests, linesDuring, type RequestRef, requestsInWindow } from './request-evidence.ts';
+import type { TestWindow } from './test-windows.ts';
 import type { CorrelatedLog, EndpointRef, ParsedTestCase } from './types.ts';
 
 /**
@@ -11,6 +14,11 @@ import type { CorrelatedLog, EndpointRef, ParsedTestCase } from './types.ts';
  * 3. `route`: a request to the endpoint the failure names, in the run's window, with the failing status;
  * 4. `window`: an error the services logged while the test ran (only when the JUnit file has timestamps).
  * Entries that carry another run's id are never used.
+ *
+ * With the recording proxy's records (`request`), a test's requests are found first — by its name header,
+ * else by its time window narrowed by its failure message (test-windows.ts, request-evidence.ts) — and then
+ * every service's log lines with those requests' trace ids (`trace`) or logged while they were in flight
+ * (`window`): the evidence for services that log in their own format and suites that send no headers.
  */
 
 /** Where and when the test run happened. */
@@ -31,6 +39,19 @@ export interface LogIndex {
   byRoute: Map<string, LogEntry[]>;
   /** In-scope error entries, by time, for window matches. */
   errors: { at: number; entry: LogEntry }[];
+  /** Every in-scope entry with a readable time, by time (for lines logged while a recorded request ran). */
+  byTime: { at: number; entry: LogEntry }[];
+  /** The run's requests recorded by the proxy, by time; and by the normalized test name the suite sent. */
+  requests: RequestRef[];
+  requestsByTest: Map<string, RequestRef[]>;
+  /** When each test ran (by test id), for tests whose requests carry no name. */
+  windows: Map<string, TestWindow>;
+}
+
+/** What the proxy recorded, and when each test ran; both optional. */
+export interface RequestEvidence {
+  requests?: readonly RecordedRequest[];
+  windows?: Map<string, TestWindow>;
 }
 
 const SEVERITY_RANK: Record<LogEntry['severity'], number> = { CRITICAL: 5, ERROR: 4, WARNING: 3, INFO: 2, DEFAULT: 1, DEBUG: 0 };
@@ -91,11 +112,25 @@ function routeKey(method: string | undefined, path: string): string {
   return `${(method ?? '*').toUpperCase()} ${routeShape(path)}`;
 }
 
-/** Indexes a cycle's log entries; entries of other runs are left out. */
-export function buildLogIndex(entries: readonly LogEntry[], scope: CorrelationScope): LogIndex {
-  const index: LogIndex = { scope, byTest: new Map(), bySuffix: new Map(), byTrace: new Map(), byRoute: new Map(), errors: [] };
+/** Indexes a cycle's log entries (and the proxy's records); entries of other runs are left out. */
+export function buildLogIndex(entries: readonly LogEntry[], scope: CorrelationScope, evidence: RequestEvidence = {}): LogIndex {
   const from = Date.parse(scope.from) - CLOCK_SKEW_MS;
   const to = Date.parse(scope.to) + CLOCK_SKEW_MS;
+  // The proxy shares the worker's clock: its records need no skew allowance beyond the run's second.
+  const requests = indexRequests(evidence.requests ?? [], scope.runId, Date.parse(scope.from) - 1000, Date.parse(scope.to) + 1000);
+  const index: LogIndex = {
+    scope,
+    byTest: new Map(),
+    bySuffix: new Map(),
+    byTrace: new Map(),
+    byRoute: new Map(),
+    errors: [],
+    byTime: [],
+    requests,
+    requestsByTest: new Map(),
+    windows: evidence.windows ?? new Map(),
+  };
+  for (const r of requests) if (r.record.test) push(index.requestsByTest, normalizeTestName(r.record.test), r);
   for (const entry of entries) {
     if (entry.runId && entry.runId !== scope.runId) continue;
     if (entry.test) push(index.byTest, normalizeTestName(entry.test), entry);
@@ -109,12 +144,14 @@ export function buildLogIndex(entries: readonly LogEntry[], scope: CorrelationSc
       push(index.byRoute, routeKey(undefined, entry.httpRequest.path), entry);
     }
     if (SEVERITY_RANK[entry.severity] >= SEVERITY_RANK.ERROR && Number.isFinite(at)) index.errors.push({ at, entry });
+    if (Number.isFinite(at)) index.byTime.push({ at, entry });
   }
   for (const name of index.byTest.keys()) {
     const words = name.split(' ');
     for (let k = 1; k <= Math.min(words.length - 1, 8); k++) push(index.bySuffix, words.slice(-k).join(' '), name);
   }
   index.errors.sort((a, b) => a.at - b.at);
+  index.byTime.sort((a, b) => a.at - b.at);
   return index;
 }
 
@@ -143,7 +180,13 @@ export function correlateTest(test: ParsedTestCase, endpoints: readonly Endpoint
   if (index.byTrace.size > 0) {
     for (const c of candidates) for (const e of index.byTrace.get(traceIdFor(index.scope.runId, c)) ?? []) if (!found.has(e)) found.set(e, 'trace');
   }
-  if (found.size === 0) {
+  for (const r of testRequests(test, endpoints, index)) {
+    found.set(r.entry, 'request');
+    for (const e of index.byTrace.get(r.record.traceId) ?? []) if (!found.has(e)) found.set(e, 'trace');
+    for (const e of linesDuring(r, index.byTime)) if (!found.has(e)) found.set(e, 'window');
+  }
+  const logged = () => [...found.values()].some((m) => m !== 'request');
+  if (!logged()) {
     for (const ep of endpoints) {
       for (const e of index.byRoute.get(routeKey(ep.method, ep.path)) ?? []) {
         const status = e.httpRequest?.status;
@@ -152,16 +195,35 @@ export function correlateTest(test: ParsedTestCase, endpoints: readonly Endpoint
       }
     }
   }
-  if (found.size === 0 && test.startedAt) {
-    const start = Date.parse(test.startedAt);
-    if (Number.isFinite(start)) {
-      const end = start + test.durationMs + 2000;
-      for (const { at, entry } of index.errors) {
-        if (at < start - 1000) continue;
-        if (at > end) break;
-        found.set(entry, 'window');
-      }
+  const window = testWindow(test, index);
+  if (!logged() && window) {
+    for (const { at, entry } of index.errors) {
+      if (at < window.start) continue;
+      if (at > window.end) break;
+      found.set(entry, 'window');
     }
   }
   return pick(found, max);
+}
+
+/** The test's window: derived for the whole run (test-windows.ts), else from its own JUnit timestamp. */
+function testWindow(test: ParsedTestCase, index: LogIndex): TestWindow | undefined {
+  const derived = index.windows.get(test.id);
+  if (derived) return derived;
+  const start = test.startedAt ? Date.parse(test.startedAt) : Number.NaN;
+  return Number.isFinite(start) ? { start: start - 1000, end: start + test.durationMs + 2000, source: 'junit' } : undefined;
+}
+
+/** The recorded requests this test made: by the name it sent, else by its window and failure message. */
+export function testRequests(test: ParsedTestCase, endpoints: readonly EndpointRef[], index: LogIndex): RequestRef[] {
+  if (index.requests.length === 0) return [];
+  if (index.requestsByTest.size > 0) {
+    const named = new Set<RequestRef>();
+    for (const n of new Set(testNameCandidates(test).map(normalizeTestName))) for (const r of index.requestsByTest.get(n) ?? []) named.add(r);
+    if (named.size > 0) return [...named].slice(-10);
+  }
+  const window = testWindow(test, index);
+  if (!window) return [];
+  const unnamed = index.requestsByTest.size > 0 ? index.requests.filter((r) => !r.record.test) : index.requests;
+  return requestsInWindow(unnamed, window, test.message ?? test.details?.split('\n')[0] ?? '', endpoints);
 }

@@ -31,7 +31,7 @@ export const EvidenceLineSchema = z.object({
   severity: z.string(),
   message: z.string(),
   /** How the line was tied to the cluster's tests: test name header, trace id, same route in the run window, or time window. */
-  match: z.enum(['test', 'trace', 'route', 'window']),
+  match: z.enum(['test', 'trace', 'route', 'window', 'request']),
   test: z.string().optional(),
   method: z.string().optional(),
   path: z.string().optional(),

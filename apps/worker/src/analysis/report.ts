@@ -367,7 +367,13 @@ export function buildCycleReport(input: ReportInput): CycleReport {
 // ---- markdown --------------------------------------------------------------------------------------
 
 const VERDICT_LABEL: Record<CycleReport['verdict'], string> = { green: '✅ GREEN', failing: '❌ FAILING', 'not-real': '⚠️ NOT REAL' };
-const MATCH_LABEL: Record<EvidenceLine['match'], string> = { test: 'test header', trace: 'trace id', route: 'same route', window: 'time window' };
+const MATCH_LABEL: Record<EvidenceLine['match'], string> = {
+  test: 'test header',
+  trace: 'trace id',
+  route: 'same route',
+  window: 'time window',
+  request: 'recorded by the proxy',
+};
 
 function check(passed: boolean | null): string {
   return passed === true ? '✅ pass' : passed === false ? '❌ fail' : '➖ n/a';

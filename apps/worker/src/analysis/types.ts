@@ -54,8 +54,8 @@ export interface StackFrame {
 /** A server log line tied to a failed test, and how it was tied. */
 export interface CorrelatedLog {
   entry: LogEntry;
-  /** test = the x-greenloop-test header, trace = traceparent trace id, route = same route in the run window, window = the test's time window. */
-  match: 'test' | 'trace' | 'route' | 'window';
+  /** test = the x-greenloop-test header, trace = traceparent trace id, route = same route in the run window, window = the test's time window, request = a request the recording proxy saw the test make. */
+  match: 'test' | 'trace' | 'route' | 'window' | 'request';
 }
 
 /** Everything greenloop worked out about one failed test. */

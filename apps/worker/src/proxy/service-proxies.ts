@@ -3,13 +3,17 @@ import { traceIdFor } from '../analysis/correlate.ts';
 import { type RecordingProxy, startRecordingProxy } from './recording-proxy.ts';
 import { RequestRecorder } from './request-record.ts';
 
-/** The recording proxies of one test run, one per deployed service, all writing to one requests.jsonl. */
+/**
+ * The recording proxies of one test run, one per deployed service, all writing to one requests.jsonl.
+ * `await using` stops them when the test stage leaves its scope, whichever way it leaves.
+ */
 export interface ServiceProxies {
   /** Service name → the URL the suite must call (the proxy's). */
   urls: Record<string, string>;
   file: string;
-  /** Stops every proxy and flushes the records. */
+  /** Stops every proxy and flushes the records (once; later calls get the same answer). */
   close(): Promise<{ written: number; dropped: number }>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
@@ -35,12 +39,17 @@ export async function startServiceProxies(services: readonly DeployedService[], 
     await recorder.close();
     throw err;
   }
+  let closed: Promise<{ written: number; dropped: number }> | undefined;
+  const close = () => {
+    closed ??= Promise.all(proxies.map((p) => p.close())).then(() => recorder.close());
+    return closed;
+  };
   return {
     urls: proxiedUrls(proxies),
     file: requestsFile,
-    async close() {
-      await Promise.all(proxies.map((p) => p.close()));
-      return recorder.close();
+    close,
+    async [Symbol.asyncDispose]() {
+      await close();
     },
   };
 }

@@ -5,6 +5,7 @@ import { parseJUnitFiles } from '../analysis/junit-parser.ts';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { loopPaths, serviceUrlVar } from '../paths.ts';
 import { isAlive, killGroup, runCommand } from '../process/run-command.ts';
+import { startServiceProxies } from '../proxy/service-proxies.ts';
 import { requireLoop } from './deploy.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
 import { withSuiteUrls } from './suite-placeholders.ts';
@@ -106,7 +107,9 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
     GREENLOOP_CYCLE: String(run.cycle),
     GREENLOOP_COMMIT: values.commit,
   };
-  for (const s of services) env[serviceUrlVar(s.service)] = s.url;
+  // The suite calls recording proxies (one per service), stopped when this function returns or throws.
+  await using proxies = tests.proxy ? await startServiceProxies(services, join(dir, 'requests.jsonl'), runId) : undefined;
+  for (const s of services) env[serviceUrlVar(s.service)] = proxies?.urls[s.service] ?? s.url;
   const suiteValues = withSuiteUrls(tests.env, services, env, values);
   const argv = renderArgv(tests.command, suiteValues);
   const worktree = paths.deployWorktree(run.cycle);

@@ -96,6 +96,8 @@ export const TestsSchema = z.strictObject({
   maxCountDrop: z.number().min(0).max(1).default(0.2),
   /** Max bytes of stdout/stderr kept as evidence per stream. */
   outputLimit: z.number().int().positive().default(2_000_000),
+  /** Put a recording proxy in front of each service: the suite gets its URL; every request is recorded to test/requests.jsonl. */
+  proxy: z.boolean().default(true),
 });
 
 const localLogs = z.strictObject({ provider: z.literal('local') });
