@@ -122,6 +122,8 @@ export async function runCommand(opts: RunCommandOptions): Promise<RunCommandRes
   };
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  // Listen for the end before awaiting the hook: a short child may close while its record is written.
+  const closed = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve) => child.once('close', (code, sig) => resolve({ code, sig })));
   if (child.pid !== undefined) await opts.onSpawn?.(child.pid);
 
   const outcome = await Promise.race([closed, spawnError]);
@@ -136,5 +138,3 @@ export async function runCommand(opts: RunCommandOptions): Promise<RunCommandRes
   }
   return { exitCode: outcome.code, signal: outcome.sig, timedOut, cancelled, durationMs: Date.now() - started, truncatedBytes };
 }
-  // Listen for the end before awaiting the hook: a short child may close while its record is written.
-  const closed = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve) => child.once('close', (code, sig) => resolve({ code, sig })));
