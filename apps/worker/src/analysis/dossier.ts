@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import type { DeployedService, TriageClass } from '@greenloop/core';
 import { redact } from '@greenloop/core';
+import { GIT_SAFE_ARGS } from '../git/repo.ts';
 import { truncate } from './capped-text.ts';
 import { endpointKey } from './endpoints.ts';
 import { code, fenced, table } from './markdown.ts';
@@ -19,7 +20,8 @@ const GIT_MAX_BUFFER = 16 * 1024 * 1024;
 
 function git(repoDir: string, args: readonly string[]): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile('git', ['-C', repoDir, ...args], { timeout: GIT_TIMEOUT_MS, maxBuffer: GIT_MAX_BUFFER, encoding: 'utf8' }, (err, stdout) => {
+    // repoDir is the cycle's worktree, which a sandboxed suite or service could write: no hooks, no fsmonitor.
+    execFile('git', [...GIT_SAFE_ARGS, '-C', repoDir, ...args], { timeout: GIT_TIMEOUT_MS, maxBuffer: GIT_MAX_BUFFER, encoding: 'utf8' }, (err, stdout) => {
       // git grep exits 1 when nothing matched; anything else is "no answer", never fatal to the analysis.
       if (err && !(typeof err.code === 'number' && err.code === 1 && args[0] === 'grep')) resolve(undefined);
       else resolve(stdout);
@@ -64,6 +66,12 @@ export async function loadRepoIndex(repoDir: string): Promise<RepoIndex | undefi
 /** The repository path a frame points at: the tracked file sharing the longest path suffix with it. */
 export function resolveFrameFile(frame: StackFrame, repo: RepoIndex): string | undefined {
   let clean = cleanPath(frame.file);
+  // A frame in the deploy worktree itself (a local service runs from it): its repo path is the rest.
+  const root = `${cleanPath(repo.repoDir).replace(/\/+$/, '')}/`;
+  if (clean.startsWith(root)) {
+    const rel = clean.slice(root.length);
+    if (repo.byBase.get(rel.slice(rel.lastIndexOf('/') + 1))?.includes(rel)) return rel;
+  }
   // Java frames name the class file only; the package comes from the qualified method.
   if (/\.(?:java|kt|scala|groovy)$/.test(clean) && !clean.includes('/') && frame.fn) {
     const pkg = frame.fn.split('.').slice(0, -2);
@@ -104,13 +112,32 @@ export interface CodeContext {
   commits: CommitInfo[];
 }
 
-function serverStacks(cluster: Cluster): string[] {
-  const stacks: string[] = [];
+/** A stack trace a service logged, and which service logged it. */
+interface ServerStack {
+  service: string;
+  text: string;
+}
+
+/**
+ * Stack traces in the cluster's server evidence, from every service (a front's 502 often carries a back
+ * service's traceback): any trace `parseStackFrames` reads — Node, Python, Go, Java — in a logged error
+ * object, a stack field, or the message the log reader joined a multi-line trace into.
+ */
+function serverStacks(cluster: Cluster): ServerStack[] {
+  const stacks: ServerStack[] = [];
   for (const l of clusterEvidence(cluster)) {
-    const err = l.entry.json?.err;
-    if (err && typeof err === 'object' && 'stack' in err && typeof err.stack === 'string') stacks.push(err.stack);
-    else if (typeof l.entry.json?.stack === 'string') stacks.push(l.entry.json.stack);
-    else if (/\n\s+at /.test(l.entry.message)) stacks.push(l.entry.message);
+    const json = l.entry.json;
+    const err = json?.err;
+    const candidates = [
+      err && typeof err === 'object' && 'stack' in err ? err.stack : undefined,
+      json?.stack,
+      json?.traceback,
+      json?.exc_info,
+      json?.stack_trace,
+      l.entry.message,
+    ];
+    const text = candidates.find((c): c is string => typeof c === 'string' && c.includes('\n') && parseStackFrames(c).some((f) => !f.internal));
+    if (text) stacks.push({ service: l.entry.service, text });
   }
   return stacks;
 }
@@ -148,7 +175,7 @@ export async function collectCodeContext(cluster: Cluster, repo: RepoIndex): Pro
         });
     }
   };
-  for (const stack of serverStacks(cluster).slice(0, 5)) addFrames(parseStackFrames(stack), 'server-log');
+  for (const stack of serverStacks(cluster).slice(0, 5)) addFrames(parseStackFrames(stack.text), 'server-log');
   for (const f of cluster.failures.slice(0, 5)) addFrames(appFrames(f.frames), 'app');
   for (const f of cluster.failures.slice(0, 5)) addFrames(f.frames, 'test');
   const list = [...files.values()].slice(0, 12);
@@ -314,12 +341,13 @@ export function renderDossier(cluster: Cluster, ctx: DossierContext): string {
         `- ${code(`${e.time} ${e.service}${e.revision ? `@${e.revision}` : ''} ${e.severity}${req} ${e.message}`)} (matched by ${e.match}${e.test ? `: ${e.test}` : ''})`,
       );
     }
-    const stacks = serverStacks(cluster);
-    if (stacks[0]) {
+    // The first trace of each service (up to three): the service that threw may not be the one the test called.
+    const stacks = serverStacks(cluster).filter((s, i, all) => all.findIndex((o) => o.service === s.service) === i);
+    for (const s of stacks.slice(0, 3)) {
       out.push('');
-      out.push('Server stack trace:');
+      out.push(`Server stack trace (${s.service}):`);
       out.push('');
-      out.push(fenced(redact(truncate(stacks[0], 4000))));
+      out.push(fenced(redact(truncate(s.text, 4000))));
     }
   }
   out.push('');

@@ -1,4 +1,4 @@
-import type { FixerConfig } from '@greenloop/core';
+import { EnvSchema, type FixerConfig } from '@greenloop/core';
 
 /**
  * The complete environment of a fixer (and its verify command): an allow-list, never greenloop's own
@@ -23,10 +23,32 @@ export interface FixerEnv {
 
 const ALWAYS = ['PATH', 'HOME'];
 const OWN = /^(GREENLOOP_|REDIS_)/;
+/** Every variable greenloop reads (its env schema), and the cloud credentials its adapters use. */
+const GREENLOOP_READS = new Set([...Object.keys(EnvSchema.shape), 'GOOGLE_APPLICATION_CREDENTIALS']);
 
 /**
- * Builds the fixer's environment. `secretEnv` names more variables that must never pass (e.g. the
- * push token's variable from `loop.push.tokenEnv`).
+ * The variable names a greenloop.yaml environment names as secrets: the value of every `...Env` key at
+ * any depth (loop.push.tokenEnv, notifications.slack.webhookUrlEnv, webhook.urlEnv/secretEnv, and any
+ * added later), so passEnv can never hand them to a fixer.
+ */
+export function configSecretNames(config: unknown): string[] {
+  const names = new Set<string>();
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (/Env$/.test(k) && typeof x === 'string') names.add(x);
+        else walk(x);
+      }
+    }
+  };
+  walk(config);
+  return [...names].sort();
+}
+
+/**
+ * Builds the fixer's environment. Refused whatever passEnv says: GREENLOOP_*, REDIS_*, every variable
+ * greenloop reads, and `secretEnv` (the environment's `configSecretNames`).
  */
 export function buildFixerEnv(opts: {
   fixer: Pick<FixerConfig, 'env' | 'passEnv'>;
@@ -43,7 +65,7 @@ export function buildFixerEnv(opts: {
     if (v !== undefined) env[name] = v;
   }
   for (const name of opts.fixer.passEnv) {
-    if (OWN.test(name) || secret.has(name)) {
+    if (OWN.test(name) || GREENLOOP_READS.has(name) || secret.has(name)) {
       refused.push(name);
       continue;
     }

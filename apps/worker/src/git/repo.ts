@@ -1,15 +1,24 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { GreenloopError } from '@greenloop/core';
 import { type SimpleGit, simpleGit } from 'simple-git';
 
 /**
  * Git operations on the target repository. The user's own checkout is never modified: every loop works
- * on its branch `greenloop/<loop>` through worktrees under greenloop's home directory.
+ * on its branch `greenloop/<loop>` through worktrees under greenloop's home directory; fixers work in
+ * clones (`cloneForFix`), whose .git greenloop never reads.
  */
+
+/**
+ * Config on every git command greenloop runs: no hooks (a planted .git/hooks/post-checkout never runs),
+ * no fsmonitor program, no `ext::` transport, file transport only when greenloop itself asks for it.
+ */
+export const GIT_SAFE_CONFIG = ['core.hooksPath=/dev/null', 'core.fsmonitor=false', 'protocol.ext.allow=never', 'protocol.file.allow=user'];
+/** `GIT_SAFE_CONFIG` as `-c` arguments. */
+export const GIT_SAFE_ARGS = GIT_SAFE_CONFIG.flatMap((c) => ['-c', c]);
 
 /** Commits made by greenloop carry this identity unless the repository config sets one. */
 export const GIT_IDENTITY = ['-c', 'user.name=greenloop', '-c', 'user.email=greenloop@localhost'];
@@ -22,13 +31,65 @@ const execFileAsync = promisify(execFile);
  * 2ms direct), which added ~150ms to every deploy; argv only, never a shell.
  */
 export async function gitExec(dir: string, args: readonly string[]): Promise<string> {
-  const { stdout } = await execFileAsync('git', ['-C', dir, ...args], { maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await execFileAsync('git', [...GIT_SAFE_ARGS, '-C', dir, ...args], { maxBuffer: 64 * 1024 * 1024 });
   return stdout;
 }
 
 export function git(dir: string): SimpleGit {
-  // The environment of git child processes is inherited; simple-git's unsafe-option guards stay on.
-  return simpleGit({ baseDir: dir, config: ['user.name=greenloop', 'user.email=greenloop@localhost'] });
+  // The environment of git child processes is inherited; simple-git's unsafe-option guards stay on except
+  // for the three settings greenloop itself pins (to safe values).
+  return simpleGit({
+    baseDir: dir,
+    config: ['user.name=greenloop', 'user.email=greenloop@localhost', ...GIT_SAFE_CONFIG],
+    unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true, allowUnsafeProtocolOverride: true },
+  });
+}
+
+/**
+ * A fixer's checkout at `dir`: a clone of `repo` sharing its objects (read-only to the fixer: the
+ * sandbox binds them read-only), with `branch` checked out at `commit`. The fixer may do anything to the
+ * clone's .git; greenloop reads only its files (`gitOnFiles`). The fix branch in `repo` is reset to
+ * `commit` too (it holds the accepted fix later). Returns the object directories the clone borrows.
+ */
+export async function cloneForFix(repo: string, dir: string, branch: string, commit: string): Promise<string[]> {
+  await withWorktreeLock(repo, async () => {
+    // A crashed run of an older greenloop may hold the branch in a worktree; git refuses to move it then.
+    for (const other of await worktreesOnBranch(repo, branch)) await dropWorktree(repo, other);
+    await gitExec(repo, ['branch', '-f', branch, commit]);
+  });
+  await removeCheckout(repo, dir);
+  await mkdir(dirname(dir), { recursive: true });
+  await gitExec(dirname(dir), ['clone', '-q', '--shared', '--no-checkout', '--', resolve(repo), dir]);
+  await gitExec(dir, ['checkout', '-q', '-B', branch, commit]);
+  const alternates = await readFile(join(dir, '.git', 'objects', 'info', 'alternates'), 'utf8').catch(() => '');
+  return alternates
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => resolve(join(dir, '.git', 'objects'), l));
+}
+
+/** Removes a fixer's clone (or a worktree an older greenloop left at that path). */
+export async function removeCheckout(repo: string, dir: string): Promise<void> {
+  // Deleted before git looks: git must not read a .git file the fixer may have pointed elsewhere.
+  await rm(dir, { recursive: true, force: true });
+  await withWorktreeLock(repo, () => gitExec(repo, ['worktree', 'prune']).then(() => undefined)).catch(() => undefined);
+}
+
+/**
+ * Runs git on `repo`'s object database and refs with `files` as the work tree and a private index: the
+ * files are read (hashed) as plain data; nothing under `files/.git` (config, hooks, attributes drivers)
+ * is ever consulted.
+ */
+export function gitOnFiles(repo: string, files: string, indexFile: string): (args: readonly string[]) => Promise<string> {
+  let gitDirOf: Promise<string> | undefined;
+  return async (args) => {
+    gitDirOf ??= gitExec(repo, ['rev-parse', '--absolute-git-dir']).then((out) => out.trim());
+    const gitDir = await gitDirOf;
+    const env = { ...process.env, GIT_DIR: gitDir, GIT_WORK_TREE: files, GIT_INDEX_FILE: indexFile };
+    const { stdout } = await execFileAsync('git', [...GIT_SAFE_ARGS, ...args], { cwd: files, env, maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  };
 }
 
 export async function assertRepo(dir: string): Promise<void> {
@@ -105,7 +166,8 @@ export async function removeWorktree(repo: string, path: string): Promise<void> 
 
 async function dropWorktree(repo: string, path: string): Promise<void> {
   if (existsSync(path)) {
-    await gitExec(repo, ['worktree', 'remove', '--force', path]).catch(() => undefined);
+    // Deleted first and pruned after: `worktree remove` would read the worktree's .git file and index,
+    // which a sandboxed test or service could have written.
     await rm(path, { recursive: true, force: true });
   }
   await gitExec(repo, ['worktree', 'prune']).catch(() => undefined);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { GreenloopError } from '@greenloop/core';
+import { confine, type SandboxSettings, type SandboxSpec } from './sandbox.ts';
 
 export interface RunCommandOptions {
   /** argv[0] is the program; nothing passes through a shell. */
@@ -18,6 +19,8 @@ export interface RunCommandOptions {
   onSpawn?: (pid: number) => void | Promise<void>;
   /** Called with each chunk of output, for progress displays. */
   onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+  /** Run inside the sandbox (process/sandbox.ts) under these settings; the result says whether it was. */
+  sandbox?: { settings: SandboxSettings } & Omit<SandboxSpec, 'argv' | 'cwd' | 'env'>;
 }
 
 export interface RunCommandResult {
@@ -27,6 +30,9 @@ export interface RunCommandResult {
   cancelled: boolean;
   durationMs: number;
   truncatedBytes: number;
+  /** Whether the command ran inside the sandbox; `sandboxWarning` says why not under `sandbox: auto`. */
+  sandboxed: boolean;
+  sandboxWarning?: string;
 }
 
 /** Kills a whole process group (the child was started detached, so its pid is the group id). */
@@ -37,6 +43,16 @@ export function killGroup(pid: number, sig: NodeJS.Signals = 'SIGKILL'): void {
     try {
       process.kill(pid, sig);
     } catch {}
+  }
+}
+
+/** Whether any process of the group `pgid` still exists. */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -86,7 +102,8 @@ function cappedSink(file: string, limit: number) {
  * A program that cannot be started is a non-retryable error naming the program.
  */
 export async function runCommand(opts: RunCommandOptions): Promise<RunCommandResult> {
-  const [program, ...args] = opts.argv;
+  const confined = opts.sandbox ? await confine({ ...opts.sandbox, argv: opts.argv, cwd: opts.cwd, env: opts.env }, opts.sandbox.settings) : undefined;
+  const [program, ...args] = confined?.argv ?? opts.argv;
   if (!program) throw new GreenloopError('COMMAND_EMPTY', 'empty command');
   const limit = opts.outputLimit ?? 2_000_000;
   const stdout = cappedSink(opts.stdoutFile, limit);
@@ -136,5 +153,6 @@ export async function runCommand(opts: RunCommandOptions): Promise<RunCommandRes
       hint: code === 'ENOENT' ? `"${program}" is not on PATH or does not exist relative to ${opts.cwd}` : 'check the command in greenloop.yaml',
     });
   }
-  return { exitCode: outcome.code, signal: outcome.sig, timedOut, cancelled, durationMs: Date.now() - started, truncatedBytes };
+  const sandbox = { sandboxed: confined?.sandboxed ?? false, ...(confined?.warning ? { sandboxWarning: confined.warning } : {}) };
+  return { exitCode: outcome.code, signal: outcome.sig, timedOut, cancelled, durationMs: Date.now() - started, truncatedBytes, ...sandbox };
 }
