@@ -47,10 +47,12 @@ export class LocalProvider implements DeployProvider {
     const cwd = resolve(req.worktree, cfg.cwd);
     const child = spawn(program as string, args, {
       cwd,
-      env: { PATH: this.pathVar, HOME: this.homeVar, ...renderEnv(cfg.env, values), PORT: String(port), GREENLOOP_COMMIT: req.commit },
+      env: { PATH: this.pathVar, HOME: this.homeVar, ...renderEnv(cfg.env, values), PORT: String(port), GREENLOOP_COMMIT: req.commit, ...req.processes?.env() },
       detached: true,
       stdio: ['ignore', fd, fd],
     });
+    // Recorded before anything is awaited: a worker killed while the service starts leaves a record.
+    const recorded = child.pid !== undefined ? req.processes?.spawned(child.pid, 'service') : undefined;
     closeSync(fd);
     const spawnError = await new Promise<Error | undefined>((r) => {
       child.once('error', r);
@@ -63,6 +65,7 @@ export class LocalProvider implements DeployProvider {
     }
     child.unref();
     const pid = child.pid;
+    const rec = await recorded;
     let exit: string | undefined;
     child.once('exit', (code, sig) => {
       exit = sig ? `signal ${sig}` : `exit code ${code}`;
@@ -80,6 +83,7 @@ export class LocalProvider implements DeployProvider {
       });
     } catch (err) {
       killGroup(pid);
+      if (rec) await req.processes?.release(rec);
       if (err instanceof GreenloopError && err.code === 'DEPLOY_NOT_READY') {
         throw new GreenloopError(err.code, err.message, {
           details: { ...err.details, logFile, logTail: tail(logFile) },

@@ -1,4 +1,4 @@
-import type { DeployedService, Logger, ServiceConfig } from '@greenloop/core';
+import type { DeployedService, Logger, ProcessRecorder, ServiceConfig } from '@greenloop/core';
 
 /** What every deploy provider gets for one service in one cycle. */
 export interface DeployRequest {
@@ -13,6 +13,8 @@ export interface DeployRequest {
   cycleDir: string;
   /** URLs of the services already ready this cycle (at least every one this service depends on), by name, for `{{url.<service>}}`. */
   urls?: Readonly<Record<string, string>>;
+  /** Records what the provider spawns (local services, build and deploy commands) for the stage's attempt. */
+  processes?: ProcessRecorder;
   /** What was deployed for this service in the previous cycle, if anything. */
   previous?: DeployedService;
   signal: AbortSignal;

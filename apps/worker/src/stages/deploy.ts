@@ -1,12 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type DeployedService, type DeployResult, GreenloopError, type LoopRecord, type ServiceConfig } from '@greenloop/core';
+import { type DeployedService, type DeployResult, GreenloopError, type LoopRecord, type ProcessRecorder, type ServiceConfig } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { waitHealthy } from '../deploy/health.ts';
 import { deployInOrder } from '../deploy/order.ts';
 import type { DeployRequest } from '../deploy/types.ts';
 import { addDetachedWorktree, removeWorktree } from '../git/repo.ts';
 import { loopPaths } from '../paths.ts';
+import { runOwnedAttempt } from './owned-attempt.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
 
 async function requireLoop(ctx: WorkerContext, loopId: string): Promise<LoopRecord> {
@@ -23,6 +24,27 @@ async function requireLoop(ctx: WorkerContext, loopId: string): Promise<LoopReco
  * a failed deploy leaves no instance running, and the cycle stops.
  */
 export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<StageOutput<DeployResult>> {
+  // A retry adopts a deploy still owned by a live worker (or finished), and ends by record what a dead
+  // worker's attempt started, healthy or not — so a cycle is deployed once and nothing is left running.
+  return await runOwnedAttempt(
+    {
+      redis: ctx.store.redis,
+      prefix: ctx.store.prefix,
+      loopId: run.loopId,
+      cycle: run.cycle,
+      stage: 'deploy',
+      maxWaitMs: DEPLOY_ATTEMPT_WAIT_MS,
+      signal: run.signal,
+      log: ctx.log,
+    },
+    (procs) => runDeploy(ctx, run, procs),
+  );
+}
+
+/** How long a retry waits for a live worker's deploy attempt before ending it (builds can be slow). */
+const DEPLOY_ATTEMPT_WAIT_MS = 30 * 60_000;
+
+async function runDeploy(ctx: WorkerContext, run: StageRun, procs: ProcessRecorder): Promise<StageOutput<DeployResult>> {
   const loop = await requireLoop(ctx, run.loopId);
   const cycle = await ctx.store.getCycle(run.loopId, run.cycle);
   if (!cycle) throw new GreenloopError('CYCLE_NOT_FOUND', `cycle ${run.cycle} of loop ${run.loopId} does not exist`);
@@ -30,10 +52,6 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
   const paths = loopPaths(ctx.env.home, loop.id);
   const cycleDir = paths.cycleDir(run.cycle);
   await mkdir(join(cycleDir, 'deploy'), { recursive: true });
-
-  // A retry after a crash: stop whatever a previous attempt of this very stage started.
-  const stale = await ctx.store.getMarker(loop.id, run.cycle, 'deploy-pids');
-  if (stale) await stopServices(ctx, JSON.parse(stale) as DeployedService[]);
 
   const worktree = paths.deployWorktree(run.cycle);
   await addDetachedWorktree(ctx.env.repo, worktree, cycle.commit);
@@ -56,6 +74,7 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
         worktree,
         cycleDir,
         urls,
+        processes: procs,
         ...(prev ? { previous: prev } : {}),
         signal: run.signal,
         log: ctx.log.child({ loopId: loop.id, cycle: run.cycle, service: service.name }),
@@ -64,7 +83,6 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
       run,
     );
     deployed.push(d);
-    await ctx.store.setMarker(loop.id, run.cycle, 'deploy-pids', JSON.stringify(deployed));
     return d;
   });
   if (outcome.failure) {

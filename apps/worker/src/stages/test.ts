@@ -1,12 +1,13 @@
 import { glob, mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { type DeployResult, formatDuration, GreenloopError, renderArgv, renderString, type TestRunResult, type TestsConfig } from '@greenloop/core';
+import { type DeployResult, formatDuration, GreenloopError, type ProcessRecorder, renderArgv, renderString, type TestRunResult, type TestsConfig } from '@greenloop/core';
 import { parseJUnitFiles } from '../analysis/junit-parser.ts';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { loopPaths, serviceUrlVar } from '../paths.ts';
-import { isAlive, killGroup, runCommand } from '../process/run-command.ts';
+import { runCommand } from '../process/run-command.ts';
 import { startServiceProxies } from '../proxy/service-proxies.ts';
 import { requireLoop } from './deploy.ts';
+import { runOwnedAttempt } from './owned-attempt.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
 import { withSuiteUrls } from './suite-placeholders.ts';
 
@@ -36,6 +37,7 @@ async function rerunFailed(
   env: Record<string, string>,
   cwd: string,
   tests: TestsConfig,
+  procs: ProcessRecorder,
 ): Promise<string[]> {
   const parsed = await parseJUnitFiles(junitFiles);
   const failed = [...new Set(parsed.tests.filter((t) => t.status === 'failed' || t.status === 'error').map((t) => t.name))];
@@ -44,6 +46,7 @@ async function rerunFailed(
   await mkdir(dir, { recursive: true });
   const argv = renderArgv(argvTemplate, { ...values, failedTestsPattern: failed.map(escapeRegex).join('|'), failedTests: failed.join(',') });
   run.progress(`rerunning ${failed.length} failed test(s) to tell flaky from broken`);
+  const tracked = procs.track('rerun');
   const res = await runCommand({
     argv,
     cwd,
@@ -53,7 +56,9 @@ async function rerunFailed(
     stderrFile: join(dir, 'stderr.txt'),
     outputLimit: tests.outputLimit,
     signal: run.signal,
+    onSpawn: tracked.onSpawn,
   });
+  await tracked.release();
   if (res.cancelled) throw new GreenloopError('CANCELLED', 'test rerun cancelled', { retryable: true });
   const files = await findJunitFiles(
     tests.junit.map((g) => renderString(g, values)),
@@ -71,6 +76,21 @@ async function rerunFailed(
 export async function testStage(ctx: WorkerContext, run: StageRun): Promise<StageOutput<TestRunResult>> {
   const loop = await requireLoop(ctx, run.loopId);
   const { environment } = await loadEnvironment(ctx, loop.environment);
+  // A retry (lost lock, crashed worker) adopts a run that is still owned or finished; ends one that is not.
+  return await runOwnedAttempt(
+    { ...ownedAttemptBase(ctx, run), stage: 'test', maxWaitMs: 2 * environment.tests.timeout + 60_000 },
+    (procs) => runTests(ctx, run, procs),
+  );
+}
+
+/** Where a stage's attempts are recorded, for `runOwnedAttempt`. */
+export function ownedAttemptBase(ctx: WorkerContext, run: StageRun) {
+  return { redis: ctx.store.redis, prefix: ctx.store.prefix, loopId: run.loopId, cycle: run.cycle, signal: run.signal, log: ctx.log };
+}
+
+async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorder): Promise<StageOutput<TestRunResult>> {
+  const loop = await requireLoop(ctx, run.loopId);
+  const { environment } = await loadEnvironment(ctx, loop.environment);
   const tests = environment.tests;
   const deploy = await ctx.store.getStage<DeployResult>(loop.id, run.cycle, 'deploy');
   const services = deploy?.result?.services;
@@ -79,12 +99,6 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
   const paths = loopPaths(ctx.env.home, loop.id);
   const dir = join(paths.cycleDir(run.cycle), 'test');
 
-  // A retry after a worker crash: the first attempt's suite may still be running detached. Stop it.
-  const stalePid = Number(await ctx.store.getMarker(loop.id, run.cycle, 'test-pid'));
-  if (stalePid && isAlive(stalePid)) {
-    ctx.log.warn({ loopId: loop.id, cycle: run.cycle, pid: stalePid }, 'killing the test run left by a crashed attempt');
-    killGroup(stalePid);
-  }
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'junit'), { recursive: true });
 
@@ -106,6 +120,7 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
     GREENLOOP_ARTIFACTS: dir,
     GREENLOOP_CYCLE: String(run.cycle),
     GREENLOOP_COMMIT: values.commit,
+    ...procs.env(),
   };
   // The suite calls recording proxies (one per service), stopped when this function returns or throws.
   await using proxies = tests.proxy ? await startServiceProxies(services, join(dir, 'requests.jsonl'), runId) : undefined;
@@ -118,6 +133,7 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
   let lines = 0;
   let lastProgress = Date.now();
   run.progress(`running ${argv.join(' ')} (timeout ${formatDuration(tests.timeout)})`);
+  const tracked = procs.track('test');
   const res = await runCommand({
     argv,
     cwd: worktree,
@@ -127,7 +143,7 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
     stderrFile: join(dir, 'stderr.txt'),
     outputLimit: tests.outputLimit,
     signal: run.signal,
-    onSpawn: (pid) => ctx.store.setMarker(loop.id, run.cycle, 'test-pid', String(pid)),
+    onSpawn: tracked.onSpawn,
     onOutput: (chunk) => {
       for (const b of chunk) if (b === 10) lines++;
       if (Date.now() - lastProgress > 3000) {
@@ -137,6 +153,7 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
     },
   });
   const finishedAt = new Date().toISOString();
+  await tracked.release();
   if (res.cancelled) throw new GreenloopError('CANCELLED', 'test run cancelled', { retryable: true });
 
   const junitGlobs = tests.junit.map((g) => renderString(g, values));
@@ -170,7 +187,7 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
     );
   }
   if (tests.rerun) {
-    result.rerunJunitFiles = await rerunFailed(ctx, run, tests.rerun, junitFiles, { ...suiteValues, artifacts: join(dir, 'rerun') }, env, worktree, tests);
+    result.rerunJunitFiles = await rerunFailed(ctx, run, tests.rerun, junitFiles, { ...suiteValues, artifacts: join(dir, 'rerun') }, env, worktree, tests, procs);
   }
   return {
     result,
