@@ -1,6 +1,15 @@
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type ClusterSummary, describeError, type FixerConfig, type FixResult, GreenloopError, type Logger, renderArgv } from '@greenloop/core';
+import {
+  type ClusterSummary,
+  describeError,
+  type FixerConfig,
+  type FixResult,
+  GreenloopError,
+  type Logger,
+  type ProcessRecorder,
+  renderArgv,
+} from '@greenloop/core';
 import { addResetBranchWorktree, git, removeWorktree } from '../git/repo.ts';
 import { type RunCommandResult, runCommand } from '../process/run-command.ts';
 import { PARSEABLE_DIFF_ARGS, parseDiff } from './diff.ts';
@@ -34,6 +43,8 @@ export interface FixRequest {
   maxAttempts?: number;
   /** Variable names never passed to the fixer even if listed in passEnv (e.g. `loop.push.tokenEnv`). */
   secretEnv?: readonly string[];
+  /** Records the fixer and verify process groups, so a retry or the loop's end can end them. */
+  processes?: ProcessRecorder;
   signal: AbortSignal;
   log: Logger;
 }
@@ -141,6 +152,8 @@ async function runAttempt(ctx: AttemptContext): Promise<FixResult> {
   });
   if (refused.length) ctx.log.warn({ refused }, 'fixer.passEnv names greenloop variables; they are not passed');
   if (missing.length) ctx.log.warn({ missing }, 'fixer.passEnv names variables greenloop does not have');
+  Object.assign(env, req.processes?.env());
+  const tracked = req.processes?.track('fixer');
 
   let fixerPid: number | undefined;
   let run: RunCommandResult;
@@ -153,8 +166,9 @@ async function runAttempt(ctx: AttemptContext): Promise<FixResult> {
       stdoutFile: join(dir, 'fixer.stdout.log'),
       stderrFile: join(dir, 'fixer.stderr.log'),
       signal: req.signal,
-      onSpawn: (pid) => {
+      onSpawn: async (pid) => {
         fixerPid = pid;
+        await tracked?.onSpawn(pid);
       },
     });
   } catch (err) {
@@ -164,6 +178,7 @@ async function runAttempt(ctx: AttemptContext): Promise<FixResult> {
     // Whatever the fixer left running in its process group must not keep writing while the gates look.
     // Only the group is signalled: the leader's pid alone may already belong to another process.
     if (fixerPid !== undefined) killStragglers(fixerPid);
+    await tracked?.release();
   }
   const tail = () => outputTail(join(dir, 'fixer.stderr.log'), join(dir, 'fixer.stdout.log'));
   if (run.cancelled) return { ...base, outcome: 'cancelled', reason: 'cancelled while the fixer ran' };
@@ -214,6 +229,7 @@ async function runVerify(
   const stdoutFile = join(dir, 'verify.stdout.log');
   const stderrFile = join(dir, 'verify.stderr.log');
   let run: RunCommandResult;
+  const tracked = req.processes?.track('verify');
   try {
     run = await runCommand({
       argv: renderArgv(argv, values),
@@ -223,10 +239,13 @@ async function runVerify(
       stdoutFile,
       stderrFile,
       signal: req.signal,
+      ...(tracked ? { onSpawn: tracked.onSpawn } : {}),
     });
   } catch (err) {
     if (err instanceof GreenloopError) return { name: 'verify', passed: false, reason: describeError(err) };
     throw err;
+  } finally {
+    await tracked?.release();
   }
   if (run.cancelled) return 'cancelled';
   if (run.exitCode === 0 && !run.timedOut) return { name: 'verify', passed: true };

@@ -6,6 +6,7 @@ import { runFix } from '../fix/run-fix.ts';
 import { loopPaths } from '../paths.ts';
 import type { AnalyzeStageResult } from './analyze.ts';
 import { requireLoop } from './deploy.ts';
+import { runOwnedAttempt } from './owned-attempt.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
 
 /** What the controller records as the cycle's fix stage: the plan and each fixer's outcome. */
@@ -51,24 +52,30 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
   if (!cycle || !cluster || !files) throw new GreenloopError('CLUSTER_NOT_FOUND', `cluster ${fingerprint} is not in cycle ${n}'s analysis`);
   const paths = loopPaths(ctx.env.home, loopId);
   await ctx.store.emit({ type: 'stage.progress', loopId, cycle: n, stage: 'fix', message: `fixer started for "${cluster.title}"`, data: { fingerprint } });
+  // A retry waits for a fixer a live worker still runs, and ends one a dead worker left (by record).
+  const owned = { redis: ctx.store.redis, prefix: ctx.store.prefix, loopId, cycle: n, stage: `fix:${fingerprint}`, log: ctx.log };
+  const maxWaitMs = (fixer.timeout + fixer.verifyTimeout) * fixer.attemptsPerCycle + 60_000;
   const result = await ctx.cancels.run(loopId, (signal) =>
-    runFix({
-      repo: ctx.env.repo,
-      baseCommit: cycle.commit,
-      loopId,
-      cycle: n,
-      cluster,
-      promptFile: files.markdown,
-      clusterFile: files.json,
-      fixer,
-      worktreeRoot: paths.fixWorktrees,
-      artifactDir: join(paths.cycleDir(n), 'fix', fingerprint),
-      processEnv: ctx.processEnv,
-      // The push token is greenloop's secret, never the fixer's, whatever passEnv says.
-      ...(environment.loop.push?.tokenEnv ? { secretEnv: [environment.loop.push.tokenEnv] } : {}),
-      signal,
-      log: ctx.log.child({ loopId, cycle: n, fingerprint }),
-    }),
+    runOwnedAttempt({ ...owned, maxWaitMs, signal }, (processes) =>
+      runFix({
+        repo: ctx.env.repo,
+        baseCommit: cycle.commit,
+        loopId,
+        cycle: n,
+        cluster,
+        promptFile: files.markdown,
+        clusterFile: files.json,
+        fixer,
+        worktreeRoot: paths.fixWorktrees,
+        artifactDir: join(paths.cycleDir(n), 'fix', fingerprint),
+        processEnv: ctx.processEnv,
+        // The push token is greenloop's secret, never the fixer's, whatever passEnv says.
+        ...(environment.loop.push?.tokenEnv ? { secretEnv: [environment.loop.push.tokenEnv] } : {}),
+        processes,
+        signal,
+        log: ctx.log.child({ loopId, cycle: n, fingerprint }),
+      }),
+    ),
   );
   return await save(result);
 }
