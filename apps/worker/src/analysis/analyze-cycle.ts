@@ -9,7 +9,7 @@ import { categoryStats, makeCategorizer } from './categories.ts';
 import { analyzeFailure, buildClusters, compareWithPrevious, toSummary } from './cluster.ts';
 import { buildLogIndex } from './correlate.ts';
 import { type CodeContext, collectCodeContext, loadRepoIndex, type RepoIndex, renderDossier } from './dossier.ts';
-import { type FlakeHistory, type FlakeObservation, type FlakeStats, labelFlaky } from './flakes.ts';
+import { type FlakeHistory, type FlakeObservation, type FlakeStats, judgeFlakes } from './flakes.ts';
 import { JUnitError, type JUnitParseOptions, type JUnitParseResult, parseJUnitFiles } from './junit-parser.ts';
 import { assessRealness } from './realness.ts';
 import { buildCycleReport, clusterEvidence, evidenceLine, renderReportMarkdown } from './report.ts';
@@ -212,7 +212,7 @@ export async function analyzeCycle(input: AnalyzeInput): Promise<AnalyzeOutput> 
   for (const f of parsed.files) for (const w of f.warnings) warnings.push(`${f.file}: ${w}`);
   if (input.rerunJunitFiles && input.rerunJunitFiles.length > 0) {
     const rerun = await readJUnit(input.rerunJunitFiles, input.parse);
-    const labelled = labelFlaky(tests, rerun.tests);
+    const labelled = await judgeFlakes(tests, rerun.tests, input.history);
     tests = labelled.tests;
     if (labelled.notRerun.length > 0) warnings.push(`${labelled.notRerun.length} failed test(s) were not found in the rerun results; they count as failed`);
   }

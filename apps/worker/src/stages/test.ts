@@ -1,13 +1,13 @@
 import { glob, mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { type DeployResult, formatDuration, GreenloopError, type ProcessRecorder, renderArgv, renderString, type TestRunResult, type TestsConfig } from '@greenloop/core';
-import { parseJUnitFiles } from '../analysis/junit-parser.ts';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { loopPaths, serviceUrlVar } from '../paths.ts';
 import { runCommand } from '../process/run-command.ts';
 import { startServiceProxies } from '../proxy/service-proxies.ts';
 import { requireLoop } from './deploy.ts';
 import { runOwnedAttempt } from './owned-attempt.ts';
+import { type RerunPlan, rerunFailedTests, rerunPlan } from './rerun.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
 import { withSuiteUrls } from './suite-placeholders.ts';
 
@@ -20,18 +20,15 @@ export async function findJunitFiles(globs: readonly string[], cwd: string): Pro
   return [...found].sort();
 }
 
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /**
- * Flake check: the failed tests run once more at the same revision with `tests.rerun`. Placeholders:
- * {{failedTestsPattern}} (a regex matching the failed test names, for --test-name-pattern / -k style
- * filters) and {{failedTests}} (the names, comma-separated). A test that passes here is labelled flaky by
- * the analysis and kept out of fix dispatch. Returns the rerun's JUnit files.
+ * Flake check: the failed tests rerun at the same revision, up to `tests.rerun` times (stages/rerun.ts builds
+ * each runner's filter and decides what to rerun); here, how one rerun process runs. Returns every rerun's
+ * JUnit files for the analysis, which judges flaky vs broken with the shared flake history.
  */
 async function rerunFailed(
   ctx: WorkerContext,
   run: StageRun,
-  argvTemplate: readonly string[],
+  plan: RerunPlan,
   junitFiles: string[],
   values: Record<string, string>,
   env: Record<string, string>,
@@ -39,33 +36,32 @@ async function rerunFailed(
   tests: TestsConfig,
   procs: ProcessRecorder,
 ): Promise<string[]> {
-  const parsed = await parseJUnitFiles(junitFiles);
-  const failed = [...new Set(parsed.tests.filter((t) => t.status === 'failed' || t.status === 'error').map((t) => t.name))];
-  if (failed.length === 0) return [];
-  const dir = values.artifacts as string;
-  await mkdir(dir, { recursive: true });
-  const argv = renderArgv(argvTemplate, { ...values, failedTestsPattern: failed.map(escapeRegex).join('|'), failedTests: failed.join(',') });
-  run.progress(`rerunning ${failed.length} failed test(s) to tell flaky from broken`);
-  const tracked = procs.track('rerun');
-  const res = await runCommand({
-    argv,
-    cwd,
-    env: { ...env, GREENLOOP_ARTIFACTS: dir, GREENLOOP_RUN_ID: `${env.GREENLOOP_RUN_ID}-rerun` },
-    timeoutMs: tests.timeout,
-    stdoutFile: join(dir, 'stdout.txt'),
-    stderrFile: join(dir, 'stderr.txt'),
-    outputLimit: tests.outputLimit,
-    signal: run.signal,
-    onSpawn: tracked.onSpawn,
+  return await rerunFailedTests(plan, junitFiles, values, values.artifacts as string, cwd, {
+    progress: (m) => run.progress(m),
+    warn: (m) => ctx.log.warn({ loopId: run.loopId, cycle: run.cycle }, m),
+    junitFiles: (d) =>
+      findJunitFiles(
+        tests.junit.map((g) => renderString(g, { ...values, artifacts: d })),
+        cwd,
+      ),
+    exec: async (argv, dir, attempt) => {
+      await mkdir(dir, { recursive: true });
+      const tracked = procs.track('rerun');
+      const res = await runCommand({
+        argv,
+        cwd,
+        env: { ...env, GREENLOOP_ARTIFACTS: dir, GREENLOOP_RUN_ID: `${env.GREENLOOP_RUN_ID}-rerun${attempt}` },
+        timeoutMs: tests.timeout,
+        stdoutFile: join(dir, 'stdout.txt'),
+        stderrFile: join(dir, 'stderr.txt'),
+        outputLimit: tests.outputLimit,
+        signal: run.signal,
+        onSpawn: tracked.onSpawn,
+      });
+      await tracked.release();
+      if (res.cancelled) throw new GreenloopError('CANCELLED', 'test rerun cancelled', { retryable: true });
+    },
   });
-  await tracked.release();
-  if (res.cancelled) throw new GreenloopError('CANCELLED', 'test rerun cancelled', { retryable: true });
-  const files = await findJunitFiles(
-    tests.junit.map((g) => renderString(g, values)),
-    cwd,
-  );
-  if (files.length === 0) ctx.log.warn({ loopId: run.loopId, cycle: run.cycle }, 'the rerun wrote no JUnit XML; no flake check this cycle');
-  return files;
 }
 
 /**
@@ -186,8 +182,9 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
       },
     );
   }
-  if (tests.rerun) {
-    result.rerunJunitFiles = await rerunFailed(ctx, run, tests.rerun, junitFiles, { ...suiteValues, artifacts: join(dir, 'rerun') }, env, worktree, tests, procs);
+  const plan = rerunPlan(tests);
+  if (plan) {
+    result.rerunJunitFiles = await rerunFailed(ctx, run, plan, junitFiles, { ...suiteValues, artifacts: join(dir, 'rerun') }, env, worktree, tests, procs);
   }
   return {
     result,

@@ -81,6 +81,17 @@ export const ServiceSchema = z.strictObject({
   deploy: DeploySchema,
 });
 
+export const RERUN_PRESETS = ['node-test', 'pytest', 'jest', 'vitest', 'playwright', 'go', 'maven'] as const;
+export type RerunPreset = (typeof RERUN_PRESETS)[number];
+const rerunSpec = z.strictObject({
+  /** The runner: how the failed tests are selected (pytest node ids, -t, --grep, -run, -Dtest, --test-name-pattern). */
+  preset: z.enum(RERUN_PRESETS, { error: `expected tests.rerun.preset to be one of ${RERUN_PRESETS.join(', ')}` }),
+  /** The rerun argv; the selection is appended, or placed where an element is {{failedTests}}. Default: tests.command. */
+  command: argv.optional(),
+  /** Reruns at most: a test passing on any of them is flaky; failing all of them (2 or more), broken. */
+  times: z.number().int().min(1).max(5).default(2),
+});
+
 export const TestsSchema = z.strictObject({
   command: argv,
   /** Globs of JUnit XML files the command writes (placeholders allowed). */
@@ -88,8 +99,12 @@ export const TestsSchema = z.strictObject({
   timeout: duration.default(1_800_000),
   /** Values may hold {{url.<service>}} (the URL the suite must call) and the command's placeholders. */
   env: envMap.default({}),
-  /** Optional argv to rerun failed tests once: {{failedTestsPattern}} is a regex matching their names, {{failedTests}} the names comma-separated; {{artifacts}} is the rerun's own directory. */
-  rerun: argv.optional(),
+  /**
+   * Reruns of failed tests, to tell flaky from broken: `{ preset, times, command? }` (the preset builds the
+   * filter from the JUnit names; `command` defaults to tests.command) or an argv ({{failedTestsPattern}}: a
+   * regex of the names, {{failedTests}}: the names comma-separated; rerun twice). {{artifacts}} is each rerun's own directory.
+   */
+  rerun: z.union([argv, rerunSpec]).optional(),
   /** Realness floor: a run whose tests together took less than this is flagged as not real. */
   minDuration: duration.default(0),
   /** Flag a run whose test count dropped by more than this fraction since the previous cycle. */

@@ -65,10 +65,11 @@ export function checkServiceRefs(env: EnvironmentRefs, ctx: z.RefinementCtx): vo
     for (const u of urlPlaceholderServices([arg])) unknown(u, ['tests', 'command', j], `{{url.${u}}}`);
   });
   for (const [k, v] of Object.entries(env.tests.env)) for (const u of urlPlaceholderServices([v])) unknown(u, ['tests', 'env', k], `{{url.${u}}}`);
-  const rerunArgv = Array.isArray(env.tests.rerun) ? env.tests.rerun : (env.tests.rerun as { command?: unknown } | undefined)?.command;
+  const rerunPath: (string | number)[] = Array.isArray(env.tests.rerun) ? ['tests', 'rerun'] : ['tests', 'rerun', 'command'];
+  const rerunArgv: unknown = Array.isArray(env.tests.rerun) ? env.tests.rerun : (env.tests.rerun as { command?: unknown } | undefined)?.command;
   if (Array.isArray(rerunArgv)) {
-    rerunArgv.forEach((arg, j) => {
-      if (typeof arg === 'string') for (const u of urlPlaceholderServices([arg])) unknown(u, ['tests', 'rerun', j], `{{url.${u}}}`);
+    rerunArgv.forEach((arg: unknown, j) => {
+      if (typeof arg === 'string') for (const u of urlPlaceholderServices([arg])) unknown(u, [...rerunPath, j], `{{url.${u}}}`);
     });
   }
   const cycle = findCycle(env.services);
