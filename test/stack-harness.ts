@@ -1,0 +1,263 @@
+// Scenario harness for the foreign-stack examples (examples/<stack>/): one scratch git repository per
+// example, one worker and one API in-process on real Redis, and one loop per scenario environment of the
+// example's greenloop.yaml. What each loop did is read back from the store and the cycle reports, and
+// checked against what the scenario expects.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApi } from '@greenloop/api';
+import { createLogger, type FixResult, type LoopRecord, LoopStore, readEnv, STAGES, TERMINAL_STATES } from '@greenloop/core';
+import { startWorker } from '@greenloop/worker';
+import { Redis } from 'ioredis';
+
+export const EXAMPLES = join(import.meta.dirname, '..', 'examples');
+
+/** The six scenarios every example's greenloop.yaml has an environment for (environment name = scenario). */
+export const SCENARIOS = ['fixable', 'noop', 'flaky', 'crash', 'cheat', 'skip-all'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+/** What a scenario must end with, in the words of the table. */
+export const EXPECTED: Record<Scenario, string> = {
+  fixable: 'green',
+  noop: 'no-progress',
+  flaky: 'green, flaky labelled, not dispatched',
+  crash: 'deploy-failed, no test run',
+  cheat: 'fix rejected by gates, not green',
+  'skip-all': 'not-real, not green',
+};
+
+interface ReportCluster {
+  fingerprint: string;
+  title: string;
+  dispatch: boolean;
+  tests: { name: string }[];
+  flakyTests: string[];
+  evidence: { service: string; message: string; match: string }[];
+}
+
+/** The slice of a cycle's report.json the scenarios look at. */
+export interface ReportView {
+  verdict: 'green' | 'failing' | 'not-real';
+  summary: { total: number; passed: number; failed: number; skipped: number; flaky: number };
+  flaky: { id: string; fingerprint: string }[];
+  clusters: ReportCluster[];
+  realness: { real: boolean; reasons: string[] };
+}
+
+/** One cycle as the scenarios see it. */
+export interface CycleView {
+  n: number;
+  tested: boolean;
+  report?: ReportView;
+  fixes: FixResult[];
+  planned: string[];
+  /** Seconds per stage ("deploy 1.2s test 3.4s …"), to see where a slow scenario spends its time. */
+  timing: string;
+}
+
+export interface Observation {
+  stack: string;
+  scenario: Scenario;
+  loop: LoopRecord;
+  cycles: CycleView[];
+  wallMs: number;
+}
+
+export interface StackRun {
+  repo: string;
+  run(scenario: Scenario, timeoutMs: number): Promise<Observation>;
+  close(): Promise<void>;
+}
+
+/** Copies an example into a fresh git repository (one commit on main), so the loops never touch this repo. */
+export function createExampleRepo(example: string, dir: string): void {
+  const source = join(EXAMPLES, example);
+  if (!existsSync(source)) throw new Error(`example missing at ${source}`);
+  cpSync(source, dir, { recursive: true, filter: (src) => !/node_modules|__pycache__|\.pytest_cache/.test(src) });
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=greenloop e2e', '-c', 'user.email=e2e@greenloop.local', ...args], { cwd: dir, stdio: 'pipe' });
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', `${example} with seeded bugs`);
+}
+
+/** Starts a worker and an API for one example; `run` starts the scenario's loop over HTTP and waits for its end. */
+export async function startStack(example: string, processEnv: Record<string, string | undefined> = process.env): Promise<StackRun> {
+  const redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) throw new Error('REDIS_URL is not set (vitest global setup starts Redis)');
+  const dir = mkdtempSync(join(tmpdir(), `greenloop-${example}-`));
+  const repo = join(dir, 'repo');
+  createExampleRepo(example, repo);
+  const token = `stack-token-${Math.random().toString(36).slice(2)}`;
+  const prefix = `glstack-${Math.random().toString(36).slice(2, 10)}`;
+  const env = readEnv({
+    REDIS_URL: redisUrl,
+    GREENLOOP_HOME: join(dir, 'home'),
+    GREENLOOP_REPO: repo,
+    GREENLOOP_PREFIX: prefix,
+    GREENLOOP_API_TOKEN: token,
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+  });
+  const log = createLogger(`e2e-${example}`, 'warn');
+  const worker = await startWorker(env, log, redisUrl, { ...processEnv });
+  const api = await startApi(env, log, redisUrl);
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const store = new LoopStore(redis, prefix);
+  const auth = { authorization: `Bearer ${token}` };
+
+  async function waitForEnd(loopId: string, timeoutMs: number): Promise<LoopRecord> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const loop = await store.getLoop(loopId);
+      if (loop && TERMINAL_STATES.includes(loop.state) && (await store.activeLoop(loop.environment)) !== loopId) return loop;
+      if (Date.now() > deadline) throw new Error(`loop ${loopId} did not finish within ${timeoutMs}ms: ${JSON.stringify(loop)}`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+
+  async function cyclesOf(loop: LoopRecord): Promise<CycleView[]> {
+    const out: CycleView[] = [];
+    for (let n = 1; n <= loop.cycle; n++) {
+      const cycle = await store.getCycle(loop.id, n);
+      if (!cycle) continue;
+      const reportFile = cycle.report?.json;
+      const fix = (await store.getStage<{ planned: string[]; results: FixResult[] }>(loop.id, n, 'fix'))?.result;
+      const timing: string[] = [];
+      for (const stage of STAGES) {
+        const rec = await store.getStage(loop.id, n, stage);
+        if (rec?.finishedAt) timing.push(`${stage} ${((Date.parse(rec.finishedAt) - Date.parse(rec.startedAt)) / 1000).toFixed(1)}s`);
+      }
+      out.push({
+        n,
+        tested: (await store.getStage(loop.id, n, 'test')) !== undefined,
+        ...(reportFile && existsSync(reportFile) ? { report: JSON.parse(readFileSync(reportFile, 'utf8')) as ReportView } : {}),
+        fixes: fix?.results ?? [],
+        planned: fix?.planned ?? [],
+        timing: timing.join(' '),
+      });
+    }
+    return out;
+  }
+
+  return {
+    repo,
+    async run(scenario, timeoutMs) {
+      const started = Date.now();
+      const res = await fetch(`${api.url}/v1/loops`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ environment: scenario }),
+      });
+      if (res.status !== 202) throw new Error(`POST /v1/loops for ${example}/${scenario}: ${res.status} ${await res.text()}`);
+      const { id } = (await res.json()) as { id: string };
+      const loop = await waitForEnd(id, timeoutMs);
+      return { stack: example, scenario, loop, cycles: await cyclesOf(loop), wallMs: Date.now() - started };
+    },
+    async close() {
+      await api.close();
+      await worker.close();
+      await store.clearAll();
+      redis.disconnect();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const rule = (o: Observation) => o.loop.stop?.rule ?? o.loop.state;
+
+/** What the loop ended with, in the words of the table. */
+export function observed(o: Observation): string {
+  const parts: string[] = [rule(o)];
+  const fixes = o.cycles.flatMap((c) => c.fixes);
+  if (o.scenario === 'flaky') {
+    const flaky = o.cycles.flatMap((c) => c.report?.flaky ?? []);
+    parts.push(flaky.length > 0 ? `${new Set(flaky.map((f) => f.id)).size} flaky labelled` : 'no flaky label');
+  }
+  if (o.scenario === 'crash') parts.push(o.cycles.some((c) => c.tested) ? 'tests ran' : 'no test run');
+  if (o.scenario === 'cheat' || o.scenario === 'noop') {
+    const outcomes = [...new Set(fixes.map((f) => f.outcome))];
+    parts.push(`fixes: ${outcomes.join('/') || 'none'}`);
+  }
+  if (o.scenario === 'skip-all') parts.push(`verdicts: ${o.cycles.map((c) => c.report?.verdict ?? '—').join(',')}`);
+  return parts.join(', ');
+}
+
+/** Every way the observation falls short of the scenario; empty when it is what the scenario expects. */
+export function problems(o: Observation): string[] {
+  const out: string[] = [];
+  const expect = (ok: boolean, what: string) => {
+    if (!ok) out.push(what);
+  };
+  const fixes = o.cycles.flatMap((c) => c.fixes);
+  const first = o.cycles[0]?.report;
+  switch (o.scenario) {
+    case 'fixable':
+      expect(o.loop.state === 'green' && rule(o) === 'green', `ended ${rule(o)}: ${o.loop.stop?.message}`);
+      expect((first?.summary.failed ?? 0) > 0, 'cycle 1 had no failures: the seeded bugs did not show');
+      expect(o.cycles.length >= 2, 'went green without a fix cycle');
+      expect(
+        fixes.some((f) => f.outcome === 'accepted'),
+        'no fix was accepted',
+      );
+      break;
+    case 'noop':
+      expect(rule(o) === 'no-progress', `ended ${rule(o)}: ${o.loop.stop?.message}`);
+      expect(fixes.length > 0 && fixes.every((f) => f.outcome === 'no-change'), `fix outcomes ${fixes.map((f) => f.outcome).join(',')}`);
+      break;
+    case 'flaky': {
+      const flaky = o.cycles.flatMap((c) => c.report?.flaky ?? []);
+      expect(flaky.length > 0, 'no test was labelled flaky');
+      const flakyIds = new Set(flaky.map((f) => f.id));
+      for (const c of o.cycles) {
+        for (const cl of c.report?.clusters ?? []) {
+          const onlyFlaky = cl.tests.length === 0 || cl.flakyTests.length === cl.tests.length;
+          if (onlyFlaky) {
+            expect(!cl.dispatch, `cycle ${c.n}: flaky cluster ${cl.fingerprint} marked for dispatch`);
+            expect(!c.planned.includes(cl.fingerprint), `cycle ${c.n}: flaky cluster ${cl.fingerprint} sent to the fixer`);
+          }
+        }
+        for (const f of c.fixes) {
+          const cl = c.report?.clusters.find((x) => x.fingerprint === f.fingerprint);
+          expect(!cl?.tests.some((t) => flakyIds.has(t.name)), `cycle ${c.n}: fixer ran for a flaky test`);
+        }
+      }
+      expect(rule(o) === 'green', `ended ${rule(o)}: ${o.loop.stop?.message}`);
+      break;
+    }
+    case 'crash':
+      expect(rule(o) === 'deploy-failed', `ended ${rule(o)}: ${o.loop.stop?.message}`);
+      expect(!o.cycles.some((c) => c.tested), 'a test stage ran after the deploy failed');
+      break;
+    case 'cheat':
+      expect(o.loop.state !== 'green', 'went green with the tests deleted');
+      expect(fixes.length > 0 && fixes.every((f) => f.outcome === 'rejected'), `fix outcomes ${fixes.map((f) => `${f.outcome}`).join(',')}`);
+      expect(
+        fixes.every((f) => (f.gates ?? []).some((g) => !g.passed)),
+        'a rejected fix names no failed gate',
+      );
+      break;
+    case 'skip-all':
+      expect(o.loop.state !== 'green', 'went green with every test skipped');
+      expect(rule(o) === 'not-real', `ended ${rule(o)}: ${o.loop.stop?.message}`);
+      expect(
+        o.cycles.every((c) => c.report?.verdict !== 'green'),
+        'a cycle was reported green',
+      );
+      break;
+  }
+  return out;
+}
+
+/** A markdown table of the rows: stack | scenario | expected | observed | cycles | wall time. */
+export function scenarioTable(rows: readonly Observation[]): string {
+  const lines = ['| stack | scenario | expected | observed | cycles | wall time |', '|---|---|---|---|---|---|'];
+  for (const o of rows) {
+    const bad = problems(o);
+    lines.push(
+      `| ${o.stack} | ${o.scenario} | ${EXPECTED[o.scenario]} | ${observed(o)}${bad.length ? ` ❌ ${bad.join('; ')}` : ' ✅'} | ${o.loop.cycle} | ${(o.wallMs / 1000).toFixed(1)} s |`,
+    );
+  }
+  return lines.join('\n');
+}
