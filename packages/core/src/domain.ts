@@ -138,6 +138,8 @@ export interface TestRunResult {
   truncatedBytes: number;
   /** JUnit files of the rerun of failed tests (tests.rerun), for flake labelling. */
   rerunJunitFiles?: string[];
+  /** Whether the suite ran inside the sandbox (bubblewrap); false: it had greenloop's own access. */
+  sandboxed?: boolean;
 }
 
 export type TestStatus = 'passed' | 'failed' | 'error' | 'skipped';
@@ -223,6 +225,8 @@ export interface FixResult {
   logFile?: string;
   attempts: number;
   gates?: { name: string; passed: boolean; reason?: string }[];
+  /** Whether the fixer ran inside the sandbox (bubblewrap); false: it had greenloop's own access. */
+  sandboxed?: boolean;
 }
 
 export interface IntegrateResult {

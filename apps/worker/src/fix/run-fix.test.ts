@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { git } from '../git/repo.ts';
+import { addDetachedWorktree, git } from '../git/repo.ts';
 import { isAlive } from '../process/run-command.ts';
+import { probeSandbox } from '../process/sandbox.ts';
 import { fixBranchName, runFix } from './run-fix.ts';
 import { BASE_FILES, editingFixer, fixerConfig, fixRequest, makeRepo, memoryLogger, nodeScript, type TestRepo, testCluster } from './testing.ts';
 
@@ -339,6 +340,76 @@ writeFileSync('.aider.tags.cache.v4/cache.db', 'x');
     const g = git(t.repo);
     expect((await g.revparse([`${second.commit}^`])).trim()).toBe(t.base);
     expect((await g.revparse([second.branch ?? ''])).trim()).toBe(second.commit);
+    await mainCheckoutUntouched();
+  });
+
+  it("never runs the user repository's hooks for greenloop's own git calls", async () => {
+    const { log } = memoryLogger();
+    const marker = join(t.root, 'hook-ran');
+    for (const hook of ['post-checkout', 'reference-transaction', 'pre-commit', 'post-commit']) {
+      const file = join(t.repo, '.git', 'hooks', hook);
+      await writeFile(file, `#!/bin/sh\necho ${hook} >> '${marker}'\n`);
+      await chmod(file, 0o755);
+    }
+    const fixer = await editingFixer(t.root, 'edit', { write: { 'src/a.js': 'export const a = () => 2;\n' } });
+    const result = await runFix(await fixRequest(t, testCluster('abcdefa'), fixerConfig(fixer), log));
+    expect(result.outcome).toBe('accepted');
+    await addDetachedWorktree(t.repo, join(t.root, 'worktrees', 'deploy-c1'), result.commit ?? '');
+    expect(existsSync(join(t.root, 'worktrees', 'deploy-c1', 'src', 'a.js'))).toBe(true);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('refuses to run a fixer unsandboxed under sandbox: auto when bubblewrap cannot run', async () => {
+    const { log } = memoryLogger();
+    const ran = join(t.root, 'fixer-ran');
+    const fixer = await nodeScript(t.root, 'marks', `import { writeFileSync } from 'node:fs'; writeFileSync(${JSON.stringify(ran)}, 'ran');`);
+    const result = await runFix(
+      await fixRequest(t, testCluster('abcdefb'), fixerConfig(fixer), log, { sandbox: { mode: 'auto', hide: [], bwrap: '/nonexistent/bwrap' } }),
+    );
+    expect(result.outcome).toBe('failed');
+    expect(result.sandboxed).toBe(false);
+    expect(result.reason).toContain('refusing to run the fixer command unsandboxed');
+    expect(existsSync(ran)).toBe(false);
+    await mainCheckoutUntouched();
+  });
+});
+
+const bwrap = await probeSandbox();
+describe.skipIf(!bwrap.available)('runFix in the sandbox (bubblewrap)', () => {
+  it('runs fixer and verify sandboxed in a clone: git works there, the rest of /tmp and the repository are out of sight', async () => {
+    const { log } = memoryLogger();
+    const secret = join(t.root, 'greenloop-secret.txt');
+    await writeFile(secret, 'not for fixers\n');
+    const fixer = await nodeScript(
+      t.root,
+      'sandboxed-fixer',
+      `import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+const git = (...a) => execFileSync('git', ['-c', 'user.name=agent', '-c', 'user.email=agent@x', ...a], { encoding: 'utf8' });
+const prompt = readFileSync(process.argv[2], 'utf8');
+writeFileSync('src/a.js', 'export const a = () => 2;\\n');
+git('commit', '-qam', 'agent commit');
+console.log(JSON.stringify({ prompt: prompt.length > 0, secret: existsSync(${JSON.stringify(secret)}), repo: existsSync(${JSON.stringify(join(t.repo, 'src', 'a.js'))}), log: git('log', '--format=%s') }));
+`,
+      ['{{promptFile}}'],
+    );
+    const verify = await nodeScript(
+      t.root,
+      'sandboxed-verify',
+      `import { existsSync, readFileSync } from 'node:fs';
+process.exit(readFileSync('src/a.js', 'utf8').includes('2') && !existsSync(${JSON.stringify(secret)}) ? 0 : 1);`,
+    );
+    const req = await fixRequest(t, testCluster('abcdefc'), fixerConfig(fixer, { verify, network: 'none' }), log, {
+      sandbox: { mode: 'on', hide: [t.repo] },
+    });
+    const result = await runFix(req);
+    expect(result.reason).toBeUndefined();
+    expect(result.outcome).toBe('accepted');
+    expect(result.sandboxed).toBe(true);
+    expect(gate(result.gates, 'verify')).toMatchObject({ passed: true });
+    const saw = JSON.parse(await readFile(join(req.artifactDir, 'attempt-1', 'fixer.stdout.log'), 'utf8')) as Record<string, unknown>;
+    expect(saw).toEqual({ prompt: true, secret: false, repo: false, log: 'agent commit\nbase\n' });
+    expect((await git(t.repo).revparse([`${result.commit}^`])).trim()).toBe(t.base);
     await mainCheckoutUntouched();
   });
 });

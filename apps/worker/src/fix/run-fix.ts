@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   type ClusterSummary,
@@ -10,8 +10,9 @@ import {
   type ProcessRecorder,
   renderArgv,
 } from '@greenloop/core';
-import { addResetBranchWorktree, git, removeWorktree } from '../git/repo.ts';
-import { type RunCommandResult, runCommand } from '../process/run-command.ts';
+import { cloneForFix, GIT_IDENTITY, gitExec, gitOnFiles, removeCheckout } from '../git/repo.ts';
+import { type RunCommandOptions, type RunCommandResult, runCommand } from '../process/run-command.ts';
+import type { SandboxSettings } from '../process/sandbox.ts';
 import { PARSEABLE_DIFF_ARGS, parseDiff } from './diff.ts';
 import { buildFixerEnv } from './fixer-env.ts';
 import { diffGates, type GateRecord, rejectionReason } from './gates.ts';
@@ -31,8 +32,10 @@ export interface FixRequest {
   /** JSON describing the cluster. */
   clusterFile: string;
   fixer: FixerConfig;
-  /** The worktree goes under here. */
+  /** The fixer's clone goes under here. */
   worktreeRoot: string;
+  /** How fixer and verify commands are sandboxed (`sandbox:` in greenloop.yaml; fixers refuse to run unsandboxed under auto). */
+  sandbox: SandboxSettings;
   /** Per-fix evidence: prompts, fixer and verify output, diffs, gates.json, result.json. */
   artifactDir: string;
   /** Source for the `fixer.passEnv` allow-list (PATH and HOME are always passed). */
@@ -67,11 +70,11 @@ const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const TAIL_BYTES = 2000;
 
 /**
- * Runs one cluster's fixer in its own worktree and gates the result: non-empty diff, no protected path,
+ * Runs one cluster's fixer in its own clone, inside the sandbox, and gates the result: non-empty diff, no protected path,
  * tests not deleted/skipped/weakened, verify command passes. An accepted change is committed on
  * `fixBranchName(...)` (one commit on top of `baseCommit`, whatever the fixer did with git itself).
  * A rejected attempt is retried with its reasons in the prompt while attempts remain. The worktree is
- * removed afterwards in every case; the branch stays. Calling it again for the same fix starts over.
+ * removed afterwards in every case; the branch stays. The result says whether the fixer was sandboxed. Calling it again for the same fix starts over.
  *
  * Placeholders in `fixer.command` and `fixer.verify`: `{{promptFile}}` (this attempt's prompt),
  * `{{promptDir}}` (its directory, for agents that must be granted read access to it), `{{clusterFile}}`,
@@ -106,7 +109,8 @@ export async function runFix(req: FixRequest): Promise<FixResult> {
       reasons.push({ reason: `attempt ${attempt}: ${result.reason ?? result.outcome}` });
     }
   } finally {
-    await removeWorktree(req.repo, worktree).catch((err: unknown) => log.warn({ err: describeError(err), worktree }, 'could not remove the fix worktree'));
+    await removeCheckout(req.repo, worktree).catch((err: unknown) => log.warn({ err: describeError(err), worktree }, 'could not remove the fix clone'));
+    await rm(indexFileOf(worktree), { force: true });
   }
   await writeFile(join(artifactDir, 'gates.json'), `${JSON.stringify(result.gates ?? [], null, 2)}\n`);
   await writeFile(join(artifactDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -132,8 +136,8 @@ async function runAttempt(ctx: AttemptContext): Promise<FixResult> {
   await mkdir(dir, { recursive: true });
   const base: FixResult = { fingerprint, outcome: 'failed', attempts: attempt, logFile: join(dir, 'fixer.stdout.log') };
 
-  // Every attempt starts from a clean worktree at the base: a rejected attempt's edits must not leak into the next.
-  await addResetBranchWorktree(req.repo, worktree, ctx.branch, req.baseCommit);
+  // Every attempt starts from a fresh clone at the base: a rejected attempt's edits must not leak into the next.
+  const borrowedObjects = await cloneForFix(req.repo, worktree, ctx.branch, req.baseCommit);
   const promptFile = await writeFixPrompt(join(dir, 'prompt.md'), {
     dossier: ctx.dossier,
     cluster: req.cluster,
@@ -143,6 +147,15 @@ async function runAttempt(ctx: AttemptContext): Promise<FixResult> {
     previousAttempts: ctx.reasons,
   });
   const files = { promptFile, clusterFile: resolve(req.clusterFile), worktree };
+  // Writable: the clone only. Readable besides the system: this attempt's prompt, the cluster file and
+  // the repository objects the clone borrows.
+  const sandboxFor = (kind: 'fixer' | 'verify') => ({
+    settings: req.sandbox,
+    kind,
+    network: req.fixer.network,
+    writable: [worktree],
+    readable: [dir, files.clusterFile, ...borrowedObjects],
+  });
   const values = { ...files, promptDir: dir, cluster: fingerprint, title: req.cluster.title, attempt: String(attempt) };
   const { env, refused, missing } = buildFixerEnv({
     fixer: req.fixer,
@@ -166,13 +179,14 @@ async function runAttempt(ctx: AttemptContext): Promise<FixResult> {
       stdoutFile: join(dir, 'fixer.stdout.log'),
       stderrFile: join(dir, 'fixer.stderr.log'),
       signal: req.signal,
+      sandbox: sandboxFor('fixer'),
       onSpawn: async (pid) => {
         fixerPid = pid;
         await tracked?.onSpawn(pid);
       },
     });
   } catch (err) {
-    if (err instanceof GreenloopError) return { ...base, reason: describeError(err) };
+    if (err instanceof GreenloopError) return { ...base, sandboxed: false, reason: describeError(err) };
     throw err;
   } finally {
     // Whatever the fixer left running in its process group must not keep writing while the gates look.
@@ -180,6 +194,7 @@ async function runAttempt(ctx: AttemptContext): Promise<FixResult> {
     if (fixerPid !== undefined) killStragglers(fixerPid);
     await tracked?.release();
   }
+  base.sandboxed = run.sandboxed;
   const tail = () => outputTail(join(dir, 'fixer.stderr.log'), join(dir, 'fixer.stdout.log'));
   if (run.cancelled) return { ...base, outcome: 'cancelled', reason: 'cancelled while the fixer ran' };
   if (run.timedOut)
@@ -190,30 +205,37 @@ async function runAttempt(ctx: AttemptContext): Promise<FixResult> {
   }
 
   // The fixer may have committed, switched branches or left changes uncommitted: compare trees, not HEADs.
-  const g = git(worktree);
-  await g.raw(['add', '-A', '--', '.', ...AGENT_SCRATCH.map((p) => `:(exclude,glob)${p}`)]);
-  const tree = (await g.raw(['write-tree'])).trim();
-  const changes = parseDiff(await g.raw([...PARSEABLE_DIFF_ARGS, req.baseCommit, tree]));
+  // Its files are read into the repository's objects through a private index; the clone's .git (config,
+  // hooks, filters the fixer may have planted) is never consulted.
+  const onFiles = gitOnFiles(req.repo, worktree, indexFileOf(worktree));
+  await rm(indexFileOf(worktree), { force: true });
+  await onFiles(['read-tree', req.baseCommit]);
+  await onFiles(['add', '-A', '--', '.', ...AGENT_SCRATCH.map((p) => `:(exclude,glob)${p}`)]);
+  const tree = (await onFiles(['write-tree'])).trim();
+  const changes = parseDiff(await gitExec(req.repo, [...PARSEABLE_DIFF_ARGS, req.baseCommit, tree]));
   const gates = diffGates(changes, req.fixer.protectedPaths);
   if (changes.length === 0) {
     const empty = gates.filter((gate) => gate.name === 'diff-not-empty');
     return { ...base, outcome: 'no-change', reason: rejectionReason(empty) ?? 'no change', gates: empty };
   }
   const diffFile = join(dir, 'diff.patch');
-  await writeFile(diffFile, await g.raw(['diff', '--binary', '--no-color', '--no-ext-diff', '--src-prefix=a/', '--dst-prefix=b/', req.baseCommit, tree]));
+  await writeFile(
+    diffFile,
+    await gitExec(req.repo, ['diff', '--binary', '--no-color', '--no-ext-diff', '--src-prefix=a/', '--dst-prefix=b/', req.baseCommit, tree]),
+  );
 
   if (!gates.some((gate) => !gate.passed) && req.fixer.verify) {
-    const verify = await runVerify(req, dir, worktree, env, values);
+    const verify = await runVerify(req, dir, worktree, env, values, sandboxFor('verify'));
     if (verify === 'cancelled') return { ...base, outcome: 'cancelled', reason: 'cancelled while the verify command ran', gates, diffFile };
     gates.push(verify);
   }
   const rejected = rejectionReason(gates);
   if (rejected) return { ...base, outcome: 'rejected', reason: rejected, gates, diffFile };
 
-  const commit = await commitTree(worktree, ctx, tree);
+  const commit = await commitTree(ctx, tree);
   const finalDiff = join(ctx.artifactDir, 'diff.patch');
   await writeFile(finalDiff, await readFile(diffFile));
-  const diffStat = (await g.raw(['diff', '--stat', '--no-color', req.baseCommit, commit])).trimEnd();
+  const diffStat = (await gitExec(req.repo, ['diff', '--stat', '--no-color', req.baseCommit, commit])).trimEnd();
   await writeFile(join(ctx.artifactDir, 'diffstat.txt'), `${diffStat}\n`);
   return { ...base, outcome: 'accepted', branch: ctx.branch, commit, diffStat, diffFile: finalDiff, gates };
 }
@@ -224,6 +246,7 @@ async function runVerify(
   worktree: string,
   env: Record<string, string>,
   values: Record<string, string>,
+  sandbox: RunCommandOptions['sandbox'],
 ): Promise<GateRecord | 'cancelled'> {
   const argv = req.fixer.verify ?? [];
   const stdoutFile = join(dir, 'verify.stdout.log');
@@ -239,6 +262,7 @@ async function runVerify(
       stdoutFile,
       stderrFile,
       signal: req.signal,
+      sandbox,
       ...(tracked ? { onSpawn: tracked.onSpawn } : {}),
     });
   } catch (err) {
@@ -258,7 +282,7 @@ async function runVerify(
 }
 
 /** One commit with the fixer's tree on top of the base, named for the loop, cycle and cluster. */
-async function commitTree(worktree: string, ctx: AttemptContext, tree: string): Promise<string> {
+async function commitTree(ctx: AttemptContext, tree: string): Promise<string> {
   const { req } = ctx;
   const c = req.cluster;
   const subject = `greenloop: fix ${oneLine(c.title, 60)}`;
@@ -271,9 +295,8 @@ async function commitTree(worktree: string, ctx: AttemptContext, tree: string): 
     `Greenloop-Cluster: ${c.fingerprint}`,
     `Greenloop-Attempt: ${ctx.attempt}`,
   ].join('\n');
-  const g = git(worktree);
-  const commit = (await g.raw(['commit-tree', tree, '-p', req.baseCommit, '-m', subject, '-m', body, '-m', trailers])).trim();
-  await g.raw(['update-ref', `refs/heads/${ctx.branch}`, commit]);
+  const commit = (await gitExec(req.repo, [...GIT_IDENTITY, 'commit-tree', tree, '-p', req.baseCommit, '-m', subject, '-m', body, '-m', trailers])).trim();
+  await gitExec(req.repo, ['update-ref', `refs/heads/${ctx.branch}`, commit]);
   return commit;
 }
 
@@ -301,6 +324,11 @@ async function readTail(file: string, bytes: number): Promise<string> {
   } catch {
     return '';
   }
+}
+
+/** The private index greenloop reads a fixer's files through: beside the clone, outside its reach. */
+function indexFileOf(clone: string): string {
+  return `${clone}.index`;
 }
 
 function killStragglers(pgid: number): void {

@@ -134,6 +134,8 @@ export async function fixRequest(
     clusterFile,
     fixer,
     worktreeRoot: join(t.root, 'worktrees'),
+    // Gate and retry tests run their scripts from t.root (hidden by the sandbox); sandbox tests set it.
+    sandbox: { mode: 'off', hide: [] },
     artifactDir: join(t.root, 'artifacts', String(cycle), cluster.fingerprint),
     processEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
     signal: new AbortController().signal,

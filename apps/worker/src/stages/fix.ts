@@ -2,8 +2,10 @@ import { join } from 'node:path';
 import { type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { integrateFixes } from '../fix/integrate.ts';
+import { configSecretNames } from '../fix/fixer-env.ts';
 import { runFix } from '../fix/run-fix.ts';
 import { loopPaths } from '../paths.ts';
+import { sandboxSettings } from '../process/sandbox.ts';
 import type { AnalyzeStageResult } from './analyze.ts';
 import { requireLoop } from './deploy.ts';
 import { runOwnedAttempt } from './owned-attempt.ts';
@@ -69,8 +71,9 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
         worktreeRoot: paths.fixWorktrees,
         artifactDir: join(paths.cycleDir(n), 'fix', fingerprint),
         processEnv: ctx.processEnv,
-        // The push token is greenloop's secret, never the fixer's, whatever passEnv says.
-        ...(environment.loop.push?.tokenEnv ? { secretEnv: [environment.loop.push.tokenEnv] } : {}),
+        // Every *Env the config names (push token, Slack, webhook) is greenloop's secret, whatever passEnv says.
+        secretEnv: configSecretNames(environment),
+        sandbox: sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME }),
         processes,
         signal,
         log: ctx.log.child({ loopId, cycle: n, fingerprint }),

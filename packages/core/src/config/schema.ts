@@ -148,6 +148,8 @@ export const FixerSchema = z.strictObject({
   attemptsPerLoop: z.number().int().positive().default(3),
   /** Names of greenloop's environment variables passed through to the fixer (nothing else is). */
   passEnv: z.array(z.string()).default([]),
+  /** The fixer's (and verify command's) network in the sandbox: host, or none (loopback only, so no model API). */
+  network: z.enum(['host', 'none']).default('host'),
   env: envMap.default({}),
   /** Triage classes that go to a person instead of the fixer. */
   skipTriage: z.array(z.enum(TRIAGE_CLASSES)).default([]),
@@ -189,6 +191,8 @@ export const EnvironmentSchema = z.strictObject({
   categories: z.array(CategorySchema).default([]),
   notifications: NotificationsSchema.default({}),
   schedules: z.array(ScheduleSchema).default([]),
+  /** Sandbox (bubblewrap) for fixers, verify, tests and local services. auto: used when it works, and fixers refuse to run without it; on: required; off: everything runs with greenloop's access. */
+  sandbox: z.enum(['auto', 'on', 'off']).default('auto'),
 });
 
 /** An environment with its cross-field checks (`after`, `{{url.<service>}}`). */
