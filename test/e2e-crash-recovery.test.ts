@@ -4,7 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { closeQueues, createQueues, type DeployResult, type LoopEvent, startLoop } from '@greenloop/core';
+import { closeQueues, createQueues, type LoopEvent, startLoop } from '@greenloop/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../apps/worker/src/process/run-command.ts';
 import { demoHarness } from './demo-harness.ts';
@@ -87,7 +87,7 @@ describe('e2e: worker crash during a test stage', () => {
       // Deployed exactly once per cycle, even across the crash.
       expect(cycle!.stages.deploy!.attempts).toBe(1);
       // Services started by the killed worker were stopped by the new one (no orphans).
-      for (const svc of (cycle!.stages.deploy!.result as DeployResult).services) expect(isAlive(svc.pid as number)).toBe(false);
+      for (const svc of cycle!.stages.deploy!.result!.services) expect(isAlive(svc.pid as number)).toBe(false);
       expect(all.filter((e) => e.type === 'stage.started' && e.stage === 'deploy' && e.cycle === n)).toHaveLength(1);
     }
     // The crashed test stage ran again on the new worker.

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { startApi } from '@greenloop/api';
-import { type CycleRecord, createLogger, type DeployResult, type LoopRecord } from '@greenloop/core';
+import { type CycleRecord, createLogger, type LoopRecord } from '@greenloop/core';
 import { startWorker } from '@greenloop/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../apps/worker/src/process/run-command.ts';
@@ -59,7 +59,7 @@ describe('e2e: demo loop', () => {
       expect(await json.json()).toEqual(JSON.parse(readFileSync(stored!.report!.json, 'utf8')));
       // Each cycle deployed exactly once, and nothing it started is still running.
       expect(c.stages.deploy?.attempts).toBe(1);
-      for (const svc of (stored?.stages.deploy?.result as DeployResult | undefined)?.services ?? [])
+      for (const svc of stored?.stages.deploy?.result?.services ?? [])
         expect(isAlive(svc.pid as number), `${svc.revision} stopped`).toBe(false);
     }
     const first = view.cycles[0]!;

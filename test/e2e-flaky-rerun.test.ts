@@ -7,8 +7,6 @@ import { closeQueues, createLogger, createQueues, startLoop } from '@greenloop/c
 import { startWorker } from '@greenloop/worker';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import type { AnalyzeStageResult } from '../apps/worker/src/stages/analyze.ts';
-import type { FixStageResult } from '../apps/worker/src/stages/fix.ts';
 import { demoHarness } from './demo-harness.ts';
 
 describe('e2e: flaky tests are rerun and kept out of fixes', () => {
@@ -43,16 +41,16 @@ describe('e2e: flaky tests are rerun and kept out of fixes', () => {
       const loop = await h.waitForEnd(out.loop.id, 100_000);
       expect(loop.state, JSON.stringify(loop.stop)).toBe('green');
       // The last cycle's only failure was the flaky test: green, with the flake reported.
-      const last = (await h.store.getCycle(loop.id, loop.cycle))?.stages.analyze?.result as AnalyzeStageResult;
-      expect(last.flaky.some((id) => id.includes('wobbly clock'))).toBe(true);
+      const last = (await h.store.getStage(loop.id, loop.cycle, 'analyze'))?.result;
+      expect(last?.flaky.some((id) => id.includes('wobbly clock'))).toBe(true);
 
-      const c1 = await h.store.getCycle(loop.id, 1);
-      const analysis = c1?.stages.analyze?.result as AnalyzeStageResult;
+      const analysis = (await h.store.getStage(loop.id, 1, 'analyze'))?.result;
+      if (!analysis) throw new Error('cycle 1 has no analysis');
       expect(analysis.flaky.some((id) => id.includes('wobbly clock'))).toBe(true);
       expect(analysis.clusters.flatMap((c) => c.tests).some((t) => t.includes('wobbly clock'))).toBe(false);
       expect(analysis.clusters.length).toBeGreaterThan(0);
-      const fix = c1?.stages.fix?.result as FixStageResult;
-      expect(fix.planned.length).toBe(analysis.clusters.length);
+      const fix = (await h.store.getStage(loop.id, 1, 'fix'))?.result;
+      expect(fix?.planned.length).toBe(analysis.clusters.length);
       expect(readFileSync(analysis.report.markdown, 'utf8')).toMatch(/wobbly clock/);
     } finally {
       await closeQueues(queues);

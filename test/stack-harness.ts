@@ -123,7 +123,7 @@ export async function startStack(example: string, processEnv: Record<string, str
       const cycle = await store.getCycle(loop.id, n);
       if (!cycle) continue;
       const reportFile = cycle.report?.json;
-      const fix = (await store.getStage<{ planned: string[]; results: FixResult[] }>(loop.id, n, 'fix'))?.result;
+      const fix = (await store.getStage(loop.id, n, 'fix'))?.result;
       const timing: string[] = [];
       for (const stage of STAGES) {
         const rec = await store.getStage(loop.id, n, stage);

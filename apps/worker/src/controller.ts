@@ -1,32 +1,30 @@
 import {
+  type AnalyzeStageResult,
   addJob,
   type CycleOutcome,
   type CycleRecord,
-  type DeployResult,
   describeError,
   type EnvironmentConfig,
   evaluateStopRules,
   type FixerConfig,
-  type FixResult,
-  type IntegrateResult,
+  type FixStageResult,
+  type JobStage,
   type LoopRecord,
   type LoopState,
   parsePayload,
-  STAGE_JOB,
-  type StageName,
-  type StageRecord,
+  StageTable,
   type StopReason,
   stageJobId,
   TERMINAL_STATES,
+  type TypedStageRecord,
 } from '@greenloop/core';
 import { type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
+import { environmentFailure } from './analysis/triage.ts';
 import { loadEnvironment, type WorkerContext } from './context.ts';
 import { planFixes } from './fix/dispatch.ts';
-import { ensureBranch, removeWorktree, resolveCommit } from './git/repo.ts';
-import { loopPaths } from './paths.ts';
-import type { AnalyzeStageResult } from './stages/analyze.ts';
-import { stopServices } from './stages/deploy.ts';
-import { type FixStageResult, fixMarker } from './stages/fix.ts';
+import { ensureBranch, resolveCommit } from './git/repo.ts';
+import { collectFixes } from './stage-closing.ts';
+import { finish, notify, teardown } from './teardown.ts';
 
 /** Thrown inside the controller to end processing for now: the job waits for its children. */
 class Suspend extends Error {}
@@ -42,8 +40,19 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
   const { store } = ctx;
   let loop = await store.getLoop(loopId);
   if (!loop) throw new UnrecoverableError(`loop ${loopId} does not exist`);
-  if (TERMINAL_STATES.includes(loop.state)) return loop.state;
+  // A replay after the verdict: finish the teardown a crash interrupted (idempotent when done).
+  if (TERMINAL_STATES.includes(loop.state)) return (await teardown(ctx, loop)).state;
   const log = ctx.log.child({ loopId });
+
+  // The claim is a lease: renewing it here (and from the worker's heartbeat) keeps it; if it lapsed
+  // while no worker ran this loop and another loop took the environment, this one must not go on.
+  const claim = await store.renewClaim(loop.environment, loopId);
+  if (!claim.claimed) {
+    return await finish(ctx, loop, 'failed', {
+      rule: 'stage-error',
+      message: `loop ${claim.holder} took over ${loop.environment} after this loop's claim expired (no worker renewed it for ${Math.round(store.claims.leaseMs / 1000)}s)`,
+    });
+  }
 
   let environment: EnvironmentConfig;
   try {
@@ -61,7 +70,7 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
       const cycle = await store.getCycle(loopId, n);
       if (!cycle) throw new UnrecoverableError(`cycle ${n} of loop ${loopId} is missing`);
 
-      const stageFailure = (rec: StageRecord, rule: StopReason['rule']): StopReason => ({
+      const stageFailure = (rec: { stage: string; error?: { message: string; hint?: string } }, rule: StopReason['rule']): StopReason => ({
         rule,
         message: `cycle ${n} ${rec.stage} failed: ${rec.error?.message ?? 'no reason recorded'}${rec.error?.hint ? ` — ${rec.error.hint}` : ''}`,
       });
@@ -75,8 +84,8 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
       if (test.status !== 'succeeded') return await finish(ctx, loop, 'stopped', stageFailure(test, 'tests-failed-to-run'));
       const analyze = await awaitStage(ctx, job, token, loop, cycle, 'analyze');
       if (analyze.status === 'cancelled') continue;
-      if (analyze.status !== 'succeeded') return await finish(ctx, loop, 'stopped', stageFailure(analyze, 'stage-error'));
-      const analysis = analyze.result as AnalyzeStageResult;
+      const analysis = analyze.result;
+      if (analyze.status !== 'succeeded' || !analysis) return await finish(ctx, loop, 'stopped', stageFailure(analyze, 'stage-error'));
 
       if (cycle.totals === undefined) await recordAnalysis(ctx, loop, cycle, analysis);
       loop.latest = analysis.totals;
@@ -89,12 +98,11 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
       if (environment.fixer) {
         const fix = await awaitFixes(ctx, job, token, loop, cycle, environment.fixer, analysis);
         if (fix.status === 'cancelled') continue;
-        const fixResult = fix.result as FixStageResult;
-        if (fixResult.results.some((r) => r.outcome === 'accepted')) {
+        if (fix.result?.results.some((r) => r.outcome === 'accepted')) {
           const integrate = await awaitStage(ctx, job, token, loop, cycle, 'integrate');
           if (integrate.status === 'cancelled') continue;
-          if (integrate.status !== 'succeeded') return await finish(ctx, loop, 'stopped', stageFailure(integrate, 'stage-error'));
-          nextCommit = (integrate.result as IntegrateResult).commit;
+          if (integrate.status !== 'succeeded' || !integrate.result) return await finish(ctx, loop, 'stopped', stageFailure(integrate, 'stage-error'));
+          nextCommit = integrate.result.commit;
         }
       }
 
@@ -140,17 +148,17 @@ async function begin(ctx: WorkerContext, loop: LoopRecord): Promise<LoopRecord> 
 }
 
 /** Returns the stage's final record, enqueueing its job and suspending the controller when needed. */
-async function awaitStage(
+async function awaitStage<S extends JobStage>(
   ctx: WorkerContext,
   job: Job,
   token: string,
   loop: LoopRecord,
   cycle: CycleRecord,
-  stage: Exclude<StageName, 'fix'>,
-): Promise<StageRecord> {
-  const done = cycle.stages[stage];
+  stage: S,
+): Promise<TypedStageRecord<S>> {
+  const done = await ctx.store.getStage(loop.id, cycle.n, stage);
   if (done && done.status !== 'running') return done;
-  await addJob(ctx.queues, STAGE_JOB[stage], { loopId: loop.id, cycle: cycle.n }, childOpts(job, stageJobId(loop.id, cycle.n, stage)));
+  await addJob(ctx.queues, StageTable[stage].job, { loopId: loop.id, cycle: cycle.n }, childOpts(job, stageJobId(loop.id, cycle.n, stage)));
   await setStage(ctx, loop, stage);
   if (await job.moveToWaitingChildren(token)) throw new Suspend();
   const rec = await ctx.store.getStage(loop.id, cycle.n, stage);
@@ -165,7 +173,10 @@ async function awaitStage(
   };
 }
 
-/** The fix step: one child job per dispatched cluster, in parallel; the record lists every outcome. */
+/**
+ * The fix step (the controller owns its record, see the stage table): one child job per dispatched
+ * cluster, in parallel, each recording its own outcome; the record gathers them.
+ */
 async function awaitFixes(
   ctx: WorkerContext,
   job: Job,
@@ -174,26 +185,20 @@ async function awaitFixes(
   cycle: CycleRecord,
   fixer: FixerConfig,
   analysis: AnalyzeStageResult,
-): Promise<StageRecord> {
+): Promise<TypedStageRecord<'fix'>> {
   const { store } = ctx;
-  const done = cycle.stages.fix;
-  if (done && done.status !== 'running') return done;
-  let record = done as StageRecord<FixStageResult> | undefined;
+  let record = await store.getStage(loop.id, cycle.n, 'fix');
+  if (record && record.status !== 'running') return record;
   if (!record) {
     const attempts: Record<string, number> = {};
     for (let n = 1; n < cycle.n; n++) {
-      const r = (await store.getStage<FixStageResult>(loop.id, n, 'fix'))?.result;
+      const r = (await store.getStage(loop.id, n, 'fix'))?.result;
       for (const f of r?.results ?? [])
         if (f.outcome !== 'skipped' && f.outcome !== 'cancelled') attempts[f.fingerprint] = (attempts[f.fingerprint] ?? 0) + Math.max(1, f.attempts);
     }
     const plan = planFixes(analysis.clusters, fixer, attempts);
-    record = {
-      stage: 'fix',
-      status: 'running',
-      startedAt: new Date().toISOString(),
-      attempts: 1,
-      result: { planned: plan.dispatch.map((c) => c.fingerprint), skipped: plan.skipped, results: [] },
-    };
+    const planned: FixStageResult = { planned: plan.dispatch.map((c) => c.fingerprint), skipped: plan.skipped, results: [] };
+    record = { stage: 'fix', status: 'running', startedAt: new Date().toISOString(), attempts: 1, result: planned };
     await store.saveStage(loop.id, cycle.n, record);
     await store.emit({
       type: 'stage.started',
@@ -209,33 +214,7 @@ async function awaitFixes(
   }
   await setStage(ctx, loop, 'fix');
   if (planned.length && (await job.moveToWaitingChildren(token))) throw new Suspend();
-
-  const results: FixResult[] = [];
-  for (const fingerprint of planned) {
-    const raw = await store.getMarker(loop.id, cycle.n, fixMarker(fingerprint));
-    results.push(
-      raw ? (JSON.parse(raw) as FixResult) : { fingerprint, outcome: 'failed', reason: 'the fix job ended without recording an outcome', attempts: 0 },
-    );
-  }
-  const cancelled = await store.isCancelRequested(loop.id);
-  const accepted = results.filter((r) => r.outcome === 'accepted').length;
-  const final: StageRecord<FixStageResult> = {
-    ...record,
-    status: cancelled ? 'cancelled' : 'succeeded',
-    finishedAt: new Date().toISOString(),
-    summary: `${accepted}/${planned.length} fix(es) accepted${record.result?.skipped.length ? `, ${record.result.skipped.length} skipped` : ''}`,
-    result: { planned, skipped: record.result?.skipped ?? [], results },
-  };
-  await store.saveStage(loop.id, cycle.n, final);
-  await store.emit({
-    type: 'stage.finished',
-    loopId: loop.id,
-    cycle: cycle.n,
-    stage: 'fix',
-    message: `fix ${final.status === 'succeeded' ? 'done' : final.status}: ${final.summary}`,
-    data: { status: final.status },
-  });
-  return final;
+  return await collectFixes(ctx, loop.id, cycle.n, record, (await store.isCancelRequested(loop.id)) ? 'cancelled' : 'succeeded');
 }
 
 function childOpts(job: Job, jobId: string) {
@@ -243,7 +222,7 @@ function childOpts(job: Job, jobId: string) {
   return { jobId, parent: { id: job.id as string, queue: job.queueQualifiedName }, ignoreDependencyOnFailure: true };
 }
 
-async function setStage(ctx: WorkerContext, loop: LoopRecord, stage: StageName): Promise<void> {
+async function setStage(ctx: WorkerContext, loop: LoopRecord, stage: LoopRecord['stage']): Promise<void> {
   if (loop.stage === stage) return;
   loop.stage = stage;
   await ctx.store.saveLoop(loop);
@@ -273,75 +252,17 @@ async function recordAnalysis(ctx: WorkerContext, loop: LoopRecord, cycle: Cycle
 async function outcomes(ctx: WorkerContext, loopId: string, upTo: number): Promise<CycleOutcome[]> {
   const out: CycleOutcome[] = [];
   for (let n = 1; n <= upTo; n++) {
-    const a = (await ctx.store.getStage<AnalyzeStageResult>(loopId, n, 'analyze'))?.result;
+    const a = (await ctx.store.getStage(loopId, n, 'analyze'))?.result;
     if (!a) continue;
-    out.push({ n, green: a.green, real: a.realness.real, realnessReasons: a.realness.reasons, failing: a.clusters.map((c) => c.fingerprint) });
+    const environment = environmentFailure(a);
+    out.push({
+      n,
+      green: a.green,
+      real: a.realness.real,
+      realnessReasons: a.realness.reasons,
+      failing: a.clusters.map((c) => c.fingerprint),
+      ...(environment ? { environment } : {}),
+    });
   }
   return out;
-}
-
-/**
- * Ends the loop. The verdict is recorded and announced first (people are waiting for it); then local
- * services are stopped and scratch worktrees removed (evidence stays in artifacts); only then is the
- * environment released, so the next loop never overlaps with this one's processes.
- */
-async function finish(ctx: WorkerContext, loop: LoopRecord, state: LoopState, stop: StopReason): Promise<LoopState> {
-  const { store } = ctx;
-  const cycle = await store.getCycle(loop.id, loop.cycle);
-  if (cycle && !cycle.finishedAt) await store.saveCycle({ ...cycle, finishedAt: new Date().toISOString() });
-  const ended: LoopRecord = { ...loop, state, stop, finishedAt: new Date().toISOString() };
-  delete ended.stage;
-  await store.saveLoop(ended);
-  await store.emit({ type: 'loop.finished', loopId: loop.id, cycle: loop.cycle, message: `loop ${state}: ${stop.message}`, data: { state, stop } });
-  ctx.log.info({ loopId: loop.id, state, rule: stop.rule }, stop.message);
-  await notify(ctx, ended, 'loop-finished');
-
-  if (state === 'green') await promoteCandidates(ctx, loop);
-  try {
-    // The last cycle's services, and the one before's in case the last deploy failed half-way.
-    for (let n = loop.cycle; n >= 1 && n >= loop.cycle - 1; n--) {
-      await stopServices(ctx, (await store.getStage<DeployResult>(loop.id, n, 'deploy'))?.result?.services ?? []);
-    }
-  } catch (err) {
-    ctx.log.warn({ loopId: loop.id, err: describeError(err) }, 'could not stop the loop’s services');
-  }
-  const paths = loopPaths(ctx.env.home, loop.id);
-  for (let n = 1; n <= loop.cycle; n++) await removeWorktree(ctx.env.repo, paths.deployWorktree(n)).catch(() => undefined);
-  await removeWorktree(ctx.env.repo, paths.integrateWorktree).catch(() => undefined);
-  await store.releaseEnvironment(loop.environment, loop.id);
-  return state;
-}
-
-/** Green with candidate revisions (Cloud Run, 0% traffic under a tag): now they get the traffic. */
-async function promoteCandidates(ctx: WorkerContext, loop: LoopRecord): Promise<void> {
-  const deployed = (await ctx.store.getStage<DeployResult>(loop.id, loop.cycle, 'deploy'))?.result?.services ?? [];
-  const { environment } = await loadEnvironment(ctx, loop.environment);
-  for (const d of deployed) {
-    const svc = environment.services.find((s) => s.name === d.service);
-    if (svc?.deploy.provider !== 'cloud-run' || !svc.deploy.candidate) continue;
-    try {
-      await ctx.deployProvider(svc).promote?.(d, {});
-      await ctx.store.emit({ type: 'notice', loopId: loop.id, message: `promoted ${d.service} revision ${d.revision} to 100% of traffic` });
-    } catch (err) {
-      const message = `could not promote ${d.service} revision ${d.revision}: ${describeError(err)}; traffic stays on the previous revision`;
-      await ctx.store.addNotice(loop.id, message);
-      await ctx.store.emit({ type: 'notice', loopId: loop.id, message });
-    }
-  }
-}
-
-async function notify(ctx: WorkerContext, loop: LoopRecord, kind: 'loop-started' | 'cycle-finished' | 'loop-finished', cycle?: number): Promise<void> {
-  try {
-    const { environment } = await loadEnvironment(ctx, loop.environment);
-    if (!environment.notifications.slack && !environment.notifications.webhook) return;
-    await addJob(
-      ctx.queues,
-      'notify',
-      { loopId: loop.id, kind, ...(cycle ? { cycle } : {}) },
-      { jobId: [loop.id, 'notify', kind, cycle].filter(Boolean).join('.') },
-    );
-  } catch (err) {
-    // A notification problem never stops a loop.
-    ctx.log.warn({ loopId: loop.id, err: describeError(err) }, 'could not enqueue notification');
-  }
 }

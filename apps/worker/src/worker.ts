@@ -7,12 +7,16 @@ import {
   type Env,
   GreenloopError,
   getEnvironment,
+  isConnectionError,
+  type JobPayload,
+  type JobStage,
   type Logger,
   LoopStore,
-  parsePayload,
+  QUEUE_NAMES,
   type QueueName,
   type Redis,
-  StagePayload,
+  RedisConnectionLog,
+  type StageResult,
   startLoop,
   syncSchedulesFromConfig,
   upgradeStore,
@@ -21,9 +25,12 @@ import {
 import { type Job, type Processor, UnrecoverableError, Worker } from 'bullmq';
 import { createDeployProviders, createLogSources } from './adapters.ts';
 import { CancelRegistry } from './cancel.ts';
+import { startClaimHeartbeat } from './claim-heartbeat.ts';
 import type { WorkerContext } from './context.ts';
 import { processLoop } from './controller.ts';
-import { notify } from './notify/notifier.ts';
+import { finalFailureHandlers, onJobFailed } from './final-failure.ts';
+import { dispatcher, type JobHandlers } from './job-handlers.ts';
+import { retryAfterBackoff, runNotifyJob } from './notify/notify-job.ts';
 import { analyzeStage } from './stages/analyze.ts';
 import { deployStage } from './stages/deploy.ts';
 import { fixClusterJob, integrateStage } from './stages/fix.ts';
@@ -52,13 +59,16 @@ function guard(fn: Processor): Processor {
  * allow-listed parts of it; nothing else reads process.env).
  */
 export async function startWorker(env: Env, log: Logger, redisUrl: string, processEnv: Readonly<Record<string, string | undefined>>): Promise<RunningWorker> {
-  const redis = createRedis(redisUrl, 'worker');
+  // Every connection of this process (duplicates included) reports reachability through one logger.
+  const redisLog = new RedisConnectionLog(log);
+  const redis = redisLog.watch(createRedis(redisUrl, 'worker'), 'worker');
   await waitReady(redis, redisUrl);
   const store = new LoopStore(redis, env.GREENLOOP_PREFIX);
   // Before any job runs: jobs of loops started by an older greenloop read their records in this layout.
   await upgradeStore(store, log);
   const connection = redis;
   const queues = createQueues(connection, env.GREENLOOP_PREFIX);
+  for (const q of Object.values(queues)) q.on('error', (err) => redisLog.error('queue', err));
   const cancels = await CancelRegistry.start(store, log);
   const deploy = createDeployProviders({ processEnv, log });
   const logs = createLogSources({ redis, prefix: env.GREENLOOP_PREFIX, log });
@@ -87,37 +97,25 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     log.warn({ err: (err as Error).message }, 'greenloop.yaml could not be read at start-up; loops will report the problem');
   }
 
+  // One handler per catalog job, typed by its payload; queues dispatch on the job name.
   const stage =
-    <R>(name: 'deploy' | 'test' | 'analyze', fn: (c: WorkerContext, run: StageRun) => Promise<StageOutput<R>>) =>
-    async (job: Job) => {
-      const payload = StagePayload.parse(job.data);
-      const rec = await runStage(ctx, job, name, payload, (run) => fn(ctx, run));
-      return rec.status;
-    };
-  const processors: Record<QueueName, Processor> = {
-    loops: (job, token) => processLoop(ctx, job, token as string),
-    deploy: stage('deploy', deployStage),
-    test: stage('test', testStage),
-    analyze: stage('analyze', analyzeStage),
-    fix: async (job) => {
-      if (job.name === 'stage.integrate') {
-        const payload = parsePayload('stage.integrate', job.data);
-        return (await runStage(ctx, job, 'integrate', payload, (run) => integrateStage(ctx, run))).status;
-      }
-      return (await fixClusterJob(ctx, parsePayload('stage.fix', job.data))).outcome;
-    },
-    notify: async (job) => {
-      const payload = parsePayload('notify', job.data);
+    <S extends JobStage>(name: S, fn: (c: WorkerContext, run: StageRun) => Promise<StageOutput<StageResult<S>>>) =>
+    async (payload: JobPayload<'stage.deploy'>, job: Job) =>
+      (await runStage(ctx, job, name, payload, (run) => fn(ctx, run))).status;
+  const handlers: JobHandlers = {
+    'loop.run': (_payload, job, token) => processLoop(ctx, job, token),
+    'stage.deploy': stage('deploy', deployStage),
+    'stage.test': stage('test', testStage),
+    'stage.analyze': stage('analyze', analyzeStage),
+    'stage.integrate': stage('integrate', integrateStage),
+    'stage.fix': async (payload) => (await fixClusterJob(ctx, payload)).outcome,
+    notify: async (payload, job, token) => {
       const loop = await store.getLoop(payload.loopId);
       if (!loop) return 'loop gone';
-      const outcome = await notify(
-        { store, env: processEnv, config: getEnvironment(await config(), loop.environment).notifications, baseUrl: env.GREENLOOP_URL, log },
-        payload,
-      );
-      return outcome;
+      const deps = { store, env: processEnv, config: getEnvironment(await config(), loop.environment).notifications, baseUrl: env.GREENLOOP_URL, log };
+      return await runNotifyJob(deps, payload, job, token);
     },
-    schedules: async (job) => {
-      const { environment, schedule } = parsePayload('schedule.fire', job.data);
+    'schedule.fire': async ({ environment, schedule }) => {
       getEnvironment(await config(), environment);
       const actor = { kind: 'schedule', name: schedule } as const;
       const out = await startLoop({ store, queues }, { environment, actor });
@@ -127,6 +125,8 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       return out.kind === 'conflict' ? `skipped: ${out.activeLoopId} running` : out.loop.id;
     },
   };
+  const processor = dispatcher(handlers);
+  const finalFailure = finalFailureHandlers(ctx);
   const concurrency: Record<QueueName, number> = {
     loops: 50,
     deploy: env.GREENLOOP_CONCURRENCY,
@@ -138,27 +138,34 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   };
   // BullMQ never closes a connection it was handed: keep them to close on shutdown.
   const connections: Redis[] = [];
-  const workers = (Object.keys(processors) as QueueName[]).map((q) => {
+  const workers = QUEUE_NAMES.map((q) => {
     const connection = redis.duplicate();
     connections.push(connection);
-    const w = new Worker(q, guard(processors[q]), {
+    const w = new Worker(q, guard(processor), {
       connection,
       prefix: env.GREENLOOP_PREFIX,
       concurrency: concurrency[q],
       lockDuration: env.GREENLOOP_LOCK_DURATION,
       stalledInterval: env.GREENLOOP_STALLED_INTERVAL,
+      // Only non-builtin backoff types reach this: the notify jobs' `retry-after`.
+      settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => retryAfterBackoff(attemptsMade, err) },
     });
-    w.on('failed', (job, err) => log.warn({ queue: q, job: job?.id, err: err.message }, 'job failed'));
-    w.on('error', (err) => log.error({ queue: q, err: err.message }, 'worker error'));
+    w.on('failed', (job, err) => {
+      log.warn({ queue: q, job: job?.id, err: err.message }, 'job failed');
+      void onJobFailed(ctx, finalFailure, job, err);
+    });
+    w.on('error', (err) => (isConnectionError(err) ? redisLog.error(`worker:${q}`, err) : log.error({ queue: q, err: err.message }, 'worker error')));
     return w;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const heartbeat = startClaimHeartbeat({ store, queues, log });
   log.info({ queues: workers.length, prefix: env.GREENLOOP_PREFIX, repo: env.repo }, 'worker ready');
 
   return {
     async close() {
       // Stop taking work and let running jobs finish (or fail over on the next worker).
       await Promise.all(workers.map((w) => w.close()));
+      await heartbeat.stop();
       await cancels.close();
       await closeQueues(queues);
       await Promise.all([redis, ...connections].map((c) => c.quit().catch(() => c.disconnect())));

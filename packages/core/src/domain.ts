@@ -1,4 +1,21 @@
-import type { TriageClass } from './config/schema.ts';
+import type { TestTotals } from './stage-results.ts';
+import type { StageRecords } from './stages.ts';
+
+export type {
+  AnalyzeResult,
+  AnalyzeStageResult,
+  ClusterStatus,
+  ClusterSummary,
+  DeployedService,
+  DeployResult,
+  FixOutcome,
+  FixResult,
+  FixStageResult,
+  IntegrateResult,
+  Realness,
+  TestRunResult,
+  TestTotals,
+} from './stage-results.ts';
 
 /** Domain records shared by the API and the worker. Stored as JSON in Redis (see store.ts). */
 
@@ -20,6 +37,7 @@ export const STOP_RULES = [
   'deploy-failed',
   'tests-failed-to-run',
   'not-real',
+  'environment',
   'stage-error',
 ] as const;
 export type StopRule = (typeof STOP_RULES)[number];
@@ -59,14 +77,11 @@ export interface LoopRecord {
   latest?: TestTotals;
   /** Messages about notifications (e.g. a disabled Slack webhook); never fails the loop. */
   notices?: string[];
-}
-
-export interface TestTotals {
-  total: number;
-  passed: number;
-  failed: number;
-  skipped: number;
-  durationMs: number;
+  /**
+   * Set with the verdict: `pending` until services are stopped, worktrees removed and the environment
+   * released. A controller replayed on a terminal loop with teardown pending completes it.
+   */
+  teardown?: 'pending' | 'done';
 }
 
 export type StageStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
@@ -75,6 +90,8 @@ export interface StageError {
   code: string;
   message: string;
   hint?: string;
+  /** What the failure left as evidence (e.g. the test run's files when it timed out). */
+  details?: Record<string, unknown>;
 }
 
 /** One stage of one cycle. Written only by the stage's processor; the key is loop + cycle + stage. */
@@ -101,46 +118,10 @@ export interface CycleRecord {
   failingTests?: string[];
   failingFingerprints?: string[];
   report?: { markdown: string; json: string };
-  stages: Partial<Record<StageName, StageRecord>>;
+  stages: StageRecords;
 }
 
 // ---- stage results -------------------------------------------------------------------------------
-
-export interface DeployedService {
-  service: string;
-  provider: 'local' | 'cloud-run' | 'command';
-  url: string;
-  /** Cloud Run revision name, or "local-<pid>" for the local provider. */
-  revision: string;
-  readyAt: string;
-  /** local provider: the process group to stop, and where its output goes. */
-  pid?: number;
-  logFile?: string;
-  worktree?: string;
-  details?: Record<string, unknown>;
-}
-
-export interface DeployResult {
-  services: DeployedService[];
-}
-
-export interface TestRunResult {
-  runId: string;
-  startedAt: string;
-  finishedAt: string;
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  junitFiles: string[];
-  stdoutFile: string;
-  stderrFile: string;
-  /** Bytes dropped because output exceeded tests.outputLimit. */
-  truncatedBytes: number;
-  /** JUnit files of the rerun of failed tests (tests.rerun), for flake labelling. */
-  rerunJunitFiles?: string[];
-  /** Whether the suite ran inside the sandbox (bubblewrap); false: it had greenloop's own access. */
-  sandboxed?: boolean;
-}
 
 export type TestStatus = 'passed' | 'failed' | 'error' | 'skipped';
 
@@ -181,59 +162,6 @@ export interface LogEntry {
   timeUnknown?: boolean;
   /** A request from greenloop's own probes (user agent greenloop-probe/1): never counted as test traffic. */
   probe?: boolean;
-}
-
-export type ClusterStatus = 'new' | 'persisting' | 'regressed';
-
-export interface ClusterSummary {
-  fingerprint: string;
-  title: string;
-  triage: TriageClass;
-  status: ClusterStatus;
-  tests: string[];
-  sampleMessage: string;
-  endpoints: { method?: string; path: string; status?: number }[];
-}
-
-export interface Realness {
-  real: boolean;
-  reasons: string[];
-}
-
-export interface AnalyzeResult {
-  green: boolean;
-  totals: TestTotals;
-  realness: Realness;
-  clusters: ClusterSummary[];
-  /** Fingerprints failing in the previous cycle that pass now. */
-  fixed: string[];
-  flaky: string[];
-  failingTests: string[];
-  report: { markdown: string; json: string };
-}
-
-export type FixOutcome = 'accepted' | 'rejected' | 'no-change' | 'failed' | 'timed-out' | 'skipped' | 'cancelled';
-
-export interface FixResult {
-  fingerprint: string;
-  outcome: FixOutcome;
-  reason?: string;
-  branch?: string;
-  commit?: string;
-  diffStat?: string;
-  diffFile?: string;
-  logFile?: string;
-  attempts: number;
-  gates?: { name: string; passed: boolean; reason?: string }[];
-  /** Whether the fixer ran inside the sandbox (bubblewrap); false: it had greenloop's own access. */
-  sandboxed?: boolean;
-}
-
-export interface IntegrateResult {
-  commit: string;
-  applied: { fingerprint: string; commit: string }[];
-  dropped: { fingerprint: string; reason: string }[];
-  pushed?: boolean;
 }
 
 /** Events on a loop's stream; SSE ids are the Redis stream ids, so clients resume with Last-Event-ID. */

@@ -27,30 +27,37 @@ export const SchedulePayload = z.object({ environment: z.string().min(1), schedu
 
 const retry = (attempts: number, delay: number): JobsOptions => ({ attempts, backoff: { type: 'exponential', delay } });
 
+/**
+ * What a job's final failure (its last attempt failed, or an UnrecoverableError) leaves behind; the
+ * worker's handler map implements each one (see apps/worker/src/final-failure.ts):
+ * - `fail-loop`: the loop is recorded `failed` with the reason and torn down, its environment released;
+ * - `fail-stage`: the stage record (still `running`) is closed as `failed`, so the controller wakes to a reason;
+ * - `fail-fix`: the cluster's fix outcome is recorded as `failed`;
+ * - `notice`: a notice on the loop says what was not delivered;
+ * - `log`: logged only (nothing else depends on it).
+ */
+export type FinalFailure = 'fail-loop' | 'fail-stage' | 'fail-fix' | 'notice' | 'log';
+
 export const JobCatalog = {
   /** The loop controller: advances the loop's state machine; parent of every stage job. */
-  'loop.run': { queue: 'loops', schema: LoopPayload, options: retry(5, 2000) },
-  'stage.deploy': { queue: 'deploy', schema: StagePayload, options: retry(3, 5000) },
-  'stage.test': { queue: 'test', schema: StagePayload, options: retry(2, 5000) },
-  'stage.analyze': { queue: 'analyze', schema: StagePayload, options: retry(3, 2000) },
+  'loop.run': { queue: 'loops', schema: LoopPayload, options: retry(5, 2000), onFinalFailure: 'fail-loop' },
+  'stage.deploy': { queue: 'deploy', schema: StagePayload, options: retry(3, 5000), onFinalFailure: 'fail-stage' },
+  'stage.test': { queue: 'test', schema: StagePayload, options: retry(2, 5000), onFinalFailure: 'fail-stage' },
+  'stage.analyze': { queue: 'analyze', schema: StagePayload, options: retry(3, 2000), onFinalFailure: 'fail-stage' },
   /** One per failure cluster; they run in parallel up to the fix queue's concurrency. */
-  'stage.fix': { queue: 'fix', schema: FixPayload, options: retry(2, 5000) },
-  'stage.integrate': { queue: 'fix', schema: StagePayload, options: retry(3, 2000) },
-  /** Notifications never fail a loop: they are not children of the controller. */
-  notify: { queue: 'notify', schema: NotifyPayload, options: retry(5, 1000) },
+  'stage.fix': { queue: 'fix', schema: FixPayload, options: retry(2, 5000), onFinalFailure: 'fail-fix' },
+  'stage.integrate': { queue: 'fix', schema: StagePayload, options: retry(3, 2000), onFinalFailure: 'fail-stage' },
+  /**
+   * Notifications never fail a loop: they are not children of the controller. A delivery that fails
+   * (429, 5xx, network) is retried later, delayed by Retry-After when the receiver gives one.
+   */
+  notify: { queue: 'notify', schema: NotifyPayload, options: { attempts: 10, backoff: { type: 'retry-after' } }, onFinalFailure: 'notice' },
   /** Fired by a BullMQ job scheduler (cron + time zone); starts a loop recorded as started by the schedule. */
-  'schedule.fire': { queue: 'schedules', schema: SchedulePayload, options: retry(3, 5000) },
-} as const satisfies Record<string, { queue: QueueName; schema: z.ZodType; options: JobsOptions }>;
+  'schedule.fire': { queue: 'schedules', schema: SchedulePayload, options: retry(3, 5000), onFinalFailure: 'log' },
+} as const satisfies Record<string, { queue: QueueName; schema: z.ZodType; options: JobsOptions; onFinalFailure: FinalFailure }>;
 
 export type JobName = keyof typeof JobCatalog;
 export type JobPayload<N extends JobName> = z.output<(typeof JobCatalog)[N]['schema']>;
-
-export const STAGE_JOB: Record<Exclude<StageName, 'fix'>, JobName> = {
-  deploy: 'stage.deploy',
-  test: 'stage.test',
-  analyze: 'stage.analyze',
-  integrate: 'stage.integrate',
-};
 
 /**
  * Deterministic job ids make every step idempotent: re-adding the job for the same loop, cycle and stage
@@ -62,4 +69,8 @@ export function stageJobId(loopId: string, cycleN: number, stage: StageName, ext
 
 export function parsePayload<N extends JobName>(name: N, data: unknown): JobPayload<N> {
   return JobCatalog[name].schema.parse(data) as JobPayload<N>;
+}
+
+export function isJobName(name: string): name is JobName {
+  return Object.hasOwn(JobCatalog, name);
 }

@@ -9,14 +9,17 @@ export function newLoopId(now = Date.now()): string {
   return `${now.toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-export type StartLoopOutcome = { kind: 'created'; loop: LoopRecord } | { kind: 'existing'; loop: LoopRecord } | { kind: 'conflict'; activeLoopId: string };
+export type StartLoopOutcome =
+  | { kind: 'created'; loop: LoopRecord; expiredClaim?: string }
+  | { kind: 'existing'; loop: LoopRecord }
+  | { kind: 'conflict'; activeLoopId: string };
 
 /**
  * Starts a loop on an environment: the one path used by the API, schedules and the CLI.
  * - `idempotencyKey`: the same key returns the same loop (24h).
- * - One active loop per environment: a claim key set with NX, so two simultaneous triggers give
- *   exactly one loop; the loser gets the active loop's id. A claim left by a loop that already ended
- *   (a crash between finishing and releasing) is taken over.
+ * - One active loop per environment: an atomic claim (a lease the live loop renews), so simultaneous
+ *   triggers give exactly one loop and the losers get the holder's id. A loop keeps its claim through
+ *   its teardown; a claim nobody renews expires and the next trigger reports it.
  * The caller has already checked that the environment exists in greenloop.yaml.
  */
 export async function startLoop(
@@ -38,22 +41,25 @@ export async function startLoop(
       }
     }
   }
-  let holder = await store.claimEnvironment(req.environment, id);
-  if (holder) {
-    const active = await store.getLoop(holder);
-    if (active && !TERMINAL_STATES.includes(active.state)) {
-      if (req.idempotencyKey) await store.redis.del(store.key('idem', req.idempotencyKey));
-      return { kind: 'conflict', activeLoopId: holder };
-    }
-    await store.releaseEnvironment(req.environment, holder);
-    holder = await store.claimEnvironment(req.environment, id);
-    if (holder) return { kind: 'conflict', activeLoopId: holder };
+  const claim = await store.claimEnvironment(req.environment, id);
+  if (!claim.claimed) {
+    if (req.idempotencyKey) await store.redis.del(store.key('idem', req.idempotencyKey));
+    return { kind: 'conflict', activeLoopId: claim.holder };
   }
   const loop: LoopRecord = { id, environment: req.environment, state: 'queued', createdAt: new Date().toISOString(), startedBy: req.actor, cycle: 0 };
   await store.createLoop(loop);
   await addJob(deps.queues, 'loop.run', { loopId: id }, { jobId: id });
   await store.emit({ type: 'loop.queued', loopId: id, message: `loop ${id} queued on ${req.environment} by ${req.actor.kind} ${req.actor.name}` });
-  return { kind: 'created', loop };
+  if (claim.expired) await reportExpiredClaim(store, claim.expired, id, req.environment);
+  return { kind: 'created', loop, ...(claim.expired ? { expiredClaim: claim.expired } : {}) };
+}
+
+/** A loop whose claim lapsed (its controller was gone for a whole lease) is named on both loops. */
+async function reportExpiredClaim(store: LoopStore, expired: string, next: string, environment: string): Promise<void> {
+  const message = `previous loop ${expired}'s claim on ${environment} expired without being released; loop ${next} took the environment`;
+  await store.addNotice(next, message);
+  await store.emit({ type: 'notice', loopId: next, message, data: { expiredClaim: expired } });
+  if (await store.getLoop(expired)) await store.addNotice(expired, message);
 }
 
 /** Asks a loop to stop. Running stages abort through the cancel channel; the controller records the stop. */

@@ -1,6 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { CycleRecord, LoopEvent, LoopRecord, LoopState, StageName, StageRecord } from './domain.ts';
 import { STAGES } from './domain.ts';
+import { type ClaimOutcome, EnvironmentClaims } from './environment-claim.ts';
+import { GreenloopError } from './errors.ts';
+import { type FixResult, FixResultSchema } from './stage-results.ts';
+import { parseStageRecord, putStageRecord, type StageResult } from './stages.ts';
 
 /**
  * Every record of a loop as stored: the loop's hash (see LoopStore), field → JSON. What GET /v1/loops/:id
@@ -13,6 +17,15 @@ export const LOOP_FIELD = 'loop';
 export const cycleField = (n: number | string) => `cycle:${n}`;
 export const stageField = (n: number | string, stage: StageName) => `stage:${n}:${stage}`;
 export const NOTICE_FIELD_PREFIX = 'notice:';
+
+// KEYS: loop hash, result key. ARGV: stage field, record JSON, has result (0/1), result JSON.
+const SAVE_STAGE = `
+local cur = redis.call('hget', KEYS[1], ARGV[1])
+if cur and cjson.decode(cur).status ~= 'running' then return 0 end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] == '1' then redis.call('set', KEYS[2], ARGV[4]) else redis.call('del', KEYS[2]) end
+return 1
+`;
 
 /** The values of a pipeline or transaction, or the first error it reported. */
 export function pipelineValues(res: [Error | null, unknown][] | null): unknown[] {
@@ -89,10 +102,13 @@ export class LoopStore {
   /** Connection for hot read paths (the loop view); the API passes an auto-pipelining, tracked one. */
   readonly reads: Redis;
 
-  constructor(redis: Redis, prefix: string, opts: { reads?: Redis } = {}) {
+  readonly claims: EnvironmentClaims;
+
+  constructor(redis: Redis, prefix: string, opts: { reads?: Redis; claimLeaseMs?: number } = {}) {
     this.redis = redis;
     this.prefix = prefix;
     this.reads = opts.reads ?? redis;
+    this.claims = new EnvironmentClaims(redis, (...parts) => this.key(...parts), opts.claimLeaseMs);
   }
 
   key(...parts: (string | number)[]): string {
@@ -184,27 +200,25 @@ export class LoopStore {
     return { loops };
   }
 
-  // ---- one active loop per environment --------------------------------------------------------------
+  // ---- one active loop per environment (see environment-claim.ts) ------------------------------------
 
-  /** Claims the environment for a loop. Returns the id of the loop already holding it, if any. */
-  async claimEnvironment(environment: string, loopId: string): Promise<string | undefined> {
-    const ok = await this.redis.set(this.key('active', environment), loopId, 'NX');
-    if (ok === 'OK') return undefined;
-    return (await this.redis.get(this.key('active', environment))) ?? undefined;
+  /** Claims the environment for a loop, atomically: takes it, or says which loop holds it. */
+  async claimEnvironment(environment: string, loopId: string): Promise<ClaimOutcome> {
+    return await this.claims.claim(environment, loopId);
+  }
+
+  /** Extends a live loop's lease (or takes the environment back if nobody holds it). */
+  async renewClaim(environment: string, loopId: string): Promise<ClaimOutcome> {
+    return await this.claims.renew(environment, loopId);
   }
 
   async activeLoop(environment: string): Promise<string | undefined> {
-    return (await this.redis.get(this.key('active', environment))) ?? undefined;
+    return await this.claims.holder(environment);
   }
 
   /** Releases the claim only if this loop still holds it. */
   async releaseEnvironment(environment: string, loopId: string): Promise<void> {
-    await this.redis.eval(
-      "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
-      1,
-      this.key('active', environment),
-      loopId,
-    );
+    await this.claims.release(environment, loopId);
   }
 
   // ---- cycles and stages ------------------------------------------------------------------------------
@@ -222,7 +236,7 @@ export class LoopStore {
     pipelineValues(await tx.exec());
   }
 
-  /** A cycle with its stage records, results included. */
+  /** A cycle with its stage records, results included, each parsed against the stage table. */
   async getCycle(loopId: string, n: number): Promise<CycleRecord | undefined> {
     const res = await this.redis
       .pipeline()
@@ -234,35 +248,48 @@ export class LoopStore {
     const { hasReport: _hasReport, ...stored } = JSON.parse(raw) as Omit<CycleRecord, 'stages'> & { hasReport?: boolean };
     const cycle: CycleRecord = { ...stored, stages: {} };
     if (failing) cycle.failingTests = JSON.parse(failing) as string[];
-    stageRaws.forEach((s, i) => {
-      if (!s) return;
-      const record = JSON.parse(s) as StageRecord;
-      const result = resultRaws[i];
-      if (result) record.result = JSON.parse(result);
-      cycle.stages[STAGES[i] as StageName] = record;
+    const put = <S extends StageName>(stage: S, record: string | null | undefined, result: string | null | undefined) => {
+      if (record) putStageRecord(cycle.stages, stage, this.parseStage(loopId, n, stage, record, result));
+    };
+    STAGES.forEach((stage, i) => {
+      put(stage, stageRaws[i], resultRaws[i]);
     });
     return cycle;
   }
 
-  async getStage<R = unknown>(loopId: string, n: number, stage: StageName): Promise<StageRecord<R> | undefined> {
+  /** A stage record with its result, parsed and typed by the stage table; an invalid record throws. */
+  async getStage<S extends StageName>(loopId: string, n: number, stage: S): Promise<StageRecord<StageResult<S>> | undefined> {
     const res = await this.redis
       .pipeline()
       .hget(this.key('loop', loopId), stageField(n, stage))
       .get(this.resultKey(loopId, n, stage))
       .exec();
     const [raw, result] = pipelineValues(res) as [string | null, string | null];
-    if (!raw) return undefined;
-    const record = JSON.parse(raw) as StageRecord<R>;
-    if (result) record.result = JSON.parse(result) as R;
-    return record;
+    return raw ? this.parseStage(loopId, n, stage, raw, result) : undefined;
   }
 
-  async saveStage(loopId: string, n: number, record: StageRecord): Promise<void> {
+  private parseStage<S extends StageName>(loopId: string, n: number, stage: S, raw: string, result: string | null | undefined): StageRecord<StageResult<S>> {
+    return parseStageRecord(stage, `loop ${loopId} cycle ${n}`, JSON.parse(raw), result ? JSON.parse(result) : undefined);
+  }
+
+  /**
+   * Writes a stage record unless a terminal one is already stored: the first final word on a stage
+   * stands, so an attempt that outlived its loop (a lost lock, a closed stage) cannot rewrite it.
+   * Returns whether the record was written.
+   */
+  async saveStage(loopId: string, n: number, record: StageRecord): Promise<boolean> {
     const { result, ...summary } = record;
-    const tx = this.redis.multi().hset(this.key('loop', loopId), stageField(n, record.stage), JSON.stringify(summary));
-    if (result === undefined) tx.del(this.resultKey(loopId, n, record.stage));
-    else tx.set(this.resultKey(loopId, n, record.stage), JSON.stringify(result));
-    pipelineValues(await tx.exec());
+    const written = await this.redis.eval(
+      SAVE_STAGE,
+      2,
+      this.key('loop', loopId),
+      this.resultKey(loopId, n, record.stage),
+      stageField(n, record.stage),
+      JSON.stringify(summary),
+      result === undefined ? '0' : '1',
+      result === undefined ? '' : JSON.stringify(result),
+    );
+    return written === 1;
   }
 
   private resultKey(loopId: string, n: number, stage: StageName): string {
@@ -273,13 +300,40 @@ export class LoopStore {
     return this.key('loop', loopId, 'failing', n);
   }
 
-  /** Small per-cycle scratch values (e.g. the pid of a running test process), for idempotent retries. */
+  /**
+   * Pid records of a cycle (`deploy-pids`, `test-pid`): what a retry must end after a crash. Kept until
+   * process records (process-records.ts) replace them.
+   */
   async setMarker(loopId: string, n: number, name: string, value: string): Promise<void> {
     await this.redis.set(this.key('loop', loopId, 'cycle', n, 'marker', name), value, 'EX', 7 * 86400);
   }
 
   async getMarker(loopId: string, n: number, name: string): Promise<string | undefined> {
     return (await this.redis.get(this.key('loop', loopId, 'cycle', n, 'marker', name))) ?? undefined;
+  }
+
+  /** One fixer's outcome for one cluster of a cycle; written by that cluster's `stage.fix` job only. */
+  async putFixOutcome(loopId: string, n: number, outcome: FixResult): Promise<void> {
+    await this.redis.set(this.fixOutcomeKey(loopId, n, outcome.fingerprint), JSON.stringify(FixResultSchema.parse(outcome)));
+  }
+
+  /** The recorded outcome of a cluster's fixer, parsed; undefined while none is recorded. */
+  async getFixOutcome(loopId: string, n: number, fingerprint: string): Promise<FixResult | undefined> {
+    const [raw, legacy] = await this.redis.mget(
+      this.fixOutcomeKey(loopId, n, fingerprint),
+      // Written as a "marker" before fix outcomes had a key of their own (loops running across the upgrade).
+      this.key('loop', loopId, 'cycle', n, 'marker', `fix:${fingerprint}`),
+    );
+    const text = raw ?? legacy;
+    if (!text) return undefined;
+    const parsed = FixResultSchema.safeParse(JSON.parse(text));
+    if (!parsed.success)
+      throw new GreenloopError('STAGE_RECORD_INVALID', `the fix outcome of ${fingerprint} in loop ${loopId} cycle ${n} does not match its schema`);
+    return parsed.data;
+  }
+
+  private fixOutcomeKey(loopId: string, n: number, fingerprint: string): string {
+    return this.key('loop', loopId, 'fix-outcome', n, fingerprint);
   }
 
   // ---- cancel ------------------------------------------------------------------------------------------

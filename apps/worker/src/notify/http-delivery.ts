@@ -79,7 +79,7 @@ export async function deliver(rt: DeliveryRuntime, policy: DeliveryPolicy, req: 
   let degraded = false;
   let degradedOnce = false;
   let attempts = 0;
-  let last: { reason: string; httpStatus?: number } = { reason: 'not attempted' };
+  let last: { reason: string; httpStatus?: number; retryAfterMs?: number } = { reason: 'not attempted' };
   while (attempts < policy.maxAttempts + (degradedOnce ? 1 : 0)) {
     attempts++;
     await req.wait(delay);
@@ -126,6 +126,7 @@ export async function deliver(rt: DeliveryRuntime, policy: DeliveryPolicy, req: 
         last = { reason: verdict.reason, httpStatus: status };
         if (status === 429) {
           const ra = parseRetryAfter(retryAfter, rt.now());
+          if (ra !== undefined) last.retryAfterMs = ra;
           if (ra !== undefined && ra > policy.maxRetryAfterMs) {
             return {
               status: 'failed',
@@ -152,6 +153,8 @@ export async function deliver(rt: DeliveryRuntime, policy: DeliveryPolicy, req: 
     reason: `gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${last.reason}`,
     retryable: true,
     ...(last.httpStatus ? { httpStatus: last.httpStatus } : {}),
+    // What the receiver asked for on its last answer: the notify job waits that long before its retry.
+    ...(last.retryAfterMs !== undefined ? { retryAfterMs: last.retryAfterMs } : {}),
   };
 }
 

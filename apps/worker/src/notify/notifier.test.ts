@@ -1,4 +1,4 @@
-import type { AnalyzeResult, LoopRecord, StageRecord } from '@greenloop/core';
+import type { AnalyzeResult, AnalyzeStageResult, LoopRecord, StageRecord } from '@greenloop/core';
 import { LoopStore, Redis } from '@greenloop/core';
 import { testRedis } from '@greenloop/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -46,12 +46,12 @@ async function seedLoop(over: Partial<LoopRecord> = {}): Promise<LoopRecord> {
     ...over,
   };
   await r.store.createLoop(loop);
-  const mk = (result: AnalyzeResult): StageRecord<AnalyzeResult> => ({
+  const mk = (result: AnalyzeResult): StageRecord<AnalyzeStageResult> => ({
     stage: 'analyze',
     status: 'succeeded',
     startedAt: new Date().toISOString(),
     attempts: 1,
-    result,
+    result: { ...result, clusterFiles: {}, testStatusesFile: '' },
   });
   const base = { green: false, realness: { real: true, reasons: [] }, flaky: [], failingTests: [], report: { markdown: '', json: '' } };
   const c1: AnalyzeResult = {

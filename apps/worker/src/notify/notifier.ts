@@ -1,6 +1,5 @@
 import type { AnalyzeResult, CycleRecord, EnvironmentConfig, Logger, LoopRecord, LoopStore } from '@greenloop/core';
 import { describeError } from '@greenloop/core';
-import type { FixStageResult } from '../stages/fix.ts';
 import type { DeliveryPolicy, DeliveryResult } from './http-delivery.ts';
 import type { SlackMessage } from './messages.ts';
 import { cycleFinishedMessage, loopFinishedMessage, loopStartedMessage } from './messages.ts';
@@ -32,6 +31,8 @@ export interface ChannelOutcome {
   attempts?: number;
   /** For failed sends: whether trying again later could succeed. */
   retryable?: boolean;
+  /** For failed sends: how long the receiver asked to wait (Retry-After). */
+  retryAfterMs?: number;
 }
 
 /** What {@link notify} did. It never throws: a notification problem must not fail a loop. */
@@ -126,8 +127,8 @@ async function load(store: LoopStore, job: NotifyJob): Promise<Loaded | string> 
   if (n < 1) return job.kind === 'cycle-finished' ? `loop ${loop.id} has no cycle yet` : { loop };
   const cycle = await store.getCycle(loop.id, n);
   if (!cycle) return job.kind === 'cycle-finished' ? `cycle ${n} of loop ${loop.id} not found` : { loop };
-  const analyze = (await store.getStage<AnalyzeResult>(loop.id, n, 'analyze'))?.result;
-  const previous = job.kind === 'cycle-finished' && n > 1 ? (await store.getStage<AnalyzeResult>(loop.id, n - 1, 'analyze'))?.result : undefined;
+  const analyze = (await store.getStage(loop.id, n, 'analyze'))?.result;
+  const previous = job.kind === 'cycle-finished' && n > 1 ? (await store.getStage(loop.id, n - 1, 'analyze'))?.result : undefined;
   const left = job.kind === 'loop-finished' ? await leftToAPerson(store, loop.id, n, analyze) : [];
   return { loop, cycle, ...(analyze ? { analyze } : {}), ...(previous ? { previous } : {}), ...(left.length ? { leftToAPerson: left } : {}) };
 }
@@ -145,7 +146,7 @@ async function leftToAPerson(
 ): Promise<{ fingerprint: string; reason: string }[]> {
   const reasons = new Map<string, string>();
   for (let n = 1; n <= upTo; n++) {
-    const fix = (await store.getStage<FixStageResult>(loopId, n, 'fix'))?.result;
+    const fix = (await store.getStage(loopId, n, 'fix'))?.result;
     for (const s of fix?.skipped ?? []) if (s.reason.startsWith('needs a person')) reasons.set(s.fingerprint, s.reason);
   }
   const failing = last ? new Set(last.clusters.map((c) => c.fingerprint)) : undefined;
@@ -247,7 +248,7 @@ async function finish(
       return { ...common, status: 'disabled', detail: `disabled: ${r.reason}` };
     }
     case 'failed':
-      return { ...common, status: 'failed', detail: r.reason, retryable: r.retryable };
+      return { ...common, status: 'failed', detail: r.reason, retryable: r.retryable, ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}) };
   }
 }
 

@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AnalyzeResult, DeployResult, IntegrateResult, TestRunResult, TestStatus } from '@greenloop/core';
+import type { AnalyzeStageResult, TestStatus } from '@greenloop/core';
 import { GreenloopError } from '@greenloop/core';
 import { analyzeCycle, type PreviousCycle, toPreviousCycle } from '../analysis/analyze-cycle.ts';
 import { RedisFlakeHistory } from '../analysis/redis-flake-history.ts';
@@ -9,8 +9,8 @@ import { loopPaths } from '../paths.ts';
 import { requireLoop } from './deploy.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
 
-/** What the analyze stage stores in Redis: the analysis minus per-test statuses, which go to a file. */
-export type AnalyzeStageResult = AnalyzeResult & { clusterFiles: Record<string, { json: string; markdown: string }>; testStatusesFile: string };
+/** What the analyze stage stores (defined in core's stage table; re-exported for tests). */
+export type { AnalyzeStageResult };
 
 async function readStatuses(file: string): Promise<Record<string, TestStatus> | undefined> {
   try {
@@ -29,8 +29,8 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
   const { environment } = await loadEnvironment(ctx, loop.environment);
   const [cycle, deploy, test] = await Promise.all([
     ctx.store.getCycle(loop.id, run.cycle),
-    ctx.store.getStage<DeployResult>(loop.id, run.cycle, 'deploy'),
-    ctx.store.getStage<TestRunResult>(loop.id, run.cycle, 'test'),
+    ctx.store.getStage(loop.id, run.cycle, 'deploy'),
+    ctx.store.getStage(loop.id, run.cycle, 'test'),
   ]);
   if (!cycle || !deploy?.result || !test?.result) throw new GreenloopError('EVIDENCE_MISSING', `cycle ${run.cycle} has no deploy or test result to analyze`);
   const services = deploy.result.services;
@@ -45,9 +45,9 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
   const previous: PreviousCycle[] = [];
   for (let n = 1; n < run.cycle; n++) {
     const c = await ctx.store.getCycle(loop.id, n);
-    const a = c?.stages.analyze?.result as AnalyzeStageResult | undefined;
+    const a = c?.stages.analyze?.result;
     if (!c || !a) continue;
-    const applied = (c.stages.integrate?.result as IntegrateResult | undefined)?.applied ?? [];
+    const applied = c.stages.integrate?.result?.applied ?? [];
     const fixedBy = Object.fromEntries(applied.map((x) => [x.fingerprint, x.commit]));
     const testStatuses = (await readStatuses(a.testStatusesFile)) ?? {};
     previous.push(toPreviousCycle(n, c.commit, { totals: a.totals, clusters: a.clusters, testStatuses }, applied.length ? fixedBy : undefined));

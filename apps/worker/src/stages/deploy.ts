@@ -55,7 +55,7 @@ async function runDeploy(ctx: WorkerContext, run: StageRun, procs: ProcessRecord
 
   const worktree = paths.deployWorktree(run.cycle);
   await addDetachedWorktree(ctx.env.repo, worktree, cycle.commit);
-  const previous = run.cycle > 1 ? ((await ctx.store.getStage<DeployResult>(loop.id, run.cycle - 1, 'deploy'))?.result?.services ?? []) : [];
+  const previous = run.cycle > 1 ? ((await ctx.store.getStage(loop.id, run.cycle - 1, 'deploy'))?.result?.services ?? []) : [];
 
   await stopServices(ctx, previous);
   const deployed: DeployedService[] = [];

@@ -6,19 +6,9 @@ import { configSecretNames } from '../fix/fixer-env.ts';
 import { runFix } from '../fix/run-fix.ts';
 import { loopPaths } from '../paths.ts';
 import { sandboxSettings } from '../process/sandbox.ts';
-import type { AnalyzeStageResult } from './analyze.ts';
 import { requireLoop } from './deploy.ts';
 import { runOwnedAttempt } from './owned-attempt.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
-
-/** What the controller records as the cycle's fix stage: the plan and each fixer's outcome. */
-export interface FixStageResult {
-  planned: string[];
-  skipped: { fingerprint: string; reason: string }[];
-  results: FixResult[];
-}
-
-export const fixMarker = (fingerprint: string) => `fix:${fingerprint}`;
 
 /**
  * One fixer for one failure cluster (a child job of the controller; several run in parallel). Its
@@ -26,10 +16,10 @@ export const fixMarker = (fingerprint: string) => `fix:${fingerprint}`;
  */
 export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: string; cycle: number; fingerprint: string }): Promise<FixResult> {
   const { loopId, cycle: n, fingerprint } = payload;
-  const recorded = await ctx.store.getMarker(loopId, n, fixMarker(fingerprint));
-  if (recorded) return JSON.parse(recorded) as FixResult;
+  const recorded = await ctx.store.getFixOutcome(loopId, n, fingerprint);
+  if (recorded) return recorded;
   const save = async (r: FixResult) => {
-    await ctx.store.setMarker(loopId, n, fixMarker(fingerprint), JSON.stringify(r));
+    await ctx.store.putFixOutcome(loopId, n, r);
     await recordFixOutcome(ctx.store.redis, ctx.store.prefix, r.outcome).catch(() => undefined);
     await ctx.store.emit({
       type: 'stage.progress',
@@ -48,7 +38,7 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
   const fixer = environment.fixer;
   if (!fixer) return await save({ fingerprint, outcome: 'skipped', reason: 'no fixer configured', attempts: 0 });
   const cycle = await ctx.store.getCycle(loopId, n);
-  const analysis = cycle?.stages.analyze?.result as AnalyzeStageResult | undefined;
+  const analysis = cycle?.stages.analyze?.result;
   const cluster = analysis?.clusters.find((c) => c.fingerprint === fingerprint);
   const files = analysis?.clusterFiles[fingerprint];
   if (!cycle || !cluster || !files) throw new GreenloopError('CLUSTER_NOT_FOUND', `cluster ${fingerprint} is not in cycle ${n}'s analysis`);
@@ -88,7 +78,7 @@ export async function integrateStage(ctx: WorkerContext, run: StageRun): Promise
   const loop = await requireLoop(ctx, run.loopId);
   const { environment } = await loadEnvironment(ctx, loop.environment);
   const cycle = await ctx.store.getCycle(loop.id, run.cycle);
-  const fix = cycle?.stages.fix?.result as FixStageResult | undefined;
+  const fix = cycle?.stages.fix?.result;
   if (!cycle || !fix || !loop.branch) throw new GreenloopError('FIX_MISSING', `cycle ${run.cycle} has no fix stage to integrate`);
   const accepted = fix.results.filter((r) => r.outcome === 'accepted');
   const push = environment.loop.push;

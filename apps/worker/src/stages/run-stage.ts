@@ -1,4 +1,4 @@
-import { describeError, GreenloopError, isRetryable, recordStageDuration, type StageName, type StageRecord } from '@greenloop/core';
+import { describeError, GreenloopError, isRetryable, type JobStage, recordStageDuration, type StageRecord, type StageResult } from '@greenloop/core';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.ts';
 
@@ -23,19 +23,20 @@ export interface StageOutput<R> {
  *   completes, so the controller (the parent) always wakes up and finds a record saying why;
  * - an earlier attempt's transient error is rethrown so BullMQ retries with backoff.
  */
-export async function runStage<R>(
+export async function runStage<S extends JobStage>(
   ctx: WorkerContext,
   job: Job,
-  stage: StageName,
+  stage: S,
   payload: { loopId: string; cycle: number },
-  fn: (run: StageRun) => Promise<StageOutput<R>>,
-): Promise<StageRecord<R>> {
+  fn: (run: StageRun) => Promise<StageOutput<StageResult<S>>>,
+): Promise<StageRecord<StageResult<S>>> {
+  type R = StageResult<S>;
   const { store } = ctx;
   const { loopId, cycle } = payload;
-  const existing = await store.getStage<R>(loopId, cycle, stage);
+  const existing = await store.getStage(loopId, cycle, stage);
   if (existing && existing.status !== 'running') return existing;
 
-  const record: StageRecord<R> = {
+  const record: StageRecord<R> & { stage: S } = {
     stage,
     status: 'running',
     startedAt: existing?.startedAt ?? new Date().toISOString(),
@@ -43,7 +44,8 @@ export async function runStage<R>(
   };
   const finish = async (patch: Partial<StageRecord<R>>) => {
     Object.assign(record, patch, { finishedAt: new Date().toISOString() });
-    await store.saveStage(loopId, cycle, record);
+    // The loop ended and closed this record meanwhile: its word stands, this attempt's is dropped.
+    if (!(await store.saveStage(loopId, cycle, record))) return (await store.getStage(loopId, cycle, stage)) ?? record;
     const ms = Date.parse(record.finishedAt as string) - Date.parse(record.startedAt);
     await recordStageDuration(store.redis, store.prefix, stage, ms).catch(() => undefined);
     await store.emit({
@@ -59,7 +61,7 @@ export async function runStage<R>(
 
   if (await store.isCancelRequested(loopId)) return await finish({ status: 'cancelled', summary: 'loop cancelled before the stage started' });
 
-  await store.saveStage(loopId, cycle, record);
+  if (!(await store.saveStage(loopId, cycle, record))) return (await store.getStage(loopId, cycle, stage)) ?? record;
   await store.emit({
     type: 'stage.started',
     loopId,
@@ -92,8 +94,12 @@ export async function runStage<R>(
     const e = err instanceof GreenloopError ? err : undefined;
     return await finish({
       status: 'failed',
-      error: { code: e?.code ?? 'INTERNAL', message: err instanceof Error ? err.message : String(err), ...(e?.hint ? { hint: e.hint } : {}) },
-      ...(e?.details ? { result: { details: e.details } as R } : {}),
+      error: {
+        code: e?.code ?? 'INTERNAL',
+        message: err instanceof Error ? err.message : String(err),
+        ...(e?.hint ? { hint: e.hint } : {}),
+        ...(e?.details ? { details: e.details } : {}),
+      },
     });
   }
 }

@@ -1,6 +1,6 @@
 import { glob, mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { type DeployResult, formatDuration, GreenloopError, type ProcessRecorder, renderArgv, renderString, type TestRunResult, type TestsConfig } from '@greenloop/core';
+import { formatDuration, GreenloopError, type ProcessRecorder, renderArgv, renderString, type TestRunResult, type TestsConfig } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { loopPaths, serviceUrlVar } from '../paths.ts';
 import { runCommand } from '../process/run-command.ts';
@@ -88,7 +88,7 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
   const loop = await requireLoop(ctx, run.loopId);
   const { environment } = await loadEnvironment(ctx, loop.environment);
   const tests = environment.tests;
-  const deploy = await ctx.store.getStage<DeployResult>(loop.id, run.cycle, 'deploy');
+  const deploy = await ctx.store.getStage(loop.id, run.cycle, 'deploy');
   const services = deploy?.result?.services;
   if (!services) throw new GreenloopError('DEPLOY_MISSING', `cycle ${run.cycle} has no successful deploy to test`);
   const cycle = await ctx.store.getCycle(loop.id, run.cycle);

@@ -91,7 +91,10 @@ describe('POST /v1/loops', () => {
     const a = await start('staging');
     expect((await start('production')).statusCode).toBe(202);
     const loop = (await t.store.getLoop(a.json().id)) as LoopRecord;
-    await t.store.saveLoop({ ...loop, state: 'green' });
+    // The verdict is recorded, but the teardown still holds the environment until it releases it.
+    await t.store.saveLoop({ ...loop, state: 'green', teardown: 'pending' });
+    expect((await start('staging')).statusCode).toBe(409);
+    await t.store.releaseEnvironment('staging', loop.id);
     expect((await start('staging')).statusCode).toBe(202);
   });
 
@@ -173,7 +176,7 @@ describe('GET /v1/loops/:id and cycles', () => {
       startedAt: new Date().toISOString(),
       attempts: 1,
       summary: 'deployed api',
-      result: { services: [{ service: 'api', url: 'http://x' }] },
+      result: { services: [{ service: 'api', provider: 'local', url: 'http://x', revision: 'local-1', readyAt: new Date().toISOString() }] },
     });
   }
 

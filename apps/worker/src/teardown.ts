@@ -1,0 +1,105 @@
+import { addJob, describeError, type LoopRecord, type LoopState, type StopReason, TERMINAL_STATES } from '@greenloop/core';
+import { loadEnvironment, type WorkerContext } from './context.ts';
+import { removeWorktree } from './git/repo.ts';
+import { loopPaths } from './paths.ts';
+import { closeOpenStages } from './stage-closing.ts';
+import { stopServices } from './stages/deploy.ts';
+
+/**
+ * Ends the loop in two steps. The verdict is recorded and announced first (people are waiting for it),
+ * with `teardown: 'pending'`; then {@link teardown} runs. A worker that dies in between leaves the
+ * controller job to stall and be replayed, and the replay finds the terminal loop and completes it.
+ */
+export async function finish(ctx: WorkerContext, loop: LoopRecord, state: LoopState, stop: StopReason): Promise<LoopState> {
+  const { store } = ctx;
+  const cycle = loop.cycle > 0 ? await store.getCycle(loop.id, loop.cycle) : undefined;
+  if (cycle && !cycle.finishedAt) await store.saveCycle({ ...cycle, finishedAt: new Date().toISOString() });
+  const ended: LoopRecord = { ...loop, state, stop, finishedAt: new Date().toISOString(), teardown: 'pending' };
+  delete ended.stage;
+  await store.saveLoop(ended);
+  await store.emit({ type: 'loop.finished', loopId: loop.id, cycle: loop.cycle, message: `loop ${state}: ${stop.message}`, data: { state, stop } });
+  ctx.log.info({ loopId: loop.id, state, rule: stop.rule }, stop.message);
+  await notify(ctx, ended, 'loop-finished');
+  return (await teardown(ctx, ended)).state;
+}
+
+/**
+ * The teardown of a terminal loop, idempotent step by step: stage records closed, candidates promoted
+ * (green), local services stopped, scratch worktrees removed (evidence stays in artifacts), and only then
+ * the environment released, so the next loop never overlaps with this one's processes.
+ */
+export async function teardown(ctx: WorkerContext, loop: LoopRecord): Promise<LoopRecord> {
+  const { store } = ctx;
+  if (loop.teardown === 'pending') {
+    await closeOpenStages(ctx, loop);
+    if (loop.state === 'green') await promoteCandidates(ctx, loop);
+    try {
+      // The last cycle's services, and the one before's in case the last deploy failed half-way.
+      for (let n = loop.cycle; n >= 1 && n >= loop.cycle - 1; n--) {
+        await stopServices(ctx, (await store.getStage(loop.id, n, 'deploy'))?.result?.services ?? []);
+      }
+    } catch (err) {
+      ctx.log.warn({ loopId: loop.id, err: describeError(err) }, 'could not stop the loop’s services');
+    }
+    const paths = loopPaths(ctx.env.home, loop.id);
+    for (let n = 1; n <= loop.cycle; n++) await removeWorktree(ctx.env.repo, paths.deployWorktree(n)).catch(() => undefined);
+    await removeWorktree(ctx.env.repo, paths.integrateWorktree).catch(() => undefined);
+  }
+  // Released before `done` is written: a crash between the two replays a teardown that is a no-op.
+  await store.releaseEnvironment(loop.environment, loop.id);
+  if (loop.teardown !== 'pending') return loop;
+  const done: LoopRecord = { ...loop, teardown: 'done' };
+  await store.saveLoop(done);
+  return done;
+}
+
+/**
+ * What a controller job that failed for good leaves behind (onFinalFailure of `loop.run`): the loop is
+ * recorded `failed` with the reason and torn down, so its environment is released and cancel or a new
+ * trigger work again. Never throws: the environment is released even if the teardown cannot finish.
+ */
+export async function failLoop(ctx: WorkerContext, loopId: string, reason: string): Promise<void> {
+  const loop = await ctx.store.getLoop(loopId);
+  if (!loop) return;
+  try {
+    if (TERMINAL_STATES.includes(loop.state)) await teardown(ctx, loop);
+    else await finish(ctx, loop, 'failed', { rule: 'stage-error', message: `the loop controller failed: ${reason}` });
+  } catch (err) {
+    ctx.log.error({ loopId, err: describeError(err) }, 'teardown of a failed loop did not complete; releasing its environment');
+    await ctx.store.releaseEnvironment(loop.environment, loop.id);
+  }
+}
+
+/** Green with candidate revisions (Cloud Run, 0% traffic under a tag): now they get the traffic. */
+async function promoteCandidates(ctx: WorkerContext, loop: LoopRecord): Promise<void> {
+  const deployed = (await ctx.store.getStage(loop.id, loop.cycle, 'deploy'))?.result?.services ?? [];
+  const { environment } = await loadEnvironment(ctx, loop.environment);
+  for (const d of deployed) {
+    const svc = environment.services.find((s) => s.name === d.service);
+    if (svc?.deploy.provider !== 'cloud-run' || !svc.deploy.candidate) continue;
+    try {
+      await ctx.deployProvider(svc).promote?.(d, {});
+      await ctx.store.emit({ type: 'notice', loopId: loop.id, message: `promoted ${d.service} revision ${d.revision} to 100% of traffic` });
+    } catch (err) {
+      const message = `could not promote ${d.service} revision ${d.revision}: ${describeError(err)}; traffic stays on the previous revision`;
+      await ctx.store.addNotice(loop.id, message);
+      await ctx.store.emit({ type: 'notice', loopId: loop.id, message });
+    }
+  }
+}
+
+/** Enqueues a notification; a notification problem never stops a loop. */
+export async function notify(ctx: WorkerContext, loop: LoopRecord, kind: 'loop-started' | 'cycle-finished' | 'loop-finished', cycle?: number): Promise<void> {
+  try {
+    const { environment } = await loadEnvironment(ctx, loop.environment);
+    if (!environment.notifications.slack && !environment.notifications.webhook) return;
+    await addJob(
+      ctx.queues,
+      'notify',
+      { loopId: loop.id, kind, ...(cycle ? { cycle } : {}) },
+      { jobId: [loop.id, 'notify', kind, cycle].filter(Boolean).join('.') },
+    );
+  } catch (err) {
+    ctx.log.warn({ loopId: loop.id, err: describeError(err) }, 'could not enqueue notification');
+  }
+}

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { TRIAGE_CLASSES } from './config/schema.ts';
+
+/**
+ * What each stage records as its result, as zod schemas: the one definition of these shapes. Records
+ * are parsed with them when read (see the stage table in stages.ts), so a record written by an older
+ * greenloop or damaged by hand is a clear error instead of a silently wrong value.
+ */
+
+export const TestTotalsSchema = z.object({
+  total: z.number(),
+  passed: z.number(),
+  failed: z.number(),
+  skipped: z.number(),
+  durationMs: z.number(),
+});
+export type TestTotals = z.infer<typeof TestTotalsSchema>;
+
+// ---- deploy ---------------------------------------------------------------------------------------
+
+export const DeployedServiceSchema = z.object({
+  service: z.string(),
+  provider: z.enum(['local', 'cloud-run', 'command']),
+  url: z.string(),
+  /** Cloud Run revision name, or "local-<pid>" for the local provider. */
+  revision: z.string(),
+  readyAt: z.string(),
+  /** local provider: the process group to stop, and where its output goes. */
+  pid: z.number().int().optional(),
+  logFile: z.string().optional(),
+  worktree: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+  /** Local services: whether the process ran inside the sandbox (bubblewrap). */
+  sandboxed: z.boolean().optional(),
+});
+export type DeployedService = z.infer<typeof DeployedServiceSchema>;
+
+export const DeployResultSchema = z.object({ services: z.array(DeployedServiceSchema) });
+export type DeployResult = z.infer<typeof DeployResultSchema>;
+
+// ---- test -----------------------------------------------------------------------------------------
+
+export const TestRunResultSchema = z.object({
+  runId: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  timedOut: z.boolean(),
+  junitFiles: z.array(z.string()),
+  stdoutFile: z.string(),
+  stderrFile: z.string(),
+  /** Bytes dropped because output exceeded tests.outputLimit. */
+  truncatedBytes: z.number(),
+  /** JUnit files of the rerun of failed tests (tests.rerun), for flake labelling. */
+  rerunJunitFiles: z.array(z.string()).optional(),
+  /** Whether the suite ran inside the sandbox (bubblewrap); false: it had greenloop's own access. */
+  sandboxed: z.boolean().optional(),
+});
+export type TestRunResult = z.infer<typeof TestRunResultSchema>;
+
+// ---- analyze --------------------------------------------------------------------------------------
+
+export const ClusterStatusSchema = z.enum(['new', 'persisting', 'regressed']);
+export type ClusterStatus = z.infer<typeof ClusterStatusSchema>;
+
+export const ClusterSummarySchema = z.object({
+  fingerprint: z.string(),
+  title: z.string(),
+  triage: z.enum(TRIAGE_CLASSES),
+  status: ClusterStatusSchema,
+  tests: z.array(z.string()),
+  sampleMessage: z.string(),
+  endpoints: z.array(z.object({ method: z.string().optional(), path: z.string(), status: z.number().optional() })),
+});
+export type ClusterSummary = z.infer<typeof ClusterSummarySchema>;
+
+export const RealnessSchema = z.object({ real: z.boolean(), reasons: z.array(z.string()) });
+export type Realness = z.infer<typeof RealnessSchema>;
+
+export const AnalyzeResultSchema = z.object({
+  green: z.boolean(),
+  totals: TestTotalsSchema,
+  realness: RealnessSchema,
+  clusters: z.array(ClusterSummarySchema),
+  /** Fingerprints failing in the previous cycle that pass now. */
+  fixed: z.array(z.string()),
+  flaky: z.array(z.string()),
+  failingTests: z.array(z.string()),
+  report: z.object({ markdown: z.string(), json: z.string() }),
+});
+export type AnalyzeResult = z.infer<typeof AnalyzeResultSchema>;
+
+/** What the analyze stage stores: the analysis plus each cluster's files; per-test statuses go to a file. */
+export const AnalyzeStageResultSchema = AnalyzeResultSchema.extend({
+  clusterFiles: z.record(z.string(), z.object({ json: z.string(), markdown: z.string() })),
+  testStatusesFile: z.string(),
+});
+export type AnalyzeStageResult = z.infer<typeof AnalyzeStageResultSchema>;
+
+// ---- fix and integrate ----------------------------------------------------------------------------
+
+export const FIX_OUTCOMES = ['accepted', 'rejected', 'no-change', 'failed', 'timed-out', 'skipped', 'cancelled'] as const;
+export type FixOutcome = (typeof FIX_OUTCOMES)[number];
+
+/** One fixer's outcome for one cluster (written by its `stage.fix` job). */
+export const FixResultSchema = z.object({
+  fingerprint: z.string(),
+  outcome: z.enum(FIX_OUTCOMES),
+  reason: z.string().optional(),
+  branch: z.string().optional(),
+  commit: z.string().optional(),
+  diffStat: z.string().optional(),
+  diffFile: z.string().optional(),
+  logFile: z.string().optional(),
+  attempts: z.number().int(),
+  gates: z.array(z.object({ name: z.string(), passed: z.boolean(), reason: z.string().optional() })).optional(),
+  /** Whether the fixer ran inside the sandbox (bubblewrap); false: it had greenloop's own access. */
+  sandboxed: z.boolean().optional(),
+});
+export type FixResult = z.infer<typeof FixResultSchema>;
+
+/** The cycle's fix step: the plan and each fixer's outcome. */
+export const FixStageResultSchema = z.object({
+  planned: z.array(z.string()),
+  skipped: z.array(z.object({ fingerprint: z.string(), reason: z.string() })),
+  results: z.array(FixResultSchema),
+});
+export type FixStageResult = z.infer<typeof FixStageResultSchema>;
+
+export const IntegrateResultSchema = z.object({
+  commit: z.string(),
+  applied: z.array(z.object({ fingerprint: z.string(), commit: z.string() })),
+  dropped: z.array(z.object({ fingerprint: z.string(), reason: z.string() })),
+  pushed: z.boolean().optional(),
+});
+export type IntegrateResult = z.infer<typeof IntegrateResultSchema>;
