@@ -23,6 +23,11 @@ describe('stop rules', () => {
     expect(fake?.message).toContain('no test was collected');
   });
 
+  it('stops on an environment failure with its evidence, before any budget rule', () => {
+    const stop = evaluateStopRules([c(1, ['a'], { environment: '9 of 10 tests failed, 9 of them unable to reach a working service' })], { ...limits, maxCycles: 1 }, 10);
+    expect(stop).toEqual({ rule: 'environment', message: 'cycle 1: 9 of 10 tests failed, 9 of them unable to reach a working service', clusters: ['a'] });
+  });
+
   it('enforces maxCycles and maxDuration, naming the clusters left', () => {
     expect(evaluateStopRules([c(1, ['a'])], { ...limits, maxCycles: 1 }, 10)).toMatchObject({ rule: 'max-cycles', clusters: ['a'] });
     expect(evaluateStopRules([c(1, ['a'])], limits, 3_600_000)).toMatchObject({ rule: 'max-duration' });

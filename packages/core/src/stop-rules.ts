@@ -9,6 +9,8 @@ export interface CycleOutcome {
   realnessReasons: string[];
   /** Fingerprints of the failing clusters (flaky ones excluded). */
   failing: string[];
+  /** Set when the run failed because of its environment (connection refused, DNS, TLS…), with the evidence. */
+  environment?: string;
 }
 
 const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
@@ -28,6 +30,8 @@ export function evaluateStopRules(
   if (!last.real && last.failing.length === 0) {
     return { rule: 'not-real', message: `cycle ${last.n} had no failures but the run cannot be trusted: ${last.realnessReasons.join('; ')}` };
   }
+  // No code fix can make an unreachable service pass: stop and say so before any fixer is dispatched.
+  if (last.environment) return { rule: 'environment', message: `cycle ${last.n}: ${last.environment}`, clusters: last.failing };
   if (last.n >= limits.maxCycles) {
     return {
       rule: 'max-cycles',

@@ -11,9 +11,11 @@ const WS_CODE = /\b(?:received|sent|close[ds]?(?: with)?(?: code)?|code|status)\
 const WS_CONTEXT = /websocket|\bws\b|\bwss?:\/\/|\b1\d{3} \([a-z ]+\)|connection closed|close frame/i;
 const ERRNO =
   /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EPIPE|ECONNABORTED|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT)\b/g;
+// Connection-level failures in the words runners and HTTP clients of every stack use (Node, Python requests/
+// urllib3/httpx, Go net/http, Java): the suite could not talk to the service at all.
 const ERRNO_PHRASE =
-  /(connection refused|ConnectionRefusedError)|(connection reset|socket hang up|ConnectionResetError|RemoteDisconnected)|(no such host|getaddrinfo|Name or service not known|UnknownHostException)|(\bfetch failed\b)|(broken pipe)/gi;
-const PHRASE_ERRNO = ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'FETCH_FAILED', 'EPIPE'];
+  /(connection refused|ConnectionRefusedError|Failed to establish a new connection|NewConnectionError)|(connection reset|socket hang up|ConnectionResetError|RemoteDisconnected|ECONNABORTED)|(no such host|getaddrinfo|Name or service not known|nodename nor servname|UnknownHostException|Temporary failure in name resolution)|(\bfetch failed\b)|(broken pipe)|(certificate verify failed|self[- ]signed certificate|SSLError|SSLHandshakeException|\bERR_TLS_|CERT_HAS_EXPIRED|UNABLE_TO_VERIFY_LEAF_SIGNATURE|DEPTH_ZERO_SELF_SIGNED_CERT|x509: |tls: )|(\bReadTimeout\b|\bConnectTimeout(?:Error)?\b|SocketTimeoutException|Client\.Timeout exceeded|i\/o timeout|Read timed out)/gi;
+const PHRASE_ERRNO = ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'FETCH_FAILED', 'EPIPE', 'TLS', 'ETIMEDOUT'];
 const TIMEOUT = /\b(?:timed? ?out|timeout|deadline exceeded|Exceeded timeout)\b|TimeoutError|TimeoutException/i;
 const ASSERTION_TYPE = /assert|expect|comparison|ComparisonFailure|AssertionFailed/i;
 const ASSERTION_TEXT = /\bexpected\b|\bassert|toBe|toEqual|to equal|to be\b|!==|Expected values to be/i;
@@ -87,4 +89,35 @@ export function classify(input: TriageInput): TriageClass {
   if (type && /Error|Exception|panic/.test(type) && firstOwn && !firstOwn.test) return 'server-error';
   if (ASSERTION_TEXT.test(input.text)) return 'assertion';
   return 'unknown';
+}
+
+/** What the environment verdict reads of an analyzed cycle. */
+export interface EnvironmentVerdictInput {
+  totals: { total: number; failed: number; skipped: number };
+  clusters: readonly { title: string; triage: TriageClass; tests: readonly string[]; sampleMessage: string; endpoints: readonly { status?: number }[] }[];
+}
+
+/** Share of executed tests that must fail, and share of those that must fail the environment's way. */
+export const ENVIRONMENT_FAILED_SHARE = 0.8;
+
+// A gateway answering for a service that is not there is the environment too (a proxy, a load balancer).
+const GATEWAY = /\b(?:502|503|504)\b|Bad Gateway|Service Unavailable|Gateway Time-?out/i;
+const failsLikeEnvironment = (c: EnvironmentVerdictInput['clusters'][number]) =>
+  c.triage === 'infrastructure' || c.endpoints.some((e) => e.status === 502 || e.status === 503 || e.status === 504) || GATEWAY.test(c.sampleMessage);
+
+/**
+ * A run that failed because of its environment, not the code: at least 80% of the executed tests failed,
+ * and at least 80% of those with connection-level errors (refused, reset, DNS, TLS, network timeouts) or a
+ * gateway's 502/503/504. Returns the evidence in words, or undefined. A few such failures among passing
+ * tests are not a verdict on the run: their clusters go to a person (fixer.skipTriage) and the loop goes on.
+ */
+export function environmentFailure(a: EnvironmentVerdictInput): string | undefined {
+  const executed = a.totals.total - a.totals.skipped;
+  if (executed <= 0 || a.totals.failed < ENVIRONMENT_FAILED_SHARE * executed) return undefined;
+  const env = a.clusters.filter(failsLikeEnvironment);
+  const envTests = env.reduce((n, c) => n + c.tests.length, 0);
+  if (envTests === 0 || envTests < ENVIRONMENT_FAILED_SHARE * a.totals.failed) return undefined;
+  const biggest = [...env].sort((x, y) => y.tests.length - x.tests.length)[0];
+  const sample = biggest ? ` — e.g. "${biggest.sampleMessage.split('\n')[0]?.slice(0, 200)}" (${biggest.tests.length} test(s): ${biggest.title})` : '';
+  return `${a.totals.failed} of ${executed} tests failed, ${envTests} of them unable to reach a working service${sample}. That is the environment (deploy, URLs, network, TLS), not the code: no fixer was dispatched`;
 }

@@ -18,16 +18,20 @@ describe('planFixes', () => {
     expect(plan.dispatch.map((c) => c.fingerprint)).toEqual(['aaaaaa', 'dddddd']);
     expect(plan.maxAttempts).toEqual({ aaaaaa: 2, dddddd: 1 });
     expect(plan.skipped).toEqual([
-      { fingerprint: 'bbbbbb', reason: 'needs a person: infrastructure' },
+      {
+        fingerprint: 'bbbbbb',
+        reason:
+          'needs a person: infrastructure (the suite could not reach the service: connection refused/reset, DNS, TLS or a timeout; an environment problem, not a code bug)',
+      },
       { fingerprint: 'cccccc', reason: 'needs a person: 3 attempts did not fix it' },
     ]);
   });
 
-  it('dispatches everything with the defaults', () => {
+  it('with the defaults, dispatches everything but environment failures (skipTriage defaults to infrastructure)', () => {
     const plan = planFixes(clusters, fixerConfig(['fix']), {});
-    expect(plan.dispatch).toHaveLength(4);
-    expect(plan.skipped).toEqual([]);
-    expect(Object.values(plan.maxAttempts)).toEqual([1, 1, 1, 1]);
+    expect(plan.dispatch.map((c) => c.fingerprint)).toEqual(['aaaaaa', 'cccccc', 'dddddd']);
+    expect(plan.skipped.map((s) => s.fingerprint)).toEqual(['bbbbbb']);
+    expect(Object.values(plan.maxAttempts)).toEqual([1, 1, 1]);
   });
 });
 

@@ -1,9 +1,14 @@
-import type { ClusterSummary, FixerConfig } from '@greenloop/core';
+import type { ClusterSummary, FixerConfig, TriageClass } from '@greenloop/core';
 
 /**
  * Routing and budgets: which clusters of a cycle get a fixer, with how many attempts, and which go to a
  * person instead (their triage class is configured as not fixable, or the loop's budget for them is spent).
  */
+
+/** Why a class is not for a code fixer, where that is not obvious from its name. */
+const TRIAGE_WHY: Partial<Record<TriageClass, string>> = {
+  infrastructure: ' (the suite could not reach the service: connection refused/reset, DNS, TLS or a timeout; an environment problem, not a code bug)',
+};
 
 export interface FixPlan {
   /** Clusters that get a fixer this cycle, in the order given. */
@@ -31,7 +36,7 @@ export function planFixes(
     seen.add(fp);
     const spent = attemptsSoFar[fp] ?? 0;
     if (fixer.skipTriage.includes(cluster.triage)) {
-      plan.skipped.push({ fingerprint: fp, reason: `needs a person: ${cluster.triage}` });
+      plan.skipped.push({ fingerprint: fp, reason: `needs a person: ${cluster.triage}${TRIAGE_WHY[cluster.triage] ?? ''}` });
     } else if (spent >= fixer.attemptsPerLoop) {
       plan.skipped.push({ fingerprint: fp, reason: `needs a person: ${spent} attempts did not fix it` });
     } else {

@@ -151,8 +151,8 @@ export const FixerSchema = z.strictObject({
   /** The fixer's (and verify command's) network in the sandbox: host, or none (loopback only, so no model API). */
   network: z.enum(['host', 'none']).default('host'),
   env: envMap.default({}),
-  /** Triage classes that go to a person instead of the fixer. */
-  skipTriage: z.array(z.enum(TRIAGE_CLASSES)).default([]),
+  /** Triage classes that go to a person instead of the fixer; by default connection-level failures (an environment problem). */
+  skipTriage: z.array(z.enum(TRIAGE_CLASSES)).default(['infrastructure']),
 });
 
 export const LoopLimitsSchema = z.strictObject({
