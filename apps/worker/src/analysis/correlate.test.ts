@@ -29,9 +29,9 @@ const test = (over: Partial<ParsedTestCase> = {}): ParsedTestCase => ({
 });
 
 describe('traceIdFor', () => {
-  it('is the first 32 hex of sha256(runId + " " + testName)', () => {
-    // sha256("run-7 agents > starts an agent"), computed independently with `printf %s … | sha256sum`.
-    expect(traceIdFor('run-7', 'agents > starts an agent')).toBe('f46b8fa88f3b7ae36e68b0e11fbac88c');
+  it('is the first 32 hex of sha256("<runId>:<testName>"), as the demo suite derives it', () => {
+    // sha256("run-7:agents > starts an agent"), computed independently with `printf %s … | sha256sum`.
+    expect(traceIdFor('run-7', 'agents > starts an agent')).toBe('ceab678f871cdd24a6281a154856bd22');
   });
 
   it('reads trace ids in Cloud Logging, raw and traceparent forms', () => {

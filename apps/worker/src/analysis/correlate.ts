@@ -10,7 +10,7 @@ import type { CorrelatedLog, EndpointRef, ParsedTestCase } from './types.ts';
  * Ties failed tests to server log lines. In order of confidence:
  * 1. `test`: the service logged the `x-greenloop-test` header and it names this test;
  * 2. `trace`: the entry's trace id equals the one the suite derives for this test — the first 32 hex of
- *    sha256(runId + ' ' + testName), sent as the `traceparent` trace id;
+ *    sha256(`${runId}:${testName}`), sent as the `traceparent` trace id (as examples/demo-service documents);
  * 3. `route`: a request to the endpoint the failure names, in the run's window, with the failing status;
  * 4. `window`: an error the services logged while the test ran (only when the JUnit file has timestamps).
  * Entries that carry another run's id are never used.
@@ -57,9 +57,9 @@ export interface RequestEvidence {
 const SEVERITY_RANK: Record<LogEntry['severity'], number> = { CRITICAL: 5, ERROR: 4, WARNING: 3, INFO: 2, DEFAULT: 1, DEBUG: 0 };
 const CLOCK_SKEW_MS = 5000;
 
-/** The trace id the demo suite derives for a test: first 32 hex of sha256(runId + ' ' + testName). */
+/** The trace id a suite derives for a test: first 32 hex of sha256("<runId>:<test full name>"), as examples/demo-service/e2e/client.js does. */
 export function traceIdFor(runId: string, testName: string): string {
-  return createHash('sha256').update(`${runId} ${testName}`).digest('hex').slice(0, 32);
+  return createHash('sha256').update(`${runId}:${testName}`).digest('hex').slice(0, 32);
 }
 
 /** Lowercased words of a test name, separators (›, >, ::, /, .) as spaces, so "a › b" matches "a > b". */

@@ -1,6 +1,7 @@
 import type { DeployedService, LogEntry, TestRunResult } from '@greenloop/core';
 import { describe, expect, it } from 'vitest';
 import type { LogPull } from '../logs/types.ts';
+import type { RecordedRequest } from '../proxy/request-record.ts';
 import { assessRealness, type RealnessInput } from './realness.ts';
 import type { CycleTotals, PreviousCycle } from './types.ts';
 
@@ -130,5 +131,50 @@ describe('realness', () => {
     expect(assess({ totals: totals({ failed: 0, passed: 25 }), run: { ...run, exitCode: 2 } }).reasons[0]).toMatch(
       /exited with code 2 but its JUnit reports no failures/,
     );
+  });
+
+  it("does not count greenloop's own probe, an unmarked health check at the start, another revision, or a line with no readable time", () => {
+    const probe = request({
+      runId: undefined,
+      time: '2025-09-08T21:00:00.021Z',
+      httpRequest: { method: 'GET', path: '/health', status: 200, userAgent: 'greenloop-probe/1' },
+      probe: true,
+    });
+    const beforeStart = request({ runId: undefined, time: '2025-09-08T20:59:59.979Z', httpRequest: { method: 'GET', path: '/health', status: 200 } });
+    const earlyHealth = request({ runId: undefined, time: '2025-09-08T21:00:00.300Z', httpRequest: { method: 'GET', path: '/healthz', status: 200 } });
+    const stale = request({ runId: undefined, revision: 'local-0' });
+    const unknownTime = request({ runId: undefined, timeUnknown: true });
+    const r = assess({ logs: logs([probe, beforeStart, earlyHealth, stale, unknownTime]) });
+    expect(r.real).toBe(false);
+    expect(check(r, 'requests-seen')).toMatchObject({
+      passed: false,
+      detail: expect.stringContaining(
+        "0 request lines in the test window; services seen: none; left out: 1 greenloop probe(s), 1 health check(s) in the run's first second, 1 request(s) to another revision or service, 1 request line(s) with no readable time",
+      ),
+    });
+    // The suite's own health check later in the run is test traffic.
+    const later = request({ runId: undefined, time: '2025-09-08T21:03:00.000Z', httpRequest: { method: 'GET', path: '/healthz', status: 200 } });
+    expect(assess({ logs: logs([probe, later]) }).real).toBe(true);
+  });
+
+  it("uses the proxy's record as the primary source; its probes and unreachable requests do not count", () => {
+    const rec = (over: Partial<RecordedRequest> = {}): RecordedRequest => ({
+      time: '2025-09-08T21:01:00.000Z',
+      service: 'api',
+      method: 'GET',
+      path: '/api/agents',
+      status: 200,
+      durationMs: 4,
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      ...over,
+    });
+    const r = assess({ logs: logs([]), requests: [rec(), rec({ probe: true }), rec({ status: 502, error: 'ECONNREFUSED' })] });
+    expect(check(r, 'requests-seen')).toMatchObject({
+      passed: true,
+      detail:
+        '0 log entries carry run id run-1; 1 requests recorded by the proxy; services seen: api; left out: 1 greenloop probe(s), 1 request(s) that never reached the service',
+    });
+    const none = assess({ logs: logs([]), requests: [rec({ probe: true }), rec({ status: 502, error: 'ECONNREFUSED' })] });
+    expect(none.real).toBe(false);
   });
 });

@@ -1,5 +1,7 @@
 import type { DeployedService, Realness, TestRunResult } from '@greenloop/core';
 import type { LogPull } from '../logs/types.ts';
+import type { RecordedRequest } from '../proxy/request-record.ts';
+import { countTestTraffic, describeExcluded } from './test-traffic.ts';
 import type { CycleTotals, PreviousCycle } from './types.ts';
 
 /**
@@ -22,7 +24,7 @@ export interface RealnessEvidence {
   wallMs: number;
   /** Log entries carrying this run's id. */
   runEntries: number;
-  /** Request log lines from the services inside the test window (this run's or untagged). */
+  /** The suite's requests to this cycle's revisions in the test window (proxy record, else request logs), probes excluded. */
   requestEntries: number;
   servicesSeen: string[];
   previousTotal: number | null;
@@ -50,9 +52,11 @@ export interface RealnessInput {
   skipReasons?: string[];
   /** The last lines of the suite's output, shown when nothing was collected. */
   outputTail?: string;
+  /** Requests the recording proxy saw (test/requests.jsonl): the primary evidence that the suite reached the services. */
+  requests?: readonly RecordedRequest[];
+  /** The services' configured health paths: unmarked hits on them at the very start are not test traffic. */
+  healthPaths?: readonly string[];
 }
-
-const SKEW_MS = 5000;
 
 function pct(x: number): string {
   return `${(x * 100).toFixed(x < 0.1 && x > 0 ? 1 : 0)}%`;
@@ -128,25 +132,18 @@ export function assessRealness(input: RealnessInput): RealnessAssessment {
     });
   }
 
-  const from = Date.parse(run.startedAt) - SKEW_MS;
-  const to = Date.parse(run.finishedAt) + SKEW_MS;
-  let runEntries = 0;
-  let requestEntries = 0;
-  const servicesSeen = new Set<string>();
-  for (const e of logs.entries) {
-    if (e.runId === run.runId) {
-      runEntries++;
-      servicesSeen.add(e.service);
-    }
-    if (e.httpRequest && (!e.runId || e.runId === run.runId)) {
-      const at = Date.parse(e.time);
-      if (at >= from && at <= to) {
-        requestEntries++;
-        servicesSeen.add(e.service);
-      }
-    }
-  }
-  const seen = `${runEntries} log entries carry run id ${run.runId}; ${requestEntries} request lines in the test window; services seen: ${[...servicesSeen].sort().join(', ') || 'none'}`;
+  const traffic = countTestTraffic({
+    run,
+    services: input.services,
+    entries: logs.entries,
+    ...(input.requests ? { requests: input.requests } : {}),
+    ...(input.healthPaths ? { healthPaths: input.healthPaths } : {}),
+  });
+  const { runEntries, requests: requestEntries } = traffic;
+  const servicesSeen = new Set(traffic.servicesSeen);
+  const via = traffic.source === 'proxy' ? 'requests recorded by the proxy' : 'request lines in the test window';
+  const left = describeExcluded(traffic);
+  const seen = `${runEntries} log entries carry run id ${run.runId}; ${requestEntries} ${via}; services seen: ${[...servicesSeen].sort().join(', ') || 'none'}${left ? `; ${left}` : ''}`;
   if (input.services.length === 0) {
     checks.push({ id: 'requests-seen', label: 'Requests reached the services', passed: null, detail: 'no services were deployed this cycle' });
   } else if (runEntries + requestEntries > 0) {

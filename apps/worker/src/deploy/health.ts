@@ -1,6 +1,10 @@
 import { GreenloopError } from '@greenloop/core';
+import { PROBE_HEADER, PROBE_USER_AGENT } from '../ingest/log-entry.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What every greenloop probe sends: the user agent and header `ingest/` and the recording proxy recognise. */
+export const PROBE_HEADERS: Readonly<Record<string, string>> = { 'user-agent': PROBE_USER_AGENT, [PROBE_HEADER]: '1' };
 
 export interface HealthWait {
   url: string;
@@ -29,7 +33,8 @@ export async function waitHealthy(w: HealthWait): Promise<number> {
     const gone = w.gone?.();
     if (gone) throw new GreenloopError('DEPLOY_NOT_READY', `${w.service} ${gone} before ${w.path} answered`);
     try {
-      const res = await fetch(healthUrl, { signal: AbortSignal.timeout(2000), redirect: 'manual' });
+      // Marked so that realness never counts greenloop's own probe as the suite's traffic.
+      const res = await fetch(healthUrl, { signal: AbortSignal.timeout(2000), redirect: 'manual', headers: PROBE_HEADERS });
       await res.body?.cancel();
       if (res.ok || (w.acceptAuthRequired && (res.status === 401 || res.status === 403))) return res.status;
       lastError = `HTTP ${res.status}`;
