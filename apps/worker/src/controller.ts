@@ -19,7 +19,6 @@ import {
   type TypedStageRecord,
 } from '@greenloop/core';
 import { type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
-import { environmentFailure } from './analysis/triage.ts';
 import { loadEnvironment, type WorkerContext } from './context.ts';
 import { planFixes } from './fix/dispatch.ts';
 import { ensureBranch, resolveCommit } from './git/repo.ts';
@@ -254,15 +253,7 @@ async function outcomes(ctx: WorkerContext, loopId: string, upTo: number): Promi
   for (let n = 1; n <= upTo; n++) {
     const a = (await ctx.store.getStage(loopId, n, 'analyze'))?.result;
     if (!a) continue;
-    const environment = environmentFailure(a);
-    out.push({
-      n,
-      green: a.green,
-      real: a.realness.real,
-      realnessReasons: a.realness.reasons,
-      failing: a.clusters.map((c) => c.fingerprint),
-      ...(environment ? { environment } : {}),
-    });
+    out.push({ n, green: a.green, real: a.realness.real, realnessReasons: a.realness.reasons, failing: a.clusters.map((c) => c.fingerprint) });
   }
   return out;
 }
