@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type DeployedService, freePort, GreenloopError, type Logger, renderArgv, renderEnv } from '@greenloop/core';
-import { isAlive, killGroup } from '../process/run-command.ts';
+import { groupAlive, isAlive, killGroup } from '../process/run-command.ts';
+import { confine } from '../process/sandbox.ts';
 import { waitHealthy } from './health.ts';
 import { deployValues } from './placeholder-values.ts';
 import type { DeployProvider, DeployRequest } from './types.ts';
@@ -41,13 +42,25 @@ export class LocalProvider implements DeployProvider {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const logFile = join(req.cycleDir, 'deploy', `${req.service.name}.log`);
-    const fd = openSync(logFile, 'a');
     const values = deployValues(req);
-    const [program, ...args] = renderArgv(cfg.command, values);
     const cwd = resolve(req.worktree, cfg.cwd);
+    const env = { PATH: this.pathVar, HOME: this.homeVar, ...renderEnv(cfg.env, values), PORT: String(port), GREENLOOP_COMMIT: req.commit, ...req.processes?.env() };
+    // Sandboxed (process/sandbox.ts): writable only the cycle's checkout, network host; it outlives a
+    // worker restart as before, and its pid stays the group to kill.
+    const sandbox = req.sandbox ?? { mode: 'off', hide: [] };
+    const confined = await confine({ kind: 'service', argv: renderArgv(cfg.command, values), cwd, env, network: 'host', writable: [req.worktree], outliveParent: true }, sandbox).catch(
+      (err: unknown) => {
+        throw new GreenloopError('DEPLOY_NOT_READY', `could not start ${req.service.name}: ${err instanceof Error ? err.message : String(err)}`, {
+          hint: `check deploy.command of service ${req.service.name} and sandbox in greenloop.yaml`,
+        });
+      },
+    );
+    if (confined.warning) req.log.warn({ service: req.service.name }, confined.warning);
+    const [program, ...args] = confined.argv;
+    const fd = openSync(logFile, 'a');
     const child = spawn(program as string, args, {
       cwd,
-      env: { PATH: this.pathVar, HOME: this.homeVar, ...renderEnv(cfg.env, values), PORT: String(port), GREENLOOP_COMMIT: req.commit, ...req.processes?.env() },
+      env,
       detached: true,
       stdio: ['ignore', fd, fd],
     });
@@ -101,6 +114,7 @@ export class LocalProvider implements DeployProvider {
       pid,
       logFile,
       worktree: req.worktree,
+      sandboxed: confined.sandboxed,
     };
   }
 
@@ -108,8 +122,9 @@ export class LocalProvider implements DeployProvider {
     const pid = deployed.pid;
     if (!pid || !isAlive(pid)) return;
     killGroup(pid, 'SIGTERM');
-    for (let i = 0; i < 250 && isAlive(pid); i++) await sleep(20);
-    if (isAlive(pid)) killGroup(pid, 'SIGKILL');
+    // The group, not only its leader: a sandboxed service's leader (bwrap) exits before the service does.
+    for (let i = 0; i < 250 && (isAlive(pid) || groupAlive(pid)); i++) await sleep(20);
+    if (isAlive(pid) || groupAlive(pid)) killGroup(pid, 'SIGKILL');
     log.debug({ service: deployed.service, pid }, 'stopped local service');
   }
 }

@@ -1,4 +1,5 @@
 import type { DeployedService, Logger, ProcessRecorder, ServiceConfig } from '@greenloop/core';
+import type { SandboxSettings } from '../process/sandbox.ts';
 
 /** What every deploy provider gets for one service in one cycle. */
 export interface DeployRequest {
@@ -15,6 +16,8 @@ export interface DeployRequest {
   urls?: Readonly<Record<string, string>>;
   /** Records what the provider spawns (local services, build and deploy commands) for the stage's attempt. */
   processes?: ProcessRecorder;
+  /** How local services are sandboxed (`sandbox:` in greenloop.yaml); absent: not sandboxed. */
+  sandbox?: SandboxSettings;
   /** What was deployed for this service in the previous cycle, if anything. */
   previous?: DeployedService;
   signal: AbortSignal;

@@ -7,6 +7,7 @@ import { deployInOrder } from '../deploy/order.ts';
 import type { DeployRequest } from '../deploy/types.ts';
 import { addDetachedWorktree, removeWorktree } from '../git/repo.ts';
 import { loopPaths } from '../paths.ts';
+import { sandboxSettings } from '../process/sandbox.ts';
 import { runOwnedAttempt } from './owned-attempt.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
 
@@ -75,6 +76,7 @@ async function runDeploy(ctx: WorkerContext, run: StageRun, procs: ProcessRecord
         cycleDir,
         urls,
         processes: procs,
+        sandbox: sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME }),
         ...(prev ? { previous: prev } : {}),
         signal: run.signal,
         log: ctx.log.child({ loopId: loop.id, cycle: run.cycle, service: service.name }),

@@ -4,6 +4,7 @@ import { formatDuration, GreenloopError, type ProcessRecorder, renderArgv, rende
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { loopPaths, serviceUrlVar } from '../paths.ts';
 import { runCommand } from '../process/run-command.ts';
+import { type SandboxSettings, sandboxSettings } from '../process/sandbox.ts';
 import { startServiceProxies } from '../proxy/service-proxies.ts';
 import { requireLoop } from './deploy.ts';
 import { runOwnedAttempt } from './owned-attempt.ts';
@@ -35,6 +36,7 @@ async function rerunFailed(
   cwd: string,
   tests: TestsConfig,
   procs: ProcessRecorder,
+  sandbox: SandboxSettings,
 ): Promise<string[]> {
   return await rerunFailedTests(plan, junitFiles, values, values.artifacts as string, cwd, {
     progress: (m) => run.progress(m),
@@ -57,6 +59,7 @@ async function rerunFailed(
         outputLimit: tests.outputLimit,
         signal: run.signal,
         onSpawn: tracked.onSpawn,
+        sandbox: { settings: sandbox, kind: 'test', network: 'host', writable: [cwd, dir] },
       });
       await tracked.release();
       if (res.cancelled) throw new GreenloopError('CANCELLED', 'test rerun cancelled', { retryable: true });
@@ -130,6 +133,8 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
   let lastProgress = Date.now();
   run.progress(`running ${argv.join(' ')} (timeout ${formatDuration(tests.timeout)})`);
   const tracked = procs.track('test');
+  // Sandboxed: writable only the cycle's checkout and this test directory; network host (the services).
+  const sandbox = sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME });
   const res = await runCommand({
     argv,
     cwd: worktree,
@@ -140,6 +145,7 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
     outputLimit: tests.outputLimit,
     signal: run.signal,
     onSpawn: tracked.onSpawn,
+    sandbox: { settings: sandbox, kind: 'test', network: 'host', writable: [worktree, dir] },
     onOutput: (chunk) => {
       for (const b of chunk) if (b === 10) lines++;
       if (Date.now() - lastProgress > 3000) {
@@ -150,6 +156,7 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
   });
   const finishedAt = new Date().toISOString();
   await tracked.release();
+  if (res.sandboxWarning) ctx.log.warn({ loopId: loop.id, cycle: run.cycle }, res.sandboxWarning);
   if (res.cancelled) throw new GreenloopError('CANCELLED', 'test run cancelled', { retryable: true });
 
   const junitGlobs = tests.junit.map((g) => renderString(g, values));
@@ -165,6 +172,7 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
     stdoutFile: join(dir, 'stdout.txt'),
     stderrFile: join(dir, 'stderr.txt'),
     truncatedBytes: res.truncatedBytes,
+    sandboxed: res.sandboxed,
   };
   if (res.timedOut) {
     throw new GreenloopError('TESTS_TIMED_OUT', `the test command did not finish within ${formatDuration(tests.timeout)}; its process group was killed`, {
@@ -184,7 +192,18 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
   }
   const plan = rerunPlan(tests);
   if (plan) {
-    result.rerunJunitFiles = await rerunFailed(ctx, run, plan, junitFiles, { ...suiteValues, artifacts: join(dir, 'rerun') }, env, worktree, tests, procs);
+    result.rerunJunitFiles = await rerunFailed(
+      ctx,
+      run,
+      plan,
+      junitFiles,
+      { ...suiteValues, artifacts: join(dir, 'rerun') },
+      env,
+      worktree,
+      tests,
+      procs,
+      sandbox,
+    );
   }
   return {
     result,
