@@ -248,7 +248,13 @@ async function finish(
       return { ...common, status: 'disabled', detail: `disabled: ${r.reason}` };
     }
     case 'failed':
-      return { ...common, status: 'failed', detail: r.reason, retryable: r.retryable, ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}) };
+      return {
+        ...common,
+        status: 'failed',
+        detail: r.reason,
+        retryable: r.retryable,
+        ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}),
+      };
   }
 }
 

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
-import { integrateFixes } from '../fix/integrate.ts';
 import { configSecretNames } from '../fix/fixer-env.ts';
+import { integrateFixes } from '../fix/integrate.ts';
 import { runFix } from '../fix/run-fix.ts';
 import { loopPaths } from '../paths.ts';
 import { sandboxSettings } from '../process/sandbox.ts';
