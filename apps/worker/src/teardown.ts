@@ -1,4 +1,4 @@
-import { addJob, describeError, type LoopRecord, type LoopState, type StopReason, TERMINAL_STATES } from '@greenloop/core';
+import { addJob, describeError, endLoopProcesses, type LoopRecord, type LoopState, type StopReason, TERMINAL_STATES } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from './context.ts';
 import { removeWorktree } from './git/repo.ts';
 import { loopPaths } from './paths.ts';
@@ -41,6 +41,10 @@ export async function teardown(ctx: WorkerContext, loop: LoopRecord): Promise<Lo
     } catch (err) {
       ctx.log.warn({ loopId: loop.id, err: describeError(err) }, 'could not stop the loop’s services');
     }
+    // Then everything else the loop ever spawned, by record and by tag: a crashed attempt's children,
+    // daemons a fixer or a suite left in a session of their own.
+    const swept = await endLoopProcesses(store.redis, store.prefix, loop.id);
+    if (swept) ctx.log.warn({ loopId: loop.id, processes: swept }, 'ended processes the loop left running');
     const paths = loopPaths(ctx.env.home, loop.id);
     for (let n = 1; n <= loop.cycle; n++) await removeWorktree(ctx.env.repo, paths.deployWorktree(n)).catch(() => undefined);
     await removeWorktree(ctx.env.repo, paths.integrateWorktree).catch(() => undefined);
