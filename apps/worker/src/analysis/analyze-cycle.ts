@@ -219,7 +219,8 @@ export async function analyzeCycle(input: AnalyzeInput): Promise<AnalyzeOutput> 
   const totals = computeTotals(tests);
 
   const requests = input.requests ?? (await readRecordedRequests(join(dirname(run.stdoutFile), 'requests.jsonl')));
-  const windows = deriveTestWindows(tests, run.startedAt);
+  const first = requests.find((r) => !r.probe && (!r.runId || r.runId === run.runId) && r.time >= run.startedAt);
+  const windows = deriveTestWindows(tests, run.startedAt, first ? Date.parse(first.time) : undefined);
   const index = buildLogIndex(input.logs.entries, { runId: run.runId, from: run.startedAt, to: run.finishedAt }, { requests, windows });
   const failures = tests.filter((t) => t.status === 'failed' || t.status === 'error' || t.flaky).map((t) => analyzeFailure(t, index));
   const clusters = buildClusters(failures, { previous: input.previous, cycle: input.cycle, skipTriage: config.fixer?.skipTriage ?? [] });

@@ -159,7 +159,7 @@ describe('correlateTest with the recording proxy’s records', () => {
       ['request', 'front', 502],
       ['window', 'back', 'Traceback (most recent call last):'],
     ]);
-    expect(logs[0]?.entry.message).toBe('GET /orders/7/total → 502 in 30 ms');
+    expect(logs[0]?.entry.message).toBe("request recorded by greenloop's proxy: 502 in 30 ms");
   });
 
   it('follows a propagated trace id to the back service even when it logged late', () => {
@@ -224,5 +224,16 @@ describe('deriveTestWindows', () => {
     // Another file runs beside the first (files run in parallel): it starts at the run's start too.
     expect(rel('g1')).toEqual([-50, 40 + 1000, 'suite-order']);
     expect(rel('f2')).toEqual([1000 - 50, 1000 + 40 + 1000 + 100, 'suite-order']);
+  });
+});
+
+describe('deriveTestWindows anchored at the first recorded request', () => {
+  it('starts a file no earlier than its first request minus its first test, and ends from the request', () => {
+    const base = { status: 'passed' as const, message: undefined, suitePath: [], source: { file: 'a.xml', line: 1 } };
+    const runStartMs = Date.parse(scope.from);
+    // The runner took 800 ms to start; the first test (120 ms) made its first request 30 ms in.
+    const w = deriveTestWindows([test({ ...base, id: 't1', durationMs: 120 }), test({ ...base, id: 't2', durationMs: 10 })], scope.from, runStartMs + 830);
+    const t2 = w.get('t2');
+    expect(t2 && [t2.start - runStartMs, t2.end - runStartMs]).toEqual([710 + 120 - 50, 830 + 120 + 10 + 1000 + 12]);
   });
 });

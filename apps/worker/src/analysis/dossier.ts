@@ -175,7 +175,12 @@ export async function collectCodeContext(cluster: Cluster, repo: RepoIndex): Pro
         });
     }
   };
-  for (const stack of serverStacks(cluster).slice(0, 5)) addFrames(parseStackFrames(stack.text), 'server-log');
+  for (const stack of serverStacks(cluster).slice(0, 5)) {
+    const frames = parseStackFrames(stack.text);
+    // Python prints the innermost frame last; every other runtime prints it first. Innermost first per file.
+    if (stack.text.includes('Traceback (most recent call last)')) frames.reverse();
+    addFrames(frames, 'server-log');
+  }
   for (const f of cluster.failures.slice(0, 5)) addFrames(appFrames(f.frames), 'app');
   for (const f of cluster.failures.slice(0, 5)) addFrames(f.frames, 'test');
   const list = [...files.values()].slice(0, 12);

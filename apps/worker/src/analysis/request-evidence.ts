@@ -31,7 +31,7 @@ export function requestEntry(r: RecordedRequest): LogEntry {
     time: r.time,
     severity: severityOf(r),
     service: r.service,
-    message: `${r.ws ? 'WebSocket ' : ''}${r.method} ${r.path} → ${r.status} in ${Math.round(r.durationMs)} ms${r.error ? ` (${r.error})` : ''}`,
+    message: `${r.ws ? 'WebSocket ' : ''}request recorded by greenloop's proxy: ${r.status} in ${Math.round(r.durationMs)} ms${r.error ? ` (${r.error})` : ''}`,
     json: { source: 'greenloop-proxy', ...r },
     httpRequest: { method: r.method, path: r.path, status: r.status, latencyMs: r.durationMs },
     trace: r.traceId,
@@ -82,17 +82,22 @@ export function requestsInWindow(requests: readonly RequestRef[], window: TestWi
 
 /** Severities that make a log line evidence on time alone. */
 const LOUD: ReadonlySet<LogEntry['severity']> = new Set(['ERROR', 'CRITICAL']);
-const BEFORE_MS = 100;
-const AFTER_MS = 1000;
+const TIGHT_MS = 20;
 
 /**
- * Log lines of any service logged while `request` was in flight (from just before it arrived to a second after
- * it ended): errors, and request lines for the same method and path. This is how a front service's 502 picks
- * up the back service's exception when no trace id was propagated.
+ * Log lines of any service logged while `request` was in flight: errors, and request lines for the same method
+ * and path. This is how a front service's 502 picks up the back service's exception when no trace id was
+ * propagated. First the request's own span (±20 ms: the proxy and local services share a clock), so the next
+ * test's requests, a few ms later, stay out; only when that finds nothing, up to a second
+ * after it (a service that logs after it answered, a clock further off).
  */
 export function linesDuring(request: RequestRef, byTime: readonly { at: number; entry: LogEntry }[]): LogEntry[] {
-  const from = request.at - BEFORE_MS;
-  const to = request.at + request.record.durationMs + AFTER_MS;
+  const end = request.at + request.record.durationMs;
+  const tight = scan(request, byTime, request.at - TIGHT_MS, end + TIGHT_MS);
+  return tight.some((e) => LOUD.has(e.severity)) ? tight : scan(request, byTime, request.at - 100, end + 1000);
+}
+
+function scan(request: RequestRef, byTime: readonly { at: number; entry: LogEntry }[], from: number, to: number): LogEntry[] {
   const out: LogEntry[] = [];
   let lo = 0;
   let hi = byTime.length;
@@ -101,12 +106,12 @@ export function linesDuring(request: RequestRef, byTime: readonly { at: number; 
     if ((byTime[mid] as { at: number }).at < from) lo = mid + 1;
     else hi = mid;
   }
+  const shape = routeShape(request.record.path);
   for (let i = lo; i < byTime.length; i++) {
     const { at, entry } = byTime[i] as { at: number; entry: LogEntry };
     if (at > to) break;
     const h = entry.httpRequest;
-    const sameRequest =
-      h?.path !== undefined && routeShape(h.path) === routeShape(request.record.path) && (h.method ?? request.record.method) === request.record.method;
+    const sameRequest = h?.path !== undefined && routeShape(h.path) === shape && (h.method ?? request.record.method) === request.record.method;
     if (LOUD.has(entry.severity) || sameRequest) out.push(entry);
   }
   return out;

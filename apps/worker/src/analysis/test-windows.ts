@@ -8,9 +8,10 @@ import type { ParsedTestCase } from './types.ts';
  * - `suite-timestamp`: the enclosing `<testsuite timestamp>` (node --test, Jest, Vitest, pytest, Surefire write
  *   it) plus the `time`s of the tests before this one in that suite: tests of one suite run one after another,
  *   so the estimate only misses the runner's gaps between tests.
- * - `suite-order`: no timestamp at all: the run's start plus the `time`s of the tests before this one in the
- *   same suite file. Files that run in parallel each start near the run's start, so this holds for them too;
- *   what it misses is process start-up and set-up time, which only ever pushes the real time later.
+ * - `suite-order`: no timestamp at all: the suite's first request (when the recording proxy saw one; else the
+ *   run's start) plus the `time`s of the tests before this one in the same suite file. Files that run in
+ *   parallel each start near that moment too. Anchoring at the first request skips the runner's start-up
+ *   (hundreds of ms for node or pytest, seconds on a loaded machine), which would otherwise shift every window.
  *
  * Estimated windows are widened for that drift (a fixed margin plus a share of the time accumulated before the
  * test), so neighbours can overlap: callers narrow a window's requests with what the failure message names
@@ -36,11 +37,17 @@ function fileKey(t: ParsedTestCase): string {
   return `${t.source.file}\0${t.file ?? t.suitePath[0] ?? ''}`;
 }
 
-/** Windows for every test (by test id), in the order the JUnit files list them. */
-export function deriveTestWindows(tests: readonly ParsedTestCase[], runStartedAt: string): Map<string, TestWindow> {
+/**
+ * Windows for every test (by test id), in the order the JUnit files list them. `firstRequestAt` (epoch ms): the
+ * suite's first request the proxy recorded, the anchor for suites without timestamps. That request came from
+ * inside the file's first test, so the file began between it minus that test's time and it.
+ */
+export function deriveTestWindows(tests: readonly ParsedTestCase[], runStartedAt: string, firstRequestAt?: number): Map<string, TestWindow> {
   const windows = new Map<string, TestWindow>();
   const runStart = Date.parse(runStartedAt);
+  const anchor = firstRequestAt !== undefined && firstRequestAt > runStart ? firstRequestAt : undefined;
   const elapsed = new Map<string, number>();
+  const firstTime = new Map<string, number>();
   for (const t of tests) {
     const own = t.startedAt ? Date.parse(t.startedAt) : Number.NaN;
     if (Number.isFinite(own)) {
@@ -53,12 +60,17 @@ export function deriveTestWindows(tests: readonly ParsedTestCase[], runStartedAt
     const key = bySuite ? suiteKey(t) : fileKey(t);
     const before = elapsed.get(key) ?? 0;
     elapsed.set(key, before + t.durationMs);
-    const base = bySuite ? suiteStart : runStart;
-    if (!Number.isFinite(base)) continue;
-    const start = base + before;
+    if (!firstTime.has(key)) firstTime.set(key, t.durationMs);
+    let low = suiteStart;
+    let high = suiteStart;
+    if (!bySuite) {
+      low = anchor === undefined ? runStart : Math.max(runStart, anchor - (firstTime.get(key) ?? 0));
+      high = anchor ?? runStart;
+    }
+    if (!Number.isFinite(low) || !Number.isFinite(high)) continue;
     windows.set(t.id, {
-      start: start - EARLY_MS,
-      end: start + t.durationMs + LATE_MS + before * DRIFT_SHARE,
+      start: low + before - EARLY_MS,
+      end: high + before + t.durationMs + LATE_MS + before * DRIFT_SHARE,
       source: bySuite ? 'suite-timestamp' : 'suite-order',
     });
   }
