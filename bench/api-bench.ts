@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { LoopRecord } from '@greenloop/core';
-import { createLogger, LoopStore, Redis, readEnv, resolveRedis, TokenStore } from '@greenloop/core';
+import { createLogger, LoopStore, Redis, readEnv, resolveRedis, resolveTokenSecret, TokenStore } from '@greenloop/core';
 
 /** The part of autocannon's API used here (it ships no types, and @types/autocannon is not installed). */
 interface CannonRequest {
@@ -144,7 +144,8 @@ export async function main(opts: ApiBenchOptions = {}): Promise<ApiBenchResult> 
   const store = new LoopStore(redis, prefix);
   let child: ChildProcess | undefined;
   try {
-    const tokens = new TokenStore(redis, prefix);
+    // The token secret file in `home` is the one the API started below (same GREENLOOP_HOME) reads.
+    const tokens = new TokenStore(redis, prefix, { secret: resolveTokenSecret({ home }) });
     const { token } = await tokens.create({ name: 'bench', role: 'operator', createdBy: 'bench' });
     // A loop in its third cycle, recorded the way a worker records one: cycles 1 and 2 went through
     // every stage (their analyze results are large, as real ones are, and must not be read), cycle 3

@@ -1,5 +1,5 @@
 import type { Env, GreenloopConfig, Logger, LoopStore, NearCache, Queues } from '@greenloop/core';
-import { TokenStore } from '@greenloop/core';
+import { resolveTokenSecret, TokenStore } from '@greenloop/core';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
 import fp from 'fastify-plugin';
 import { apiError, ErrorBody, errorHandler, formatSchemaErrors, parseJsonBody } from './errors.ts';
@@ -31,9 +31,11 @@ export interface AppDeps {
   log?: Logger;
   /** Defaults to tokens in the store's Redis under the store's prefix. */
   tokens?: TokenStore;
+  /** Failed authentications per minute: per client address (default 30) and over all addresses (default 600). */
+  authFailures?: { perAddress?: number; total?: number };
   /** Per-token request budget; default 1200 per minute. false disables it. */
   rateLimit?: { max: number; timeWindowMs: number } | false;
-  /** Event streams: heartbeat every 15s, at most 200 open per process by default. */
+  /** Event streams: heartbeat every 15s, at most 200 open per process and 10 per token by default. */
   sse?: Partial<SseOptions>;
   /**
    * Loop views and token records kept in memory and dropped the moment Redis says they changed. It
@@ -59,8 +61,8 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
       app.setNotFoundHandler((request) => {
         throw apiError('ROUTE_NOT_FOUND', { method: request.method, url: request.url.split('?')[0]?.slice(0, 200) ?? '' });
       });
-      const slots = new StreamSlots(deps.sse?.maxClients ?? 200);
-      app.decorate('eventStreams', { options: { heartbeatMs: deps.sse?.heartbeatMs ?? 15_000, maxClients: slots.limit }, slots });
+      const slots = new StreamSlots(deps.sse?.maxClients ?? 200, deps.sse?.maxPerToken ?? 10);
+      app.decorate('eventStreams', { options: { heartbeatMs: deps.sse?.heartbeatMs ?? 15_000, maxClients: slots.limit, maxPerToken: slots.perToken }, slots });
       app.addHook('preClose', async () => slots.endAll());
 
       await app.register(depsPlugin, {
@@ -68,12 +70,19 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
         store: deps.store,
         queues: deps.queues,
         // Verification reads through the store's read connection: the one the near cache tracks.
-        tokens: deps.tokens ?? new TokenStore(deps.store.redis, deps.store.prefix, { reads: deps.store.reads }),
+        tokens:
+          deps.tokens ??
+          new TokenStore(deps.store.redis, deps.store.prefix, {
+            reads: deps.store.reads,
+            secret: resolveTokenSecret({ secret: deps.env.GREENLOOP_TOKEN_SECRET, home: deps.env.home }),
+          }),
         config: deps.config,
         nearCache: deps.nearCache,
       });
       await app.register(authPlugin, {
         rateLimit: deps.rateLimit ?? { max: 1200, timeWindowMs: 60_000 },
+        ...(deps.authFailures?.perAddress ? { maxFailuresPerMinute: deps.authFailures.perAddress } : {}),
+        ...(deps.authFailures?.total ? { maxFailuresPerMinuteTotal: deps.authFailures.total } : {}),
         ...(deps.env.GREENLOOP_API_TOKEN ? { bootstrapToken: deps.env.GREENLOOP_API_TOKEN } : {}),
       });
       if (deps.docs !== false) await registerDocs(app);
@@ -100,6 +109,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     ...(deps.log ? { loggerInstance: deps.log as FastifyBaseLogger } : { logger: false }),
     bodyLimit: BODY_LIMIT,
+    // A client that sends its request slowly (an authenticated slow body included) is cut off, and idle
+    // connections are closed; event streams send heartbeats well within the idle timeout.
+    requestTimeout: deps.env.GREENLOOP_REQUEST_TIMEOUT,
+    connectionTimeout: deps.env.GREENLOOP_CONNECTION_TIMEOUT,
+    // Node enforces requestTimeout only when given to the server's constructor (setting it later, as
+    // fastify does, is ignored: measured), and checks it every connectionsCheckingInterval (default 30 s).
+    http: { requestTimeout: deps.env.GREENLOOP_REQUEST_TIMEOUT, connectionsCheckingInterval: 1000 },
+    // Whose X-Forwarded-For is believed decides request.ip, the key of failed-auth budgets (README "Limits").
+    trustProxy: trustProxyOption(deps.env.GREENLOOP_TRUST_PROXY),
     // Artifact paths (the wildcard) can be long; other params are bounded by their schemas.
     routerOptions: { maxParamLength: 1024 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
@@ -116,4 +134,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   app.register(apiPlugin(deps));
   return app;
+}
+
+/** GREENLOOP_TRUST_PROXY as fastify takes it: a hop count becomes the function fastify would make of it (its types lack numbers). */
+function trustProxyOption(v: boolean | number | string): boolean | string | ((address: string, hop: number) => boolean) {
+  return typeof v === 'number' ? (_address, hop) => hop < v : v;
 }

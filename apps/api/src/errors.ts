@@ -4,8 +4,8 @@ import { API_SECURITY_HEADERS } from './plugins/security.ts';
 
 /**
  * Every error the API answers with: a stable code, a status and a message template. 4xx messages say
- * exactly what was wrong with the request; 5xx messages never carry internal detail (the log does),
- * except CONFIG_INVALID, which is addressed to the operator who can fix greenloop.yaml.
+ * exactly what was wrong with the request; 5xx messages never carry internal detail (the log does);
+ * CONFIG_INVALID (422) names the greenloop.yaml field, for the operator who can fix it.
  */
 const def = <P extends object = Record<string, never>>(status: number, message: (p: P) => string) => ({ status, message });
 
@@ -37,6 +37,7 @@ export const API_ERRORS = {
   LOOP_FINISHED: def<{ id: string; state: string }>(409, (p) => `loop "${p.id}" already finished (${p.state})`),
   SCHEDULE_EXISTS: def<{ id: string }>(409, (p) => `schedule "${p.id}" already exists; use PUT /v1/schedules/${p.id} to change it`),
   SCHEDULE_FROM_CONFIG: def<{ id: string }>(409, (p) => `schedule "${p.id}" is declared in greenloop.yaml; change or remove it there`),
+  TOKEN_NAME_RESERVED: def<{ name: string }>(400, (p) => `token name "${p.name}" is reserved: names starting "bootstrap" or "system" are greenloop's own`),
   TOKEN_NAME_TAKEN: def<{ name: string }>(409, (p) => `a token named "${p.name}" already exists; revoke it first or pick another name`),
   BODY_TOO_LARGE: def<{ limit: number }>(413, (p) => `request body is larger than ${p.limit} bytes`),
   UNSUPPORTED_MEDIA_TYPE: def<{ type: string }>(415, (p) => `content-type ${JSON.stringify(p.type)} is not supported; send application/json`),
@@ -44,9 +45,11 @@ export const API_ERRORS = {
     422,
     (p) => `Idempotency-Key "${p.key}" was already used for a loop on environment "${p.environment}"; use a new key for a different request`,
   ),
+  TOO_MANY_STREAMS_FOR_TOKEN: def<{ limit: number }>(429, (p) => `this token already holds ${p.limit} open event streams; close one first`),
   RATE_LIMITED: def<{ retryAfterSeconds: number }>(429, (p) => `too many requests; retry in ${p.retryAfterSeconds}s`),
   INTERNAL: def<{ requestId: string }>(500, (p) => `internal error; the server log has the details under request id ${p.requestId}`),
-  CONFIG_INVALID: def<{ message: string }>(500, (p) => p.message),
+  // 422, not 500: the request was fine, greenloop.yaml is not, and the operator can fix it (details name the field).
+  CONFIG_INVALID: def<{ message: string }>(422, (p) => p.message),
   REDIS_UNAVAILABLE: def(503, () => 'the store (Redis) is unavailable; retry shortly'),
   TOO_MANY_STREAMS: def<{ limit: number }>(503, (p) => `too many open event streams (limit ${p.limit}); retry shortly`),
 } as const;
@@ -158,7 +161,7 @@ export function toApiError(err: unknown, request: FastifyRequest): ApiError {
   if (err instanceof ConfigError) {
     return apiError(
       'CONFIG_INVALID',
-      { message: err.message.split('\n')[0] ?? 'greenloop.yaml is invalid' },
+      { message: `${err.message.split('\n')[0] ?? 'greenloop.yaml is invalid'}${err.issues[0] ? `: ${err.issues[0]}` : ''}` },
       { details: { issues: err.issues, ...(err.hint ? { hint: err.hint } : {}) } },
     );
   }

@@ -90,6 +90,8 @@ const HOSTILE_QUERIES = [
   'lastEventId=$',
   'whatever=1',
   'limit=99999999999999',
+  'cursor=0-0',
+  'cursor=18446744073709551616-0',
 ];
 
 function fill(path: string, seg: string): string {
@@ -181,5 +183,50 @@ describe('hostile input never gets a 5xx', () => {
       const res = await t.app.inject({ method, url, headers: t.auth('admin') });
       expect4xx(res, `${method} ${url}`);
     }
+  });
+});
+
+describe('issue 12 hardening: still no 5xx, no hangs', () => {
+  test('audit cursors: 0-0 and ids past 64 bits are 400, valid ones page', async () => {
+    for (const cursor of ['0-0', '00-0', '0-00', '18446744073709551616-0', '1-18446744073709551616']) {
+      expect4xx(await t.app.inject({ method: 'GET', url: `/v1/audit?cursor=${cursor}`, headers: t.auth('admin') }), `cursor ${cursor}`);
+    }
+    for (const cursor of ['0-1', '999999999999999-9999999999', '1-1']) {
+      const res = await t.app.inject({ method: 'GET', url: `/v1/audit?cursor=${cursor}`, headers: t.auth('admin') });
+      expectNot5xx(res, `cursor ${cursor}`);
+    }
+  });
+
+  test('HEAD on every GET route answers within a second and a half', async () => {
+    for (const r of ROUTES.filter((x) => x.method === 'GET')) {
+      const url = fill(r.path, r.path.includes('schedules') ? 'staging.nightly' : 'hostile-1').replace('{n}', '1');
+      const res = await Promise.race([
+        t.app.inject({ method: 'HEAD', url, headers: t.auth('admin') }),
+        new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 1500)),
+      ]);
+      expect(res, `HEAD ${url}`).not.toBe('hung');
+      if (res !== 'hung') expect(res.statusCode, `HEAD ${url}`).toBeLessThan(500);
+    }
+  });
+
+  test("bull-board's routes keep fastify's 413 / 415 as 4xx in the API's format", async () => {
+    const add = '/admin/queues/api/queues/loops/add';
+    const big = await t.app.inject({
+      method: 'POST',
+      url: add,
+      headers: { ...t.auth('admin'), 'content-type': 'application/json' },
+      payload: JSON.stringify({ x: 'y'.repeat(BODY_LIMIT * 2) }),
+    });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().code).toBe('BODY_TOO_LARGE');
+    const xml = await t.app.inject({
+      method: 'PUT',
+      url: '/admin/queues/api/queues/loops/retry/failed',
+      headers: { ...t.auth('admin'), 'content-type': 'application/xml' },
+      payload: '<a/>',
+    });
+    expect(xml.statusCode).toBe(415);
+    const viewer = await t.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: t.auth('viewer') });
+    expect(viewer.statusCode).toBe(403);
   });
 });

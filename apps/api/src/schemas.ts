@@ -27,7 +27,7 @@ const TestTotals = {
 const Actor = {
   $id: 'Actor',
   type: 'object',
-  properties: { kind: { type: 'string', enum: ['api', 'schedule', 'cli'] }, name: str },
+  properties: { kind: { type: 'string', enum: ['api', 'schedule', 'cli'] }, name: str, tokenId: str },
 } as const;
 
 const StageError = { type: 'object', properties: { code: str, message: str, hint: str } } as const;

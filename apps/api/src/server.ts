@@ -1,5 +1,18 @@
 import type { Env, Logger } from '@greenloop/core';
-import { closeQueues, createConfigLoader, createQueues, createRedis, LoopStore, NearCache, upgradeStore, waitReady } from '@greenloop/core';
+import {
+  addKnownSecrets,
+  closeQueues,
+  createConfigLoader,
+  createQueues,
+  createRedis,
+  LoopStore,
+  NearCache,
+  resolveTokenSecret,
+  secretValuesOf,
+  TokenStore,
+  upgradeStore,
+  waitReady,
+} from '@greenloop/core';
 import { type AppDeps, buildApp } from './app.ts';
 
 /** A running API. */
@@ -21,6 +34,9 @@ export type ApiOptions = Partial<Pick<AppDeps, 'rateLimit' | 'sse' | 'docs' | 'a
  * tells which). Used by `greenloop up`, the demo, the benchmark and the API's own entry point.
  */
 export async function startApi(env: Env, log: Logger | undefined, redisUrl: string, options: ApiOptions = {}): Promise<RunningApi> {
+  const tokenSecret = resolveTokenSecret({ secret: env.GREENLOOP_TOKEN_SECRET, home: env.home });
+  // Views, errors and logs of this process never show greenloop's own secrets.
+  addKnownSecrets([...secretValuesOf(env, [], redisUrl), tokenSecret]);
   const redis = createRedis(redisUrl, 'producer');
   const reads = createRedis(redisUrl, 'reader');
   for (const conn of [redis, reads]) conn.on('error', (err) => log?.warn({ err: err.message }, 'redis connection error'));
@@ -38,6 +54,7 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
     store,
     queues,
     nearCache: cache,
+    tokens: new TokenStore(redis, env.GREENLOOP_PREFIX, { reads, secret: tokenSecret }),
     config: createConfigLoader(env.repo),
     ...(log ? { log } : {}),
   });

@@ -15,6 +15,8 @@ export interface SseOptions {
   heartbeatMs: number;
   /** Open streams per API process; each holds its own Redis connection. */
   maxClients: number;
+  /** Open streams per token (per API process), so one viewer cannot take every slot. */
+  maxPerToken: number;
 }
 
 /**
@@ -23,20 +25,30 @@ export interface SseOptions {
  */
 export class StreamSlots {
   readonly limit: number;
+  readonly perToken: number;
   open = 0;
+  private readonly byToken = new Map<string, number>();
   private readonly enders = new Set<() => void>();
 
-  constructor(limit: number) {
+  constructor(limit: number, perToken = 10) {
     this.limit = limit;
+    this.perToken = perToken;
   }
 
-  acquire(): void {
+  /** Takes a slot for `token` (a token id); throws 429 when the token holds its share, 503 when all are taken. */
+  acquire(token: string): void {
+    const mine = this.byToken.get(token) ?? 0;
+    if (mine >= this.perToken) throw apiError('TOO_MANY_STREAMS_FOR_TOKEN', { limit: this.perToken });
     if (this.open >= this.limit) throw apiError('TOO_MANY_STREAMS', { limit: this.limit });
     this.open++;
+    this.byToken.set(token, mine + 1);
   }
 
-  release(): void {
+  release(token: string): void {
     this.open = Math.max(0, this.open - 1);
+    const mine = (this.byToken.get(token) ?? 1) - 1;
+    if (mine > 0) this.byToken.set(token, mine);
+    else this.byToken.delete(token);
   }
 
   /** Registers how to end one stream; returns the unregister function. */
@@ -84,14 +96,20 @@ export async function streamEvents(opts: {
   isFinished?: () => Promise<boolean>;
 }): Promise<void> {
   const { request, reply, store, loopId, sse, slots } = opts;
-  slots.acquire();
+  // HEAD: the headers a GET would get, no stream (fastify's automatic HEAD route would otherwise hang).
+  if (request.method === 'HEAD') {
+    reply.code(200).header('cache-control', 'no-cache, no-transform').type('text/event-stream; charset=utf-8').send();
+    return;
+  }
+  const holder = request.principal?.id ?? `ip:${request.ip}`;
+  slots.acquire(holder);
   const conn = store.redis.duplicate();
   conn.on('error', (err) => request.log.debug({ err, reqId: request.id }, 'event stream redis connection error'));
   try {
     await waitReady(conn, 'event stream connection', 5000);
   } catch (err) {
     conn.disconnect();
-    slots.release();
+    slots.release(holder);
     throw err;
   }
 
@@ -157,7 +175,7 @@ export async function streamEvents(opts: {
     res.off('close', onClose);
     untrack();
     conn.disconnect();
-    slots.release();
+    slots.release(holder);
     if (!res.writableEnded) res.end();
   }
 }

@@ -3,7 +3,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Env, Queues, Role } from '@greenloop/core';
-import { closeQueues, createConfigLoader, createQueues, createRedis, LoopStore, NearCache, readEnv, TokenStore, waitReady } from '@greenloop/core';
+import {
+  closeQueues,
+  createConfigLoader,
+  createQueues,
+  createRedis,
+  LoopStore,
+  NearCache,
+  readEnv,
+  resolveTokenSecret,
+  TokenStore,
+  waitReady,
+} from '@greenloop/core';
 import { testRedis } from '@greenloop/core/testing';
 import type { FastifyInstance } from 'fastify';
 import { type AppDeps, buildApp } from './app.ts';
@@ -60,7 +71,7 @@ export async function setupTestApi(opts: { config?: string; deps?: Partial<AppDe
   const store = new LoopStore(r.redis, r.prefix, { reads });
   const nearCache = new NearCache({ reads });
   await nearCache.start();
-  const tokens = new TokenStore(r.redis, r.prefix, { reads });
+  const tokens = new TokenStore(r.redis, r.prefix, { reads, secret: resolveTokenSecret({ home }) });
   const app = buildApp({ env, store, queues, tokens, nearCache, config: createConfigLoader(repo), rateLimit: false, ...opts.deps });
   await app.ready();
   const token = {
@@ -97,7 +108,9 @@ export async function setupTestApi(opts: { config?: string; deps?: Partial<AppDe
  * Test helper: `count` APIs exactly as startApi runs them (their own Redis connections and near caches),
  * sharing one Redis prefix, temp repo and home, like API processes of one installation.
  */
-export async function startTestApis(count = 1): Promise<{ apis: RunningApi[]; redis: ReturnType<typeof testRedis>; cleanup(): Promise<void> }> {
+export async function startTestApis(
+  count = 1,
+): Promise<{ apis: RunningApi[]; redis: ReturnType<typeof testRedis>; tokens: TokenStore; home: string; cleanup(): Promise<void> }> {
   const redis = testRedis();
   const repo = mkdtempSync(join(tmpdir(), 'greenloop-api-repo-'));
   const home = mkdtempSync(join(tmpdir(), 'greenloop-api-home-'));
@@ -116,5 +129,7 @@ export async function startTestApis(count = 1): Promise<{ apis: RunningApi[]; re
     await cleanup();
     throw err;
   }
-  return { apis, redis, cleanup };
+  // Tokens made with the secret the APIs share (generated into their common home).
+  const tokens = new TokenStore(redis.redis, redis.prefix, { secret: resolveTokenSecret({ home }) });
+  return { apis, redis, tokens, home, cleanup };
 }

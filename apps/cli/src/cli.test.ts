@@ -23,7 +23,7 @@ async function cli(argv: string[], opts: { role?: Role | 'none'; signal?: AbortS
   const role = opts.role ?? 'operator';
   const code = await runCli({
     argv,
-    processEnv: { GREENLOOP_URL: url, ...(role === 'none' ? {} : { GREENLOOP_TOKEN: t.token[role] }), ...opts.env },
+    processEnv: { GREENLOOP_URL: url, ...(role === 'none' ? {} : { GREENLOOP_API_TOKEN: t.token[role] }), ...opts.env },
     out: (l) => out.push(l),
     err: (l) => err.push(l),
     isTTY: false,
@@ -172,7 +172,7 @@ describe('other commands', () => {
   test('no token, a bad URL, an unreachable API and bad usage all exit 1 with a message', async () => {
     const none = await cli(['status'], { role: 'none' });
     expect(none.code).toBe(1);
-    expect(none.err).toContain('set GREENLOOP_TOKEN');
+    expect(none.err).toContain('set GREENLOOP_API_TOKEN');
     const badUrl = await cli(['status'], { env: { GREENLOOP_URL: 'not a url' } });
     expect(badUrl.err).toContain('GREENLOOP_URL is not a URL');
     const down = await cli(['status'], { env: { GREENLOOP_URL: 'http://127.0.0.1:1' } });

@@ -40,7 +40,8 @@ Options
 
 Environment
   GREENLOOP_URL     API base URL
-  GREENLOOP_TOKEN   bearer token (create one with \`greenloop tokens create\`); never passed on the command line
+  GREENLOOP_API_TOKEN  bearer token (create one with \`greenloop tokens create\`); never passed on the command line
+                    (GREENLOOP_TOKEN still works, deprecated)
   NO_COLOR          plain output
   up/demo also read the server settings: REDIS_URL, GREENLOOP_HOME, GREENLOOP_REPO, GREENLOOP_API_TOKEN, HOST, PORT, ...
 
@@ -117,6 +118,7 @@ export async function runCli(opts: RunOptions): Promise<number> {
       isTTY: opts.isTTY,
       signal: opts.signal,
     };
+    for (const w of env.warnings) opts.err(`greenloop: warning: ${w}`);
   } catch (err) {
     opts.err(`greenloop: ${err instanceof Error ? err.message : String(err)}`);
     return EXIT.error;
@@ -166,7 +168,8 @@ function reportError(io: Io, err: unknown): number {
     io.err(`greenloop: ${err.message}\nRun \`greenloop --help\` for usage.`);
   } else if (err instanceof ApiRequestError) {
     io.err(`${p.red('error:')} ${err.message} ${p.dim(`(${err.status} ${err.code})`)}`);
-    if (err.status === 401) io.err(p.dim(io.env.token ? '  GREENLOOP_TOKEN was rejected: expired or revoked?' : '  set GREENLOOP_TOKEN to an API token'));
+    if (err.status === 401)
+      io.err(p.dim(io.env.token ? `  ${io.env.tokenVar} was rejected: expired or revoked?` : '  set GREENLOOP_API_TOKEN to an API token'));
     const issues = (err.body.details as { issues?: unknown } | undefined)?.issues;
     if (Array.isArray(issues) && err.code === 'CONFIG_INVALID') for (const i of issues) io.err(`  - ${String(i)}`);
   } else if (err instanceof ApiUnreachableError) {

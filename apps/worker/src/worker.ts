@@ -1,4 +1,5 @@
 import {
+  addKnownSecrets,
   appendAudit,
   closeQueues,
   createConfigLoader,
@@ -17,6 +18,7 @@ import {
   type Redis,
   RedisConnectionLog,
   type StageResult,
+  secretValuesOf,
   startLoop,
   syncSchedulesFromConfig,
   upgradeStore,
@@ -31,6 +33,7 @@ import { processLoop } from './controller.ts';
 import { finalFailureHandlers, onJobFailed } from './final-failure.ts';
 import { dispatcher, type JobHandlers } from './job-handlers.ts';
 import { retryAfterBackoff, runNotifyJob } from './notify/notify-job.ts';
+import { withSecretsKnown } from './secrets-known.ts';
 import { analyzeStage } from './stages/analyze.ts';
 import { deployStage } from './stages/deploy.ts';
 import { fixClusterJob, integrateStage } from './stages/fix.ts';
@@ -72,7 +75,10 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   const cancels = await CancelRegistry.start(store, log);
   const deploy = createDeployProviders({ processEnv, log });
   const logs = createLogSources({ redis, prefix: env.GREENLOOP_PREFIX, log });
-  const config = createConfigLoader(env.repo);
+  const loadConfig = createConfigLoader(env.repo);
+  // Every secret greenloop knows is redacted by value: its own env now, each *Env greenloop.yaml names on load.
+  addKnownSecrets(secretValuesOf(processEnv, [], redisUrl));
+  const config = async () => withSecretsKnown(await loadConfig(), processEnv);
   const ctx: WorkerContext = {
     env,
     processEnv,

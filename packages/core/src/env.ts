@@ -36,6 +36,30 @@ export const EnvSchema = z.object({
   GREENLOOP_REPO: z.string().default('.'),
   /** Bootstrap admin token for the API (hashed at start; never logged). */
   GREENLOOP_API_TOKEN: z.string().min(16, { error: 'GREENLOOP_API_TOKEN must be at least 16 characters' }).optional(),
+  /**
+   * Key of the HMAC that token records hold, kept outside Redis so writing Redis cannot mint a token.
+   * Unset: generated once into <GREENLOOP_HOME>/token-secret (0600), shared by the API and worker on one
+   * machine; set it when API processes run on several machines.
+   */
+  GREENLOOP_TOKEN_SECRET: z.string().min(32, { error: 'GREENLOOP_TOKEN_SECRET must be at least 32 characters' }).optional(),
+  /**
+   * Which proxies' X-Forwarded-For the API believes (Fastify trustProxy): unset/"false" none (the
+   * socket address is the client), "true" any, a number of hops, or a comma-separated list of
+   * addresses/CIDRs. Failed-auth budgets are per client address, so behind a proxy set this.
+   */
+  GREENLOOP_TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v): boolean | number | string => {
+      const t = (v ?? '').trim();
+      if (t === '' || t === 'false') return false;
+      if (t === 'true') return true;
+      return /^[0-9]+$/.test(t) ? Number(t) : t;
+    }),
+  /** Longest an API request may take to arrive (headers and body); slower clients are cut off. */
+  GREENLOOP_REQUEST_TIMEOUT: ms(30_000),
+  /** Idle time after which the API closes a connection (event streams send heartbeats well within it). */
+  GREENLOOP_CONNECTION_TIMEOUT: ms(120_000),
   /** Base URL of the API, used for links in notifications and by the CLI. */
   GREENLOOP_URL: z.string().url().default('http://127.0.0.1:7700'),
   HOST: z.string().default('127.0.0.1'),

@@ -1,4 +1,5 @@
 import { type Logger, pino } from 'pino';
+import { redact, redactDeep } from './redact.ts';
 
 export type { Logger };
 
@@ -22,5 +23,10 @@ export const REDACT_PATHS = [
 ];
 
 export function createLogger(name: string, level = 'info'): Logger {
-  return pino({ name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  return pino({ name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, hooks: { logMethod: redactLogArgs } });
+}
+
+/** pino hook: every string and plain object logged goes through the one redactor (log lines leave the process). */
+export function redactLogArgs(this: Logger, args: Parameters<Logger['info']>, method: (...a: Parameters<Logger['info']>) => void): void {
+  method.apply(this, args.map((a) => (typeof a === 'string' ? redact(a) : redactDeep(a))) as Parameters<Logger['info']>);
 }

@@ -75,16 +75,18 @@ let known: string[] = [];
  * MIN_KNOWN_SECRET_LENGTH are ignored). Process-wide on purpose: every boundary uses the same set
  * without threading it through; fed once at start-up from greenloop's env and greenloop.yaml's `*Env`s.
  */
-export function addKnownSecrets(values: Iterable<string | undefined>): void {
+export function addKnownSecrets(values: Iterable<unknown>): void {
   const set = new Set(known);
+  const before = set.size;
   for (const v of values) {
-    if (!v || v.length < MIN_KNOWN_SECRET_LENGTH) continue;
+    if (typeof v !== 'string' || v.length < MIN_KNOWN_SECRET_LENGTH) continue;
     set.add(v);
     // The same value as it appears in URLs and form bodies.
     const encoded = encodeURIComponent(v);
     if (encoded !== v) set.add(encoded);
   }
-  known = [...set].sort((a, b) => b.length - a.length);
+  // Called on every config load: nothing new, nothing to rebuild.
+  if (set.size !== before) known = [...set].sort((a, b) => b.length - a.length);
 }
 
 /** Forgets every known secret (tests). */
@@ -122,6 +124,16 @@ export function redactOpt(text: string | undefined): string | undefined {
   return text === undefined ? undefined : redact(text);
 }
 
+/**
+ * JSON text with every string value redacted, still valid JSON. Text-level rules could cut through
+ * quotes (a cookie rule runs to the end of the line), so a document that needs it is parsed and
+ * rebuilt; one that needs nothing (the common case) is returned as is after one scan.
+ */
+export function redactJson(json: string): string {
+  if (redact(json) === json) return json;
+  return JSON.stringify(redactDeep(JSON.parse(json) as unknown));
+}
+
 /** A copy of a JSON-like value with every string (keys excepted) redacted. */
 export function redactDeep<T>(value: T): T {
   return walk(value) as T;
@@ -130,6 +142,8 @@ export function redactDeep<T>(value: T): T {
 function walk(value: unknown): unknown {
   if (typeof value === 'string') return redact(value);
   if (Array.isArray(value)) return value.map(walk);
+  // Errors as loggers print them; their message and stack often quote the text that failed.
+  if (value instanceof Error) return { type: value.name, message: redact(value.message), ...(value.stack ? { stack: redact(value.stack) } : {}) };
   if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = walk(v);
@@ -143,8 +157,8 @@ function walk(value: unknown): unknown {
  * Redis password (from REDIS_URL or REDIS_PASSWORD), and the values of the variables greenloop.yaml names
  * in `*Env` fields.
  */
-export function secretValuesOf(processEnv: Readonly<Record<string, string | undefined>>, extraNames: Iterable<string> = [], redisUrl?: string): string[] {
-  const out: (string | undefined)[] = [
+export function secretValuesOf(processEnv: Readonly<Record<string, unknown>>, extraNames: Iterable<string> = [], redisUrl?: string): unknown[] {
+  const out: unknown[] = [
     processEnv.GREENLOOP_API_TOKEN,
     processEnv.GREENLOOP_TOKEN,
     processEnv.GREENLOOP_TOKEN_SECRET,
@@ -153,11 +167,11 @@ export function secretValuesOf(processEnv: Readonly<Record<string, string | unde
     urlPassword(redisUrl),
   ];
   for (const name of extraNames) out.push(processEnv[name]);
-  return out.filter((v): v is string => typeof v === 'string' && v.length > 0);
+  return out.filter((v) => typeof v === 'string' && v.length > 0);
 }
 
-function urlPassword(url: string | undefined): string | undefined {
-  if (!url) return undefined;
+function urlPassword(url: unknown): string | undefined {
+  if (typeof url !== 'string' || !url) return undefined;
   try {
     const p = new URL(url).password;
     return p ? decodeURIComponent(p) : undefined;

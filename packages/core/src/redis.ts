@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { accessSync, chmodSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -111,7 +112,8 @@ export const REDIS_INSTALL_HINT =
 /**
  * The embedded default: REDIS_URL if set; else a Redis already answering on 127.0.0.1:6379; else a
  * `redis-server` child process with AOF on and `noeviction` (BullMQ loses jobs under eviction), data in
- * `<home>/redis`, stopped by `stop()`.
+ * `<home>/redis`, a password only greenloop knows (`<home>/redis/password`, 0600, passed in a 0600
+ * config file rather than argv, which any process of the user can read), stopped by `stop()`.
  */
 export async function resolveRedis(opts: { redisUrl?: string; home: string; log: Logger; pathVar?: string; port?: number }): Promise<ResolvedRedis> {
   if (opts.redisUrl) return { url: opts.redisUrl, source: 'env', stop: async () => {} };
@@ -123,8 +125,13 @@ export async function resolveRedis(opts: { redisUrl?: string; home: string; log:
 
   const port = opts.port ?? (await freePort());
   const dir = join(opts.home, 'redis');
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const password = embeddedRedisPassword(dir);
+  const conf = join(dir, 'redis.conf');
+  writeFileSync(conf, `requirepass ${password}\n`, { mode: 0o600 });
+  chmodSync(conf, 0o600);
   const args = [
+    conf,
     '--port',
     String(port),
     '--bind',
@@ -147,7 +154,7 @@ export async function resolveRedis(opts: { redisUrl?: string; home: string; log:
   child.on('exit', () => {
     exited = true;
   });
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   while (!(await pings(url, 300))) {
     if (exited || Date.now() > deadline) {
@@ -168,4 +175,17 @@ export async function resolveRedis(opts: { redisUrl?: string; home: string; log:
       if (!exited) child.kill('SIGKILL');
     },
   };
+}
+
+/** The embedded Redis's password: kept in `<dir>/password` (0600) so restarts of greenloop reuse it. */
+function embeddedRedisPassword(dir: string): string {
+  const file = join(dir, 'password');
+  try {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (kept.length >= 32) return kept;
+  } catch {}
+  const password = randomBytes(24).toString('hex');
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return password;
 }

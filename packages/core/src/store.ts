@@ -3,6 +3,7 @@ import type { CycleRecord, LoopEvent, LoopRecord, LoopState, StageName, StageRec
 import { STAGES } from './domain.ts';
 import { type ClaimOutcome, EnvironmentClaims } from './environment-claim.ts';
 import { GreenloopError } from './errors.ts';
+import { redact, redactDeep } from './redact.ts';
 import { type FixResult, FixResultSchema } from './stage-results.ts';
 import { parseStageRecord, putStageRecord, type StageResult } from './stages.ts';
 
@@ -163,7 +164,7 @@ export class LoopStore {
    */
   async addNotice(loopId: string, message: string): Promise<void> {
     const field = `${NOTICE_FIELD_PREFIX}${String(Date.now()).padStart(15, '0')}:${Math.random().toString(36).slice(2, 8)}`;
-    await this.redis.hset(this.key('loop', loopId), field, message);
+    await this.redis.hset(this.key('loop', loopId), field, redact(message));
   }
 
   /** Newest first. `cursor` is the createdAt (ms) of the last item of the previous page. */
@@ -351,7 +352,8 @@ export class LoopStore {
 
   /** Appends to the loop's stream and the all-loops stream (both capped). Returns the loop stream id. */
   async emit(event: Omit<LoopEvent, 'id' | 'time'> & { time?: string }): Promise<string> {
-    const full: LoopEvent = { ...event, time: event.time ?? new Date().toISOString() };
+    // Events reach every viewer's SSE stream: the one redactor sits here, where they leave the worker.
+    const full: LoopEvent = redactDeep({ ...event, time: event.time ?? new Date().toISOString() });
     const body = JSON.stringify(full);
     const res = await this.redis
       .multi()

@@ -1,4 +1,6 @@
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { GreenloopError } from './errors.ts';
 
@@ -11,7 +13,10 @@ export function roleAllows(have: Role, need: Role): boolean {
   return ROLES.indexOf(have) >= ROLES.indexOf(need);
 }
 
-/** What is stored per token. `hash` is sha256 of the whole token; the token itself is never stored. */
+/**
+ * What is stored per token. `hash` is HMAC-SHA256 of the whole token under the server-side token secret
+ * (GREENLOOP_TOKEN_SECRET, kept outside Redis): whoever can write Redis still cannot mint a token.
+ */
 export interface TokenRecord {
   id: string;
   /** Unique among live tokens; recorded as the actor of everything done with the token. */
@@ -32,13 +37,51 @@ export const TOKEN_NAME_PATTERN = /^[a-z][a-z0-9._-]{0,62}$/;
 const TOKEN_PATTERN = /^glt_([a-f0-9]{16})_([a-f0-9]{64})$/;
 
 /**
- * sha256, not a password hash: the secret is 256 random bits, so there is no dictionary to try and a
- * brute force is hopeless however fast the hash; a slow KDF (bcrypt, argon2) would only add latency to
- * every request. The stored hash alone cannot be turned back into a usable token.
+ * sha256 of a presented token: the key of the API's in-memory map of tokens already checked (never
+ * stored). The one-shot form: a quarter of createHash()'s cost, and this runs on every API request.
  */
 export function hashToken(token: string): string {
-  // The one-shot form: a quarter of createHash()'s cost, and this runs on every API request.
   return hash('sha256', token, 'hex');
+}
+
+/**
+ * What a token record stores: HMAC-SHA256 under the server's token secret. Not a password hash: the
+ * token is 256 random bits, so there is no dictionary to try; a slow KDF would only add latency. The
+ * secret is what makes a record written straight into Redis worthless.
+ */
+export function tokenMac(secret: string, token: string): string {
+  return createHmac('sha256', secret).update(token).digest('hex');
+}
+
+/** Token names an admin may not take: they would pass for greenloop's own actors in the audit trail. */
+export function isReservedTokenName(name: string): boolean {
+  return name.startsWith('bootstrap') || name.startsWith('system');
+}
+
+/** Shortest GREENLOOP_TOKEN_SECRET accepted. */
+export const MIN_TOKEN_SECRET_LENGTH = 32;
+
+/**
+ * The token secret: GREENLOOP_TOKEN_SECRET when set, else `<home>/token-secret` (mode 0600), generated on
+ * first use, so the API and the worker on one machine share it. Several machines must set the variable.
+ */
+export function resolveTokenSecret(opts: { secret?: string | undefined; home: string }): string {
+  if (opts.secret) return opts.secret;
+  const file = join(opts.home, 'token-secret');
+  try {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (kept.length >= MIN_TOKEN_SECRET_LENGTH) return kept;
+  } catch {}
+  mkdirSync(opts.home, { recursive: true, mode: 0o700 });
+  const secret = randomBytes(32).toString('hex');
+  // 'wx': two processes starting at once must not each write their own; the loser reads the winner's.
+  try {
+    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  } catch {
+    return readFileSync(file, 'utf8').trim();
+  }
+  chmodSync(file, 0o600);
+  return secret;
 }
 
 /** Constant-time comparison of two hex sha256 digests. */
@@ -60,11 +103,19 @@ export class TokenStore {
   readonly prefix: string;
   /** Where verification reads token records: the API's tracked read connection (see NearCache). */
   private readonly reads: Redis;
+  private readonly secret: string;
 
-  constructor(redis: Redis, prefix: string, opts: { reads?: Redis } = {}) {
+  /** `secret`: the server-side token secret (resolveTokenSecret); records are MACs under it. */
+  constructor(redis: Redis, prefix: string, opts: { secret: string; reads?: Redis }) {
     this.redis = redis;
     this.prefix = prefix;
     this.reads = opts.reads ?? redis;
+    this.secret = opts.secret;
+  }
+
+  /** The MAC a token's record must hold. */
+  mac(token: string): string {
+    return tokenMac(this.secret, token);
   }
 
   recordKey(id: string): string {
@@ -78,9 +129,11 @@ export class TokenStore {
   /** Creates a token; the returned `token` is shown once and cannot be recovered afterwards. */
   async create(req: { name: string; role: Role; createdBy: string; expiresAt?: string }): Promise<{ token: string; info: TokenInfo }> {
     if (!TOKEN_NAME_PATTERN.test(req.name)) throw new GreenloopError('TOKEN_NAME_INVALID', `token name "${req.name}" must match ${TOKEN_NAME_PATTERN.source}`);
+    if (isReservedTokenName(req.name))
+      throw new GreenloopError('TOKEN_NAME_RESERVED', `token name "${req.name}" is reserved (names starting "bootstrap" or "system" are greenloop's own)`);
     const id = randomBytes(8).toString('hex');
     const token = `glt_${id}_${randomBytes(32).toString('hex')}`;
-    const record: TokenRecord = { id, name: req.name, role: req.role, hash: hashToken(token), createdAt: new Date().toISOString(), createdBy: req.createdBy };
+    const record: TokenRecord = { id, name: req.name, role: req.role, hash: this.mac(token), createdAt: new Date().toISOString(), createdBy: req.createdBy };
     if (req.expiresAt) record.expiresAt = req.expiresAt;
     // The name claim is atomic so two admins creating "ci" at once get one token and one conflict.
     const claimed = await this.redis.hsetnx(this.namesKey, req.name, id);
@@ -117,7 +170,7 @@ export class TokenStore {
   async verify(token: string, now = Date.now()): Promise<TokenInfo | undefined> {
     const parsed = parseToken(token);
     if (!parsed) return undefined;
-    return checkToken(await this.readRecord(parsed.id), hashToken(token), now);
+    return checkToken(await this.readRecord(parsed.id), this.mac(token), now);
   }
 
   /** A token's stored record (with its hash), read through the verification connection. */
@@ -127,9 +180,9 @@ export class TokenStore {
   }
 }
 
-/** What a presented token (by its hash) is worth against its stored record: its info, or nothing. */
-export function checkToken(record: TokenRecord | undefined, tokenHash: string, now = Date.now()): TokenInfo | undefined {
-  if (!record || !hashesEqual(tokenHash, record.hash)) return undefined;
+/** What a presented token (by its MAC) is worth against its stored record: its info, or nothing. */
+export function checkToken(record: TokenRecord | undefined, tokenMacHex: string, now = Date.now()): TokenInfo | undefined {
+  if (!record || typeof record.hash !== 'string' || !hashesEqual(tokenMacHex, record.hash)) return undefined;
   if (record.expiresAt && Date.parse(record.expiresAt) <= now) return undefined;
   return toInfo(record);
 }

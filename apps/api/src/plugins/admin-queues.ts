@@ -8,6 +8,8 @@ import { registerUiSecurity } from './security.ts';
 
 export const ADMIN_QUEUES_PATH = '/admin/queues';
 
+const FRAMEWORK_CODES: Record<number, string> = { 403: 'FORBIDDEN', 404: 'ROUTE_NOT_FOUND', 413: 'BODY_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
+
 /**
  * The bull-board dashboard for every queue, admin only. It is a browser page, so besides the bearer
  * header it accepts HTTP Basic with the token as the password (any user name) and asks for it.
@@ -26,6 +28,12 @@ export async function registerAdminQueues(app: FastifyInstance, queues: Queues):
   const onError = (error: Error) => {
     if (error instanceof ApiError) {
       return { status: error.statusCode, body: { statusCode: error.statusCode, code: error.code, message: error.message, ...error.extra } };
+    }
+    // Fastify's own 4xx (body too large, unsupported media type, bad JSON) describe the request: keep them 4xx.
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const code = FRAMEWORK_CODES[status] ?? 'BAD_REQUEST';
+      return { status, body: { statusCode: status, code, message: error.message } };
     }
     app.log.error({ err: error }, 'queue dashboard request failed');
     return { status: 500, body: { statusCode: 500, code: 'INTERNAL', message: 'internal error; the server log has the details' } };

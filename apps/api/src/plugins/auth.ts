@@ -37,13 +37,19 @@ export interface AuthOptions {
   bootstrapToken?: string;
   /** Failed authentications per client address per minute before answering 429. */
   maxFailuresPerMinute?: number;
+  /**
+   * Failed authentications per minute over all addresses before unknown tokens are answered 429 without
+   * asking Redis (tokens already verified still pass). Rotating addresses cannot get past it.
+   */
+  maxFailuresPerMinuteTotal?: number;
   /** Requests per token (per client address on public routes) per window; false turns it off. */
   rateLimit?: { max: number; timeWindowMs: number } | false;
 }
 
 /** The actor recorded for what a principal does through the API. */
-export function actorOf(principal: Principal | null): Actor {
-  return { kind: 'api', name: principal?.name ?? 'anonymous' };
+export function actorOf(principal: Principal | null): Actor & { tokenId?: string } {
+  // The id too: a name can be revoked and taken again, the id names one token for good.
+  return principal ? { kind: 'api', name: principal.name, tokenId: principal.id } : { kind: 'api', name: 'anonymous' };
 }
 
 /** The principal of a request that passed auth; routes with a role always have one. */
@@ -79,6 +85,7 @@ export const authPlugin = fp<AuthOptions>(
     const bootstrapHash = opts.bootstrapToken ? hashToken(opts.bootstrapToken) : undefined;
     const bootstrap: Principal = { kind: 'bootstrap', id: 'bootstrap', name: 'bootstrap-admin', role: 'admin' };
     const failures = new RequestBudget({ max: opts.maxFailuresPerMinute ?? 30, windowMs: 60_000 });
+    const allFailures = new RequestBudget({ max: opts.maxFailuresPerMinuteTotal ?? 600, windowMs: 60_000 });
     const budget = opts.rateLimit ? new RequestBudget({ max: opts.rateLimit.max, windowMs: opts.rateLimit.timeWindowMs }) : undefined;
     const tokens = app.tokens;
     const near = app.nearCache;
@@ -108,7 +115,8 @@ export const authPlugin = fp<AuthOptions>(
       const key = tokens.recordKey(id);
       const kept = near.peek<TokenRecord | undefined>(key, now);
       if (!kept) return undefined;
-      const principal = principalOfInfo(checkToken(kept.value, hash, now));
+      // The map above is keyed by sha256; the record holds the MAC under the server's token secret.
+      const principal = principalOfInfo(checkToken(kept.value, tokens.mac(token), now));
       if (!principal) return false;
       if (checked.size >= 10_000) checked.clear();
       const expiresAt = kept.value?.expiresAt;
@@ -116,11 +124,11 @@ export const authPlugin = fp<AuthOptions>(
       return principal;
     }
 
-    async function lookup(token: string, hash: string, now: number): Promise<Principal | undefined> {
+    async function lookup(token: string, now: number): Promise<Principal | undefined> {
       const id = parseToken(token)?.id;
       if (!id) return undefined;
       const record = await near.get(tokens.recordKey(id), () => tokens.readRecord(id));
-      return principalOfInfo(checkToken(record, hash, now));
+      return principalOfInfo(checkToken(record, tokens.mac(token), now));
     }
 
     type Done = (err?: Error) => void;
@@ -162,6 +170,7 @@ export const authPlugin = fp<AuthOptions>(
       const decide = (request: FastifyRequest, reply: FastifyReply, done: Done, principal: Principal | undefined) => {
         if (!principal) {
           failures.take(request.ip);
+          allFailures.take('all');
           return unauthenticated(reply, done, 'invalid, expired or revoked token');
         }
         if (!roleAllows(principal.role, role)) return refuse(reply, done, apiError('FORBIDDEN', { need: role, have: principal.role, name: principal.name }));
@@ -180,10 +189,10 @@ export const authPlugin = fp<AuthOptions>(
         if (hit) return decide(request, reply, done, hit);
         // An address that keeps presenting bad tokens is answered 429 and stops reaching Redis; known
         // tokens still pass above.
-        const wait = failures.spent(request.ip, now);
+        const wait = failures.spent(request.ip, now) ?? allFailures.spent('all', now);
         if (wait !== undefined) return limited(reply, done, wait);
         if (hit === false) return decide(request, reply, done, undefined);
-        lookup(token, hash, now).then(
+        lookup(token, now).then(
           (principal) => decide(request, reply, done, principal),
           (err: Error) => done(err),
         );

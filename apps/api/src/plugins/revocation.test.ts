@@ -1,19 +1,19 @@
-import { TokenStore } from '@greenloop/core';
+import type { TokenStore } from '@greenloop/core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { RunningApi } from '../server.ts';
 import { startTestApis } from '../testing.ts';
 
-let t: Awaited<ReturnType<typeof startTestApis>>['redis'];
 let a: RunningApi;
 let b: RunningApi;
 let cleanup: () => Promise<void>;
+let store: TokenStore;
 
 beforeAll(async () => {
   // Two API processes' worth of API: separate connections, separate near caches, one Redis.
   const started = await startTestApis(2);
   [a, b] = started.apis as [RunningApi, RunningApi];
-  t = started.redis;
   cleanup = started.cleanup;
+  store = started.tokens;
 });
 
 afterAll(async () => {
@@ -23,7 +23,6 @@ afterAll(async () => {
 const status = async (api: RunningApi, token: string) => (await fetch(`${api.url}/v1/loops`, { headers: { authorization: `Bearer ${token}` } })).status;
 
 test('a token revoked through one API process is refused by another at once, not after a cache TTL', async () => {
-  const store = new TokenStore(t.redis, t.prefix);
   const admin = (await store.create({ name: 'admin', role: 'admin', createdBy: 'test' })).token;
   const { token, info } = await store.create({ name: 'ci', role: 'viewer', createdBy: 'test' });
   // B has verified (and keeps) the token.
@@ -43,7 +42,6 @@ test('a token revoked through one API process is refused by another at once, not
 });
 
 test('a wrong secret for a token id the API keeps is refused, and the right one still passes', async () => {
-  const store = new TokenStore(t.redis, t.prefix);
   const { token } = await store.create({ name: 'bot', role: 'viewer', createdBy: 'test' });
   expect(await status(b, token)).toBe(200);
   const forged = `${token.slice(0, -4)}0000`;

@@ -85,7 +85,7 @@ export async function tokensCommand(io: Io, args: string[], flags: { json: boole
       else {
         io.out(`token ${p.bold(created.name)} (${created.role}, id ${created.id}) — shown once, store it now:`);
         io.out(created.token);
-        io.out(p.dim(`  use it:  export GREENLOOP_TOKEN=<the token above>`));
+        io.out(p.dim(`  use it:  export GREENLOOP_API_TOKEN=<the token above>`));
       }
       return EXIT.ok;
     }

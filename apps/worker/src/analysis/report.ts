@@ -397,7 +397,7 @@ function renderCluster(c: ReportCluster, i: number, previousCycle: number | null
       : c.status === 'regressed'
         ? `regressed (first seen cycle ${c.firstSeenCycle}, fixed since, back now)`
         : `new${previousCycle === null ? '' : ` (not failing in cycle ${previousCycle})`}`;
-  lines.push(`### ${i}. ${c.title}`);
+  lines.push(`### ${i}. ${html(c.title)}`);
   lines.push('');
   lines.push(
     table(
@@ -444,6 +444,11 @@ function renderCluster(c: ReportCluster, i: number, previousCycle: number | null
   lines.push('');
   lines.push(`Dossier for the fixer: [${c.dossier}](${c.dossier})`);
   return lines.join('\n');
+}
+
+/** Free text from tests and logs as markdown prose: HTML in it is shown, not rendered (code spans need no escaping). */
+function html(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** Renders the report JSON as markdown. */
@@ -510,13 +515,13 @@ export function renderReportMarkdown(r: CycleReport): string {
   if (r.changes.previousCycle !== null) {
     out.push(`## Changes since cycle ${r.changes.previousCycle}`);
     out.push('');
-    const titleOf = new Map(r.clusters.map((c) => [c.fingerprint, c.title]));
+    const titleOf = new Map(r.clusters.map((c) => [c.fingerprint, html(c.title)]));
     const named = (fp: string) => `${code(fp)} ${titleOf.get(fp) ?? ''}`.trim();
     if (r.changes.fixed.length > 0) {
       for (const f of r.changes.fixed) {
         const by = f.attributed ? `by fix commit ${code(shortSha(f.commit))}` : `in commit ${code(shortSha(f.commit))} (this cycle's deploy)`;
         out.push(
-          `- ✅ **Fixed** ${by}: ${code(f.fingerprint)} ${f.title} — ${f.tests.length} test(s) now pass${f.flakyNow.length ? ` (${f.flakyNow.length} only on rerun)` : ''}`,
+          `- ✅ **Fixed** ${by}: ${code(f.fingerprint)} ${html(f.title)} — ${f.tests.length} test(s) now pass${f.flakyNow.length ? ` (${f.flakyNow.length} only on rerun)` : ''}`,
         );
       }
     }
@@ -527,9 +532,9 @@ export function renderReportMarkdown(r: CycleReport): string {
     }
     for (const fp of r.changes.regressed) out.push(`- ↩️ **Regressed:** ${named(fp)}`);
     for (const c of r.changes.changed)
-      out.push(`- 🔀 **Changed:** ${code(c.fingerprint)} ${c.title} — no longer seen, but its tests still fail, now as ${c.now.map(code).join(', ')}`);
+      out.push(`- 🔀 **Changed:** ${code(c.fingerprint)} ${html(c.title)} — no longer seen, but its tests still fail, now as ${c.now.map(code).join(', ')}`);
     for (const c of r.changes.notRun)
-      out.push(`- ❔ **Not run:** ${code(c.fingerprint)} ${c.title} — its ${c.tests.length} test(s) did not run, so it is neither fixed nor failing`);
+      out.push(`- ❔ **Not run:** ${code(c.fingerprint)} ${html(c.title)} — its ${c.tests.length} test(s) did not run, so it is neither fixed nor failing`);
     if (
       r.changes.fixed.length +
         r.changes.new.length +
@@ -561,7 +566,7 @@ export function renderReportMarkdown(r: CycleReport): string {
         ['Test', 'First failure', 'Cluster', 'History'],
         r.flaky.map((f) => [
           code(f.id),
-          truncate(f.message ?? '', 160),
+          html(truncate(f.message ?? '', 160)),
           f.fingerprint ? code(f.fingerprint) : '',
           f.history ? `flaked ${f.history.flakes}× in ${f.history.flakyLoops} loop(s), failed ${f.history.failures}×` : 'first time',
         ]),
@@ -612,7 +617,7 @@ export function renderReportMarkdown(r: CycleReport): string {
       table(
         ['Category', 'Priority', 'Passed', 'Failed', 'Skipped', 'Pass rate', 'Trend (cycle: rate)'],
         r.categories.map((c) => [
-          c.name,
+          html(c.name),
           c.priority === null ? '' : `P${c.priority}`,
           `${c.passed}/${c.total}`,
           c.failed,
@@ -628,7 +633,7 @@ export function renderReportMarkdown(r: CycleReport): string {
     for (const c of r.categories) {
       if (c.passed === 0) continue;
       const shown = c.passedTests.slice(0, 50);
-      out.push(`**${cell(c.name)}** (${c.passed}/${c.total})`);
+      out.push(`**${cell(html(c.name))}** (${c.passed}/${c.total})`);
       out.push('');
       for (const t of shown) out.push(`- ✅ ${code(t)}`);
       const hidden = c.passed - shown.length;
@@ -643,7 +648,7 @@ export function renderReportMarkdown(r: CycleReport): string {
     out.push(
       table(
         ['Service', 'Revision', 'Verdict', 'Evidence'],
-        r.services.map((v) => [v.service, code(v.revision), v.verdict, v.detail]),
+        r.services.map((v) => [v.service, code(v.revision), v.verdict, html(v.detail)]),
       ),
     );
     out.push('');

@@ -8,6 +8,7 @@ import {
   GreenloopError,
   type Logger,
   type ProcessRecorder,
+  redact,
   renderArgv,
 } from '@greenloop/core';
 import { cloneForFix, GIT_IDENTITY, gitExec, gitOnFiles, removeCheckout } from '../git/repo.ts';
@@ -304,7 +305,8 @@ async function commitTree(ctx: AttemptContext, tree: string): Promise<string> {
 async function outputTail(...files: string[]): Promise<string> {
   for (const file of files) {
     const text = (await readTail(file, TAIL_BYTES)).trim();
-    if (text) return `; output ends with:\n${text}`;
+    // The tail becomes FixResult.reason: events, API views, logs and the next prompt. Redacted here, once.
+    if (text) return `; output ends with:\n${redact(text)}`;
   }
   return '';
 }

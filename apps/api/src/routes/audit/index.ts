@@ -1,6 +1,6 @@
 import { readAudit } from '@greenloop/core';
 import type { FastifyPluginAsync } from 'fastify';
-import { errorResponses } from '../../errors.ts';
+import { apiError, errorResponses } from '../../errors.ts';
 import { POSITIVE_INT_PATTERN } from '../../schemas.ts';
 
 const auditPlugin: FastifyPluginAsync = async (app) => {
@@ -31,9 +31,21 @@ const auditPlugin: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const limit = Math.min(500, Number(request.query.limit ?? 50));
-      return await readAudit(app.store.redis, app.store.prefix, { limit, ...(request.query.cursor ? { before: request.query.cursor } : {}) });
+      const { cursor } = request.query;
+      // "0-0" is before every entry (Redis refuses an exclusive range from it); ids past 2^64 are not ids.
+      if (cursor !== undefined && !isStreamCursor(cursor)) {
+        throw apiError('VALIDATION', { message: `querystring.cursor: ${JSON.stringify(cursor)} is not a cursor this endpoint returned` });
+      }
+      return await readAudit(app.store.redis, app.store.prefix, { limit, ...(cursor ? { before: cursor } : {}) });
     },
   );
 };
+
+/** A Redis stream id after 0-0 whose parts fit in 64 bits. */
+function isStreamCursor(cursor: string): boolean {
+  const [ms, seq] = cursor.split('-').map((p) => BigInt(p)) as [bigint, bigint];
+  const max = 2n ** 64n - 1n;
+  return ms <= max && seq <= max && (ms > 0n || seq > 0n);
+}
 
 export default auditPlugin;

@@ -23,6 +23,9 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'cycle-1', 'junit', 'results.xml'), '<testsuites/>');
   writeFileSync(join(dir, 'cycle-1', 'stdout.txt'), 'hello from the suite\n');
   writeFileSync(join(dir, 'cycle-1', 'page.html'), '<script>alert(1)</script>');
+  mkdirSync(join(dir, 'cycle-2'));
+  writeFileSync(join(dir, 'cycle-2', 'leaky.log'), 'GET /x Authorization: Bearer abcdefgh12345678 token=s3cr3t-value\n');
+  writeFileSync(join(dir, 'cycle-2', 'leaky.json'), JSON.stringify({ cookie: 'Cookie: sid=abcdef123456', n: 1 }));
   // Things a path must never reach: a sibling loop whose id shares the prefix, and files outside home.
   mkdirSync(join(t.home, 'artifacts', `${L}-other`), { recursive: true });
   writeFileSync(join(t.home, 'artifacts', `${L}-other`, 'secret.txt'), 'other loop');
@@ -58,6 +61,16 @@ function raw(path: string): Promise<{ statusCode: number; body: string; json: ()
 }
 
 describe('GET /v1/loops/:id/artifacts/*', () => {
+  test('text artifacts reach non-admins through the redactor (JSON stays JSON); admins get them raw', async () => {
+    const log = await get('cycle-2/leaky.log');
+    expect(log.statusCode).toBe(200);
+    expect(log.body).toBe('GET /x Authorization: Bearer [redacted] token=[redacted]\n');
+    const json = await get('cycle-2/leaky.json');
+    expect(json.json()).toEqual({ cookie: 'Cookie: [redacted]', n: 1 });
+    const raw = await t.app.inject({ method: 'GET', url: `/v1/loops/${L}/artifacts/cycle-2/leaky.log`, headers: t.auth('admin') });
+    expect(raw.body).toContain('abcdefgh12345678');
+  });
+
   test('serves files with safe content types and lists directories', async () => {
     const out = await get('cycle-1/stdout.txt');
     expect(out.statusCode).toBe(200);
@@ -65,7 +78,9 @@ describe('GET /v1/loops/:id/artifacts/*', () => {
     expect(out.headers['x-content-type-options']).toBe('nosniff');
     expect(out.body).toBe('hello from the suite\n');
     expect((await get('cycle-1/junit/results.xml')).headers['content-type']).toBe('application/xml; charset=utf-8');
-    const html = await get('cycle-1/page.html');
+    // Binary (not text) artifacts are raw evidence: admin only, and never served as HTML.
+    expect((await get('cycle-1/page.html')).statusCode).toBe(403);
+    const html = await t.app.inject({ method: 'GET', url: `/v1/loops/${L}/artifacts/cycle-1/page.html`, headers: t.auth('admin') });
     expect(html.headers['content-type']).toBe('application/octet-stream');
     const listing = await get('cycle-1');
     expect(listing.statusCode).toBe(200);

@@ -1,6 +1,21 @@
+import { redact, redactJson, roleAllows } from '@greenloop/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { artifactContentType, openArtifact, resolveArtifact } from '../../artifacts.ts';
 import { apiError, errorResponses } from '../../errors.ts';
+import { principalOf } from '../../plugins/auth.ts';
+
+/** Largest text artifact served redacted; bigger ones (and binary files) are raw evidence, admin only. */
+export const MAX_REDACTED_ARTIFACT_BYTES = 16 * 1024 * 1024;
+
+function redactArtifact(text: string, type: string): string {
+  if (type.startsWith('application/json')) {
+    try {
+      return redactJson(text);
+    } catch {}
+  }
+  return redact(text);
+}
+
 import { LOOP_ID_PATTERN } from '../../schemas.ts';
 
 const artifactRoutes: FastifyPluginAsync = async (app) => {
@@ -12,7 +27,8 @@ const artifactRoutes: FastifyPluginAsync = async (app) => {
         tags: ['loops'],
         summary: "A file (or directory listing) under the loop's artifact directory",
         description:
-          'JUnit XML, raw test output, pulled logs, prompts, diffs, reports. Paths cannot leave the directory (no "..", no absolute paths, no symlinks out).',
+          'JUnit XML, raw test output, pulled logs, prompts, diffs, reports. Paths cannot leave the directory (no "..", no absolute paths, no symlinks out). ' +
+          'Text files pass through the redactor; admins get them raw. Binary files and text over 16 MiB are raw evidence: admin only.',
         params: {
           type: 'object',
           required: ['id', '*'],
@@ -56,12 +72,24 @@ const artifactRoutes: FastifyPluginAsync = async (app) => {
       if (target.kind === 'dir') {
         return reply.type('application/json; charset=utf-8').send({ path: rel, entries: target.entries });
       }
+      const type = artifactContentType(target.path);
+      const principal = principalOf(request);
+      if (!roleAllows(principal.role, 'admin')) {
+        // Raw evidence (stdout, service logs) can hold anything a test printed: others get it redacted.
+        if (type === 'application/octet-stream' || target.size > MAX_REDACTED_ARTIFACT_BYTES) {
+          throw apiError('FORBIDDEN', { need: 'admin', have: principal.role, name: principal.name });
+        }
+        const handle = await openArtifact(target.path);
+        let text: string;
+        try {
+          text = await handle.readFile('utf8');
+        } finally {
+          await handle.close();
+        }
+        return reply.type(type).header('content-disposition', 'inline').send(redactArtifact(text, type));
+      }
       const handle = await openArtifact(target.path);
-      return reply
-        .type(artifactContentType(target.path))
-        .header('content-length', target.size)
-        .header('content-disposition', 'inline')
-        .send(handle.createReadStream());
+      return reply.type(type).header('content-length', target.size).header('content-disposition', 'inline').send(handle.createReadStream());
     },
   );
 };

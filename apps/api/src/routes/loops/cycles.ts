@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
-import { realpath } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
+import { redact, redactDeep, redactJson } from '@greenloop/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { loopArtifactDir } from '../../artifacts.ts';
 import { apiError, errorResponses } from '../../errors.ts';
@@ -43,7 +43,7 @@ const cycleRoutes: FastifyPluginAsync = async (app) => {
     async (request) => {
       const { id } = request.params;
       const { cycle, n } = await getCycleOr404(id, request.params.n);
-      return { ...cycle, hasReport: cycle.report !== undefined, links: { loop: `/v1/loops/${id}`, report: `/v1/loops/${id}/cycles/${n}/report` } };
+      return redactDeep({ ...cycle, hasReport: cycle.report !== undefined, links: { loop: `/v1/loops/${id}`, report: `/v1/loops/${id}/cycles/${n}/report` } });
     },
   );
 
@@ -88,7 +88,11 @@ const cycleRoutes: FastifyPluginAsync = async (app) => {
         throw apiError('REPORT_NOT_READY', { id, n });
       }
       reply.header('vary', 'Accept');
-      return reply.type(type === 'application/json' ? 'application/json; charset=utf-8' : 'text/markdown; charset=utf-8').send(createReadStream(real));
+      // The worker wrote it redacted; the API redacts again with the secrets it knows (its own env).
+      const text = await readFile(real, 'utf8');
+      return type === 'application/json'
+        ? reply.type('application/json; charset=utf-8').send(redactJson(text))
+        : reply.type('text/markdown; charset=utf-8').send(redact(text));
     },
   );
 };

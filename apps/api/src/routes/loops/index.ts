@@ -1,5 +1,5 @@
 import type { LoopFields, LoopState } from '@greenloop/core';
-import { appendAudit, cancelLoop, cyclesOf, LOOP_FIELD, LOOP_STATES, noticesOf, startLoop, TERMINAL_STATES } from '@greenloop/core';
+import { appendAudit, cancelLoop, cyclesOf, LOOP_FIELD, LOOP_STATES, noticesOf, redactDeep, redactJson, startLoop, TERMINAL_STATES } from '@greenloop/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { apiError, errorResponses } from '../../errors.ts';
 import { actorOf, principalOf } from '../../plugins/auth.ts';
@@ -136,7 +136,8 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
         ...(q.cursor ? { cursor: Number(q.cursor) } : {}),
       });
       const loops = page.loops.map((l) => ({ ...l, links: loopLinks(l.id) }));
-      return page.nextCursor === undefined ? { loops } : { loops, nextCursor: String(page.nextCursor) };
+      const shown = redactDeep(loops);
+      return page.nextCursor === undefined ? { loops: shown } : { loops: shown, nextCursor: String(page.nextCursor) };
     },
   );
 
@@ -166,7 +167,8 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
       if (kept) return send(kept.value);
       const read = async () => {
         const fields = await app.store.getLoopFields(id);
-        return fields && loopViewJson(id, fields);
+        // Redacted once per read from Redis; the kept answer is the redacted one.
+        return fields && redactJson(loopViewJson(id, fields));
       };
       return app.nearCache.get(key, read).then(send);
     },

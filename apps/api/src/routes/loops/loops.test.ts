@@ -115,10 +115,10 @@ describe('POST /v1/loops', () => {
     expect(wrongType.json().message).toBe('body.environment: must be string');
   });
 
-  test('a broken greenloop.yaml → 500 CONFIG_INVALID listing the issues; fixing the file needs no restart', async () => {
+  test('a broken greenloop.yaml → 422 CONFIG_INVALID naming the field; fixing the file needs no restart', async () => {
     writeFileSync(join(t.repo, 'greenloop.yaml'), 'version: 2\nenvironments: {}\n');
     const res = await start('staging');
-    expect(res.statusCode).toBe(500);
+    expect(res.statusCode).toBe(422);
     const body = res.json();
     expect(body.code).toBe('CONFIG_INVALID');
     expect(body.details.issues.join('\n')).toMatch(/version: expected version: 1/);

@@ -1,5 +1,4 @@
 import type { CycleRecord, LoopRecord, StageRecord } from '@greenloop/core';
-import { TokenStore } from '@greenloop/core';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ErrorBody } from '../../errors.ts';
@@ -62,7 +61,7 @@ beforeAll(async () => {
   [api] = started.apis as [RunningApi];
   t = started.redis;
   cleanup = started.cleanup;
-  const { token } = await new TokenStore(t.redis, t.prefix).create({ name: 'viewer', role: 'operator', createdBy: 'test' });
+  const { token } = await started.tokens.create({ name: 'viewer', role: 'operator', createdBy: 'test' });
   auth = { authorization: `Bearer ${token}` };
   await t.store.createLoop(LOOP);
   await t.store.saveCycle(CYCLE);

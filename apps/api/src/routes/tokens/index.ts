@@ -53,6 +53,7 @@ const tokensPlugin: FastifyPluginAsync = async (app) => {
         });
       } catch (err) {
         if (err instanceof GreenloopError && err.code === 'TOKEN_NAME_TAKEN') throw apiError('TOKEN_NAME_TAKEN', { name });
+        if (err instanceof GreenloopError && err.code === 'TOKEN_NAME_RESERVED') throw apiError('TOKEN_NAME_RESERVED', { name });
         throw err;
       }
       await appendAudit(app.store.redis, app.store.prefix, {
