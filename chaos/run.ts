@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run chaos [-- --kills N --short N --long N --triggers N --cancels N --daemons N --budget-min M --seed S --json FILE]
+// npm run chaos [-- --kills N --kill-daemon N --short N --long N --lock-loss N --triggers N --cancels N --daemons N --budget-min M --seed S --json FILE]
 // Faults injected into greenloop as it runs (worker processes, its own redis-server, the demo as workload);
 // prints the table: fault | trials | green | duplicate deploys | orphan processes | lost records | stuck claims.
 import { writeFileSync } from 'node:fs';
@@ -9,8 +9,10 @@ import { FULL, renderTable, runChaos } from './suite.ts';
 const { values } = parseArgs({
   options: {
     kills: { type: 'string' },
+    'kill-daemon': { type: 'string' },
     short: { type: 'string' },
     long: { type: 'string' },
+    'lock-loss': { type: 'string' },
     'long-down-s': { type: 'string' },
     'long-test-s': { type: 'string' },
     triggers: { type: 'string' },
@@ -27,10 +29,12 @@ const num = (v: string | undefined, fallback: number) => (v === undefined ? fall
 const started = Date.now();
 const out = await runChaos({
   killsPerPoint: num(values.kills, FULL.killsPerPoint),
+  killFixWithDaemon: num(values['kill-daemon'], FULL.killFixWithDaemon),
   shortOutagesPerStage: num(values.short, FULL.shortOutagesPerStage),
   longOutages: num(values.long, FULL.longOutages),
   longDownMs: num(values['long-down-s'], FULL.longDownMs / 1000) * 1000,
   longTestS: num(values['long-test-s'], FULL.longTestS),
+  lockLossOutages: num(values['lock-loss'], FULL.lockLossOutages),
   triggerRounds: num(values.triggers, FULL.triggerRounds),
   cancelsPerStage: num(values.cancels, FULL.cancelsPerStage),
   daemonFixers: num(values.daemons, FULL.daemonFixers),

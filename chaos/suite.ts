@@ -5,21 +5,27 @@ import { join } from 'node:path';
 import type { StageName } from '@greenloop/core';
 import { cancelDuring } from './faults/cancel.ts';
 import { daemonizingFixer } from './faults/daemon-fixer.ts';
-import { KILL_POINTS, killWorkerDuring } from './faults/kill-worker.ts';
-import { redisOutageDuring, slowFirstCycleTest } from './faults/redis-outage.ts';
+import { KILL_POINTS, type KillPoint, killWorkerDuring } from './faults/kill-worker.ts';
+import { redisOutageDuring, slowSuite } from './faults/redis-outage.ts';
 import { triggersDuringTeardown } from './faults/teardown-triggers.ts';
 import { ChaosRedis } from './redis-server.ts';
-import { addFile, runTrial, type TrialOptions, type TrialResult } from './trial.ts';
+import { runTrial, type TrialOptions, type TrialResult } from './trial.ts';
 
 export interface ChaosOptions {
   /** kill -9 trials per kill point (6 points incl. teardown). */
   killsPerPoint: number;
+  /** One more kill -9 trial for each of these points (the CI subset picks a few). */
+  onlyKills?: readonly KillPoint[];
+  /** kill -9 while a fixer that setsid-daemonizes runs. */
+  killFixWithDaemon: number;
   /** Short Redis outages (2–6 s, 3 s lock) per stage of deploy/test/analyze/fix. */
   shortOutagesPerStage: number;
   /** Long outages: Redis down `longDownMs` during a `longTestS` test stage with greenloop's default lock (30 s). */
   longOutages: number;
   longDownMs: number;
   longTestS: number;
+  /** Redis down 6 s in a 15 s test stage with a 3 s lock: the worker loses its lock while the suite runs. */
+  lockLossOutages: number;
   /** Rounds of 20 triggers during teardown. */
   triggerRounds: number;
   /** Cancel trials per stage (deploy, test, analyze, fix, integrate). */
@@ -33,10 +39,12 @@ export interface ChaosOptions {
 
 export const FULL: Omit<ChaosOptions, 'log'> = {
   killsPerPoint: 4,
+  killFixWithDaemon: 2,
   shortOutagesPerStage: 1,
   longOutages: 2,
   longDownMs: 35_000,
   longTestS: 120,
+  lockLossOutages: 2,
   triggerRounds: 10,
   cancelsPerStage: 1,
   daemonFixers: 3,
@@ -75,6 +83,14 @@ function plan(o: ChaosOptions): Plan {
   for (let i = 0; i < o.killsPerPoint; i++)
     for (const point of KILL_POINTS)
       p.push({ group: 'kill -9 worker (every stage + teardown)', opts: { fault: `kill-${point}` }, inject: (t) => killWorkerDuring(t, point, random) });
+  for (const point of o.onlyKills ?? [])
+    p.push({ group: `kill -9 worker during ${point}`, opts: { fault: `kill-${point}` }, inject: (t) => killWorkerDuring(t, point, random) });
+  for (let i = 0; i < o.killFixWithDaemon; i++)
+    p.push({
+      group: 'kill -9 worker while a daemonizing fixer runs',
+      opts: { fault: 'kill-fix-daemon', prepareRepo: daemonizingFixer },
+      inject: (t) => killWorkerDuring(t, 'fix', random, 300),
+    });
   const outageStages: StageName[] = ['deploy', 'test', 'analyze', 'fix'];
   for (let i = 0; i < o.shortOutagesPerStage; i++)
     for (const stage of outageStages) {
@@ -85,19 +101,28 @@ function plan(o: ChaosOptions): Plan {
         inject: (t) => redisOutageDuring(t, stage, down, Math.floor(random() * 500)),
       });
     }
-  for (let i = 0; i < o.longOutages; i++)
+  for (let i = 0; i < o.longOutages; i++) {
+    const suite = slowSuite(o.longTestS);
     p.push({
       group: `redis down ${o.longDownMs / 1000} s in a ${o.longTestS} s test stage (default 30 s lock)`,
-      opts: {
-        fault: 'redis-long',
-        lock: 'default',
-        timeoutMs: (o.longTestS + o.longDownMs / 1000) * 1000 + 300_000,
-        prepareRepo: (repo) => addFile(repo, 'e2e/zz-slow.test.js', slowFirstCycleTest(o.longTestS)),
-      },
+      opts: { fault: 'redis-long', lock: 'default', timeoutMs: (o.longTestS + o.longDownMs / 1000) * 1000 + 300_000, ...suite },
       inject: (t) => redisOutageDuring(t, 'test', o.longDownMs, 10_000),
     });
+  }
+  for (let i = 0; i < o.lockLossOutages; i++) {
+    const suite = slowSuite(15);
+    p.push({
+      group: 'redis down 6 s in a 15 s test stage (3 s lock: the lock is lost)',
+      opts: { fault: 'redis-lock-loss', ...suite },
+      inject: (t) => redisOutageDuring(t, 'test', 6000, 3000),
+    });
+  }
   for (let i = 0; i < o.triggerRounds; i++)
-    p.push({ group: '20 triggers during teardown', opts: { fault: 'triggers-teardown' }, inject: (t) => triggersDuringTeardown(t) });
+    p.push({
+      group: '20 triggers during teardown (of a loop cancelled after its deploy)',
+      opts: { fault: 'triggers-teardown', expect: 'cancelled' },
+      inject: (t) => triggersDuringTeardown(t, { cancelAfterDeploy: true }),
+    });
   const cancelStages: StageName[] = ['deploy', 'test', 'analyze', 'fix', 'integrate'];
   for (let i = 0; i < o.cancelsPerStage; i++)
     for (const stage of cancelStages)

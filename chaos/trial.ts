@@ -45,6 +45,8 @@ export interface TrialOptions {
   prepareRepo?: (repo: string) => void;
   expect?: 'green' | 'cancelled';
   timeoutMs?: number;
+  /** Problems the fault itself can see once every loop ended (e.g. a suite that ran twice); any fails the trial. */
+  check?: (t: Trial) => string[];
   /** Keep the trial directory (for a failing trial's evidence). */
   keep?: boolean;
   log?: (line: string) => void;
@@ -200,6 +202,11 @@ export async function runTrial(opts: TrialOptions, inject: (t: Trial) => Promise
     const first = ended.get(id);
     result.ok = first?.state === (opts.expect ?? 'green');
     if (!result.ok) t.notes.push(`verdict ${first?.state ?? 'none'}${first?.stop ? ` (${first.stop.rule}: ${first.stop.message})` : ''}`);
+    const problems = opts.check?.(t) ?? [];
+    if (problems.length) {
+      result.ok = false;
+      t.notes.push(...problems);
+    }
     for (const loopId of loops) {
       if (!(await claimReleased(t.store, loopId, 60_000))) {
         result.stuckClaims++;

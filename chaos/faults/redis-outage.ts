@@ -1,6 +1,9 @@
 // Redis shut down (SIGKILL, AOF kept) while a stage runs, restarted after `downMs`.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { StageName } from '@greenloop/core';
-import type { Trial } from '../trial.ts';
+import { addFile, type Trial } from '../trial.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -15,11 +18,37 @@ export async function redisOutageDuring(t: Trial, stage: StageName, downMs: numb
   await t.opts.redis.outage(downMs);
 }
 
-/** A suite whose one test takes `seconds` in cycle 1 only (later cycles stay fast). */
+/**
+ * A test that takes `seconds` in cycle 1 only (later cycles stay fast). Each cycle-1 run first requests
+ * /chaos-slow-run from the demo service, whose log (outside the sandbox the suite may run in) then
+ * shows how many times the suite ran.
+ */
 export function slowFirstCycleTest(seconds: number): string {
   return [
     "import { test } from 'node:test';",
-    `test('slow in the first cycle, fine always', () => new Promise((r) => setTimeout(r, process.env.GREENLOOP_CYCLE === '1' ? ${seconds * 1000} : 10)));`,
+    "test('slow in the first cycle, fine always', async () => {",
+    "  if (process.env.GREENLOOP_CYCLE !== '1') return;",
+    "  await fetch(process.env.GREENLOOP_URL_API + '/chaos-slow-run').then((r) => r.arrayBuffer()).catch(() => undefined);",
+    `  await new Promise((r) => setTimeout(r, ${seconds * 1000}));`,
+    '});',
     '',
   ].join('\n');
+}
+
+/** Adds the slow test to the demo repository and returns the check that it ran exactly once in cycle 1. */
+export function slowSuite(seconds: number): { prepareRepo: (repo: string) => void; check: (t: Trial) => string[] } {
+  return {
+    prepareRepo: (repo) => addFile(repo, 'e2e/zz-slow.test.js', slowFirstCycleTest(seconds)),
+    check: (t) => {
+      const dir = join(t.home, 'artifacts', t.loopId, 'cycle-1', 'deploy');
+      let runs = 0;
+      for (const f of existsSync(dir) ? readdirSync(dir) : []) {
+        if (f.endsWith('.log'))
+          runs += readFileSync(join(dir, f), 'utf8')
+            .split('\n')
+            .filter((l) => l.includes('/chaos-slow-run')).length;
+      }
+      return runs === 1 ? [] : [`the cycle-1 suite ran ${runs} times (expected once)`];
+    },
+  };
 }

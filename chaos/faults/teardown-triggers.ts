@@ -1,7 +1,16 @@
 // 20 triggers fired the moment the loop reports `loop.finished` (its teardown is running).
 import type { Trial } from '../trial.ts';
 
-export async function triggersDuringTeardown(t: Trial, count = 20): Promise<void> {
+/**
+ * With `cancelAfterDeploy`, the loop is cancelled once its first deploy is up, so its teardown (services to
+ * stop, worktrees to remove) comes within seconds instead of after a whole green loop.
+ */
+export async function triggersDuringTeardown(t: Trial, opts: { count?: number; cancelAfterDeploy?: boolean } = {}): Promise<void> {
+  const count = opts.count ?? 20;
+  if (opts.cancelAfterDeploy) {
+    await t.waitFor((ev) => ev.type === 'stage.started' && ev.stage === 'test', 120_000);
+    await t.cancel();
+  }
   const e = await t.waitFor((ev) => ev.type === 'loop.finished', 240_000);
   if (!e) {
     t.notes.push('loop never finished; no triggers');
