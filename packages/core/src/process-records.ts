@@ -142,15 +142,18 @@ export class ProcessRecorder {
     await this.redis.hdel(procsKey(this.prefix, this.owner.loopId), field(rec.pid, rec.start));
   }
 
-  /** An `onSpawn` hook for runCommand and its `release`, for one child of the given kind. */
-  track(kind: ProcessKind): { onSpawn: (pid: number) => Promise<void>; release: () => Promise<void> } {
+  /**
+   * An `onSpawn` hook for runCommand and its `release`, for one child of the given kind. `tagged: false`
+   * for children that run beside others of the same attempt (a deploy's build and deploy commands).
+   */
+  track(kind: ProcessKind, opts: { tagged?: boolean } = {}): { onSpawn: (pid: number) => Promise<void>; release: () => Promise<void> } {
     let rec: ProcessRecord | undefined;
     return {
       onSpawn: async (pid) => {
         rec = await this.spawned(pid, kind);
       },
       release: async () => {
-        if (rec) await this.release(rec, { tagged: true });
+        if (rec) await this.release(rec, { tagged: opts.tagged ?? true });
       },
     };
   }

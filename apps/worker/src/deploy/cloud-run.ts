@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { protos, RevisionsClient, ServicesClient } from '@google-cloud/run';
-import { type CloudRunDeployConfig, type DeployedService, GreenloopError, type Logger, renderArgv, renderString } from '@greenloop/core';
+import { type CloudRunDeployConfig, type DeployedService, GreenloopError, type Logger, type ProcessRecorder, renderArgv, renderString } from '@greenloop/core';
 import { runCommand } from '../process/run-command.ts';
 import type { DeployProvider, DeployRequest } from './types.ts';
 
@@ -812,6 +812,8 @@ export interface StepOptions {
   /** Error code for a non-zero exit, e.g. DEPLOY_BUILD_FAILED. */
   failCode: string;
   outputLimit?: number;
+  /** Records the command's process group for the deploy attempt (ended by a retry after a crash). */
+  processes?: ProcessRecorder;
 }
 
 /**
@@ -824,16 +826,19 @@ export async function runStep(o: StepOptions): Promise<{ stdoutFile: string; std
   const stdoutFile = join(o.dir, `${o.step}.stdout.log`);
   const stderrFile = join(o.dir, `${o.step}.stderr.log`);
   o.progress?.(`running ${o.step}: ${o.argv.join(' ')}`);
+  const tracked = o.processes?.track(o.step === 'build' ? 'build' : 'deploy-command', { tagged: false });
   const res = await runCommand({
     argv: o.argv,
     cwd: o.cwd,
-    env: o.env,
+    env: { ...o.env, ...o.processes?.env() },
     timeoutMs: o.timeoutMs,
     stdoutFile,
     stderrFile,
     ...(o.outputLimit ? { outputLimit: o.outputLimit } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
+    ...(tracked ? { onSpawn: tracked.onSpawn } : {}),
   });
+  await tracked?.release();
   const output = () => [tailLines(stderrFile), tailLines(stdoutFile)].filter(Boolean).join('\n---\n');
   const details = { argv: [...o.argv], exitCode: res.exitCode, signal: res.signal, durationMs: res.durationMs, stdoutFile, stderrFile };
   if (res.cancelled) throw new GreenloopError('DEPLOY_CANCELLED', `${o.step} command was cancelled`, { details });
@@ -976,6 +981,7 @@ export class CloudRunProvider implements DeployProvider {
       progress: req.progress,
       failCode: 'DEPLOY_BUILD_FAILED',
       ...(this.outputLimit ? { outputLimit: this.outputLimit } : {}),
+      ...(req.processes ? { processes: req.processes } : {}),
     });
   }
 

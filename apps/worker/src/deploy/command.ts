@@ -69,6 +69,7 @@ export class CommandProvider implements DeployProvider {
       progress: req.progress,
       failCode: 'DEPLOY_COMMAND_FAILED',
       ...(this.outputLimit ? { outputLimit: this.outputLimit } : {}),
+      ...(req.processes ? { processes: req.processes } : {}),
     });
     const evidence = { stdoutFile: ran.stdoutFile, stderrFile: ran.stderrFile, commandMs: ran.durationMs };
 
