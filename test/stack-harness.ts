@@ -33,6 +33,7 @@ interface ReportCluster {
   dispatch: boolean;
   tests: { name: string }[];
   flakyTests: string[];
+  dossier: string;
   evidence: { service: string; message: string; match: string }[];
 }
 
@@ -50,6 +51,8 @@ export interface CycleView {
   n: number;
   tested: boolean;
   report?: ReportView;
+  /** The report.json file; cluster dossiers are relative to its directory. */
+  reportFile?: string;
   fixes: FixResult[];
   planned: string[];
   /** Seconds per stage ("deploy 1.2s test 3.4s …"), to see where a slow scenario spends its time. */
@@ -82,8 +85,12 @@ export function createExampleRepo(example: string, dir: string): void {
   git('commit', '-q', '-m', `${example} with seeded bugs`);
 }
 
-/** Starts a worker and an API for one example; `run` starts the scenario's loop over HTTP and waits for its end. */
-export async function startStack(example: string, processEnv: Record<string, string | undefined> = process.env): Promise<StackRun> {
+/**
+ * Starts a worker and an API for one example; `run` starts the scenario's loop over HTTP and waits for its
+ * end. At most `maxLoops` loops run at once: a 2-core machine compiling Go or starting Playwright five
+ * times over is slower in total than three at a time.
+ */
+export async function startStack(example: string, maxLoops = 3, processEnv: Record<string, string | undefined> = process.env): Promise<StackRun> {
   const redisUrl = process.env.REDIS_URL;
   if (!redisUrl) throw new Error('REDIS_URL is not set (vitest global setup starts Redis)');
   const dir = mkdtempSync(join(tmpdir(), `greenloop-${example}-`));
@@ -106,6 +113,8 @@ export async function startStack(example: string, processEnv: Record<string, str
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const store = new LoopStore(redis, prefix);
   const auth = { authorization: `Bearer ${token}` };
+  let running = 0;
+  const waiting: (() => void)[] = [];
 
   async function waitForEnd(loopId: string, timeoutMs: number): Promise<LoopRecord> {
     const deadline = Date.now() + timeoutMs;
@@ -132,7 +141,7 @@ export async function startStack(example: string, processEnv: Record<string, str
       out.push({
         n,
         tested: (await store.getStage(loop.id, n, 'test')) !== undefined,
-        ...(reportFile && existsSync(reportFile) ? { report: JSON.parse(readFileSync(reportFile, 'utf8')) as ReportView } : {}),
+        ...(reportFile && existsSync(reportFile) ? { report: JSON.parse(readFileSync(reportFile, 'utf8')) as ReportView, reportFile } : {}),
         fixes: fix?.results ?? [],
         planned: fix?.planned ?? [],
         timing: timing.join(' '),
@@ -144,16 +153,14 @@ export async function startStack(example: string, processEnv: Record<string, str
   return {
     repo,
     async run(scenario, timeoutMs) {
-      const started = Date.now();
-      const res = await fetch(`${api.url}/v1/loops`, {
-        method: 'POST',
-        headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ environment: scenario }),
-      });
-      if (res.status !== 202) throw new Error(`POST /v1/loops for ${example}/${scenario}: ${res.status} ${await res.text()}`);
-      const { id } = (await res.json()) as { id: string };
-      const loop = await waitForEnd(id, timeoutMs);
-      return { stack: example, scenario, loop, cycles: await cyclesOf(loop), wallMs: Date.now() - started };
+      while (running >= maxLoops) await new Promise<void>((r) => waiting.push(r));
+      running++;
+      try {
+        return await runLoop(scenario, timeoutMs);
+      } finally {
+        running--;
+        waiting.shift()?.();
+      }
     },
     async close() {
       await api.close();
@@ -163,6 +170,19 @@ export async function startStack(example: string, processEnv: Record<string, str
       rmSync(dir, { recursive: true, force: true });
     },
   };
+
+  async function runLoop(scenario: Scenario, timeoutMs: number): Promise<Observation> {
+    const started = Date.now();
+    const res = await fetch(`${api.url}/v1/loops`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ environment: scenario }),
+    });
+    if (res.status !== 202) throw new Error(`POST /v1/loops for ${example}/${scenario}: ${res.status} ${await res.text()}`);
+    const { id } = (await res.json()) as { id: string };
+    const loop = await waitForEnd(id, timeoutMs);
+    return { stack: example, scenario, loop, cycles: await cyclesOf(loop), wallMs: Date.now() - started };
+  }
 }
 
 const rule = (o: Observation) => o.loop.stop?.rule ?? o.loop.state;

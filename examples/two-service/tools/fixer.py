@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""A STAND-IN for an AI coding agent: applies prepared fixes, for greenloop's example scenarios.
+
+Contract (the same a real fixer has): cwd is a fresh checkout of the repository, argv[2] the cluster JSON
+({fingerprint, title, sampleMessage, tests: [{name, message}]}). argv[1] picks the behaviour:
+  fix    apply every prepared fix in tools/fixes.json whose patterns all match one message of the cluster
+  noop   change nothing (scenario "no-progress")
+  cheat  delete the test files that define the failing tests (scenario "cheat": the gates must refuse it)
+Stdlib only, so it runs wherever python3 does, whatever the example's own stack.
+"""
+
+import json
+import os
+import re
+import sys
+
+
+def messages_of(cluster):
+    found = [cluster.get("sampleMessage"), cluster.get("title")]
+    for t in cluster.get("tests") or []:
+        found += [t.get("message"), t.get("name")]
+    return [m for m in found if isinstance(m, str) and m]
+
+
+def apply_fixes(cluster):
+    with open(os.path.join("tools", "fixes.json")) as f:
+        table = json.load(f)
+    messages = messages_of(cluster)
+    chosen = [fx for fx in table["fixes"] if any(all(re.search(p, m) for p in fx["match"]) for m in messages)]
+    if not chosen:
+        print(f"no prepared fix for {cluster.get('title')}")
+        return 0
+    pending = {}
+    for fx in chosen:
+        for edit in fx["edits"]:
+            path = edit["file"]
+            text = pending.get(path)
+            if text is None:
+                with open(path) as f:
+                    text = f.read()
+            if text.count(edit["find"]) != edit.get("occurrences", 1):
+                print(f"fix {fx['id']}: find text not in {path} as expected; writing nothing", file=sys.stderr)
+                return 1
+            pending[path] = text.replace(edit["find"], edit["replace"])
+    for path, text in pending.items():
+        with open(path, "w") as f:
+            f.write(text)
+    for fx in chosen:
+        print(f"applied {fx['id']}: {fx['description']}")
+    return 0
+
+
+def cheat(cluster):
+    with open(os.path.join("tools", "fixes.json")) as f:
+        test_dirs = json.load(f)["testDirs"]
+    names = {t.get("name", "") for t in cluster.get("tests") or []}
+    deleted = []
+    for test_dir in test_dirs:
+        for root, _dirs, files in os.walk(test_dir):
+            for name in files:
+                path = os.path.join(root, name)
+                with open(path, errors="replace") as f:
+                    text = f.read()
+                if any(n and n in text for n in names):
+                    os.remove(path)
+                    deleted.append(path)
+    print(f"deleted {deleted or 'nothing'} to make {sorted(names)} go away")
+    return 0
+
+
+def main():
+    if len(sys.argv) < 3:
+        print("usage: fixer.py fix|noop|cheat <cluster.json>", file=sys.stderr)
+        return 2
+    mode, cluster_file = sys.argv[1], sys.argv[2]
+    with open(cluster_file) as f:
+        cluster = json.load(f)
+    print(f"fixer ({mode}): cluster {cluster.get('fingerprint')}: {cluster.get('title')}")
+    if mode == "noop":
+        print("changing nothing")
+        return 0
+    if mode == "cheat":
+        return cheat(cluster)
+    return apply_fixes(cluster)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
