@@ -32,6 +32,8 @@ Tokens (admin)
 Running greenloop
   up                                   API + worker + Redis (embedded if none is running) in one process
   demo                                 the whole product on a demo service with seeded bugs
+  gc [--dry-run]                       prune loops finished more than GREENLOOP_RETENTION_DAYS (30) ago:
+                                       Redis records, artifacts, greenloop-fix/* and unpushed loop branches
 
 Options
   --json         machine-readable output
@@ -69,6 +71,7 @@ const OPTIONS = {
   tz: { type: 'string' },
   role: { type: 'string' },
   'expires-days': { type: 'string' },
+  'dry-run': { type: 'boolean' },
 } as const;
 
 export interface RunOptions {
@@ -148,6 +151,8 @@ export async function runCli(opts: RunOptions): Promise<number> {
         });
       case 'up':
         return await upCommand(io);
+      case 'gc':
+        return await (await import('./commands/gc.ts')).gcCommand(io, args, { json, dryRun: values['dry-run'] === true });
       default:
         throw new UsageError(`unknown command "${cmd}"`);
     }

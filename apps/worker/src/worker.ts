@@ -33,6 +33,7 @@ import { processLoop } from './controller.ts';
 import { finalFailureHandlers, onJobFailed } from './final-failure.ts';
 import { dispatcher, type JobHandlers } from './job-handlers.ts';
 import { retryAfterBackoff, runNotifyJob } from './notify/notify-job.ts';
+import { pruneFinishedLoops } from './retention.ts';
 import { withSecretsKnown } from './secrets-known.ts';
 import { analyzeStage } from './stages/analyze.ts';
 import { deployStage } from './stages/deploy.ts';
@@ -130,6 +131,10 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       if (out.kind === 'conflict') log.warn({ environment, schedule, activeLoopId: out.activeLoopId }, 'scheduled loop skipped: a loop is already running');
       return out.kind === 'conflict' ? `skipped: ${out.activeLoopId} running` : out.loop.id;
     },
+    'retention.gc': async ({ dryRun }) => {
+      const report = await pruneFinishedLoops({ store, repo: env.repo, home: env.home, retentionMs: env.GREENLOOP_RETENTION_DAYS * 86_400_000, dryRun, log });
+      return { loops: report.loops.length, emptyDirs: report.emptyDirs.length };
+    },
   };
   const processor = dispatcher(handlers);
   const finalFailure = finalFailureHandlers(ctx);
@@ -141,6 +146,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     fix: fixConcurrency,
     notify: 1,
     schedules: 1,
+    maintenance: 1,
   };
   // BullMQ never closes a connection it was handed: keep them to close on shutdown.
   const connections: Redis[] = [];
@@ -165,6 +171,8 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const heartbeat = startClaimHeartbeat({ store, queues, log });
+  // Retention runs every 6 h on whichever worker picks it up (one scheduler, upserted by every worker).
+  await queues.maintenance.upsertJobScheduler('retention', { every: 6 * 3_600_000 }, { name: 'retention.gc', data: { dryRun: false } });
   log.info({ queues: workers.length, prefix: env.GREENLOOP_PREFIX, repo: env.repo }, 'worker ready');
 
   return {

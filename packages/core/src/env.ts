@@ -70,6 +70,8 @@ export const EnvSchema = z.object({
   /** BullMQ job lock; a crashed worker's job is picked up again after about this long. */
   GREENLOOP_LOCK_DURATION: ms(30_000),
   GREENLOOP_STALLED_INTERVAL: ms(30_000),
+  /** Days a finished loop's records, artifacts and branches are kept (the worker prunes older ones every 6 h). */
+  GREENLOOP_RETENTION_DAYS: z.coerce.number().positive().default(30),
 });
 
 export type Env = z.output<typeof EnvSchema> & { home: string; repo: string };

@@ -8,7 +8,7 @@ import type { StageName } from './domain.ts';
  * payload when they pick a job up, so a malformed job fails loudly instead of half-running.
  */
 
-export const QUEUE_NAMES = ['loops', 'deploy', 'test', 'analyze', 'fix', 'notify', 'schedules'] as const;
+export const QUEUE_NAMES = ['loops', 'deploy', 'test', 'analyze', 'fix', 'notify', 'schedules', 'maintenance'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 const loopId = z.string().regex(/^[a-z0-9-]{6,64}$/);
@@ -24,6 +24,7 @@ export const NotifyPayload = z.object({
 });
 
 export const SchedulePayload = z.object({ environment: z.string().min(1), schedule: z.string().min(1) });
+export const RetentionPayload = z.object({ dryRun: z.boolean().default(false) });
 
 const retry = (attempts: number, delay: number): JobsOptions => ({ attempts, backoff: { type: 'exponential', delay } });
 
@@ -54,6 +55,8 @@ export const JobCatalog = {
   notify: { queue: 'notify', schema: NotifyPayload, options: { attempts: 10, backoff: { type: 'retry-after' } }, onFinalFailure: 'notice' },
   /** Fired by a BullMQ job scheduler (cron + time zone); starts a loop recorded as started by the schedule. */
   'schedule.fire': { queue: 'schedules', schema: SchedulePayload, options: retry(3, 5000), onFinalFailure: 'log' },
+  /** Retention: prunes finished loops older than GREENLOOP_RETENTION_DAYS; a job scheduler fires it every 6 h. */
+  'retention.gc': { queue: 'maintenance', schema: RetentionPayload, options: retry(2, 60_000), onFinalFailure: 'log' },
 } as const satisfies Record<string, { queue: QueueName; schema: z.ZodType; options: JobsOptions; onFinalFailure: FinalFailure }>;
 
 export type JobName = keyof typeof JobCatalog;
