@@ -131,22 +131,6 @@ export async function addBranchWorktree(repo: string, path: string, branch: stri
   });
 }
 
-/**
- * A fresh worktree at `path` with `branch` checked out and reset to `commit`, whatever existed before:
- * an earlier worktree at that path, or a stale one elsewhere holding the branch (a crashed run), is
- * removed first, because git refuses to reset a branch that another worktree has checked out.
- */
-export async function addResetBranchWorktree(repo: string, path: string, branch: string, commit: string): Promise<void> {
-  await withWorktreeLock(repo, async () => {
-    const target = resolve(path);
-    await dropWorktree(repo, target);
-    for (const other of await worktreesOnBranch(repo, branch)) {
-      if (resolve(other) !== target) await dropWorktree(repo, other);
-    }
-    await worktreeAdd(repo, target, ['--force', '-B', branch, target, commit]);
-  });
-}
-
 /** Paths of the worktrees that have `branch` checked out (from `git worktree list --porcelain`). */
 export async function worktreesOnBranch(repo: string, branch: string): Promise<string[]> {
   const out = await gitExec(repo, ['worktree', 'list', '--porcelain']);
