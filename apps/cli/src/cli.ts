@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { readCliEnv } from './cli-env.ts';
 import { ApiClient, ApiRequestError, ApiUnreachableError } from './client.ts';
 import { schedulesCommand, tokensCommand } from './commands/admin.ts';
+import { initCommand } from './commands/init.ts';
 import { cancelCommand, reportCommand, startCommand, statusCommand } from './commands/loops.ts';
 import { upCommand } from './commands/up.ts';
 import { EXIT, type Io, UsageError } from './io.ts';
@@ -28,6 +29,11 @@ Tokens (admin)
   tokens [list]
   tokens create <name> --role viewer|operator|admin [--expires-days <n>]
   tokens revoke <id>
+
+Setting up a project (in its repository's root)
+  init [--env <name>] [--force]        detect the stack and write a commented greenloop.yaml
+  doctor [environment]                 deploy once, check the health path, run the suite once, read the
+                                       logs back, and say what is wired and what is not (with the fix)
 
 Running greenloop
   up                                   API + worker + Redis (embedded if none is running) in one process
@@ -71,6 +77,7 @@ const OPTIONS = {
   tz: { type: 'string' },
   role: { type: 'string' },
   'expires-days': { type: 'string' },
+  force: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
 } as const;
 
@@ -81,6 +88,8 @@ export interface RunOptions {
   err(line: string): void;
   isTTY: boolean;
   signal: AbortSignal;
+  /** Where `init` and `doctor` look for the project (default: process.cwd()). */
+  cwd?: string;
 }
 
 /** Runs one CLI invocation and resolves with its exit code; never calls process.exit. */
@@ -151,8 +160,12 @@ export async function runCli(opts: RunOptions): Promise<number> {
         });
       case 'up':
         return await upCommand(io);
+      case 'init':
+        return await initCommand(io, args, { cwd: opts.cwd ?? process.cwd(), force: values.force === true, ...(values.env ? { env: values.env } : {}) });
       case 'gc':
         return await (await import('./commands/gc.ts')).gcCommand(io, args, { json, dryRun: values['dry-run'] === true });
+      case 'doctor':
+        return await (await import('./commands/doctor.ts')).doctorCommand(io, args, { cwd: opts.cwd ?? process.cwd(), json });
       default:
         throw new UsageError(`unknown command "${cmd}"`);
     }

@@ -1,5 +1,5 @@
 import type { LoopEvent, LoopRecord, TestTotals } from '@greenloop/core';
-import { formatDuration } from '@greenloop/core';
+import { formatDuration, STAGES } from '@greenloop/core';
 
 /** ANSI styling that turns into plain text when colors are off (pipes, CI logs, NO_COLOR). */
 export interface Paint {
@@ -98,7 +98,46 @@ export interface CycleView {
   totals?: TestTotals;
   green?: boolean;
   hasReport?: boolean;
-  stages?: Record<string, { status: string; summary?: string; error?: { message: string } }>;
+  stages?: Record<string, { status: string; summary?: string; error?: { message: string; hint?: string } }>;
+}
+
+/**
+ * A cycle's result in words: green, untrusted (the analysis flagged the run as not real: a pass or fail
+ * from it says nothing), failing, or still running. The analyze stage's summary says "NOT REAL" for an
+ * untrusted run (stages/analyze.ts).
+ */
+export function cycleResult(p: Paint, c: CycleView): string {
+  if (/\bNOT REAL\b/.test(c.stages?.analyze?.summary ?? '')) return p.yellow('untrusted');
+  if (c.green === undefined) return p.dim('…');
+  return c.green ? p.green('green') : p.red('failing');
+}
+
+/** Stages in pipeline order (deploy, test, analyze, fix, integrate), whatever order the record keeps them in. */
+export function stagesInOrder<T>(stages: Record<string, T>): [string, T][] {
+  const rank = (name: string) => {
+    const i = (STAGES as readonly string[]).indexOf(name);
+    return i < 0 ? STAGES.length : i;
+  };
+  return Object.entries(stages).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/**
+ * What to look at after a loop that did not get green: its report when a cycle has one; otherwise (a
+ * deploy that failed before any test ran) the failed stage's error and hint (which names the deploy log).
+ */
+export function nextSteps(p: Paint, loop: LoopView): string[] {
+  const cycles = loop.cycles ?? [];
+  if (cycles.some((c) => c.hasReport)) return [p.dim(`  latest report:  greenloop report ${loop.id}`)];
+  const last = cycles.at(-1);
+  const failed = last ? stagesInOrder(last.stages ?? {}).find(([, s]) => s.status === 'failed') : undefined;
+  const out: string[] = [];
+  if (failed) {
+    const [name, s] = failed;
+    out.push(`  ${name} failed in cycle ${last?.n}: ${s.error?.message ?? s.summary ?? 'no message'}`);
+    if (s.error?.hint) out.push(`  ${s.error.hint}`);
+    out.push(p.dim(`  the cycle stopped before its analysis, so there is no report; details:  greenloop status ${loop.id}`));
+  } else out.push(p.dim(`  details:  greenloop status ${loop.id}`));
+  return out;
 }
 
 /** GET /v1/loops/:id */
@@ -126,9 +165,9 @@ export function loopDetail(p: Paint, loop: LoopView): string {
         cycles.map((c) => [
           String(c.n),
           c.commit.slice(0, 7),
-          c.green === undefined ? p.dim('…') : c.green ? p.green('green') : p.red('failing'),
+          cycleResult(p, c),
           totalsLabel(p, c.totals),
-          Object.entries(c.stages ?? {})
+          stagesInOrder(c.stages ?? {})
             .map(([name, s]) => (s.status === 'succeeded' ? name : s.status === 'running' ? p.cyan(`${name}…`) : p.red(`${name}:${s.status}`)))
             .join(' '),
         ]),

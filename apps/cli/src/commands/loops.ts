@@ -2,7 +2,7 @@ import type { LoopRecord } from '@greenloop/core';
 import { TERMINAL_STATES } from '@greenloop/core';
 import { ApiRequestError, ApiUnreachableError } from '../client.ts';
 import { EXIT, exitCodeFor, type Io, UsageError } from '../io.ts';
-import { type LoopView, loopDetail, loopsTable, progressLine, renderMarkdown, stateLabel } from '../render.ts';
+import { type LoopView, loopDetail, loopsTable, nextSteps, progressLine, renderMarkdown, stateLabel } from '../render.ts';
 
 const LOOP_ID = /^[a-z0-9-]{6,64}$/;
 
@@ -45,7 +45,8 @@ export async function startCommand(io: Io, args: string[], flags: { wait: boolea
   else {
     io.out('');
     io.out(`loop ${final.id} ${stateLabel(p, final.state)}${final.stop ? `: ${final.stop.message}` : ''}`);
-    if (final.state !== 'green' && final.cycle > 0) io.out(p.dim(`  latest report:  greenloop report ${final.id}`));
+    // A report exists only when a cycle got as far as analyzing; after a failed deploy, point at what does exist.
+    if (final.state !== 'green' && final.cycle > 0) for (const line of nextSteps(p, await io.api.get<LoopView>(`/v1/loops/${final.id}`))) io.out(line);
   }
   return exitCodeFor(final.state);
 }

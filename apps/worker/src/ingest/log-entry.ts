@@ -1,6 +1,7 @@
 import type { LogEntry } from '@greenloop/core';
 import { readSeverity, type Severity } from './log-severity.ts';
 import { type LogTime, readLogTime } from './log-time.ts';
+import { readRequestLine } from './plain-text.ts';
 
 /**
  * One structured log record (a JSON line, a logfmt line, a Cloud Logging LogEntry) as greenloop's LogEntry.
@@ -204,9 +205,11 @@ export function readRecord(raw: Rec, service: string, referenceMs: number = Date
   const payload = isRecord(raw.jsonPayload) ? raw.jsonPayload : undefined;
   const rec: Rec = payload ? { ...payload, ...raw } : raw;
   const time = readTime(rec, referenceMs) ?? (payload ? readTime(payload, referenceMs) : undefined);
-  const http = readHttp(rec);
   const err = errorText(rec);
-  const text = str(first(rec, MESSAGE_KEYS)) ?? err.message ?? (http ? `${http.method ?? ''} ${http.path ?? ''} ${http.status ?? ''}`.trim() : undefined);
+  // A logger that puts the whole access line in its message (Python's http.server through logging, uvicorn).
+  const messageText = str(first(rec, MESSAGE_KEYS));
+  const http = readHttp(rec) ?? (messageText ? readRequestLine(messageText) : undefined);
+  const text = messageText ?? err.message ?? (http ? `${http.method ?? ''} ${http.path ?? ''} ${http.status ?? ''}`.trim() : undefined);
   let message = text ?? JSON.stringify(raw).slice(0, 2000);
   if (err.stack && !message.includes(err.stack.slice(0, 40))) message = `${message}\n${err.stack}`;
   let severity = readLevel(rec) ?? 'DEFAULT';
@@ -221,6 +224,6 @@ export function readRecord(raw: Rec, service: string, referenceMs: number = Date
   if (test) entry.test = test;
   const revision = str(first(rec, ['resource.labels.revision_name', 'revision', 'K_REVISION']));
   if (revision) entry.revision = revision;
-  if (isProbe(rec, http)) entry.probe = true;
+  if (isProbe(rec, http) || messageText?.includes('greenloop-probe')) entry.probe = true;
   return { entry, time };
 }

@@ -146,6 +146,17 @@ describe('readLogText formats', () => {
       { time: '2026-12-02T12:50:11.690Z', severity: 'DEFAULT', first: 'x', lines: 1, trace: '0af7651916cd43dd8448eb211c80319c' },
     ],
     [
+      "Python http.server's access line in a JSON message",
+      '{"time": 1796215811.69, "severity": "INFO", "message": "\\"GET /api/items?x=1 HTTP/1.1\\" 404 -"}',
+      {
+        time: '2026-12-02T12:50:11.690Z',
+        severity: 'INFO',
+        first: '"GET /api/items?x=1 HTTP/1.1" 404 -',
+        lines: 1,
+        http: { method: 'GET', path: '/api/items', status: 404 },
+      },
+    ],
+    [
       'logfmt (Go slog text handler)',
       'time=2026-12-02T13:50:11.690+01:00 level=ERROR msg="upstream failed" method=GET path=/api/items status=502',
       {

@@ -33,7 +33,8 @@ function logfmtValue(text: string, keys: readonly string[]): string | undefined 
   return undefined;
 }
 
-function request(text: string): LogEntry['httpRequest'] {
+/** A request's method, path and status in a line of text, in any of the shapes above. */
+export function readRequestLine(text: string): LogEntry['httpRequest'] {
   for (const re of [CLF_REQUEST, ARROW_REQUEST, BARE_REQUEST]) {
     const m = re.exec(text);
     if (m?.[1] && m[2] && m[3]) return { method: m[1], path: m[2].split(/[?#]/)[0] || '/', status: Number(m[3]) };
@@ -64,7 +65,7 @@ export function readPlainLine(text: string, referenceMs: number = Date.now()): P
   const word = LEVEL_WORD.exec(rest.slice(0, 80));
   const severity = readSeverity(logfmtLevel) ?? readSeverity(word?.[1]);
   rest = rest.trim();
-  return { time, severity, httpRequest: request(text), probe: text.includes('greenloop-probe') };
+  return { time, severity, httpRequest: readRequestLine(text), probe: text.includes('greenloop-probe') };
 }
 
 /** Lines that begin a stack trace (or an uncaught error) with no timestamp of their own. */

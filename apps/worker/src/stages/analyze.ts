@@ -79,6 +79,7 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
   const t = result.totals;
   return {
     result: { ...rest, testStatusesFile },
+    // "NOT REAL" is what `greenloop status` reads to call the cycle untrusted (apps/cli/src/render.ts).
     summary: `${t.passed}/${t.total} passed, ${t.failed} failed, ${t.skipped} skipped; ${result.clusters.length} cluster(s)${result.realness.real ? '' : `; NOT REAL: ${result.realness.reasons.join('; ')}`}`,
   };
 }
