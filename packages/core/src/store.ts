@@ -302,8 +302,9 @@ export class LoopStore {
   }
 
   /**
-   * Pid records of a cycle (`deploy-pids`, `test-pid`): what a retry must end after a crash. Kept until
-   * process records (process-records.ts) replace them.
+   * Small per-cycle values kept for a week, named by the caller (today: integrate's re-done fixes). Pid
+   * records live in process-records.ts and fix outcomes under putFixOutcome; a value another step must
+   * read back deserves a named method like those.
    */
   async setMarker(loopId: string, n: number, name: string, value: string): Promise<void> {
     await this.redis.set(this.key('loop', loopId, 'cycle', n, 'marker', name), value, 'EX', 7 * 86400);
