@@ -1,4 +1,4 @@
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import { redact, redactDeep } from './redact.ts';
 
 export type { Logger };
@@ -22,8 +22,10 @@ export const REDACT_PATHS = [
   '*.password',
 ];
 
-export function createLogger(name: string, level = 'info'): Logger {
-  return pino({ name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, hooks: { logMethod: redactLogArgs } });
+/** greenloop's logger: censored paths, every value through the redactor; to stdout unless `destination` is given (tests). */
+export function createLogger(name: string, level = 'info', destination?: DestinationStream): Logger {
+  const opts = { name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, hooks: { logMethod: redactLogArgs } };
+  return destination ? pino(opts, destination) : pino(opts);
 }
 
 /** pino hook: every string and plain object logged goes through the one redactor (log lines leave the process). */

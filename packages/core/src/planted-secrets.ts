@@ -31,6 +31,12 @@ export const PLANTED_SECRETS: readonly [string, string][] = [
     '{"type":"service_account","private_key":"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----\\n"}',
   ],
   ['pk-in-json-0123456789', '{"private_key": "pk-in-json-0123456789"}'],
+  ['pk-in-entities-0123456789', 'message=&quot;{&quot;private_key&quot;: &quot;pk-in-entities-0123456789&quot;}&quot;'],
+  [
+    'pk-in-both-0123456789',
+    'x {\\&quot;client_secret\\&quot;: \\&quot;pk-in-both-0123456789\\&quot;} &amp;quot;token&amp;quot;: &amp;quot;pk-in-both-0123456789&amp;quot;',
+  ],
+  ['pk-in-escaped-0123456789', '{"message":"{\\"client_secret\\": \\"pk-in-escaped-0123456789\\"}"}'],
   ['AKIAABCDEFGHIJKLMNOP', 'id AKIAABCDEFGHIJKLMNOP'],
   ['wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'],
   ['r3d1sPassw0rd', 'connect redis://:r3d1sPassw0rd@10.0.0.5:6379/0'],

@@ -56,11 +56,12 @@ describe('redact', () => {
         a: {
           notifications: { slack: { webhookUrlEnv: 'SLACK_URL' }, webhook: { urlEnv: 'HOOK_URL', secretEnv: 'HOOK_SECRET' } },
           loop: { push: { tokenEnv: 'PUSH' } },
+          fixer: { passEnv: ['MODEL_KEY'] },
         },
         b: {},
       },
     });
-    expect(names.sort()).toEqual(['HOOK_SECRET', 'HOOK_URL', 'PUSH', 'SLACK_URL']);
+    expect(names.sort()).toEqual(['HOOK_SECRET', 'HOOK_URL', 'MODEL_KEY', 'PUSH', 'SLACK_URL']);
     const values = secretValuesOf(
       { GREENLOOP_API_TOKEN: 'bootstrap-token-1234', REDIS_URL: 'redis://:pa%40ss-word@h:1', SLACK_URL: 'https://hooks.slack.com/x' },
       names,

@@ -12,6 +12,10 @@ export const MIN_KNOWN_SECRET_LENGTH = 8;
 
 const R = '[redacted]';
 
+/** A double quote as it may appear after escaping: raw, backslash-escaped (up to 3), or as an (escaped) entity. */
+const Q = String.raw`\\{0,3}(?:"|&(?:amp;)*quot;)`;
+const SECRET_FIELD = 'token|password|passwd|secret|api_?key|private_?key|authorization|cookie|credentials?';
+
 interface Rule {
   /** Cheap lowercase substring that must occur for the rule to possibly match; skips the regex otherwise. */
   hint?: readonly string[];
@@ -57,6 +61,13 @@ const RULES: readonly Rule[] = [
   {
     hint: ['token', 'pass', 'secret', 'key', 'authorization', 'cookie', 'credential'],
     re: /("[A-Za-z0-9_-]*(?:token|password|passwd|secret|api_?key|private_?key|authorization|cookie|credentials?)"\s*:\s*")((?:[^"\\]|\\.)*)(")/gi,
+    to: `$1${R}$3`,
+  },
+  // The same fields however their quotes were escaped on the way: JSON in a JSON string (\"), XML/HTML
+  // entities (&quot;, twice-escaped &amp;quot;), or both (a JUnit message quoted into a cluster file).
+  {
+    hint: ['\\"', '&quot;', '&amp;'],
+    re: new RegExp(`(${Q}[A-Za-z0-9_-]*(?:${SECRET_FIELD})${Q}\\s*:\\s*${Q})(.*?)(${Q})`, 'gi'),
     to: `$1${R}$3`,
   },
   // key=value / key: value pairs whose key names a credential (AWS_SECRET_ACCESS_KEY=…, ?token=…, password: …).
@@ -180,11 +191,15 @@ function urlPassword(url: unknown): string | undefined {
   }
 }
 
-/** Names of the variables a greenloop.yaml names as secrets (`notifications.*`, `loop.push.tokenEnv`). */
+/** Names of the variables a greenloop.yaml names as secrets (`notifications.*`, `loop.push.tokenEnv`, `fixer.passEnv`). */
 export function secretEnvNames(config: {
   environments: Record<
     string,
-    { notifications?: { slack?: { webhookUrlEnv: string }; webhook?: { urlEnv: string; secretEnv: string } }; loop?: { push?: { tokenEnv?: string } } }
+    {
+      notifications?: { slack?: { webhookUrlEnv: string }; webhook?: { urlEnv: string; secretEnv: string } };
+      loop?: { push?: { tokenEnv?: string } };
+      fixer?: { passEnv: readonly string[] };
+    }
   >;
 }): string[] {
   const names = new Set<string>();
@@ -196,6 +211,8 @@ export function secretEnvNames(config: {
       names.add(n.webhook.secretEnv);
     }
     if (e.loop?.push?.tokenEnv) names.add(e.loop.push.tokenEnv);
+    // What passEnv hands a fixer is a credential it needs (a model API key): no output may show it back.
+    for (const name of e.fixer?.passEnv ?? []) names.add(name);
   }
   return [...names];
 }

@@ -398,7 +398,8 @@ export function renderDossier(cluster: Cluster, ctx: DossierContext): string {
     }
     if (c.routeHits.length > 0) {
       out.push('Where the failing routes appear (`git grep`):');
-      for (const h of c.routeHits) out.push(`- ${code(`${h.path}:${h.line}`)} ${code(h.text)}`);
+      // Repository lines can hold committed credentials; the dossier is served to viewers too.
+      for (const h of c.routeHits) out.push(`- ${code(`${h.path}:${h.line}`)} ${code(redact(h.text))}`);
       out.push('');
     }
     if (c.commits.length > 0) {
