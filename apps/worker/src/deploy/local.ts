@@ -44,17 +44,22 @@ export class LocalProvider implements DeployProvider {
     const logFile = join(req.cycleDir, 'deploy', `${req.service.name}.log`);
     const values = deployValues(req);
     const cwd = resolve(req.worktree, cfg.cwd);
-    const env = { PATH: this.pathVar, HOME: this.homeVar, ...renderEnv(cfg.env, values), PORT: String(port), GREENLOOP_COMMIT: req.commit, ...req.processes?.env() };
+    const env = {
+      PATH: this.pathVar,
+      HOME: this.homeVar,
+      ...renderEnv(cfg.env, values),
+      PORT: String(port),
+      GREENLOOP_COMMIT: req.commit,
+      ...req.processes?.env(),
+    };
     // Sandboxed (process/sandbox.ts): writable only the cycle's checkout, network host; it outlives a
     // worker restart as before, and its pid stays the group to kill.
-    const sandbox = req.sandbox ?? { mode: 'off', hide: [] };
-    const confined = await confine({ kind: 'service', argv: renderArgv(cfg.command, values), cwd, env, network: 'host', writable: [req.worktree], outliveParent: true }, sandbox).catch(
-      (err: unknown) => {
-        throw new GreenloopError('DEPLOY_NOT_READY', `could not start ${req.service.name}: ${err instanceof Error ? err.message : String(err)}`, {
-          hint: `check deploy.command of service ${req.service.name} and sandbox in greenloop.yaml`,
-        });
-      },
-    );
+    const spec = { kind: 'service', argv: renderArgv(cfg.command, values), cwd, env, network: 'host', writable: [req.worktree], outliveParent: true } as const;
+    const confined = await confine(spec, req.sandbox ?? { mode: 'off', hide: [] }).catch((err: unknown) => {
+      throw new GreenloopError('DEPLOY_NOT_READY', `could not start ${req.service.name}: ${err instanceof Error ? err.message : String(err)}`, {
+        hint: `check deploy.command of service ${req.service.name} and sandbox in greenloop.yaml`,
+      });
+    });
     if (confined.warning) req.log.warn({ service: req.service.name }, confined.warning);
     const [program, ...args] = confined.argv;
     const fd = openSync(logFile, 'a');
