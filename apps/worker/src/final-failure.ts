@@ -36,6 +36,8 @@ export function finalFailureHandlers(ctx: WorkerContext): Record<FinalFailure, (
     },
     notice: async (job, reason) => {
       const { loopId, kind } = parsePayload('notify', job.data);
+      // A loop pruned by retention meanwhile gets no notice (it would leave a hash with no loop in it).
+      if (!(await store.getLoop(loopId))) return;
       await store.addNotice(loopId, `the ${kind} notification was not delivered after ${job.attemptsMade} attempt(s): ${reason}`);
     },
     log: async () => {},

@@ -66,6 +66,23 @@ describe('notify job (real worker, loopback webhook)', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('a notification that fails for good leaves a notice on the loop (onFinalFailure)', async () => {
+    seen.length = 0;
+    answers.push({ status: 503 });
+    await addJob(queues, 'notify', { loopId: 'mnotif-00000001', kind: 'loop-finished' }, { jobId: 'n3', attempts: 1 });
+    const deadline = Date.now() + 10_000;
+    let notices: string[] = [];
+    while (Date.now() < deadline) {
+      notices = (await h.store.getLoop('mnotif-00000001'))?.notices ?? [];
+      if (notices.some((n) => n.includes('loop-finished notification was not delivered'))) break;
+      await sleep(100);
+    }
+    expect(seen).toHaveLength(1);
+    expect(notices.find((n) => n.includes('not delivered'))).toMatch(
+      /^the loop-finished notification was not delivered after 1 attempt\(s\): notification not delivered to slack/,
+    );
+  });
+
   it('a long Retry-After (10 min) delays the job that long instead of dropping the notification', async () => {
     seen.length = 0;
     answers.push({ status: 429, retryAfter: '600' });
