@@ -19,6 +19,7 @@ import {
   type TypedStageRecord,
 } from '@greenloop/core';
 import { type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
+import { environmentFailure } from './analysis/triage.ts';
 import { loadEnvironment, type WorkerContext } from './context.ts';
 import { planFixes } from './fix/dispatch.ts';
 import { ensureBranch, resolveCommit } from './git/repo.ts';
@@ -194,6 +195,9 @@ async function awaitFixes(
       const r = (await store.getStage(loop.id, n, 'fix'))?.result;
       for (const f of r?.results ?? [])
         if (f.outcome !== 'skipped' && f.outcome !== 'cancelled') attempts[f.fingerprint] = (attempts[f.fingerprint] ?? 0) + Math.max(1, f.attempts);
+      // A fix re-done at integration (it conflicted) spent attempts too.
+      for (const x of (await store.getStage(loop.id, n, 'integrate'))?.result?.redone ?? [])
+        attempts[x.fingerprint] = (attempts[x.fingerprint] ?? 0) + x.attempts;
     }
     const plan = planFixes(analysis.clusters, fixer, attempts);
     const planned: FixStageResult = { planned: plan.dispatch.map((c) => c.fingerprint), skipped: plan.skipped, results: [] };
@@ -253,7 +257,15 @@ async function outcomes(ctx: WorkerContext, loopId: string, upTo: number): Promi
   for (let n = 1; n <= upTo; n++) {
     const a = (await ctx.store.getStage(loopId, n, 'analyze'))?.result;
     if (!a) continue;
-    out.push({ n, green: a.green, real: a.realness.real, realnessReasons: a.realness.reasons, failing: a.clusters.map((c) => c.fingerprint) });
+    const environment = environmentFailure(a);
+    out.push({
+      n,
+      green: a.green,
+      real: a.realness.real,
+      realnessReasons: a.realness.reasons,
+      failing: a.clusters.map((c) => c.fingerprint),
+      ...(environment ? { environment } : {}),
+    });
   }
   return out;
 }

@@ -132,6 +132,10 @@ export const IntegrateResultSchema = z.object({
   commit: z.string(),
   applied: z.array(z.object({ fingerprint: z.string(), commit: z.string() })),
   dropped: z.array(z.object({ fingerprint: z.string(), reason: z.string() })),
+  /** Fixes whose pick conflicted and whose fixer ran again on top of the integrated fixes, in this cycle. */
+  redone: z
+    .array(z.object({ fingerprint: z.string(), conflict: z.string(), outcome: z.string(), attempts: z.number(), commit: z.string().optional() }))
+    .optional(),
   pushed: z.boolean().optional(),
 });
 export type IntegrateResult = z.infer<typeof IntegrateResultSchema>;

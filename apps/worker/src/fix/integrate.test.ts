@@ -1,10 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FixResult } from '@greenloop/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { git } from '../git/repo.ts';
 import { integrateFixes } from './integrate.ts';
 import { runFix } from './run-fix.ts';
-import { editingFixer, fixerConfig, fixRequest, gitHttpServer, makeRepo, memoryLogger, type TestRepo, testCluster } from './testing.ts';
+import { editingFixer, fixerConfig, fixRequest, gitHttpServer, makeRepo, memoryLogger, nodeScript, type TestRepo, testCluster } from './testing.ts';
 
 let t: TestRepo;
 beforeEach(async () => {
@@ -61,7 +62,7 @@ describe('integrateFixes', () => {
     expect((await git(t.repo).raw(['status', '--porcelain'])).trim()).toBe('');
   });
 
-  it('drops a conflicting fix with the conflicting files, and a rerun on the new base lands it', async () => {
+  it('drops a conflicting fix (without redo) with the conflicting files, and a rerun on the new base lands it', async () => {
     const [one, two] = await Promise.all([
       fixWith('aaaa11', { 'src/shared.js': 'export const shared = () => 2;\n' }),
       fixWith('bbbb12', { 'src/shared.js': 'export const shared = () => 3;\n' }),
@@ -193,5 +194,116 @@ describe('integrateFixes', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('fixes to neighbouring lines all land in their cycle', () => {
+  const FILE = 'src/neighbours.js';
+  const LINES = ['// twelve lines', 'export const a = 1;', 'export const b = 1;', '', '', '', '', '', '', 'export const c = 1;', '', '// end'];
+
+  /** A fixer that edits one line in place, as a coding agent would, whatever else the file holds. */
+  async function lineFixer(name: string, from: string, to: string): Promise<string[]> {
+    return await nodeScript(
+      t.root,
+      name,
+      `import { readFileSync, writeFileSync } from 'node:fs';
+const text = readFileSync(${JSON.stringify(FILE)}, 'utf8');
+if (!text.includes(${JSON.stringify(from)})) process.exit(3);
+writeFileSync(${JSON.stringify(FILE)}, text.replace(${JSON.stringify(from)}, ${JSON.stringify(to)}));
+`,
+    );
+  }
+
+  let base: string;
+  const fixers: Record<string, string[]> = {};
+  beforeEach(async () => {
+    base = await t.commit({ [FILE]: `${LINES.join('\n')}\n` }, 'neighbours');
+    await git(t.repo).raw(['branch', '-f', t.loopBranch, base]);
+    fixers.aaaa21 = await lineFixer('fix-a', 'export const a = 1;', 'export const a = 2;');
+    fixers.bbbb22 = await lineFixer('fix-b', 'export const b = 1;', 'export const b = 2;');
+    fixers.cccc23 = await lineFixer('fix-c', 'export const c = 1;', 'export const c = 2;');
+  });
+
+  const fixFrom = async (fp: string, from: string, over: Parameters<typeof fixRequest>[4] = {}) => {
+    const { log } = memoryLogger();
+    return await runFix(await fixRequest(t, testCluster(fp), fixerConfig(fixers[fp] as string[]), log, { baseCommit: from, ...over }));
+  };
+
+  it('re-does the conflicting fix on top of the integrated one, in the same cycle, naming the fix it conflicted with', async () => {
+    const [a, b] = await Promise.all([fixFrom('aaaa21', base), fixFrom('bbbb22', base)]);
+    expect([a.outcome, b.outcome]).toEqual(['accepted', 'accepted']);
+    const redoCalls: { fingerprint: string; base: string; conflict: string }[] = [];
+    const redoResults: FixResult[] = [];
+    const { log } = memoryLogger();
+    const result = await integrateFixes({
+      ...integrateRequest([a, b], log),
+      redo: async (fix, from, conflict) => {
+        redoCalls.push({ fingerprint: fix.fingerprint, base: from, conflict });
+        const r = await fixFrom(fix.fingerprint, from, { previousAttempts: [{ reason: conflict }], maxAttempts: 1, cycle: 1 });
+        redoResults.push(r);
+        return r;
+      },
+    });
+
+    expect(result.dropped).toEqual([]);
+    expect(result.applied.map((x) => x.fingerprint)).toEqual(['aaaa21', 'bbbb22']);
+    // The fixer ran again from the branch with a's fix on it, told why.
+    expect(redoCalls).toEqual([
+      { fingerprint: 'bbbb22', base: result.applied[0]?.commit, conflict: 'conflicts in src/neighbours.js (changed by fix aaaa21 applied before it)' },
+    ]);
+    expect(result.redone).toEqual([
+      expect.objectContaining({
+        fingerprint: 'bbbb22',
+        conflict: 'conflicts in src/neighbours.js (changed by fix aaaa21 applied before it)',
+        outcome: 'accepted',
+        attempts: 1,
+      }),
+    ]);
+    const text = await show(result.commit, FILE);
+    expect(text).toContain('export const a = 2;\nexport const b = 2;\n');
+    expect(await commitCount(result.commit)).toBe((await commitCount(base)) + 2);
+
+    // A retried integrate step (the stage replays the recorded re-do outcome) picks nothing twice.
+    const again = await integrateFixes({ ...integrateRequest([a, b], log), redo: async () => redoResults[0] as FixResult });
+    expect(again.commit).toBe(result.commit);
+    expect(again.dropped).toEqual([]);
+    expect(again.applied.map((x) => x.fingerprint)).toEqual(['aaaa21', 'bbbb22']);
+  });
+
+  it('names the fix the pick really conflicts with, not the last one to touch the file', async () => {
+    const [a, c, b] = await Promise.all([fixFrom('aaaa21', base), fixFrom('cccc23', base), fixFrom('bbbb22', base)]);
+    const { log } = memoryLogger();
+    const result = await integrateFixes(integrateRequest([a, c, b], log));
+    expect(result.applied.map((x) => x.fingerprint)).toEqual(['aaaa21', 'cccc23']);
+    expect(result.dropped).toEqual([
+      {
+        fingerprint: 'bbbb22',
+        reason: 'conflicts in src/neighbours.js (changed by fix aaaa21 applied before it); its cluster gets a fixer on the new base next cycle',
+      },
+    ]);
+    expect(result.redone).toBeUndefined();
+    // The attribution check left the integration worktree on the branch, clean.
+    expect((await git(join(t.root, 'worktrees', 'integrate')).raw(['symbolic-ref', '--short', 'HEAD'])).trim()).toBe(t.loopBranch);
+    expect((await git(join(t.root, 'worktrees', 'integrate')).raw(['status', '--porcelain'])).trim()).toBe('');
+  });
+
+  it('drops the fix with both reasons when the re-done attempt is not accepted', async () => {
+    const [a, b] = await Promise.all([fixFrom('aaaa21', base), fixFrom('bbbb22', base)]);
+    const { log } = memoryLogger();
+    const result = await integrateFixes({
+      ...integrateRequest([a, b], log),
+      redo: async (fix) => ({ fingerprint: fix.fingerprint, outcome: 'rejected', reason: 'verify: exit code 1', attempts: 1 }),
+    });
+    expect(result.applied.map((x) => x.fingerprint)).toEqual(['aaaa21']);
+    expect(result.dropped).toEqual([
+      {
+        fingerprint: 'bbbb22',
+        reason:
+          'conflicts in src/neighbours.js (changed by fix aaaa21 applied before it); re-done on top of the integrated fixes, but the new attempt was rejected: verify: exit code 1',
+      },
+    ]);
+    expect(result.redone).toEqual([
+      { fingerprint: 'bbbb22', conflict: 'conflicts in src/neighbours.js (changed by fix aaaa21 applied before it)', outcome: 'rejected', attempts: 1 },
+    ]);
   });
 });

@@ -5,6 +5,7 @@ import { GreenloopError } from '@greenloop/core';
 import { analyzeCycle, type PreviousCycle, toPreviousCycle } from '../analysis/analyze-cycle.ts';
 import { RedisFlakeHistory } from '../analysis/redis-flake-history.ts';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
+import { appendFixOutcomes, renderFixOutcomes } from '../fix/outcomes-report.ts';
 import { loopPaths } from '../paths.ts';
 import { requireLoop } from './deploy.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
@@ -76,6 +77,12 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
   const { testStatuses, ...rest } = result;
   const testStatusesFile = join(cycleDir, 'test-statuses.json');
   await writeFile(testStatusesFile, JSON.stringify(testStatuses));
+  // The previous cycle's fixes (landed, re-done, dropped, rejected), with their reasons, in this report too.
+  const prev = run.cycle > 1 ? await ctx.store.getCycle(loop.id, run.cycle - 1) : undefined;
+  if (prev) {
+    const titles = Object.fromEntries((prev.stages.analyze?.result?.clusters ?? []).map((c) => [c.fingerprint, c.title]));
+    await appendFixOutcomes(result.report.markdown, renderFixOutcomes(prev.n, prev.stages.fix?.result, prev.stages.integrate?.result, titles));
+  }
   const t = result.totals;
   return {
     result: { ...rest, testStatusesFile },

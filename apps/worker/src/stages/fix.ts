@@ -3,6 +3,8 @@ import { type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome 
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { configSecretNames } from '../fix/fixer-env.ts';
 import { integrateFixes } from '../fix/integrate.ts';
+import { appendFixOutcomes, renderFixOutcomes } from '../fix/outcomes-report.ts';
+import { redoConflictingFix } from '../fix/redo.ts';
 import { runFix } from '../fix/run-fix.ts';
 import { loopPaths } from '../paths.ts';
 import { sandboxSettings } from '../process/sandbox.ts';
@@ -92,10 +94,17 @@ export async function integrateStage(ctx: WorkerContext, run: StageRun): Promise
     cycle: run.cycle,
     fixes: accepted,
     ...(push ? { push: { remote: push.remote, ...(token ? { token } : {}) } } : {}),
+    // A fix that conflicts is re-done on top of the fixes integrated before it, in this cycle.
+    redo: (f, base, conflict) => redoConflictingFix(ctx, { loop, environment, cycle, fix: f, base, conflict, signal: run.signal }),
     log: ctx.log.child({ loopId: loop.id, cycle: run.cycle }),
   });
+  const analysis = cycle.stages.analyze?.result;
+  if (analysis) {
+    const titles = Object.fromEntries(analysis.clusters.map((c) => [c.fingerprint, c.title]));
+    await appendFixOutcomes(analysis.report.markdown, renderFixOutcomes(run.cycle, fix, result, titles));
+  }
   return {
     result,
-    summary: `${result.applied.length} applied, ${result.dropped.length} dropped; ${loop.branch} at ${result.commit.slice(0, 7)}`,
+    summary: `${result.applied.length} applied${result.redone?.length ? ` (${result.redone.length} re-done after a conflict)` : ''}, ${result.dropped.length} dropped; ${loop.branch} at ${result.commit.slice(0, 7)}`,
   };
 }

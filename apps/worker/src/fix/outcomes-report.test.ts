@@ -1,0 +1,68 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { appendFixOutcomes, renderFixOutcomes } from './outcomes-report.ts';
+
+describe('fix outcomes in the cycle report', () => {
+  const fix = {
+    planned: ['aaaa21', 'bbbb22', 'cccc23', 'dddd24'],
+    skipped: [{ fingerprint: 'eeee25', reason: 'needs a person: infrastructure (…)' }],
+    results: [
+      { fingerprint: 'aaaa21', outcome: 'accepted' as const, commit: 'a1', attempts: 1 },
+      { fingerprint: 'bbbb22', outcome: 'accepted' as const, commit: 'b1', attempts: 1 },
+      { fingerprint: 'cccc23', outcome: 'accepted' as const, commit: 'c1', attempts: 1 },
+      { fingerprint: 'dddd24', outcome: 'rejected' as const, reason: 'protected-paths: changed test/a.test.js | x', attempts: 2 },
+    ],
+  };
+  const integrate = {
+    commit: 'head',
+    applied: [
+      { fingerprint: 'aaaa21', commit: 'h1' },
+      { fingerprint: 'bbbb22', commit: 'h2' },
+    ],
+    dropped: [
+      {
+        fingerprint: 'cccc23',
+        reason:
+          'conflicts in src/x.js (changed by fix aaaa21 applied before it); re-done on top of the integrated fixes, but the new attempt was rejected: verify: exit 1',
+      },
+    ],
+    redone: [
+      { fingerprint: 'bbbb22', conflict: 'conflicts in src/n.js (changed by fix aaaa21 applied before it)', outcome: 'accepted', attempts: 1, commit: 'b2' },
+      { fingerprint: 'cccc23', conflict: 'conflicts in src/x.js (changed by fix aaaa21 applied before it)', outcome: 'rejected', attempts: 1 },
+    ],
+  };
+
+  it('lists every fix with its own reason: applied, re-done, dropped, rejected, left to a person', () => {
+    const md = renderFixOutcomes(2, fix, integrate, { bbbb22: 'GET /b returns 500' });
+    expect(md.split('\n')).toEqual([
+      '',
+      '## Fixes of cycle 2',
+      '',
+      '| Cluster | Outcome | Why |',
+      '| --- | --- | --- |',
+      '| `aaaa21` | applied |  |',
+      '| GET /b returns 500 (`bbbb22`) | applied, re-done after a conflict | conflicts in src/n.js (changed by fix aaaa21 applied before it); its fixer ran again on top (1 more attempt(s)) |',
+      '| `cccc23` | dropped at integration | conflicts in src/x.js (changed by fix aaaa21 applied before it); re-done on top of the integrated fixes, but the new attempt was rejected: verify: exit 1 |',
+      '| `dddd24` | rejected | protected-paths: changed test/a.test.js \\| x |',
+      '| `eeee25` | not dispatched | needs a person: infrastructure (…) |',
+      '',
+    ]);
+    expect(renderFixOutcomes(3, undefined, undefined)).toBe('');
+  });
+
+  it('appends the section to a report once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gl-outcomes-'));
+    try {
+      const file = join(dir, 'report.md');
+      writeFileSync(file, '# Cycle 2\n');
+      const section = renderFixOutcomes(2, fix, integrate);
+      await appendFixOutcomes(file, section);
+      await appendFixOutcomes(file, section);
+      expect(readFileSync(file, 'utf8')).toBe(`# Cycle 2\n${section}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
