@@ -9,7 +9,7 @@ import { KILL_POINTS, type KillPoint, killWorkerDuring } from './faults/kill-wor
 import { redisOutageDuring, slowSuite } from './faults/redis-outage.ts';
 import { triggersDuringTeardown } from './faults/teardown-triggers.ts';
 import { ChaosRedis } from './redis-server.ts';
-import { runTrial, type TrialOptions, type TrialResult } from './trial.ts';
+import { abortCurrentTrial, runTrial, type TrialOptions, type TrialResult } from './trial.ts';
 
 export interface ChaosOptions {
   /** kill -9 trials per kill point (6 points incl. teardown). */
@@ -18,6 +18,8 @@ export interface ChaosOptions {
   onlyKills?: readonly KillPoint[];
   /** kill -9 while a fixer that setsid-daemonizes runs. */
   killFixWithDaemon: number;
+  /** One loop, two crashes: kill -9 while the deploy starts, then again while a daemonizing fixer runs (the CI subset). */
+  killDeployThenDaemonFix?: number;
   /** Short Redis outages (2–6 s, 3 s lock) per stage of deploy/test/analyze/fix. */
   shortOutagesPerStage: number;
   /** Long outages: Redis down `longDownMs` during a `longTestS` test stage with greenloop's default lock (30 s). */
@@ -91,6 +93,15 @@ function plan(o: ChaosOptions): Plan {
       opts: { fault: 'kill-fix-daemon', prepareRepo: daemonizingFixer },
       inject: (t) => killWorkerDuring(t, 'fix', random, 300),
     });
+  for (let i = 0; i < (o.killDeployThenDaemonFix ?? 0); i++)
+    p.push({
+      group: 'kill -9 worker during deploy, then during a daemonizing fixer',
+      opts: { fault: 'kill-deploy-then-fix-daemon', prepareRepo: daemonizingFixer },
+      inject: async (t) => {
+        await killWorkerDuring(t, 'deploy', random, 800);
+        await killWorkerDuring(t, 'fix', random, 300);
+      },
+    });
   const outageStages: StageName[] = ['deploy', 'test', 'analyze', 'fix'];
   for (let i = 0; i < o.shortOutagesPerStage; i++)
     for (const stage of outageStages) {
@@ -132,6 +143,14 @@ function plan(o: ChaosOptions): Plan {
   return p;
 }
 
+let running: ChaosRedis | undefined;
+
+/** Ends the trial in progress and the suite's redis-server (a signal, or a test runner's timeout). */
+export async function abortChaos(): Promise<void> {
+  abortCurrentTrial();
+  await running?.stop();
+}
+
 /** Runs the plan against a redis-server of its own; returns one row per fault group. */
 export async function runChaos(o: ChaosOptions): Promise<{ rows: ChaosRow[]; results: TrialResult[]; notRun: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'greenloop-chaos-redis-'));
@@ -140,6 +159,12 @@ export async function runChaos(o: ChaosOptions): Promise<{ rows: ChaosRow[]; res
   const results: TrialResult[] = [];
   const started = Date.now();
   let notRun = 0;
+  running = redis;
+  const onSignal = () => {
+    void abortChaos().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const trials = plan(o);
     for (const [i, trial] of trials.entries()) {
@@ -175,6 +200,9 @@ export async function runChaos(o: ChaosOptions): Promise<{ rows: ChaosRow[]; res
       );
     }
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    running = undefined;
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   }

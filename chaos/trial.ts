@@ -69,6 +69,9 @@ export class Trial {
   duplicateDeploys = 0;
   /** Cycles whose deploy a fault interrupted (a redeploy there is a retry, not a duplicate). */
   readonly interruptedDeploys = new Set<number>();
+  /** A worker that exited on its own (not killed by the trial): greenloop did not even start. */
+  workerFailure: string | undefined;
+  finished = false;
   #events: LoopEvent[] = [];
   #cursor = '0';
   #workerSeq = 0;
@@ -106,6 +109,10 @@ export class Trial {
       stdio: ['ignore', out, out],
     });
     this.workers.push(child);
+    child.once('exit', (code, signal) => {
+      if (code !== null && code !== 0) this.workerFailure = `worker ${n} exited with code ${code} (see ${join(this.dir, `worker-${n}.log`)})`;
+      else if (signal && signal !== 'SIGKILL' && signal !== 'SIGTERM') this.workerFailure = `worker ${n} died of ${signal}`;
+    });
     return child;
   }
 
@@ -182,9 +189,20 @@ export function addFile(repo: string, path: string, text: string): void {
  * Runs one trial: the loop starts, `inject` runs alongside it, then the trial waits for every loop to end
  * and checks verdict, deploys, processes, records and claims.
  */
+/** The trial in progress, for `abortCurrentTrial` (Ctrl-C must not leave workers and services behind). */
+let current: Trial | undefined;
+
+/** Kills what the running trial started (workers, services, suites, fixers): for a signal handler. */
+export function abortCurrentTrial(): void {
+  if (!current) return;
+  for (const w of current.workers) if (w.exitCode === null) w.kill('SIGKILL');
+  for (const o of findOrphans(current.dir)) killQuietly(o.pid);
+}
+
 export async function runTrial(opts: TrialOptions, inject: (t: Trial) => Promise<void>): Promise<TrialResult> {
   const started = Date.now();
   const t = new Trial(opts);
+  current = t;
   const result: TrialResult = { fault: opts.fault, ok: false, duplicateDeploys: 0, orphans: 0, lostRecords: 0, stuckClaims: 0, notes: t.notes, durationMs: 0 };
   try {
     createDemoRepo(t.repo);
@@ -194,11 +212,12 @@ export async function runTrial(opts: TrialOptions, inject: (t: Trial) => Promise
     if (!id) throw new Error('the trial loop was not created');
     t.loopId = id;
     t.log(`loop ${id}`);
-    await inject(t);
+    await Promise.race([inject(t), untilWorkerFails(t)]);
     const timeoutMs = opts.timeoutMs ?? 240_000;
     const loops = [id, ...t.extraLoops];
     const ended = new Map<string, LoopRecord | undefined>();
-    for (const loopId of loops) ended.set(loopId, await waitForVerdict(t.store, loopId, timeoutMs));
+    for (const loopId of loops) ended.set(loopId, await waitForVerdict(t, loopId, timeoutMs));
+    if (t.workerFailure) t.notes.push(t.workerFailure);
     const first = ended.get(id);
     result.ok = first?.state === (opts.expect ?? 'green');
     if (!result.ok) t.notes.push(`verdict ${first?.state ?? 'none'}${first?.stop ? ` (${first.stop.rule}: ${first.stop.message})` : ''}`);
@@ -240,13 +259,20 @@ export async function runTrial(opts: TrialOptions, inject: (t: Trial) => Promise
     if (!opts.keep && (result.ok || result.notes.length === 0)) rmSync(t.dir, { recursive: true, force: true });
     else t.notes.push(`evidence kept in ${t.dir}`);
     result.durationMs = Date.now() - started;
+    current = undefined;
+    t.finished = true;
   }
   return result;
 }
 
-async function waitForVerdict(store: LoopStore, loopId: string, timeoutMs: number): Promise<LoopRecord | undefined> {
+async function untilWorkerFails(t: Trial): Promise<void> {
+  while (!t.workerFailure && !t.finished) await sleep(500);
+}
+
+async function waitForVerdict(t: Trial, loopId: string, timeoutMs: number): Promise<LoopRecord | undefined> {
+  const { store } = t;
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !t.workerFailure) {
     try {
       const loop = await store.getLoop(loopId);
       if (loop && TERMINAL_STATES.includes(loop.state)) return loop;
