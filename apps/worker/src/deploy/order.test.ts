@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, createLogger, type DeployedService, type ServiceConfig, ServiceSchema } from '@greenloop/core';
@@ -99,6 +100,52 @@ describe('multi-service deploy (real child processes)', () => {
     expect(String(out.failure?.error)).toMatch(/exited \(exit code 3\)/);
     expect(out.notStarted).toEqual([{ service: 'front', reason: 'its dependency back failed to start' }]);
     expect(existsSync(join(dir, 'deploy', 'front.log'))).toBe(false);
+  });
+});
+
+describe('next cycle on a fixed port (real child processes)', () => {
+  let dir: string;
+  const provider = new LocalProvider({ pathVar: process.env.PATH ?? '/usr/bin:/bin', homeVar: tmpdir() });
+  const running: DeployedService[] = [];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gl-fixed-port-'));
+    mkdirSync(join(dir, 'deploy'));
+  });
+  afterEach(async () => {
+    await stopServices({ stopDeployed: (d) => provider.stop(d, log) }, running.splice(0));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a service that also binds a fixed port starts again only once the previous cycle’s instance is stopped', async () => {
+    const probe = createServer();
+    const fixed = await new Promise<number>((r) => probe.listen(0, '127.0.0.1', () => r((probe.address() as { port: number }).port)));
+    await new Promise((r) => probe.close(r));
+    // PORT for greenloop's health check, plus a fixed admin port from the service's own config.
+    const script = `const http = require('http');
+http.createServer((q, s) => s.end('ok')).listen(process.env.PORT, '127.0.0.1');
+http.createServer((q, s) => s.end('admin')).listen(${fixed}, '127.0.0.1').on('error', (e) => { console.error(e.code); process.exit(4); });`;
+    const svc = ServiceSchema.parse({ name: 'api', deploy: { provider: 'local', command: [process.execPath, '-e', script], readyTimeout: 3_000 } });
+    const deploy = (cycle: number) =>
+      provider.deploy({
+        loopId: 'l',
+        cycle,
+        commit: COMMIT,
+        service: svc,
+        worktree: dir,
+        cycleDir: dir,
+        signal: new AbortController().signal,
+        log,
+        progress: () => {},
+      });
+    const first = await deploy(1);
+    running.push(first);
+    // Started while the previous instance still runs (the old order), the new one cannot bind its port.
+    await expect(deploy(2)).rejects.toThrow(/exited \(exit code 4\)/);
+    // The deploy stage's order: stop the previous cycle's local services, then start.
+    await stopServices({ stopDeployed: (d) => provider.stop(d, log) }, running.splice(0));
+    const second = await deploy(2);
+    running.push(second);
+    expect(await (await fetch(`http://127.0.0.1:${fixed}/`)).text()).toBe('admin');
   });
 });
 
