@@ -47,6 +47,8 @@ interface Outcome {
   testOutput: string;
   indexFiles: number;
   fixBranch?: string;
+  /** Whether the driver could start greenloop's embedded (password-protected) Redis (needs redis-server). */
+  embeddedRedis: boolean;
 }
 
 interface Scene {
@@ -155,7 +157,13 @@ async function judge(scene: Scene, role: 'fixer' | 'test', network: 'host' | 'no
   row(other.attempt, !leaked(other.detail), other.detail);
   const redis = find('connect to Redis 127.0.0.1:6379 and PING');
   const redisBlocked = !redis.got;
-  row(`${redis.attempt} (network ${network})`, redisBlocked, redis.detail, network === 'host' ? 'B (Redis password/ACL)' : undefined);
+  row(`${redis.attempt} (network ${network})`, redisBlocked, redis.detail, network === 'host' ? "that Redis's own password (B)" : undefined);
+  if (outcome.embeddedRedis) {
+    const embedded = find("connect to greenloop's embedded Redis and PING");
+    row(`${embedded.attempt} (network ${network})`, !embedded.got, embedded.detail);
+    const password = find("read the embedded Redis's password file");
+    row(password.attempt, !password.got, password.detail);
+  }
   const daemon = find('leave a setsid daemon running');
   let alive = daemonAlive(input.daemonTag);
   for (let i = 0; i < 20 && alive; i++) {
@@ -224,6 +232,7 @@ describe.skipIf(!probe.available)('attack suite: hostile fixer and hostile test 
       expect(scene.outcome.fix.sandboxed).toBe(false);
       const rows = [...(await judge(scene, 'fixer', 'host')), ...(await judge(scene, 'test', 'host'))];
       const notBlocked = rows.filter((r) => !r.blocked).map((r) => `${r.role}: ${r.attempt}`);
+      if (scene.outcome.embeddedRedis) expect(notBlocked).toContain("fixer: read the embedded Redis's password file");
       expect(notBlocked).toEqual(
         expect.arrayContaining([
           'fixer: read /proc/$PPID/environ',
