@@ -37,13 +37,21 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+const DOTTED = new Map<string, [string, string] | null>();
+
 /** A value at a dotted key, either nested (`req.method` as {req:{method}}) or flat (`"http.method"`). */
 function get(rec: Rec, key: string): unknown {
-  if (key in rec) return rec[key];
-  const dot = key.indexOf('.');
-  if (dot < 0) return undefined;
-  const head = rec[key.slice(0, dot)];
-  return isRecord(head) ? get(head, key.slice(dot + 1)) : undefined;
+  const flat = rec[key];
+  if (flat !== undefined) return flat;
+  let split = DOTTED.get(key);
+  if (split === undefined) {
+    const dot = key.indexOf('.');
+    split = dot < 0 ? null : [key.slice(0, dot), key.slice(dot + 1)];
+    DOTTED.set(key, split);
+  }
+  if (!split) return undefined;
+  const head = rec[split[0]];
+  return isRecord(head) ? get(head, split[1]) : undefined;
 }
 
 function first(rec: Rec, keys: readonly string[]): unknown {
@@ -62,12 +70,16 @@ function num(v: unknown): number | undefined {
 
 /** `/x?y=1` from `https://h/x?y=1` or `/x?y=1`. */
 export function urlPath(url: string): string {
-  try {
-    return new URL(url).pathname;
-  } catch {
-    const path = url.split(/[?#]/)[0] ?? url;
-    return path === '' ? '/' : path;
+  // Most logged URLs are paths already; parsing only absolute ones keeps the hot path free of exceptions.
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    try {
+      return new URL(url).pathname;
+    } catch {
+      // not a URL after all: treat it as a path
+    }
   }
+  const path = url.split(/[?#]/)[0] ?? url;
+  return path === '' ? '/' : path;
 }
 
 /** `"0.123s"` (Cloud Logging), `{seconds, nanos}`, or a number of ms. */

@@ -147,15 +147,17 @@ function finish(drafts: Draft[], lines: number, fallbackTime: string): { entries
   let last = firstTimed ? new Date(firstTimed.ms).toISOString() : fallbackTime;
   const entries: LogEntry[] = [];
   for (const d of drafts) {
+    // The draft becomes the entry in place: copying 100k entries was a third of the read time.
+    const entry: LogEntry = Object.assign(d.entry, { time: last });
     if (d.time) {
-      last = new Date(d.time.ms).toISOString();
+      entry.time = last = new Date(d.time.ms).toISOString();
       stats.timeRead++;
       if (d.time.zoneAssumed) stats.zoneAssumed++;
-      entries.push({ time: last, ...d.entry });
     } else {
       stats.timeUnknown++;
-      entries.push({ time: last, ...d.entry, timeUnknown: true });
+      entry.timeUnknown = true;
     }
+    entries.push(entry);
   }
   return { entries, stats };
 }

@@ -24,14 +24,25 @@ const BARE_REQUEST = new RegExp(`\\b${METHOD} (/\\S*)(?: HTTP/[\\d.]+)? (\\d{3})
 const LEVEL_WORD = /(?:^|[\s[(|:-])(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|SEVERE|FATAL|CRITICAL|CRIT|PANIC)(?=[\s\]):|,-]|$)/;
 const BRACKET_TIME = /\[(\d{2}\/[A-Z][a-z]{2}\/\d{4}[: ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?: [+-]\d{4})?)\]/;
 
+const KEY_PATTERNS = new Map<string, RegExp>();
+
+// Compiled once per key: this runs for every plain line of every log.
 function logfmtValue(text: string, keys: readonly string[]): string | undefined {
+  if (!text.includes('=')) return undefined;
   for (const k of keys) {
-    const m = new RegExp(`(?:^|\\s)${k}=(?:"([^"]*)"|(\\S+))`).exec(text);
+    let re = KEY_PATTERNS.get(k);
+    if (!re) {
+      re = new RegExp(`(?:^|\\s)${k.replace('.', '\\.')}=(?:"([^"]*)"|(\\S+))`);
+      KEY_PATTERNS.set(k, re);
+    }
+    const m = re.exec(text);
     const v = m?.[1] ?? m?.[2];
     if (v) return v;
   }
   return undefined;
 }
+
+const METHOD_ONLY = new RegExp(`^${METHOD}$`);
 
 /** A request's method, path and status in a line of text, in any of the shapes above. */
 export function readRequestLine(text: string): LogEntry['httpRequest'] {
@@ -44,7 +55,7 @@ export function readRequestLine(text: string): LogEntry['httpRequest'] {
   const status = logfmtValue(text, ['status', 'status_code', 'statusCode', 'http.status_code', 'code']);
   if (path?.startsWith('/') && (method || status)) {
     const out: NonNullable<LogEntry['httpRequest']> = { path: path.split(/[?#]/)[0] || '/' };
-    if (method && new RegExp(`^${METHOD}$`).test(method.toUpperCase())) out.method = method.toUpperCase();
+    if (method && METHOD_ONLY.test(method.toUpperCase())) out.method = method.toUpperCase();
     if (status && /^\d{3}$/.test(status)) out.status = Number(status);
     return out;
   }
