@@ -16,16 +16,22 @@ const works = (argv: string[]) => {
   }
 };
 
-/** Each example with the reason its toolchain is missing (undefined: it can run here). */
+/** Each example with the reason its toolchain is missing (undefined: it can run here). The stand-in fixers are Python. */
 const STACKS: { example: string; missing: () => string | undefined }[] = [
   { example: 'python-service', missing: () => (works(['python3', '-c', 'import pytest']) ? undefined : 'python3 with pytest (apt: python3-pytest)') },
   {
     example: 'node-playwright-service',
-    missing: () => (works(['playwright', '--version']) ? undefined : 'playwright on PATH (npm ci at the root installs @playwright/test)'),
+    missing: () =>
+      works(['playwright', '--version']) && works(['python3', '--version'])
+        ? undefined
+        : 'python3, and playwright on PATH (npm ci at the root installs @playwright/test)',
   },
   {
     example: 'go-service',
-    missing: () => (works(['go', 'version']) && works(['gotestsum', '--version']) ? undefined : 'go and gotestsum (apt: golang-go gotestsum)'),
+    missing: () =>
+      works(['go', 'version']) && works(['gotestsum', '--version']) && works(['python3', '--version'])
+        ? undefined
+        : 'python3, go and gotestsum (apt: golang-go gotestsum)',
   },
 ];
 
@@ -51,9 +57,9 @@ for (const { example, missing } of STACKS) {
       await (await stack)?.close();
     }, 60_000);
     for (const scenario of scenarios) {
-      it(scenario, { timeout: 300_000 }, async () => {
+      it(scenario, { timeout: 480_000 }, async () => {
         stack ??= startStack(example);
-        const o = await (await stack).run(scenario, 150_000);
+        const o = await (await stack).run(scenario, 240_000);
         rows.push(o);
         for (const c of o.cycles) console.log(`${example}/${scenario} cycle ${c.n}: ${c.timing}`);
         expect(problems(o), `${example}/${scenario}: ${o.loop.stop?.message}`).toEqual([]);

@@ -195,10 +195,15 @@ export function observed(o: Observation): string {
     const flaky = o.cycles.flatMap((c) => c.report?.flaky ?? []);
     parts.push(flaky.length > 0 ? `${new Set(flaky.map((f) => f.id)).size} flaky labelled` : 'no flaky label');
   }
+  if (o.scenario === 'fixable') {
+    const clusters = o.cycles[0]?.report?.clusters ?? [];
+    parts.push(`evidence on ${clusters.filter((c) => c.evidence.length > 0).length}/${clusters.length} clusters`);
+  }
   if (o.scenario === 'crash') parts.push(o.cycles.some((c) => c.tested) ? 'tests ran' : 'no test run');
   if (o.scenario === 'cheat' || o.scenario === 'noop') {
     const outcomes = [...new Set(fixes.map((f) => f.outcome))];
-    parts.push(`fixes: ${outcomes.join('/') || 'none'}`);
+    const gates = [...new Set(fixes.flatMap((f) => (f.gates ?? []).filter((g) => !g.passed).map((g) => g.name)))];
+    parts.push(`fixes: ${outcomes.join('/') || 'none'}${gates.length ? ` (gates: ${gates.join(', ')})` : ''}`);
   }
   if (o.scenario === 'skip-all') parts.push(`verdicts: ${o.cycles.map((c) => c.report?.verdict ?? '—').join(',')}`);
   return parts.join(', ');
@@ -221,6 +226,9 @@ export function problems(o: Observation): string[] {
         fixes.some((f) => f.outcome === 'accepted'),
         'no fix was accepted',
       );
+      // The suites send no greenloop headers and the services log in their own formats: every failure
+      // cluster must still get server-side evidence (request lines, errors, stack traces).
+      for (const c of first?.clusters ?? []) expect(c.evidence.length > 0, `cluster "${c.title}" has no server-side evidence`);
       break;
     case 'noop':
       expect(rule(o) === 'no-progress', `ended ${rule(o)}: ${o.loop.stop?.message}`);
