@@ -25,11 +25,25 @@ async function writeOldLoop(id: string): Promise<void> {
   );
   await t.redis.set(
     k('loop', id, 'cycle', 1, 'stage', 'analyze'),
-    JSON.stringify({ stage: 'analyze', status: 'succeeded', startedAt: now, attempts: 1, result: { clusters: [1, 2] } }),
+    JSON.stringify({ stage: 'analyze', status: 'succeeded', startedAt: now, attempts: 1, result: ANALYZED }),
   );
   await t.redis.set(k('loop', id, 'cycle', 2), JSON.stringify({ loopId: id, n: 2, commit: 'c2', startedAt: now }));
   await t.redis.set(k('loop', id, 'cycle', 2, 'stage', 'deploy'), JSON.stringify({ stage: 'deploy', status: 'failed', startedAt: now, attempts: 2 }));
 }
+
+// A stage result as the analyze stage writes it: records are parsed against the stage table when read.
+const ANALYZED = {
+  green: false,
+  totals: { total: 2, passed: 1, failed: 1, skipped: 0, durationMs: 10 },
+  realness: { real: true, reasons: [] },
+  clusters: [],
+  fixed: [],
+  flaky: [],
+  failingTests: ['a > b'],
+  report: { markdown: '/r.md', json: '/r.json' },
+  clusterFiles: {},
+  testStatusesFile: '/s.json',
+};
 
 describe('upgradeStore', () => {
   test('moves old loops so every reader finds them, once, leaving no old keys behind', async () => {
@@ -45,7 +59,7 @@ describe('upgradeStore', () => {
     expect(loop).toMatchObject({ id: 'old-loop-1', state: 'stopped', cycle: 2, notices: ['first notice', 'second notice'] });
     const c1 = await t.store.getCycle('old-loop-1', 1);
     expect(c1).toMatchObject({ n: 1, commit: 'c1', failingTests: ['a > b'], report: { markdown: '/r.md' } });
-    expect(c1?.stages.analyze).toMatchObject({ status: 'succeeded', result: { clusters: [1, 2] } });
+    expect(c1?.stages.analyze).toMatchObject({ status: 'succeeded', result: ANALYZED });
     expect(c1).not.toHaveProperty('hasReport');
     expect((await t.store.getStage('old-loop-1', 2, 'deploy'))?.status).toBe('failed');
     expect((await t.store.listLoops({ limit: 10 })).loops.map((l) => l.id).sort()).toEqual(['new-loop-1', 'old-loop-1', 'old-loop-2']);
