@@ -229,7 +229,8 @@ export async function runTrial(opts: TrialOptions, inject: (t: Trial) => Promise
     for (const loopId of loops) {
       if (!(await claimReleased(t.store, loopId, 60_000))) {
         result.stuckClaims++;
-        t.notes.push(`claim of ${loopId} still held`);
+        const l = await t.store.getLoop(loopId).catch(() => undefined);
+        t.notes.push(`claim of ${loopId} still held (loop ${l?.state ?? '?'}, teardown ${l?.teardown ?? '?'})`);
       }
       const loop = ended.get(loopId);
       if (!loop) {
@@ -256,7 +257,8 @@ export async function runTrial(opts: TrialOptions, inject: (t: Trial) => Promise
       await t.store.clearAll();
     } catch {}
     t.store.redis.disconnect();
-    if (!opts.keep && (result.ok || result.notes.length === 0)) rmSync(t.dir, { recursive: true, force: true });
+    const clean = result.ok && !result.duplicateDeploys && !result.orphans && !result.lostRecords && !result.stuckClaims;
+    if (!opts.keep && clean) rmSync(t.dir, { recursive: true, force: true });
     else t.notes.push(`evidence kept in ${t.dir}`);
     result.durationMs = Date.now() - started;
     current = undefined;
