@@ -24,6 +24,7 @@ interface Rule {
 }
 
 // Order matters: whole blocks and URLs before the key=value rule, which would otherwise cut them up.
+// Repeats around a literal are bounded ({0,64}, …): unbounded ones went quadratic on long words (measured).
 const RULES: readonly Rule[] = [
   // PEM private keys, complete or cut off by a tail (raw newlines or JSON-escaped "\n").
   {
@@ -38,7 +39,7 @@ const RULES: readonly Rule[] = [
     to: '[redacted-url]',
   },
   // user:password@ in any URL (redis://:pw@host, https://u:p@host).
-  { hint: ['://'], re: /\b([a-z][a-z0-9+.-]*:\/\/)([^/\s:@]*):([^/\s@]+)@/gi, to: `$1$2:${R}@` },
+  { hint: ['://'], re: /\b([a-z][a-z0-9+.-]{0,30}:\/\/)([^/\s:@]{0,256}):([^/\s@]{1,512})@/gi, to: `$1$2:${R}@` },
   // JSON Web Tokens: three base64url parts, the first a JSON header (`eyJ`).
   { hint: ['eyj'], re: /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, to: '[redacted-jwt]' },
   // Authorization headers in any casing, with or without a scheme.
@@ -60,20 +61,20 @@ const RULES: readonly Rule[] = [
   // JSON fields with secret-looking names ("private_key": "…", "access_token": "…"), escapes included.
   {
     hint: ['token', 'pass', 'secret', 'key', 'authorization', 'cookie', 'credential'],
-    re: /("[A-Za-z0-9_-]*(?:token|password|passwd|secret|api_?key|private_?key|authorization|cookie|credentials?)"\s*:\s*")((?:[^"\\]|\\.)*)(")/gi,
+    re: /("[A-Za-z0-9_-]{0,64}(?:token|password|passwd|secret|api_?key|private_?key|authorization|cookie|credentials?)"\s*:\s*")((?:[^"\\]|\\.){0,8192})(")/gi,
     to: `$1${R}$3`,
   },
   // The same fields however their quotes were escaped on the way: JSON in a JSON string (\"), XML/HTML
   // entities (&quot;, twice-escaped &amp;quot;), or both (a JUnit message quoted into a cluster file).
   {
     hint: ['\\"', '&quot;', '&amp;'],
-    re: new RegExp(`(${Q}[A-Za-z0-9_-]*(?:${SECRET_FIELD})${Q}\\s*:\\s*${Q})(.*?)(${Q})`, 'gi'),
+    re: new RegExp(`(${Q}[A-Za-z0-9_-]{0,64}(?:${SECRET_FIELD})${Q}\\s*:\\s*${Q})(.{0,8192}?)(${Q})`, 'gi'),
     to: `$1${R}$3`,
   },
   // key=value / key: value pairs whose key names a credential (AWS_SECRET_ACCESS_KEY=…, ?token=…, password: …).
   {
     hint: ['token', 'secret', 'pass', 'pwd', 'key', 'sig'],
-    re: /\b([A-Za-z0-9_.-]*(?:token|secret|password|passwd|pwd|api[_-]?key|apikey|private[_-]?key|access[_-]?key|signature|sig))(["']?[ \t]*[=:][ \t]*["']?)(?!\[redacted)[^\s"'&,;)<>]+/gi,
+    re: /\b([A-Za-z0-9_.-]{0,64}(?:token|secret|password|passwd|pwd|api[_-]?key|apikey|private[_-]?key|access[_-]?key|signature|sig))(["']?[ \t]*[=:][ \t]*["']?)(?!\[redacted)[^\s"'&,;)<>]+/gi,
     to: `$1$2${R}`,
   },
 ];
