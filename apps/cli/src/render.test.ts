@@ -31,6 +31,19 @@ test('progress lines carry the clock, cycle, stage and counts', () => {
     start,
   );
   expect(line).toBe('[01:05] cycle 2  not green  3 passed, 2 failed of 5');
+  const untrusted = progressLine(
+    plain,
+    {
+      type: 'cycle.finished',
+      loopId: 'l',
+      cycle: 1,
+      time: '2026-01-01T00:00:30Z',
+      message: 'x',
+      data: { green: false, real: false, totals: { total: 6, passed: 6, failed: 0, skipped: 0, durationMs: 1 } },
+    },
+    start,
+  );
+  expect(untrusted).toBe('[00:30] cycle 1  untrusted (not a real run)  6 passed of 6');
 });
 
 const loopView = (cycles: NonNullable<LoopView['cycles']>): LoopView => ({

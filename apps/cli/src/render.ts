@@ -189,9 +189,11 @@ export function progressLine(p: Paint, e: LoopEvent, startedAt: number): string 
       return `${prefix}  ${status === 'succeeded' ? e.message : p.red(e.message)}`;
     }
     case 'cycle.finished': {
-      const d = e.data as { totals?: TestTotals; green?: boolean } | undefined;
+      const d = e.data as { totals?: TestTotals; green?: boolean; real?: boolean } | undefined;
       const counts = d?.totals ? `  ${totalsLabel(p, d.totals)}` : '';
-      return `${prefix}  ${d?.green ? p.green(p.bold('green')) : p.red('not green')}${counts}`;
+      // A run the analysis could not trust: its counts say nothing about the code.
+      const verdict = d?.green ? p.green(p.bold('green')) : d?.real === false ? p.yellow('untrusted (not a real run)') : p.red('not green');
+      return `${prefix}  ${verdict}${counts}`;
     }
     case 'loop.finished': {
       const state = (e.data as { state?: string } | undefined)?.state ?? '';
