@@ -234,7 +234,8 @@ export function readRecord(raw: Rec, service: string, referenceMs: number = Date
   const test = str(first(rec, ['test', 'labels.test', 'x-greenloop-test', 'req.headers.x-greenloop-test']));
   if (runId) entry.runId = runId;
   if (test) entry.test = test;
-  const revision = str(first(rec, ['resource.labels.revision_name', 'revision', 'K_REVISION']));
+  // Only Cloud Run's own names: an app's "revision" field means something else, and a mismatch would hide its traffic.
+  const revision = str(first(rec, ['resource.labels.revision_name', 'K_REVISION']));
   if (revision) entry.revision = revision;
   if (isProbe(rec, http) || messageText?.includes('greenloop-probe')) entry.probe = true;
   return { entry, time };
