@@ -90,6 +90,22 @@ describe('environment claims (real Redis)', () => {
     expect(third.kind === 'created' ? third.expiredClaim : 'none').toBeUndefined();
   });
 
+  it('a renewal that comes after the release does not claim the environment again', async () => {
+    const store = new LoopStore(t.redis, t.prefix, { claimLeaseMs: 300 });
+    const loop = await startLoop({ store, queues }, { environment: 'qa', actor });
+    if (loop.kind !== 'created') throw new Error('not created');
+    // A heartbeat saw the loop's controller alive, then the teardown released the environment.
+    await store.releaseEnvironment('qa', loop.loop.id);
+    expect((await store.renewClaim('qa', loop.loop.id)).claimed).toBe(false);
+    expect(await store.activeLoop('qa')).toBeUndefined();
+    // A lease that merely lapsed is still taken back by its live loop.
+    const next = await startLoop({ store, queues }, { environment: 'qa', actor });
+    if (next.kind !== 'created') throw new Error('not created');
+    await sleep(450);
+    expect((await store.renewClaim('qa', next.loop.id)).claimed).toBe(true);
+    await store.releaseEnvironment('qa', next.loop.id);
+  });
+
   it('a claim written before leases (no TTL) becomes a lease when looked at', async () => {
     await t.redis.set(t.store.key('active', 'staging'), 'legacy-loop');
     const out = await t.store.claimEnvironment('staging', 'new-loop');

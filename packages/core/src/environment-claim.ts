@@ -38,7 +38,10 @@ return {1, ARGV[1], last}
 `;
 
 // Same keys and arguments: extends the caller's lease, takes the environment back if nobody holds it
-// (the lease lapsed while no worker could renew it), or returns the loop that took it over.
+// (the lease lapsed while no worker could renew it), or returns the loop that took it over. Taking back
+// needs \`active-last\` to still name the caller: a release clears it, so a heartbeat that looked the
+// holder up just before the loop's teardown released the environment cannot claim it again (the chaos
+// suite saw that as a claim held 60 s after the loop ended).
 const RENEW = `
 local cur = redis.call('get', KEYS[1])
 if cur == ARGV[1] then
@@ -46,6 +49,7 @@ if cur == ARGV[1] then
   return {1, cur, false}
 end
 if cur then return {0, cur, false} end
+if redis.call('get', KEYS[2]) ~= ARGV[1] then return {0, '', false} end
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('set', KEYS[2], ARGV[1])
 return {1, ARGV[1], false}
