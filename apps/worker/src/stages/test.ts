@@ -52,7 +52,7 @@ async function rerunFailed(
       const res = await runCommand({
         argv,
         cwd,
-        env: { ...env, GREENLOOP_ARTIFACTS: dir, GREENLOOP_RUN_ID: `${env.GREENLOOP_RUN_ID}-rerun${attempt}` },
+        env: { ...env, GREENLOOP_ARTIFACTS: dir, GREENLOOP_RUN_ID: `${env.GREENLOOP_RUN_ID}-rerun${attempt > 1 ? attempt : ''}` },
         timeoutMs: tests.timeout,
         stdoutFile: join(dir, 'stdout.txt'),
         stderrFile: join(dir, 'stderr.txt'),
