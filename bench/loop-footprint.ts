@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeQueues, createLogger, createQueues, LoopStore, readEnv, Redis, startLoop, TERMINAL_STATES } from '@greenloop/core';
+import { closeQueues, createLogger, createQueues, LoopStore, Redis, readEnv, startLoop, TERMINAL_STATES } from '@greenloop/core';
 import { pruneFinishedLoops, startWorker } from '@greenloop/worker';
 import { createDemoRepo } from '../apps/cli/src/demo-repo.ts';
 
@@ -13,7 +13,13 @@ const loops = Number(process.argv[2] ?? 3);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const dir = mkdtempSync(join(tmpdir(), 'gl-footprint-'));
 const repo = createDemoRepo(join(dir, 'repo')) && join(dir, 'repo');
-const env = readEnv({ REDIS_URL: redisUrl, GREENLOOP_HOME: join(dir, 'home'), GREENLOOP_REPO: repo, GREENLOOP_PREFIX: `glfoot-${Date.now().toString(36)}`, LOG_LEVEL: 'warn' });
+const env = readEnv({
+  REDIS_URL: redisUrl,
+  GREENLOOP_HOME: join(dir, 'home'),
+  GREENLOOP_REPO: repo,
+  GREENLOOP_PREFIX: `glfoot-${Date.now().toString(36)}`,
+  LOG_LEVEL: 'warn',
+});
 const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
 const store = new LoopStore(redis, env.GREENLOOP_PREFIX);
 const worker = await startWorker(env, createLogger('bench', 'warn'), redisUrl, { PATH: process.env.PATH, HOME: process.env.HOME });
@@ -29,10 +35,19 @@ try {
     }
   }
   const report = await pruneFinishedLoops({ store, repo, home: env.home, retentionMs: 30 * 86_400_000, dryRun: true, now: Date.now() + 31 * 86_400_000 });
-  const rows = report.loops.map((l) => ({ loop: l.id, state: l.state, redisKeys: l.redisKeys, redisKB: +(l.redisBytes / 1024).toFixed(1), artifactKB: +(l.artifactBytes / 1024).toFixed(1), branches: l.branches.length }));
+  const rows = report.loops.map((l) => ({
+    loop: l.id,
+    state: l.state,
+    redisKeys: l.redisKeys,
+    redisKB: +(l.redisBytes / 1024).toFixed(1),
+    artifactKB: +(l.artifactBytes / 1024).toFixed(1),
+    branches: l.branches.length,
+  }));
   console.table(rows);
   const avg = (f: (r: (typeof rows)[number]) => number) => (rows.reduce((s, r) => s + f(r), 0) / rows.length).toFixed(1);
-  console.log(`per loop (mean of ${rows.length}): ${avg((r) => r.redisKeys)} Redis keys, ${avg((r) => r.redisKB)} KB in Redis, ${avg((r) => r.artifactKB)} KB of artifacts, ${avg((r) => r.branches)} branches`);
+  console.log(
+    `per loop (mean of ${rows.length}): ${avg((r) => r.redisKeys)} Redis keys, ${avg((r) => r.redisKB)} KB in Redis, ${avg((r) => r.artifactKB)} KB of artifacts, ${avg((r) => r.branches)} branches`,
+  );
 } finally {
   await closeQueues(queues);
   await worker.close();
