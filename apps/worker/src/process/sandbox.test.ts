@@ -63,6 +63,18 @@ describe('bwrapArgv', () => {
     expect(argv.slice(argv.indexOf('--') + 1)).toEqual([process.execPath, '-e', '0']);
   });
 
+  it('exposes tools on PATH under a hidden place read-only, never the hidden place itself', () => {
+    const tools = join(home, 'tools');
+    const userBin = join(root, 'user', 'bin');
+    for (const d of [join(tools, 'bin'), userBin]) mkdirSync(d, { recursive: true });
+    const argv = bwrapArgv(spec({ env: { ...env, PATH: `${join(tools, 'bin')}:${userBin}:/usr/bin` } }), { ...places, scratch: [join(root, 'user')] });
+    const ro = mounts(argv, '--ro-bind');
+    expect(ro).toContain(`${tools} -> ${tools}`);
+    // ~/bin's prefix would be ~ itself: only the bin directory comes back.
+    expect(ro).toContain(`${userBin} -> ${userBin}`);
+    expect(ro.filter((m) => m.startsWith(`${join(root, 'user')} `))).toEqual([]);
+  });
+
   it('cuts the network for network: none and keeps a service alive past its parent', () => {
     const fixer = bwrapArgv(spec({ kind: 'fixer', network: 'none' }), places);
     expect(fixer).toContain('--unshare-net');

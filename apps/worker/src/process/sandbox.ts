@@ -127,17 +127,24 @@ export function bwrapArgv(spec: SandboxSpec, places: Pick<SandboxSettings, 'hide
   for (const p of covered) args.push('--tmpfs', p);
   const hidden = topmost(covered);
   const under = (p: string) => hidden.some((h) => p === h || p.startsWith(h + sep));
+  // A hidden place itself (or a directory holding one) is never re-exposed: `~/bin` on PATH must not bring back `~`.
+  const whole = (p: string) => covered.some((h) => h === p || h.startsWith(p + sep));
 
   // Re-exposed read-only: what the command was told to read, the program and interpreters it needs.
   const readable = new Map<string, string>();
   const expose = (path: string) => {
     if (!isAbsolute(path) || !existsSync(path)) return;
     const real = realpathSync(path);
+    if (whole(path) || whole(real)) return;
     if (under(path)) readable.set(path, real);
     if (real !== path && under(real)) readable.set(real, real);
   };
   for (const p of spec.readable ?? []) expose(p);
-  for (const dir of (spec.env.PATH ?? '').split(delimiter)) if (isAbsolute(dir) && under(dir)) expose(toolPrefix(dir));
+  for (const dir of (spec.env.PATH ?? '').split(delimiter)) {
+    if (!isAbsolute(dir) || !under(dir)) continue;
+    const prefix = toolPrefix(dir);
+    expose(whole(prefix) ? dir : prefix);
+  }
   if (program) expose(program);
   for (const a of spec.argv.slice(1)) if (isAbsolute(a) && isFile(a)) expose(a);
   expose('/etc/resolv.conf');
