@@ -2,7 +2,7 @@ import { type CloudLoggingConfig, createLogger, type DeployedService, GreenloopE
 import { testRedis } from '@greenloop/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeGoogle } from '../test-support/fake-google.ts';
-import { CloudLoggingSource, type CloudLoggingSourceOptions } from './cloud-logging.ts';
+import { CloudLoggingSource, type CloudLoggingSourceOptions, normalizeEntry } from './cloud-logging.ts';
 
 const PROJECT = 'acme-staging';
 const REVISION = 'backend-3f2a9c1-0a1b2c3d';
@@ -254,5 +254,54 @@ describe('CloudLoggingSource against the fake Cloud Logging API', () => {
     for (let i = 0; i + rate.limit < times.length; i++) expect((times[i + rate.limit] ?? 0) - (times[i] ?? 0)).toBeGreaterThanOrEqual(rate.windowMs - 50);
     expect(Date.now() - started).toBeGreaterThanOrEqual(2 * rate.windowMs - 50);
     expect(await redis.redis.exists(`${redis.prefix}:ratelimit:cloud-logging:${PROJECT}`)).toBe(1);
+  });
+});
+
+describe('normalizeEntry reads the payload like any log line', () => {
+  const names = new Map([['backend', 'api']]);
+  const resourceLabels = { type: 'cloud_run_revision', labels: { service_name: 'backend', revision_name: REVISION } };
+
+  it("a pino app's jsonPayload: its request fields, error and stack; the severity from its level when the entry has none", () => {
+    const e = normalizeEntry(
+      {
+        metadata: { timestamp: '2026-12-02T12:50:11.690Z', resource: resourceLabels },
+        data: {
+          level: 50,
+          msg: 'order lookup failed',
+          req: { method: 'GET', url: '/api/orders/7?full=1' },
+          res: { statusCode: 500 },
+          err: { type: 'TypeError', message: 'x is undefined', stack: 'TypeError: x is undefined\n    at getOrder (/app/orders.js:14:22)' },
+        },
+      },
+      names,
+    );
+    expect(e).toMatchObject({
+      time: '2026-12-02T12:50:11.690Z',
+      severity: 'ERROR',
+      service: 'api',
+      revision: REVISION,
+      httpRequest: { method: 'GET', path: '/api/orders/7', status: 500 },
+    });
+    expect(e.message).toBe('order lookup failed\nTypeError: x is undefined\n    at getOrder (/app/orders.js:14:22)');
+  });
+
+  it("a textPayload access line gives the request; greenloop's probe in httpRequest.userAgent is marked", () => {
+    const text = normalizeEntry(
+      { metadata: { timestamp: '2026-12-02T12:50:11.690Z', resource: resourceLabels }, data: '"GET /api/items HTTP/1.1" 404 -' },
+      names,
+    );
+    expect(text.httpRequest).toEqual({ method: 'GET', path: '/api/items', status: 404 });
+    const probe = normalizeEntry(
+      {
+        metadata: {
+          timestamp: '2026-12-02T12:50:11.690Z',
+          resource: resourceLabels,
+          httpRequest: { requestMethod: 'GET', requestUrl: 'https://backend.run.app/healthz', status: 200, userAgent: 'greenloop-probe/1' },
+        },
+        data: undefined,
+      },
+      names,
+    );
+    expect(probe).toMatchObject({ probe: true, httpRequest: { path: '/healthz', userAgent: 'greenloop-probe/1' } });
   });
 });
