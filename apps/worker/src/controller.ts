@@ -50,7 +50,9 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
   if (!claim.claimed) {
     return await finish(ctx, loop, 'failed', {
       rule: 'stage-error',
-      message: `loop ${claim.holder} took over ${loop.environment} after this loop's claim expired (no worker renewed it for ${Math.round(store.claims.leaseMs / 1000)}s)`,
+      message: claim.holder
+        ? `loop ${claim.holder} took over ${loop.environment} after this loop's claim expired (no worker renewed it for ${Math.round(store.claims.leaseMs / 1000)}s)`
+        : `this loop's claim on ${loop.environment} was released; it cannot go on without it`,
     });
   }
 
