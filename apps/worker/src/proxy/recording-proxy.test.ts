@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -187,5 +189,56 @@ describe('recording proxy', () => {
     expect(service.seen[0]?.traceparent).toMatch(/^00-[0-9a-f]{32}-/);
     const [r] = await records();
     expect(r).toMatchObject({ service: 'chat', method: 'GET', path: '/socket', status: 101, ws: true });
+  });
+});
+
+const hasOpenssl = (() => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe.skipIf(!hasOpenssl)('recording proxy to a remote https service', () => {
+  it('proxies to the https URL with its Host, as for a Cloud Run service', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gl-proxy-tls-'));
+    try {
+      execFileSync(
+        'openssl',
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'].concat([
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ]),
+        { stdio: 'ignore' },
+      );
+      const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+      const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ host: req.headers.host, url: req.url, traceparent: req.headers.traceparent }));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const { port } = server.address() as AddressInfo;
+      const recorder = new RequestRecorder(join(dir, 'requests.jsonl'));
+      const proxy = await startRecordingProxy({ service: 'api', target: `https://localhost:${port}`, recorder, ca: cert });
+      try {
+        const res = await fetch(`${proxy.url}/v1/items`);
+        expect(res.status).toBe(200);
+        const body = (await res.json()) as { host: string; url: string; traceparent: string };
+        expect(body).toMatchObject({ host: `localhost:${port}`, url: '/v1/items' });
+        expect(body.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      } finally {
+        await proxy.close();
+        await recorder.close();
+        server.close();
+      }
+      const [r] = await readRecordedRequests(join(dir, 'requests.jsonl'));
+      expect(r).toMatchObject({ service: 'api', path: '/v1/items', status: 200 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -19,6 +19,8 @@ export interface RecordingProxyOptions {
   recorder: RequestRecorder;
   /** A trace id for a suite that names its test but sends no trace context (so it matches the suite's own derivation). */
   deriveTraceId?: (test: string, runId: string | undefined) => string | undefined;
+  /** Extra CA certificates (PEM) to trust for an https target with a private CA; Cloud Run needs none. */
+  ca?: string;
 }
 
 export interface RecordingProxy {
@@ -87,7 +89,9 @@ export async function startRecordingProxy(opts: RecordingProxyOptions): Promise<
   const secure = target.protocol === 'https:';
   if (!secure && target.protocol !== 'http:') throw new Error(`recording proxy: ${opts.target} is not an http(s) URL`);
   const client = secure ? https : http;
-  const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 256 }) : new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, maxSockets: 256, ...(opts.ca ? { ca: opts.ca } : {}) })
+    : new http.Agent({ keepAlive: true, maxSockets: 256 });
   const basePath = target.pathname.replace(/\/+$/, '');
   const port = target.port ? Number(target.port) : secure ? 443 : 80;
   const pending = new Set<Promise<void>>();
@@ -123,7 +127,7 @@ export async function startRecordingProxy(opts: RecordingProxyOptions): Promise<
       method: req.method,
       path: `${basePath}${url.startsWith('/') ? url : `/${url}`}`,
       headers,
-      ...(secure ? { servername: target.hostname } : {}),
+      ...(secure ? { servername: target.hostname, ...(opts.ca ? { ca: opts.ca } : {}) } : {}),
     };
     return { base, options, started: performance.now() };
   }
