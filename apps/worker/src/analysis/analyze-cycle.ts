@@ -245,6 +245,7 @@ export async function analyzeCycle(input: AnalyzeInput): Promise<AnalyzeOutput> 
     maxCountDrop: config.tests.maxCountDrop,
     skipReasons: topSkipReasons(tests),
     ...(outputTail ? { outputTail } : {}),
+    requests,
   });
 
   const categorizer = makeCategorizer(config.categories);
