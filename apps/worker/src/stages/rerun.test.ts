@@ -131,9 +131,9 @@ it('top level ok', () => { ran('top'); });
 });
 
 describe('the argv form (legacy placeholders)', () => {
-  it('fills {{failedTestsPattern}} and {{failedTests}} and reruns twice', () => {
+  it('fills {{failedTestsPattern}} and {{failedTests}} and keeps its single rerun', () => {
     const plan = rerunPlan({ command: ['x'], rerun: ['npm', 'test', '--', '--test-name-pattern={{failedTestsPattern}}', '{{failedTests}}'] }) as RerunPlan;
-    expect(plan.times).toBe(2);
+    expect(plan.times).toBe(1);
     expect(
       buildRerunArgv(
         plan,

@@ -16,11 +16,11 @@ export interface RerunPlan {
   times: number;
 }
 
-/** The plan for `tests.rerun`, or undefined when reruns are off. The argv form reruns twice, like a preset. */
+/** The plan for `tests.rerun`, or undefined when reruns are off. The argv form keeps its one rerun; presets default to two. */
 export function rerunPlan(tests: Pick<TestsConfig, 'rerun' | 'command'>): RerunPlan | undefined {
   const r = tests.rerun;
   if (!r) return undefined;
-  if (Array.isArray(r)) return { command: r, times: 2 };
+  if (Array.isArray(r)) return { command: r, times: 1 };
   return { command: r.command ?? tests.command, preset: r.preset, times: r.times };
 }
 

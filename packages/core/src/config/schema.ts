@@ -102,7 +102,7 @@ export const TestsSchema = z.strictObject({
   /**
    * Reruns of failed tests, to tell flaky from broken: `{ preset, times, command? }` (the preset builds the
    * filter from the JUnit names; `command` defaults to tests.command) or an argv ({{failedTestsPattern}}: a
-   * regex of the names, {{failedTests}}: the names comma-separated; rerun twice). {{artifacts}} is each rerun's own directory.
+   * regex of the names, {{failedTests}}: the names comma-separated; rerun once). {{artifacts}} is each rerun's own directory.
    */
   rerun: z.union([argv, rerunSpec]).optional(),
   /** Realness floor: a run whose tests together took less than this is flagged as not real. */
