@@ -73,7 +73,7 @@ function nodeTests(pkg: Json, evidence: string[]): DetectedStack['tests'] {
   if ('@playwright/test' in deps) {
     evidence.push('@playwright/test in package.json');
     return {
-      command: ['npx', 'playwright', 'test', '--reporter=junit,list'],
+      command: ['npx', '--no', 'playwright', 'test', '--reporter=junit,list'],
       junit: ['{{artifacts}}/junit.xml'],
       env: { PLAYWRIGHT_JUNIT_OUTPUT_FILE: '{{artifacts}}/junit.xml' },
       rerunPreset: 'playwright',
@@ -82,7 +82,7 @@ function nodeTests(pkg: Json, evidence: string[]): DetectedStack['tests'] {
   if ('vitest' in deps) {
     evidence.push('vitest in package.json');
     return {
-      command: ['npx', 'vitest', 'run', '--reporter=default', '--reporter=junit', '--outputFile.junit={{artifacts}}/junit.xml'],
+      command: ['npx', '--no', 'vitest', 'run', '--reporter=default', '--reporter=junit', '--outputFile.junit={{artifacts}}/junit.xml'],
       junit: ['{{artifacts}}/junit.xml'],
       rerunPreset: 'vitest',
     };
@@ -91,7 +91,7 @@ function nodeTests(pkg: Json, evidence: string[]): DetectedStack['tests'] {
     evidence.push('jest in package.json');
     const hasJunit = 'jest-junit' in deps;
     return {
-      command: ['npx', 'jest', '--ci', '--reporters=default', '--reporters=jest-junit'],
+      command: ['npx', '--no', 'jest', '--ci', '--reporters=default', '--reporters=jest-junit'],
       junit: ['{{artifacts}}/junit.xml'],
       env: { JEST_JUNIT_OUTPUT_DIR: '{{artifacts}}', JEST_JUNIT_OUTPUT_NAME: 'junit.xml' },
       rerunPreset: 'jest',
@@ -168,7 +168,11 @@ export async function detectStack(root: string): Promise<DetectedStack | undefin
     partial = {
       stack: 'go',
       start: ['go', 'run', '.'],
-      tests: { command: ['gotestsum', '--junitfile', '{{artifacts}}/junit.xml', '--', './...'], junit: ['{{artifacts}}/junit.xml'], rerunPreset: 'go' },
+      tests: {
+        command: ['gotestsum', '--junitfile', '{{artifacts}}/junit.xml', '--', '-count=1', './...'],
+        junit: ['{{artifacts}}/junit.xml'],
+        rerunPreset: 'go',
+      },
     };
   } else if (existsSync(join(root, 'Gemfile'))) {
     const gemfile = await readText(join(root, 'Gemfile'));

@@ -40,17 +40,17 @@ describe('greenloop init', () => {
     [
       'node-vitest',
       { 'package.json': pkg({ devDependencies: { vitest: '^4' } }), 'src/server.js': "if (req.url === '/healthz') ok()" },
-      { start: ['node', 'src/server.js'], healthPath: '/healthz', testsHead: ['npx', 'vitest', 'run'], preset: 'vitest' },
+      { start: ['node', 'src/server.js'], healthPath: '/healthz', testsHead: ['npx', '--no', 'vitest', 'run'], preset: 'vitest' },
     ],
     [
       'node-jest',
       { 'package.json': pkg({ devDependencies: { jest: '^29', 'jest-junit': '^16' } }), 'src/server.js': "app.get('/health', h)" },
-      { start: ['node', 'src/server.js'], healthPath: '/health', testsHead: ['npx', 'jest', '--ci'], preset: 'jest' },
+      { start: ['node', 'src/server.js'], healthPath: '/health', testsHead: ['npx', '--no', 'jest', '--ci'], preset: 'jest' },
     ],
     [
       'node-playwright',
       { 'package.json': pkg({ scripts: { start: 'tsx server.ts' }, devDependencies: { '@playwright/test': '^1' } }) },
-      { start: ['npm', 'start', '--silent'], healthPath: '/', testsHead: ['npx', 'playwright', 'test'], preset: 'playwright' },
+      { start: ['npm', 'start', '--silent'], healthPath: '/', testsHead: ['npx', '--no', 'playwright', 'test'], preset: 'playwright' },
     ],
     [
       'node-test',
@@ -65,7 +65,7 @@ describe('greenloop init', () => {
     [
       'go-service',
       { 'go.mod': 'module x\n\ngo 1.19\n', 'main.go': 'http.HandleFunc("/healthz", h)' },
-      { start: ['go', 'run', '.'], healthPath: '/healthz', testsHead: ['gotestsum', '--junitfile'], preset: 'go' },
+      { start: ['go', 'run', '.'], healthPath: '/healthz', testsHead: ['gotestsum', '--junitfile', '{{artifacts}}/junit.xml', '--', '-count=1'], preset: 'go' },
     ],
     [
       'ruby-rspec',
