@@ -1,9 +1,9 @@
 // Redis shut down (SIGKILL, AOF kept) while a stage runs, restarted after `downMs`.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StageName } from '@greenloop/core';
-import { addFile, type Trial } from '../trial.ts';
+import { addFile, commitRepo, type Trial } from '../trial.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -38,7 +38,16 @@ export function slowFirstCycleTest(seconds: number): string {
 /** Adds the slow test to the demo repository and returns the check that it ran exactly once in cycle 1. */
 export function slowSuite(seconds: number): { prepareRepo: (repo: string) => void; check: (t: Trial) => string[] } {
   return {
-    prepareRepo: (repo) => addFile(repo, 'e2e/zz-slow.test.js', slowFirstCycleTest(seconds)),
+    prepareRepo: (repo) => {
+      // The demo's suite timeout (2m) is shorter than a long suite plus an outage.
+      commitRepo(repo, 'chaos: a suite timeout for a slow suite', () => {
+        const file = join(repo, 'greenloop.yaml');
+        const yaml = readFileSync(file, 'utf8');
+        if (!yaml.includes('      timeout: 2m\n')) throw new Error('the demo greenloop.yaml no longer has tests.timeout: 2m');
+        writeFileSync(file, yaml.replace('      timeout: 2m\n', '      timeout: 15m\n'));
+      });
+      addFile(repo, 'e2e/zz-slow.test.js', slowFirstCycleTest(seconds));
+    },
     check: (t) => {
       const dir = join(t.home, 'artifacts', t.loopId, 'cycle-1', 'deploy');
       let runs = 0;

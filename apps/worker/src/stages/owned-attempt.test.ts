@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createLogger, currentWorker, listProcessRecords, ProcessRecorder, procStat } from '@greenloop/core';
+import { createLogger, currentWorker, GreenloopError, listProcessRecords, ProcessRecorder, procStat } from '@greenloop/core';
 import { testRedis } from '@greenloop/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runOwnedAttempt } from './owned-attempt.ts';
@@ -93,6 +93,28 @@ describe('runOwnedAttempt', () => {
     });
     expect(again).toBe('second');
     expect(ran).toBe(false);
+  });
+
+  it('a retry waiting on an attempt that fails for good fails the same way, without running', async () => {
+    let fail!: () => void;
+    const gate = new Promise<void>((r) => {
+      fail = r;
+    });
+    const first = runOwnedAttempt(base('W5'), async () => {
+      await gate;
+      throw new GreenloopError('TESTS_TIMED_OUT', 'the suite hung', { hint: 'raise the timeout' });
+    });
+    await sleep(200);
+    let retryRan = false;
+    const retry = runOwnedAttempt(base('W5'), async () => {
+      retryRan = true;
+      return 'second run';
+    });
+    await sleep(200);
+    fail();
+    await expect(first).rejects.toThrow('the suite hung');
+    await expect(retry).rejects.toMatchObject({ code: 'TESTS_TIMED_OUT', message: 'the suite hung', hint: 'raise the timeout', retryable: false });
+    expect(retryRan).toBe(false);
   });
 
   it('gives up on a live owner after maxWaitMs and ends its processes', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { currentWorker, GreenloopError, type Logger, ownerAlive, type ProcessIdentity, ProcessRecorder, type Redis } from '@greenloop/core';
+import { currentWorker, GreenloopError, isRetryable, type Logger, ownerAlive, type ProcessIdentity, ProcessRecorder, type Redis } from '@greenloop/core';
 
 /** The attempt of a stage currently in flight, or the output of the one that finished. */
 interface AttemptRecord<R> {
@@ -7,6 +7,8 @@ interface AttemptRecord<R> {
   worker: ProcessIdentity;
   startedAt: string;
   done?: { output: R; at: string };
+  /** A permanent failure: a retry that waited for this attempt fails the same way instead of running again. */
+  failed?: { code: string; message: string; hint?: string; details?: Record<string, unknown>; at: string };
 }
 
 export interface OwnedAttemptOptions {
@@ -38,7 +40,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Runs one attempt of a stage so that a retry never kills, nor repeats, a run that is still owned:
- * - an earlier attempt that finished (its output kept here) is adopted: the retry returns that output;
+ * - an earlier attempt that finished (its output kept here) is adopted: the retry returns that output,
+ *   or fails with that attempt's permanent error;
  * - an earlier attempt whose worker is alive (it lost its BullMQ lock during a Redis outage but its child
  *   runs on) is waited for, then adopted — up to `maxWaitMs`, after which it is given up and ended;
  * - an earlier attempt whose worker is dead is ended by record (its process groups, sessions and tagged
@@ -60,6 +63,10 @@ export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions, fn: (procs: 
     if (earlier?.done) {
       log.info({ loopId, cycle, stage, attempt: earlier.attempt }, 'adopting the result of an earlier attempt of this stage');
       return earlier.done.output;
+    }
+    if (earlier?.failed) {
+      const f = earlier.failed;
+      throw new GreenloopError(f.code, f.message, { ...(f.hint ? { hint: f.hint } : {}), ...(f.details ? { details: f.details } : {}) });
     }
     if (!earlier || !ownerAlive(earlier.worker)) break;
     if (Date.now() > waitUntil) {
@@ -86,7 +93,22 @@ export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions, fn: (procs: 
   try {
     output = await fn(procs);
   } catch (err) {
-    await redis.eval(SET_IF_MINE, 1, key, fieldName, attempt, '').catch(() => undefined);
+    // A transient failure frees the stage for the next attempt; a permanent one is kept for a retry that
+    // may be waiting on this attempt (it must not run the stage a second time).
+    const failed: AttemptRecord<R> | undefined =
+      err instanceof GreenloopError && !isRetryable(err)
+        ? {
+            ...mine,
+            failed: {
+              code: err.code,
+              message: err.message,
+              ...(err.hint ? { hint: err.hint } : {}),
+              ...(err.details ? { details: err.details } : {}),
+              at: new Date().toISOString(),
+            },
+          }
+        : undefined;
+    await redis.eval(SET_IF_MINE, 1, key, fieldName, attempt, failed ? JSON.stringify(failed) : '').catch(() => undefined);
     throw err;
   }
   const done: AttemptRecord<R> = { ...mine, done: { output, at: new Date().toISOString() } };
