@@ -11,7 +11,7 @@ import { abortChaos, runChaos } from '../chaos/suite.ts';
 describe('e2e: chaos subset', () => {
   afterAll(() => abortChaos());
 
-  it('keeps verdicts and leaves no duplicate deploy, orphan, lost record or stuck claim', { timeout: 300_000 }, async () => {
+  it('keeps verdicts and leaves no duplicate deploy, orphan, lost record or stuck claim', { timeout: 360_000 }, async () => {
     const lines: string[] = [];
     const out = await runChaos({
       killsPerPoint: 0,
@@ -25,9 +25,12 @@ describe('e2e: chaos subset', () => {
       triggerRounds: 0,
       cancelsPerStage: 0,
       daemonFixers: 0,
-      budgetMs: 300_000,
+      budgetMs: 340_000,
       seed: 11,
-      log: (l) => lines.push(l),
+      log: (l) => {
+        lines.push(l);
+        console.error(l);
+      },
     });
     expect(out.results.length, lines.join('\n')).toBe(2);
     for (const row of out.rows) {
