@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startApi } from '@greenloop/api';
 import { createLogger, type FixResult, type LoopRecord, LoopStore, readEnv, STAGES, TERMINAL_STATES } from '@greenloop/core';
 import { startWorker } from '@greenloop/worker';
@@ -30,6 +30,7 @@ export const EXPECTED: Record<Scenario, string> = {
 interface ReportCluster {
   fingerprint: string;
   title: string;
+  triage: string;
   dispatch: boolean;
   tests: { name: string }[];
   flakyTests: string[];
@@ -65,6 +66,8 @@ export interface Observation {
   loop: LoopRecord;
   cycles: CycleView[];
   wallMs: number;
+  /** Per server-error cluster of cycle 1: the service's stack trace is in its dossier (read before cleanup). */
+  stacks: { title: string; found: boolean }[];
 }
 
 export interface StackRun {
@@ -167,7 +170,9 @@ export async function startStack(example: string, maxLoops = 3, processEnv: Reco
       await worker.close();
       await store.clearAll();
       redis.disconnect();
-      rmSync(dir, { recursive: true, force: true });
+      // E2E_KEEP=1 keeps the scratch repository and greenloop's home (reports, dossiers, logs) to read.
+      if (process.env.E2E_KEEP) console.log(`e2e-stacks: kept ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
     },
   };
 
@@ -181,11 +186,36 @@ export async function startStack(example: string, maxLoops = 3, processEnv: Reco
     if (res.status !== 202) throw new Error(`POST /v1/loops for ${example}/${scenario}: ${res.status} ${await res.text()}`);
     const { id } = (await res.json()) as { id: string };
     const loop = await waitForEnd(id, timeoutMs);
-    return { stack: example, scenario, loop, cycles: await cyclesOf(loop), wallMs: Date.now() - started };
+    const cycles = await cyclesOf(loop);
+    return { stack: example, scenario, loop, cycles, wallMs: Date.now() - started, stacks: stacksInDossiers(cycles) };
   }
 }
 
 const rule = (o: Observation) => o.loop.stop?.rule ?? o.loop.state;
+
+/** A stack trace as Python, Node or Go print one. */
+const STACK = /Traceback \(most recent call last\)|\n\s+at .+:\d+:\d+\)?|goroutine \d+ \[running\]/;
+
+/** Whether each server-error cluster of cycle 1 has the service's stack trace in its dossier. */
+function stacksInDossiers(cycles: readonly CycleView[]): { title: string; found: boolean }[] {
+  const c = cycles[0];
+  if (!c?.reportFile) return [];
+  return (c.report?.clusters ?? [])
+    .filter((cl) => cl.triage === 'server-error')
+    .map((cl) => {
+      const file = join(dirname(c.reportFile as string), cl.dossier);
+      return { title: cl.title, found: existsSync(file) && STACK.test(readFileSync(file, 'utf8')) };
+    });
+}
+
+/**
+ * Stacks whose 500s do not get the service's stack trace into the dossier yet, with why (reported to the
+ * lead; remove an entry when the analysis handles it, and the assertion applies).
+ */
+export const KNOWN_STACK_GAPS: Record<string, string> = {
+  'go-service':
+    "Go's log writes whole seconds and gotestsum's suite timestamp is when the build started: the panic's lines fall outside the failing request's window",
+};
 
 /** What the loop ended with, in the words of the table. */
 export function observed(o: Observation): string {
@@ -198,6 +228,7 @@ export function observed(o: Observation): string {
   if (o.scenario === 'fixable') {
     const clusters = o.cycles[0]?.report?.clusters ?? [];
     parts.push(`evidence on ${clusters.filter((c) => c.evidence.length > 0).length}/${clusters.length} clusters`);
+    if (o.stacks.length > 0) parts.push(`500 stack in dossier: ${o.stacks.every((x) => x.found) ? 'yes' : 'NO'}`);
   }
   if (o.scenario === 'crash') parts.push(o.cycles.some((c) => c.tested) ? 'tests ran' : 'no test run');
   if (o.scenario === 'cheat' || o.scenario === 'noop') {
@@ -229,6 +260,7 @@ export function problems(o: Observation): string[] {
       // The suites send no greenloop headers and the services log in their own formats: every failure
       // cluster must still get server-side evidence (request lines, errors, stack traces).
       for (const c of first?.clusters ?? []) expect(c.evidence.length > 0, `cluster "${c.title}" has no server-side evidence`);
+      if (!KNOWN_STACK_GAPS[o.stack]) for (const x of o.stacks) expect(x.found, `the service's stack trace is not in the dossier of "${x.title}"`);
       break;
     case 'noop':
       expect(rule(o) === 'no-progress', `ended ${rule(o)}: ${o.loop.stop?.message}`);
