@@ -130,6 +130,22 @@ function nodeStart(pkg: Json, root: string): string[] {
   return ['node', main ?? 'server.js'];
 }
 
+// A stdlib-only project may have no packaging file at all: its entry point or pytest's files tell.
+const PYTHON_MARKERS = [
+  'pyproject.toml',
+  'requirements.txt',
+  'setup.py',
+  'setup.cfg',
+  'pytest.ini',
+  'tox.ini',
+  'Pipfile',
+  'conftest.py',
+  'app.py',
+  'main.py',
+  'server.py',
+  'manage.py',
+];
+
 function firstExisting(root: string, files: string[]): string | undefined {
   return files.find((f) => existsSync(join(root, f)));
 }
@@ -149,8 +165,8 @@ export async function detectStack(root: string): Promise<DetectedStack | undefin
   if (pkg) {
     evidence.push('package.json');
     partial = { stack: 'node', start: nodeStart(pkg, root), tests: nodeTests(pkg, evidence) };
-  } else if (firstExisting(root, ['pyproject.toml', 'requirements.txt', 'setup.py', 'setup.cfg', 'pytest.ini', 'Pipfile'])) {
-    const marker = firstExisting(root, ['pyproject.toml', 'requirements.txt', 'setup.py', 'setup.cfg', 'pytest.ini', 'Pipfile']) as string;
+  } else if (firstExisting(root, PYTHON_MARKERS)) {
+    const marker = firstExisting(root, PYTHON_MARKERS) as string;
     evidence.push(marker);
     const testsDir = firstExisting(root, ['tests', 'test', 'e2e']) ?? 'tests';
     const entry = firstExisting(root, ['app.py', 'main.py', 'server.py', 'manage.py', 'wsgi.py']) ?? 'app.py';

@@ -98,5 +98,8 @@ describe('greenloop doctor', () => {
     expect(r.out).toContain('environments.staging.services');
     expect(r.out).toContain('environments.staging.tests.command');
     expect(r.code).toBe(1);
+    const none = await cli(project('no-config', { 'app.py': '' }), ['doctor']);
+    expect(none.out).toMatch(/✗ config: no greenloop.yaml in .*\n {4}fix: `greenloop init` writes one/);
+    expect(none.code).toBe(1);
   });
 });

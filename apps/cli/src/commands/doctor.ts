@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -237,6 +238,11 @@ export async function doctorCommand(io: Io, args: string[], opts: { cwd: string;
   };
 
   let config: GreenloopConfig;
+  if (!existsSync(join(opts.cwd, CONFIG_FILE))) {
+    checks.push({ id: 'config', ok: false, message: `no ${CONFIG_FILE} in ${opts.cwd}`, fix: '`greenloop init` writes one for the stack it finds here' });
+    print();
+    return EXIT.error;
+  }
   try {
     config = await loadConfig(join(opts.cwd, CONFIG_FILE));
   } catch (err) {

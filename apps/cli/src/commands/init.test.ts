@@ -63,6 +63,11 @@ describe('greenloop init', () => {
       { start: ['python3', 'app.py'], healthPath: '/health', testsHead: ['python3', '-m', 'pytest'], preset: 'pytest' },
     ],
     [
+      'python-stdlib',
+      { 'app.py': "if self.path == '/health':", 'tests/test_app.py': 'def test_x(): pass' },
+      { start: ['python3', 'app.py'], healthPath: '/health', testsHead: ['python3', '-m', 'pytest'], preset: 'pytest' },
+    ],
+    [
       'go-service',
       { 'go.mod': 'module x\n\ngo 1.19\n', 'main.go': 'http.HandleFunc("/healthz", h)' },
       { start: ['go', 'run', '.'], healthPath: '/healthz', testsHead: ['gotestsum', '--junitfile', '{{artifacts}}/junit.xml', '--', '-count=1'], preset: 'go' },
