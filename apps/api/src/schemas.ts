@@ -69,6 +69,8 @@ const Loop = {
     },
     latest: { $ref: 'TestTotals#' },
     notices: { type: 'array', items: str },
+    /** `pending` from the verdict until services are stopped, worktrees removed and the environment released. */
+    teardown: { type: 'string', enum: ['pending', 'done'] },
     links: LoopLinks,
   },
 } as const;

@@ -7,6 +7,7 @@ import {
   createRedis,
   LoopStore,
   NearCache,
+  RedisConnectionLog,
   resolveTokenSecret,
   secretValuesOf,
   TokenStore,
@@ -37,13 +38,18 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
   const tokenSecret = resolveTokenSecret({ secret: env.GREENLOOP_TOKEN_SECRET, home: env.home });
   // Views, errors and logs of this process never show greenloop's own secrets.
   addKnownSecrets([...secretValuesOf(env, [], redisUrl), tokenSecret]);
-  const redis = createRedis(redisUrl, 'producer');
-  const reads = createRedis(redisUrl, 'reader');
-  for (const conn of [redis, reads]) conn.on('error', (err) => log?.warn({ err: err.message }, 'redis connection error'));
+  // Every connection of this process (duplicates included: near cache, event streams) reports
+  // reachability through one logger: a line per state change, not one per failed reconnect.
+  const redisLog = log ? new RedisConnectionLog(log) : undefined;
+  const watch = (conn: ReturnType<typeof createRedis>, source: string) => (redisLog ? redisLog.watch(conn, source) : conn.on('error', () => {}));
+  const redis = watch(createRedis(redisUrl, 'producer'), 'api');
+  const reads = watch(createRedis(redisUrl, 'reader'), 'api-reads');
   await Promise.all([waitReady(redis, redisUrl), waitReady(reads, redisUrl)]);
-  const store = new LoopStore(redis, env.GREENLOOP_PREFIX, { reads });
+  const store = new LoopStore(redis, env.GREENLOOP_PREFIX, { reads, claimLeaseMs: env.GREENLOOP_CLAIM_LEASE });
   await upgradeStore(store, log);
   const queues = createQueues(redis, env.GREENLOOP_PREFIX);
+  // Without a listener BullMQ prints each connection error's stack.
+  for (const q of Object.values(queues)) q.on('error', (err) => redisLog?.error('queue', err));
   const { nearCache = true, ...settings } = options;
   const cache = new NearCache({ reads, ...(log ? { log } : {}) });
   // Not started, it never switches tracking on, so it keeps nothing (what the benchmark compares with).

@@ -67,7 +67,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   const redisLog = new RedisConnectionLog(log);
   const redis = redisLog.watch(createRedis(redisUrl, 'worker'), 'worker');
   await waitReady(redis, redisUrl);
-  const store = new LoopStore(redis, env.GREENLOOP_PREFIX);
+  const store = new LoopStore(redis, env.GREENLOOP_PREFIX, { claimLeaseMs: env.GREENLOOP_CLAIM_LEASE });
   // Before any job runs: jobs of loops started by an older greenloop read their records in this layout.
   await upgradeStore(store, log);
   const connection = redis;

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { formatIssues } from './config/load.ts';
 import { parseDuration } from './duration.ts';
+import { CLAIM_LEASE_MS } from './environment-claim.ts';
 import { ConfigError } from './errors.ts';
 
 const ms = (fallback: number) =>
@@ -70,6 +71,11 @@ export const EnvSchema = z.object({
   /** BullMQ job lock; a crashed worker's job is picked up again after about this long. */
   GREENLOOP_LOCK_DURATION: ms(30_000),
   GREENLOOP_STALLED_INTERVAL: ms(30_000),
+  /**
+   * Lease of an environment's claim: live loops renew it (every third of it); a loop nobody runs any
+   * more frees its environment after this. The API and every worker must use the same value.
+   */
+  GREENLOOP_CLAIM_LEASE: ms(CLAIM_LEASE_MS).refine((n) => n >= 3000, { error: 'GREENLOOP_CLAIM_LEASE must be at least 3s' }),
   /** Days a finished loop's records, artifacts and branches are kept (the worker prunes older ones every 6 h). */
   GREENLOOP_RETENTION_DAYS: z.coerce.number().positive().default(30),
 });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type LoopRecord, TERMINAL_STATES } from './domain.ts';
+import { readEnv } from './env.ts';
 import { cancelLoop, startLoop } from './loops.ts';
 import { closeQueues, createQueues, type Queues } from './queues.ts';
 import { LoopStore } from './store.ts';
@@ -26,6 +27,18 @@ describe('environment claims (real Redis)', () => {
     expect(winners).toHaveLength(1);
     for (const o of outs) expect(o.holder).toBe(winners[0]?.holder);
     expect(await t.redis.pttl(t.store.key('active', 'staging'))).toBeGreaterThan(50_000);
+  });
+
+  it('the lease comes from GREENLOOP_CLAIM_LEASE (default 60s, at least 3s)', async () => {
+    expect(readEnv({}).GREENLOOP_CLAIM_LEASE).toBe(60_000);
+    const env = readEnv({ GREENLOOP_CLAIM_LEASE: '5s' });
+    expect(env.GREENLOOP_CLAIM_LEASE).toBe(5000);
+    expect(() => readEnv({ GREENLOOP_CLAIM_LEASE: '1s' })).toThrow(/GREENLOOP_CLAIM_LEASE must be at least 3s/);
+    const store = new LoopStore(t.redis, t.prefix, { claimLeaseMs: env.GREENLOOP_CLAIM_LEASE });
+    expect((await store.claimEnvironment('staging', 'loop-short')).claimed).toBe(true);
+    const pttl = await t.redis.pttl(store.key('active', 'staging'));
+    expect(pttl).toBeGreaterThan(3000);
+    expect(pttl).toBeLessThanOrEqual(5000);
   });
 
   it('release only frees the caller’s own claim', async () => {

@@ -26,6 +26,7 @@ const LOOP: LoopRecord = {
   stage: 'analyze',
   stop: { rule: 'no-progress', message: 'same 2 clusters twice', clusters: ['f00d', 'beef'] },
   latest: { total: 10, passed: 8, failed: 2, skipped: 0, durationMs: 1234.5 },
+  teardown: 'done',
 };
 const CYCLE: CycleRecord = {
   loopId: ID,
