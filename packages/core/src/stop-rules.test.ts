@@ -24,7 +24,11 @@ describe('stop rules', () => {
   });
 
   it('stops on an environment failure with its evidence, before any budget rule', () => {
-    const stop = evaluateStopRules([c(1, ['a'], { environment: '9 of 10 tests failed, 9 of them unable to reach a working service' })], { ...limits, maxCycles: 1 }, 10);
+    const stop = evaluateStopRules(
+      [c(1, ['a'], { environment: '9 of 10 tests failed, 9 of them unable to reach a working service' })],
+      { ...limits, maxCycles: 1 },
+      10,
+    );
     expect(stop).toEqual({ rule: 'environment', message: 'cycle 1: 9 of 10 tests failed, 9 of them unable to reach a working service', clusters: ['a'] });
   });
 
