@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SlackMessage } from './messages.ts';
 import { type NotificationsConfig, type NotifyDeps, notify } from './notifier.ts';
 import { captureLogger, type Reply, recordingSleep, startReceiver } from './test-support.ts';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from './webhook.ts';
+import { DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from './webhook.ts';
 import type { WebhookEvent } from './webhook-event.ts';
 
 const BASE = 'http://greenloop.test:8080';
@@ -170,6 +170,21 @@ describe('notify', () => {
     const started = JSON.stringify(JSON.parse(slack.received[0]?.body ?? ''));
     expect(started).toContain('schedule `nightly`');
     expect(started).toContain(`${BASE}/v1/loops/${loop.id}`);
+  });
+
+  it('a webhook re-sent after its "sent" record was lost carries the same delivery id', async () => {
+    const hook = await receiver();
+    const loop = await seedLoop();
+    const { d } = deps({ HOOK_URL: hook.url, HOOK_SECRET: SECRET }, { config: { webhook: config.webhook } });
+    expect((await notify(d, { loopId: loop.id, kind: 'cycle-finished', cycle: 2 })).channels[0]?.status).toBe('sent');
+    // The worker died after the post, before recording it: the retried job posts again.
+    await r.store.redis.del(r.store.key('notify', 'sent', loop.id, 'cycle-finished', 2, 'webhook'));
+    expect((await notify(d, { loopId: loop.id, kind: 'cycle-finished', cycle: 2 })).channels[0]?.status).toBe('sent');
+    expect(hook.received).toHaveLength(2);
+    const ids = hook.received.map((q) => q.headers[DELIVERY_HEADER]);
+    expect(ids).toEqual([`${loop.id}.cycle-finished.2`, `${loop.id}.cycle-finished.2`]);
+    expect((await notify(d, { loopId: loop.id, kind: 'loop-finished' })).channels[0]?.status).toBe('sent');
+    expect(hook.received[2]?.headers[DELIVERY_HEADER]).toBe(`${loop.id}.loop-finished.2`);
   });
 
   it('reports a missing env var as not configured, with one notice per loop', async () => {

@@ -211,7 +211,9 @@ async function sendWebhook(deps: NotifyDeps, job: NotifyJob, n: number, data: Lo
     ...(data.leftToAPerson ? { leftToAPerson: data.leftToAPerson } : {}),
     baseUrl: deps.baseUrl,
   });
-  const result = await sender.send(url, secret, { type: event.type, payload: event });
+  // Stable across job retries: a post whose "sent" record was lost (worker died) is a duplicate the receiver can drop.
+  const deliveryId = `${job.loopId}.${job.kind}.${n}`;
+  const result = await sender.send(url, secret, { type: event.type, payload: event, deliveryId });
   return await finish(deps, job, 'webhook', urlEnv, sentKey, result);
 }
 

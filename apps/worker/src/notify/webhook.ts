@@ -11,7 +11,11 @@ export const SIGNATURE_HEADER = 'x-greenloop-signature';
 export const TIMESTAMP_HEADER = 'x-greenloop-timestamp';
 /** The event type, e.g. "cycle.finished". */
 export const EVENT_HEADER = 'x-greenloop-event';
-/** One id per delivery, the same on every retry, so receivers can drop duplicates. */
+/**
+ * One id per notification (`<loop>.<kind>.<cycle>` when the notifier sends), the same on every retry,
+ * including a retried notify job that posts again because the worker died before recording "sent":
+ * receivers drop duplicates by it.
+ */
 export const DELIVERY_HEADER = 'x-greenloop-delivery';
 
 /** `sha256=<hex>` over `<timestamp>.<body>`. */
@@ -59,12 +63,12 @@ export class WebhookSender {
   }
 
   /** Sends one event; each attempt is signed afresh so its timestamp is current. Never throws for HTTP failures. */
-  async send(url: string, secret: string, event: { type: string; payload: unknown }): Promise<DeliveryResult> {
+  async send(url: string, secret: string, event: { type: string; payload: unknown; deliveryId?: string }): Promise<DeliveryResult> {
     const target = webhookLabel('webhook', url);
     const off = await this.state.disabled('webhook', url);
     if (off) return { status: 'disabled', target, attempts: 0, reason: off.reason, newly: false };
     const body = JSON.stringify(event.payload);
-    const delivery = randomUUID();
+    const delivery = event.deliveryId ?? randomUUID();
     const raw = await deliver({ fetchImpl: this.fetchImpl, sleep: this.sleep, now: this.now, log: this.log }, this.policy, {
       url,
       target,
