@@ -88,6 +88,7 @@ const LABELS: Record<TriageClass, string> = {
   'server-error': 'Server error',
   'websocket-close': 'WebSocket closed',
   infrastructure: 'Infrastructure',
+  timeout: 'Timed out',
   assertion: 'Assertion failed',
   unknown: 'Failure',
 };
@@ -112,8 +113,8 @@ function title(triage: TriageClass, endpoints: readonly EndpointRef[], signals: 
     const codes = signals.wsCloseCodes.map((c) => (WS_REASONS[c] ? `${c} (${WS_REASONS[c]})` : String(c)));
     return `${label} ${codes.join(', ')}${endpoints[0] ? ` on ${endpoints[0].path}` : ''}`;
   }
-  if (triage === 'infrastructure') {
-    const what = signals.errnos.length > 0 ? signals.errnos.join(', ') : signals.timeout ? 'timeout' : firstLine(sample.test.message);
+  if (triage === 'infrastructure' || triage === 'timeout') {
+    const what = signals.errnos.length > 0 ? signals.errnos.join(', ') : triage === 'timeout' ? 'no answer in time' : firstLine(sample.test.message);
     const where = endpoints.length === 1 && endpoints[0] ? ` on ${endpointKey({ ...endpoints[0], status: undefined })}` : '';
     return truncate(`${label}: ${what}${where}`, 120);
   }

@@ -257,6 +257,11 @@ const WHYS: Record<TriageClass, string[]> = {
     'Is this a code problem at all? (Startup crash, blocked event loop, a missing dependency — or an environment issue a person must fix.)',
     'Why did the deploy verification not catch it?',
   ],
+  timeout: [
+    'Which request did the test wait on, and did the server log it? (The correlated lines and recorded requests show whether it arrived and when.)',
+    'Why did the handler not answer in time? (A missing response on one path, an awaited promise that never settles, a lock or a slow query.)',
+    'Why did nothing before deploy catch it?',
+  ],
   assertion: [
     'Why does the service return a different value than the test expects? (Compare expected and actual.)',
     'Which change made the behaviour differ? (See the commits listed above.)',

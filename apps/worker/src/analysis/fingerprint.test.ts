@@ -184,7 +184,7 @@ describe('triage', async () => {
     expect(triage('received 1011 (internal error) Internal error; then sent 1011 (internal error)')).toBe('websocket-close');
     expect(triage('WebSocket closed with code 1006')).toBe('websocket-close');
     expect(triage('connect ECONNREFUSED 127.0.0.1:4000')).toBe('infrastructure');
-    expect(triage('Exceeded timeout of 5000 ms for a test.')).toBe('infrastructure');
+    expect(triage('Exceeded timeout of 5000 ms for a test.')).toBe('timeout');
     expect(triage('expected 3 to equal 4', 'AssertionError')).toBe('assertion');
     expect(triage("Cannot read properties of undefined (reading 'id')", 'TypeError', 'TypeError: x\n    at cancel (/w/src/agents.js:3:1)')).toBe(
       'server-error',

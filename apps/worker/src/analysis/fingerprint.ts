@@ -100,7 +100,7 @@ export function fingerprintKey(parts: FingerprintParts): string {
   }
   if (triage === 'websocket-close') return `ws|${signals.wsCloseCodes.join(',')}|${sortedKeys(parts.endpoints, false)}|${normalizeMessage(parts.message)}`;
   if (signals.errnos.length > 0) return `net|${signals.errnos.join(',')}|${wellKnownPorts(parts.message ?? '').join(',')}`;
-  if (triage === 'infrastructure' && signals.timeout) {
+  if (triage === 'timeout') {
     return parts.endpoints.length > 0 ? `timeout|${sortedKeys(parts.endpoints, false)}` : `timeout|${anchor(parts)}`;
   }
   const app = appFrames(parts.frames)

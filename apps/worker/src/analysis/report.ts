@@ -213,6 +213,7 @@ const ACTION_HINTS: Record<TriageClass, string> = {
   'websocket-close': 'follow the WebSocket handler error path (1011 = the server hit an unhandled error)',
   infrastructure: 'check the service is up and reachable (health, ports, timeouts); often not a code change',
   assertion: 'compare expected and actual in the dossier and fix the behaviour the test asserts',
+  timeout: 'find the request the test waited on and the handler path that never answers',
   unknown: 'read the failure output in the dossier',
 };
 

@@ -77,7 +77,9 @@ export function classify(input: TriageInput): TriageClass {
   const statuses = [...signals.httpStatuses, ...input.endpoints.flatMap((e) => (e.status === undefined ? [] : [e.status]))];
   const fromTest = byStatus(statuses);
   if (fromTest) return fromTest;
-  if (signals.timeout) return 'infrastructure';
+  // A runner's own timeout with no network error: the service took the request and never answered in
+  // time (a hanging handler is a code bug), so this goes to the fixer, unlike connection-level timeouts.
+  if (signals.timeout) return 'timeout';
   const logged = input.logs.flatMap((l) => (l.entry.httpRequest?.status === undefined ? [] : [l.entry.httpRequest.status]));
   const fromLogs = byStatus(logged.filter((s) => s >= 400));
   if (fromLogs) return fromLogs;
