@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { RecordedRequest } from '../proxy/request-record.ts';
 import { analyzeFailure } from './cluster.ts';
 import { buildLogIndex, correlateTest, entryTraceId, normalizeTestName, traceIdFor } from './correlate.ts';
-import { statusesIn } from './request-evidence.ts';
+import { linesDuring, statusesIn } from './request-evidence.ts';
 import { deriveTestWindows } from './test-windows.ts';
 import type { ParsedTestCase } from './types.ts';
 
@@ -235,5 +235,21 @@ describe('deriveTestWindows anchored at the first recorded request', () => {
     const w = deriveTestWindows([test({ ...base, id: 't1', durationMs: 120 }), test({ ...base, id: 't2', durationMs: 10 })], scope.from, runStartMs + 830);
     const t2 = w.get('t2');
     expect(t2 && [t2.start - runStartMs, t2.end - runStartMs]).toEqual([710 + 120 - 50, 830 + 120 + 10 + 1000 + 12]);
+  });
+});
+
+describe('linesDuring', () => {
+  it("prefers the request's own span, and widens to a second either side only when that holds no error", () => {
+    const at = Date.parse('2025-09-08T21:05:10.500Z');
+    const request = {
+      at,
+      record: { time: new Date(at).toISOString(), service: 'front', method: 'GET', path: '/x', status: 502, durationMs: 30, traceId: 'f'.repeat(32) },
+      entry: entry({}),
+    };
+    const line = (ms: number, message: string) => ({ at: at + ms, entry: entry({ severity: 'ERROR', time: new Date(at + ms).toISOString(), message }) });
+    // A neighbour's error 60 ms after this request ended stays out when the request's own span has one.
+    expect(linesDuring(request, [line(10, 'own'), line(90, 'neighbour')]).map((e) => e.message)).toEqual(['own']);
+    // A whole-second log time (Go's log) sits up to a second before the request: found by the wide pass.
+    expect(linesDuring(request, [line(-500, 'panic at 21:05:10')]).map((e) => e.message)).toEqual(['panic at 21:05:10']);
   });
 });

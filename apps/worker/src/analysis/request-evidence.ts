@@ -88,13 +88,13 @@ const TIGHT_MS = 20;
  * Log lines of any service logged while `request` was in flight: errors, and request lines for the same method
  * and path. This is how a front service's 502 picks up the back service's exception when no trace id was
  * propagated. First the request's own span (±20 ms: the proxy and local services share a clock), so the next
- * test's requests, a few ms later, stay out; only when that finds nothing, up to a second
- * after it (a service that logs after it answered, a clock further off).
+ * test's requests, a few ms later, stay out; only when that finds no error, a second either side (a service
+ * that logs after it answered, a clock further off, or whole-second log times such as Go's `log`).
  */
 export function linesDuring(request: RequestRef, byTime: readonly { at: number; entry: LogEntry }[]): LogEntry[] {
   const end = request.at + request.record.durationMs;
   const tight = scan(request, byTime, request.at - TIGHT_MS, end + TIGHT_MS);
-  return tight.some((e) => LOUD.has(e.severity)) ? tight : scan(request, byTime, request.at - 100, end + 1000);
+  return tight.some((e) => LOUD.has(e.severity)) ? tight : scan(request, byTime, request.at - 1000, end + 1000);
 }
 
 function scan(request: RequestRef, byTime: readonly { at: number; entry: LogEntry }[], from: number, to: number): LogEntry[] {
