@@ -30,8 +30,10 @@ export const DeployedServiceSchema = z.object({
   logFile: z.string().optional(),
   worktree: z.string().optional(),
   details: z.record(z.string(), z.unknown()).optional(),
-  /** Local services: whether the process ran inside the sandbox (bubblewrap). */
+  /** Whether the local process, or the deploy/build command (command, cloud-run build), ran inside the sandbox (bubblewrap). */
   sandboxed: z.boolean().optional(),
+  /** Why it ran unsandboxed (sandbox: off, or bwrap unusable under sandbox: auto). */
+  sandboxNote: z.string().optional(),
 });
 export type DeployedService = z.infer<typeof DeployedServiceSchema>;
 
@@ -56,6 +58,8 @@ export const TestRunResultSchema = z.object({
   rerunJunitFiles: z.array(z.string()).optional(),
   /** Whether the suite ran inside the sandbox (bubblewrap); false: it had greenloop's own access. */
   sandboxed: z.boolean().optional(),
+  /** Why the suite ran unsandboxed (sandbox: off, or bwrap unusable under sandbox: auto). */
+  sandboxNote: z.string().optional(),
 });
 export type TestRunResult = z.infer<typeof TestRunResultSchema>;
 

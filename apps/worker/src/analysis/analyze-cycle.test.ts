@@ -34,7 +34,7 @@ const categories: CategoryConfig[] = [
   { name: 'realtime', match: ['^realtime › '], priority: 2 },
 ];
 const services: DeployedService[] = [
-  { service: 'demo-api', provider: 'local', url: 'http://127.0.0.1:39211', revision: 'local-4242', readyAt: '2025-09-08T21:04:20.000Z' },
+  { service: 'demo-api', provider: 'local', url: 'http://127.0.0.1:39211', revision: 'local-4242', readyAt: '2025-09-08T21:04:20.000Z', sandboxed: true },
 ];
 
 function run(n: number): TestRunResult {
@@ -53,6 +53,7 @@ function run(n: number): TestRunResult {
     stdoutFile: join(dir, 'stdout.log'),
     stderrFile: join(dir, 'stderr.log'),
     truncatedBytes: 0,
+    sandboxed: true,
   };
 }
 
@@ -293,6 +294,28 @@ describe('analyzeCycle errors and realness', () => {
     expect(err).toBeInstanceOf(GreenloopError);
     expect(err).toMatchObject({ code: 'JUNIT_INVALID', retryable: false, details: { file, line: 4 } });
     expect((err as Error).message).toMatch(/bad\.xml:4:\d+: invalid JUnit XML/);
+  });
+
+  it('says in the report when the suite or a service ran unsandboxed, and why (sandbox: auto without bwrap)', async () => {
+    const why = 'running the test command unsandboxed: bubblewrap (bwrap) is not installed: spawn bwrap ENOENT';
+    const out = await analyzeCycle(
+      input(1, [], {
+        run: { ...run(1), sandboxed: false, sandboxNote: why },
+        services: [{ ...(services[0] as DeployedService), sandboxed: false, sandboxNote: 'sandbox: off in greenloop.yaml' }],
+      }),
+    );
+    const report = JSON.parse(readFileSync(out.report.json, 'utf8')) as { sandbox: { suite: boolean; unsandboxed: string[]; line: string } };
+    expect(report.sandbox.suite).toBe(false);
+    expect(report.sandbox.unsandboxed).toEqual([`the test suite (${why})`, 'service demo-api (sandbox: off in greenloop.yaml)']);
+    const md = readFileSync(out.report.markdown, 'utf8');
+    expect(md).toContain(
+      `WARNING: ran unsandboxed, with greenloop's own access to its home, the repository and its environment: the test suite (${why}); service demo-api (sandbox: off in greenloop.yaml).`,
+    );
+    // A sandboxed run says so instead.
+    const boxed = await analyzeCycle(input(1, []));
+    expect(readFileSync(boxed.report.markdown, 'utf8')).toContain(
+      "Sandbox: suite, service demo-api ran in bubblewrap (no access to greenloop's home, the repository or greenloop's environment).",
+    );
   });
 
   it('never calls a run green when it is not real, even with no failures', async () => {

@@ -112,6 +112,19 @@ export const CycleReportSchema = z.object({
       detail: z.string(),
     }),
   ),
+  /**
+   * Whether code from the loop's branch ran in the sandbox (bubblewrap): the suite, each service's process or
+   * deploy/build command (null: not recorded, or nothing ran on this host); `unsandboxed` names what did not and why.
+   * Optional: reports written before sandboxing have none.
+   */
+  sandbox: z
+    .object({
+      suite: z.boolean().nullable(),
+      services: z.array(z.object({ service: z.string(), sandboxed: z.boolean().nullable(), note: z.string().optional() })),
+      unsandboxed: z.array(z.string()),
+      line: z.string(),
+    })
+    .optional(),
   realness: z.object({
     real: z.boolean(),
     reasons: z.array(z.string()),

@@ -9,6 +9,7 @@ import type { FlakeStats } from './flakes.ts';
 import type { JUnitFileSummary } from './junit-parser.ts';
 import { cell, code, fenced, listWithMore, percent, table } from './markdown.ts';
 import { formatDuration, type RealnessAssessment } from './realness.ts';
+import { sandboxSummary } from './report-sandbox.ts';
 import type { CycleReport, EvidenceLine, ReportCluster, ReportTest } from './report-schema.ts';
 import type { Cluster, CorrelatedLog, CycleTotals, EndpointRef, ParsedTestCase, PreviousCycle } from './types.ts';
 
@@ -212,8 +213,8 @@ const ACTION_HINTS: Record<TriageClass, string> = {
   'server-error': 'read the server error and stack trace in the dossier and fix the handler',
   'websocket-close': 'follow the WebSocket handler error path (1011 = the server hit an unhandled error)',
   infrastructure: 'check the service is up and reachable (health, ports, timeouts); often not a code change',
-  assertion: 'compare expected and actual in the dossier and fix the behaviour the test asserts',
   timeout: 'find the request the test waited on and the handler path that never answers',
+  assertion: 'compare expected and actual in the dossier and fix the behaviour the test asserts',
   unknown: 'read the failure output in the dossier',
 };
 
@@ -317,6 +318,7 @@ export function buildCycleReport(input: ReportInput): CycleReport {
       junitFiles: input.files.map((f) => ({ file: f.file, tests: f.tests, bytes: f.bytes, warnings: [...f.warnings] })),
     },
     services: serviceHealth(input.services, input.logs, run.runId),
+    sandbox: sandboxSummary(run, input.services),
     realness: { real: realness.real, reasons: realness.reasons.map(redact), checks: realness.checks.map((c) => ({ ...c, detail: redact(c.detail) })) },
     changes: {
       previousCycle: last?.n ?? null,
@@ -486,6 +488,7 @@ export function renderReportMarkdown(r: CycleReport): string {
   );
   out.push('');
   out.push(`Pass rate counts executed tests (total − skipped). Test window ${s.startedAt} → ${s.finishedAt}.`);
+  if (r.sandbox) out.push('', r.sandbox.line);
   if (r.services.length > 0) {
     out.push('');
     out.push('**Deployed:**');

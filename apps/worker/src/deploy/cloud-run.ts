@@ -5,6 +5,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { protos, RevisionsClient, ServicesClient } from '@google-cloud/run';
 import { type CloudRunDeployConfig, type DeployedService, GreenloopError, type Logger, type ProcessRecorder, renderArgv, renderString } from '@greenloop/core';
 import { runCommand } from '../process/run-command.ts';
+import type { SandboxSettings } from '../process/sandbox.ts';
+import { deployCredentialPaths } from './step-sandbox.ts';
 import type { DeployProvider, DeployRequest } from './types.ts';
 
 type IService = protos.google.cloud.run.v2.IService;
@@ -814,6 +816,9 @@ export interface StepOptions {
   outputLimit?: number;
   /** Records the command's process group for the deploy attempt (ended by a retry after a crash). */
   processes?: ProcessRecorder;
+  /** Run in the sandbox (network host, `cwd` and `writable` writable, the credentials of step-sandbox.ts readable). */
+  sandbox?: SandboxSettings;
+  writable?: readonly string[];
 }
 
 /**
@@ -821,16 +826,23 @@ export interface StepOptions {
  * kept under the cycle directory). A non-zero exit, a timeout or a cancel is a non-retryable error with
  * the exit code and the last lines of output.
  */
-export async function runStep(o: StepOptions): Promise<{ stdoutFile: string; stderrFile: string; durationMs: number }> {
+export async function runStep(
+  o: StepOptions,
+): Promise<{ stdoutFile: string; stderrFile: string; durationMs: number; sandboxed: boolean; sandboxNote?: string }> {
   mkdirSync(o.dir, { recursive: true });
   const stdoutFile = join(o.dir, `${o.step}.stdout.log`);
   const stderrFile = join(o.dir, `${o.step}.stderr.log`);
   o.progress?.(`running ${o.step}: ${o.argv.join(' ')}`);
   const tracked = o.processes?.track(o.step === 'build' ? 'build' : 'deploy-command', { tagged: false });
+  const env = { ...o.env, ...o.processes?.env() };
+  const sandbox = o.sandbox
+    ? ({ settings: o.sandbox, kind: 'deploy', network: 'host', writable: [o.cwd, ...(o.writable ?? [])], readable: deployCredentialPaths(env) } as const)
+    : undefined;
   const res = await runCommand({
     argv: o.argv,
     cwd: o.cwd,
-    env: { ...o.env, ...o.processes?.env() },
+    env,
+    ...(sandbox ? { sandbox } : {}),
     timeoutMs: o.timeoutMs,
     stdoutFile,
     stderrFile,
@@ -839,6 +851,7 @@ export async function runStep(o: StepOptions): Promise<{ stdoutFile: string; std
     ...(tracked ? { onSpawn: tracked.onSpawn } : {}),
   });
   await tracked?.release();
+  if (res.sandboxWarning) o.progress?.(`warning: ${res.sandboxWarning}`);
   const output = () => [tailLines(stderrFile), tailLines(stdoutFile)].filter(Boolean).join('\n---\n');
   const details = { argv: [...o.argv], exitCode: res.exitCode, signal: res.signal, durationMs: res.durationMs, stdoutFile, stderrFile };
   if (res.cancelled) throw new GreenloopError('DEPLOY_CANCELLED', `${o.step} command was cancelled`, { details });
@@ -855,7 +868,8 @@ export async function runStep(o: StepOptions): Promise<{ stdoutFile: string; std
       details: { ...details, output: last },
     });
   }
-  return { stdoutFile, stderrFile, durationMs: res.durationMs };
+  const note = res.sandboxed ? {} : { sandboxNote: res.sandboxWarning ?? (o.sandbox ? 'sandbox: off in greenloop.yaml' : 'not sandboxed by its caller') };
+  return { stdoutFile, stderrFile, durationMs: res.durationMs, sandboxed: res.sandboxed, ...note };
 }
 
 // ---- the provider ------------------------------------------------------------------------------------
@@ -904,13 +918,14 @@ export class CloudRunProvider implements DeployProvider {
     const reused = state.latestCreatedRevision === revision || state.templateRevision === revision;
     const previous = previousRevision(state, revision) ?? req.previous?.revision;
     let operationError: { code: number; message: string } | undefined;
+    let built: { sandboxed: boolean; sandboxNote?: string } | undefined;
 
     if (reused) {
       req.log.info({ revision }, 'revision for this loop, cycle and commit exists already; waiting for it instead of deploying again');
       req.progress(`revision ${revision} exists already (retried deploy); waiting for it`);
     } else {
       if (cfg.build) {
-        await this.build(req, cfg, image);
+        built = await this.build(req, cfg, image);
         state = await this.api.getService(t, call);
       }
       const raw = state.raw;
@@ -958,10 +973,12 @@ export class CloudRunProvider implements DeployProvider {
         ...(ready.logUri ? { logUri: ready.logUri } : {}),
         reusedRevision: reused,
       },
+      // Whether the build command (code from the branch, run on this host) was sandboxed.
+      ...(built ? { sandboxed: built.sandboxed, ...(built.sandboxNote ? { sandboxNote: built.sandboxNote } : {}) } : {}),
     };
   }
 
-  private async build(req: DeployRequest, cfg: CloudRunDeployConfig, image: string): Promise<void> {
+  private async build(req: DeployRequest, cfg: CloudRunDeployConfig, image: string): Promise<{ sandboxed: boolean; sandboxNote?: string }> {
     const argv = renderArgv(cfg.build ?? [], {
       commit: req.commit,
       shortCommit: req.commit.slice(0, 7),
@@ -970,7 +987,7 @@ export class CloudRunProvider implements DeployProvider {
       artifacts: req.cycleDir,
       worktree: req.worktree,
     });
-    await runStep({
+    const ran = await runStep({
       step: 'build',
       argv,
       cwd: req.worktree,
@@ -982,7 +999,9 @@ export class CloudRunProvider implements DeployProvider {
       failCode: 'DEPLOY_BUILD_FAILED',
       ...(this.outputLimit ? { outputLimit: this.outputLimit } : {}),
       ...(req.processes ? { processes: req.processes } : {}),
+      ...(req.sandbox ? { sandbox: req.sandbox, writable: [req.cycleDir] } : {}),
     });
+    return { sandboxed: ran.sandboxed, ...(ran.sandboxNote ? { sandboxNote: ran.sandboxNote } : {}) };
   }
 
   /** Shifts 100% of traffic to a candidate this provider deployed (see promoteCandidate). */

@@ -70,8 +70,11 @@ export class CommandProvider implements DeployProvider {
       failCode: 'DEPLOY_COMMAND_FAILED',
       ...(this.outputLimit ? { outputLimit: this.outputLimit } : {}),
       ...(req.processes ? { processes: req.processes } : {}),
+      // Sandboxed: the checkout and this cycle's directory ({{artifacts}}) writable, the cloud credentials readable.
+      ...(req.sandbox ? { sandbox: req.sandbox, writable: [req.cycleDir] } : {}),
     });
     const evidence = { stdoutFile: ran.stdoutFile, stderrFile: ran.stderrFile, commandMs: ran.durationMs };
+    const sandbox = { sandboxed: ran.sandboxed, ...(ran.sandboxNote ? { sandboxNote: ran.sandboxNote } : {}) };
 
     if (!target) {
       return {
@@ -81,6 +84,7 @@ export class CommandProvider implements DeployProvider {
         revision: `command-${req.commit.slice(0, 7)}`,
         readyAt: new Date().toISOString(),
         details: evidence,
+        ...sandbox,
       };
     }
     const ready = await proveRevisionReady(this.cloudRun(), target, {
@@ -110,6 +114,7 @@ export class CommandProvider implements DeployProvider {
         newRevision,
         ...(ready.logUri ? { logUri: ready.logUri } : {}),
       },
+      ...sandbox,
     };
   }
 

@@ -120,6 +120,7 @@ export class LocalProvider implements DeployProvider {
       logFile,
       worktree: req.worktree,
       sandboxed: confined.sandboxed,
+      ...(confined.sandboxed ? {} : { sandboxNote: confined.warning ?? 'sandbox: off in greenloop.yaml' }),
     };
   }
 

@@ -16,7 +16,7 @@ export interface DeployRequest {
   urls?: Readonly<Record<string, string>>;
   /** Records what the provider spawns (local services, build and deploy commands) for the stage's attempt. */
   processes?: ProcessRecorder;
-  /** How local services are sandboxed (`sandbox:` in greenloop.yaml); absent: not sandboxed. */
+  /** How local services and build/deploy commands are sandboxed (`sandbox:` in greenloop.yaml); absent: not sandboxed. */
   sandbox?: SandboxSettings;
   /** What was deployed for this service in the previous cycle, if anything. */
   previous?: DeployedService;

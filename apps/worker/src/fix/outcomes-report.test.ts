@@ -52,6 +52,16 @@ describe('fix outcomes in the cycle report', () => {
     expect(renderFixOutcomes(3, undefined, undefined)).toBe('');
   });
 
+  it('says whether the fixers ran in bubblewrap, and names those that did not', () => {
+    const results = fix.results.map((r, i) => ({ ...r, sandboxed: i !== 3 }));
+    expect(renderFixOutcomes(2, { ...fix, results }, integrate)).toContain(
+      "WARNING: the fixer(s) for `dddd24` ran unsandboxed (sandbox: off), with greenloop's own access to its home, the repository and its environment.",
+    );
+    const boxed = renderFixOutcomes(2, { ...fix, results: fix.results.map((r) => ({ ...r, sandboxed: true })) }, integrate);
+    expect(boxed).toContain('Sandbox: every fixer ran in bubblewrap');
+    expect(boxed).not.toContain('WARNING');
+  });
+
   it('appends the section to a report once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gl-outcomes-'));
     try {

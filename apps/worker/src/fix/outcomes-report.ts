@@ -50,8 +50,22 @@ export function renderFixOutcomes(
     '| Cluster | Outcome | Why |',
     '| --- | --- | --- |',
     ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+    ...fixerSandboxLine(fix),
     '',
   ].join('\n');
+}
+
+/** Whether the fixers ran in bubblewrap (only `sandbox: off` runs them unsandboxed); nothing when not recorded. */
+function fixerSandboxLine(fix: FixStageResult | undefined): string[] {
+  const recorded = (fix?.results ?? []).filter((r) => r.sandboxed !== undefined);
+  if (recorded.length === 0) return [];
+  const open = recorded.filter((r) => r.sandboxed === false).map((r) => `\`${r.fingerprint}\``);
+  return [
+    '',
+    open.length > 0
+      ? `WARNING: the fixer(s) for ${open.join(', ')} ran unsandboxed (sandbox: off), with greenloop's own access to its home, the repository and its environment.`
+      : "Sandbox: every fixer ran in bubblewrap (its own clone writable; greenloop's home, the repository and greenloop's environment out of reach).",
+  ];
 }
 
 /** Appends the section to a report file once (a retried step does not repeat it; nothing to say, nothing added). */

@@ -14,7 +14,7 @@ import { GreenloopError } from '@greenloop/core';
 /** `sandbox:` in greenloop.yaml. auto: bwrap when it works; else tests/services unsandboxed, fixers refused. */
 export type SandboxMode = 'auto' | 'on' | 'off';
 export type SandboxNetwork = 'host' | 'none';
-export type CommandKind = 'fixer' | 'verify' | 'test' | 'service';
+export type CommandKind = 'fixer' | 'verify' | 'test' | 'service' | 'deploy';
 
 export interface SandboxSettings {
   mode: SandboxMode;
@@ -61,7 +61,7 @@ const ALWAYS_SCRATCH = ['/tmp', '/var/tmp'];
  * Whether bubblewrap works here (installed, and user namespaces allowed): `bwrap --version` plus a
  * trivial sandboxed run, once per process and program.
  */
-export function probeSandbox(bwrap = 'bwrap'): Promise<{ available: boolean; detail: string }> {
+export function probeSandbox(bwrap = 'bwrap'): Promise<Probe> {
   let probe = probes.get(bwrap);
   if (!probe) {
     probe = runProbe(bwrap);
@@ -69,9 +69,18 @@ export function probeSandbox(bwrap = 'bwrap'): Promise<{ available: boolean; det
   }
   return probe;
 }
-const probes = new Map<string, Promise<{ available: boolean; detail: string }>>();
+const probes = new Map<string, Promise<Probe>>();
+/** `path`: the program's absolute path, spawned as such (a command's own PATH may not lead to it). */
+type Probe = { available: boolean; detail: string; path?: string };
 
-async function runProbe(bwrap: string): Promise<{ available: boolean; detail: string }> {
+async function runProbe(name: string): Promise<Probe> {
+  const bwrap = isAbsolute(name)
+    ? name
+    : (`${process.env.PATH ?? ''}${delimiter}/usr/bin${delimiter}/bin`
+        .split(delimiter)
+        .filter(isAbsolute)
+        .map((d) => resolve(d, name))
+        .find(isFile) ?? name);
   const run = (args: string[]) =>
     new Promise<{ ok: boolean; out: string }>((done) => {
       execFile(bwrap, args, { timeout: 10_000, env: { PATH: '/usr/bin:/bin' } }, (err, stdout, stderr) =>
@@ -82,7 +91,7 @@ async function runProbe(bwrap: string): Promise<{ available: boolean; detail: st
   if (!version.ok) return { available: false, detail: `bubblewrap (${bwrap}) is not installed: ${version.out}` };
   const trivial = await run([...BASE_FLAGS, '--die-with-parent', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--', 'true']);
   if (!trivial.ok) return { available: false, detail: `${version.out} cannot create namespaces here (user namespaces disabled?): ${trivial.out}` };
-  return { available: true, detail: version.out };
+  return { available: true, detail: version.out, path: bwrap };
 }
 
 const BASE_FLAGS = ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
@@ -110,7 +119,7 @@ export async function confine(spec: SandboxSpec, settings: SandboxSettings): Pro
     }
     return { argv: [...spec.argv], sandboxed: false, warning: `running the ${spec.kind} command unsandboxed: ${probe.detail}` };
   }
-  return { argv: bwrapArgv(spec, settings, bwrap, program), sandboxed: true };
+  return { argv: bwrapArgv(spec, settings, probe.path ?? bwrap, program), sandboxed: true };
 }
 
 /** The bubblewrap argv for `spec` (exported for tests and the README's flag list). */
