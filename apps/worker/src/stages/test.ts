@@ -173,6 +173,7 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
     stderrFile: join(dir, 'stderr.txt'),
     truncatedBytes: res.truncatedBytes,
     sandboxed: res.sandboxed,
+    ...(res.sandboxed ? {} : { sandboxNote: res.sandboxWarning ?? 'sandbox: off in greenloop.yaml' }),
   };
   if (res.timedOut) {
     throw new GreenloopError('TESTS_TIMED_OUT', `the test command did not finish within ${formatDuration(tests.timeout)}; its process group was killed`, {
