@@ -70,4 +70,21 @@ describe('stage records typed by the stage table (real Redis)', () => {
     await t.redis.set(t.store.key('loop', 'l1', 'fix-outcome', 1, 'deadbeef'), JSON.stringify({ fingerprint: 'deadbeef', outcome: 'maybe' }));
     await expect(t.store.getFixOutcome('l1', 1, 'deadbeef')).rejects.toThrow(/does not match its schema/);
   });
+
+  it('re-done fix outcomes are kept apart from the fixer’s first outcome, parsed on read', async () => {
+    await t.store.putFixOutcome('l1', 2, { fingerprint: 'abcdef12', outcome: 'accepted', attempts: 1, commit: 'c0ffee' });
+    expect(await t.store.getRedoOutcome('l1', 2, 'abcdef12')).toBeUndefined();
+    await t.store.putRedoOutcome('l1', 2, { fingerprint: 'abcdef12', outcome: 'accepted', attempts: 1, commit: 'beefed' });
+    expect(await t.store.getRedoOutcome('l1', 2, 'abcdef12')).toMatchObject({ commit: 'beefed' });
+    expect(await t.store.getFixOutcome('l1', 2, 'abcdef12')).toMatchObject({ commit: 'c0ffee' });
+    // Recorded as a "marker" by the layout before (a loop running across the upgrade).
+    await t.redis.set(
+      t.store.key('loop', 'l1', 'cycle', 2, 'marker', 'redo:0badf00d'),
+      JSON.stringify({ fingerprint: '0badf00d', outcome: 'skipped', attempts: 0 }),
+    );
+    expect(await t.store.getRedoOutcome('l1', 2, '0badf00d')).toMatchObject({ outcome: 'skipped' });
+    await t.redis.set(t.store.key('loop', 'l1', 'redo-outcome', 2, 'deadbeef'), JSON.stringify({ fingerprint: 'deadbeef', outcome: 'maybe' }));
+    await expect(t.store.getRedoOutcome('l1', 2, 'deadbeef')).rejects.toThrow(/does not match its schema/);
+    expect(await t.store.getFixOutcome('l1', 2, 'deadbeef')).toBeUndefined();
+  });
 });

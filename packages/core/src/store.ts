@@ -301,19 +301,6 @@ export class LoopStore {
     return this.key('loop', loopId, 'failing', n);
   }
 
-  /**
-   * Small per-cycle values kept for a week, named by the caller (today: integrate's re-done fixes). Pid
-   * records live in process-records.ts and fix outcomes under putFixOutcome; a value another step must
-   * read back deserves a named method like those.
-   */
-  async setMarker(loopId: string, n: number, name: string, value: string): Promise<void> {
-    await this.redis.set(this.key('loop', loopId, 'cycle', n, 'marker', name), value, 'EX', 7 * 86400);
-  }
-
-  async getMarker(loopId: string, n: number, name: string): Promise<string | undefined> {
-    return (await this.redis.get(this.key('loop', loopId, 'cycle', n, 'marker', name))) ?? undefined;
-  }
-
   /** One fixer's outcome for one cluster of a cycle; written by that cluster's `stage.fix` job only. */
   async putFixOutcome(loopId: string, n: number, outcome: FixResult): Promise<void> {
     await this.redis.set(this.fixOutcomeKey(loopId, n, outcome.fingerprint), JSON.stringify(FixResultSchema.parse(outcome)));
@@ -326,16 +313,28 @@ export class LoopStore {
       // Written as a "marker" before fix outcomes had a key of their own (loops running across the upgrade).
       this.key('loop', loopId, 'cycle', n, 'marker', `fix:${fingerprint}`),
     );
-    const text = raw ?? legacy;
-    if (!text) return undefined;
-    const parsed = FixResultSchema.safeParse(JSON.parse(text));
-    if (!parsed.success)
-      throw new GreenloopError('STAGE_RECORD_INVALID', `the fix outcome of ${fingerprint} in loop ${loopId} cycle ${n} does not match its schema`);
-    return parsed.data;
+    return parseFixOutcome(raw ?? legacy, `the fix outcome of ${fingerprint} in loop ${loopId} cycle ${n}`);
   }
 
   private fixOutcomeKey(loopId: string, n: number, fingerprint: string): string {
     return this.key('loop', loopId, 'fix-outcome', n, fingerprint);
+  }
+
+  /**
+   * The outcome of re-doing an accepted fix whose pick conflicted (integrate's re-do), kept apart from
+   * the fixer's first outcome, which the integrate stage still reads; a retried integrate replays it.
+   */
+  async putRedoOutcome(loopId: string, n: number, outcome: FixResult): Promise<void> {
+    await this.redis.set(this.key('loop', loopId, 'redo-outcome', n, outcome.fingerprint), JSON.stringify(FixResultSchema.parse(outcome)));
+  }
+
+  async getRedoOutcome(loopId: string, n: number, fingerprint: string): Promise<FixResult | undefined> {
+    const [raw, legacy] = await this.redis.mget(
+      this.key('loop', loopId, 'redo-outcome', n, fingerprint),
+      // Written as a "marker" before re-done fixes had a key of their own (loops running across the upgrade).
+      this.key('loop', loopId, 'cycle', n, 'marker', `redo:${fingerprint}`),
+    );
+    return parseFixOutcome(raw ?? legacy, `the re-done fix outcome of ${fingerprint} in loop ${loopId} cycle ${n}`);
   }
 
   // ---- cancel ------------------------------------------------------------------------------------------
@@ -391,4 +390,12 @@ export class LoopStore {
       if (keys.length) await this.redis.del(...keys);
     } while (cursor !== '0');
   }
+}
+
+/** A stored fix outcome, parsed; an outcome that does not match the schema is an error, not a cast. */
+function parseFixOutcome(text: string | null | undefined, what: string): FixResult | undefined {
+  if (!text) return undefined;
+  const parsed = FixResultSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new GreenloopError('STAGE_RECORD_INVALID', `${what} does not match its schema`);
+  return parsed.data;
 }

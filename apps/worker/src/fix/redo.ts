@@ -21,8 +21,6 @@ export interface RedoRequest {
   signal: AbortSignal;
 }
 
-const redoMarker = (fingerprint: string) => `redo:${fingerprint}`;
-
 /**
  * Runs a conflicting fix's fixer again, from the integrated commit, with the conflict in its prompt; its
  * attempts count toward the cluster's budget (the integrate record keeps them). The outcome is recorded
@@ -30,8 +28,8 @@ const redoMarker = (fingerprint: string) => `redo:${fingerprint}`;
  */
 export async function redoConflictingFix(ctx: WorkerContext, req: RedoRequest): Promise<FixResult> {
   const { loop, environment, cycle, fix } = req;
-  const recorded = await ctx.store.getMarker(loop.id, cycle.n, redoMarker(fix.fingerprint));
-  if (recorded) return JSON.parse(recorded) as FixResult;
+  const recorded = await ctx.store.getRedoOutcome(loop.id, cycle.n, fix.fingerprint);
+  if (recorded) return recorded;
   const fixer = environment.fixer;
   const analysis = cycle.stages.analyze?.result;
   const cluster = analysis?.clusters.find((c) => c.fingerprint === fix.fingerprint);
@@ -76,6 +74,6 @@ export async function redoConflictingFix(ctx: WorkerContext, req: RedoRequest): 
       log: ctx.log.child({ loopId: loop.id, cycle: cycle.n, fingerprint: fix.fingerprint, redo: true }),
     }),
   );
-  await ctx.store.setMarker(loop.id, cycle.n, redoMarker(fix.fingerprint), JSON.stringify(result));
+  await ctx.store.putRedoOutcome(loop.id, cycle.n, result);
   return result;
 }
