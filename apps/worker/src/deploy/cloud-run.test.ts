@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, createLogger, type DeployedService, type ServiceConfig, ServiceSchema } from '@greenloop/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { probeSandbox } from '../process/sandbox.ts';
 import { errorOf } from '../test-support/error-of.ts';
 import { FakeGoogle, type FakeService } from '../test-support/fake-google.ts';
 import { CloudRunProvider, classifyGoogleError, normalizeCondition, promoteCandidate, revisionName } from './cloud-run.ts';
@@ -15,6 +16,7 @@ const COMMIT = '3f2a9c1d0b7e4f6a8c9d0e1f2a3b4c5d6e7f8a9b';
 const PREVIOUS = 'backend-00001-abc';
 const FAST_RETRY = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
 const log = createLogger('test', 'silent');
+const bwrap = await probeSandbox();
 
 function service(deploy: Record<string, unknown> = {}): ServiceConfig {
   return ServiceSchema.parse({
@@ -254,6 +256,16 @@ describe('CloudRunProvider against the fake Cloud Run API', () => {
       join(dir, 'cycle-1'),
     ]);
     expect(existsSync(join(dir, 'cycle-1', 'deploy', 'api', 'build.stdout.log'))).toBe(true);
+  });
+
+  it.skipIf(!bwrap.available)('runs the build command in the sandbox and records it: the checkout writable, a hidden place not', async () => {
+    const hidden = mkdtempSync(join(tmpdir(), 'greenloop-hidden-'));
+    writeFileSync(join(hidden, 'secret'), 's3cret');
+    const script = `const fs = require('fs'); fs.writeFileSync('built.txt', String(fs.existsSync(${JSON.stringify(join(hidden, 'secret'))})))`;
+    const deployed = await provider.deploy(request({ service: service({ build: [process.execPath, '-e', script] }), sandbox: { mode: 'on', hide: [hidden] } }));
+    rmSync(hidden, { recursive: true, force: true });
+    expect(deployed.sandboxed).toBe(true);
+    expect(readFileSync(join(dir, 'built.txt'), 'utf8')).toBe('false');
   });
 
   it('fails with DEPLOY_BUILD_FAILED, the exit code and the last output when the build fails, without deploying', async () => {
