@@ -29,6 +29,33 @@ describe('environment failures are triaged as infrastructure, on every stack', (
     expect(triage(text)).toBe('infrastructure');
   });
 
+  it('reads a 502 the recording proxy answered because the service refused as infrastructure, not a server error', () => {
+    const text = 'AssertionError: 502 !== 200';
+    const proxied = (error?: string) =>
+      classify({
+        text,
+        signals: extractSignals(text),
+        endpoints: [],
+        frames: [],
+        logs: [
+          {
+            match: 'request',
+            entry: {
+              time: '2026-12-02T10:00:00.000Z',
+              severity: 'ERROR',
+              service: 'api',
+              message: 'request recorded by greenloop proxy',
+              json: { source: 'greenloop-proxy', status: 502, ...(error ? { error } : {}) },
+              httpRequest: { method: 'GET', path: '/api/x', status: 502 },
+            },
+          },
+        ],
+      });
+    expect(proxied('connect ECONNREFUSED 127.0.0.1:41234')).toBe('infrastructure');
+    // A 502 the service itself answered (no proxy error) stays a code failure.
+    expect(proxied()).toBe('server-error');
+  });
+
   it('keeps HTTP answers from the service as code failures', () => {
     expect(triage('expected 201 got 500 for POST /api/threads')).toBe('server-error');
     expect(triage('POST /api/agents/start → 404', 'AssertionError')).toBe('route-missing');

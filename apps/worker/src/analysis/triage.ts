@@ -65,6 +65,11 @@ function byStatus(statuses: readonly number[]): TriageClass | undefined {
   return undefined;
 }
 
+function proxyConnectionError(entry: CorrelatedLog['entry']): boolean {
+  const error = entry.json?.source === 'greenloop-proxy' ? entry.json.error : undefined;
+  return typeof error === 'string' && extractSignals(error).errnos.length > 0;
+}
+
 /**
  * Classifies a failure. Order matters and follows how specific the evidence is: a WebSocket close code, a
  * network errno or timeout, the HTTP status the test saw, the status the server logged for the test's
@@ -74,6 +79,8 @@ export function classify(input: TriageInput): TriageClass {
   const { signals } = input;
   if (signals.wsCloseCodes.length > 0) return 'websocket-close';
   if (signals.errnos.length > 0) return 'infrastructure';
+  // The suite saw only "502" but greenloop's recording proxy knows why: it could not reach the service.
+  if (input.logs.some((l) => l.match === 'request' && proxyConnectionError(l.entry))) return 'infrastructure';
   const statuses = [...signals.httpStatuses, ...input.endpoints.flatMap((e) => (e.status === undefined ? [] : [e.status]))];
   const fromTest = byStatus(statuses);
   if (fromTest) return fromTest;
