@@ -90,6 +90,19 @@ test('status lists stages in pipeline order and calls a not-real cycle untrusted
   expect(rows[1]).toMatch(/^2 +bbbbbbb +failing +.* deploy test analyze$/);
 });
 
+test('status warns when the latest cycle ran its suite or a service unsandboxed, and says nothing when sandboxed', () => {
+  const why = 'running the test command unsandboxed: bubblewrap (bwrap) is not installed';
+  const cycle = (test: string) => ({
+    n: 3,
+    commit: 'c'.repeat(40),
+    startedAt: '2026-01-01T00:02:00Z',
+    stages: { test: { status: 'succeeded', summary: test } },
+  });
+  const open = loopDetail(plain, loopView([cycle(`suite finished with exit code 0 in 2s; 1 JUnit file(s) to analyze; UNSANDBOXED: ${why}`)]));
+  expect(open).toContain(`warning      cycle 3 test ran unsandboxed: suite finished with exit code 0 in 2s; 1 JUnit file(s) to analyze; UNSANDBOXED: ${why}`);
+  expect(loopDetail(plain, loopView([cycle('suite finished with exit code 0 in 2s; 1 JUnit file(s) to analyze')]))).not.toContain('unsandboxed');
+});
+
 test('after a failed deploy, next steps point at the deploy error and status, not at a report that does not exist', () => {
   const failedDeploy = loopView([
     {

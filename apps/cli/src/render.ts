@@ -140,6 +140,17 @@ export function nextSteps(p: Paint, loop: LoopView): string[] {
   return out;
 }
 
+/**
+ * What of the latest cycle ran without the sandbox: the test and deploy stages mark it in their summaries
+ * (`UNSANDBOXED: <why>`), as each cycle report does under its summary table.
+ */
+export function unsandboxed(cycle: CycleView | undefined): string[] {
+  if (!cycle) return [];
+  return stagesInOrder(cycle.stages ?? {})
+    .filter(([, s]) => /\bUNSANDBOXED\b/.test(s.summary ?? ''))
+    .map(([name, s]) => `cycle ${cycle.n} ${name} ran unsandboxed: ${s.summary}`);
+}
+
 /** GET /v1/loops/:id */
 export type LoopView = LoopRecord & { cycles?: CycleView[] };
 
@@ -156,6 +167,7 @@ export function loopDetail(p: Paint, loop: LoopView): string {
   if (loop.stop) lines.push(`  stopped      ${loop.stop.rule}: ${loop.stop.message}`);
   for (const n of loop.notices ?? []) lines.push(`  ${p.yellow('notice')}       ${n}`);
   const cycles = loop.cycles ?? [];
+  for (const w of unsandboxed(cycles.at(-1))) lines.push(`  ${p.yellow('warning')}      ${w}`);
   if (cycles.length) {
     lines.push('');
     lines.push(

@@ -97,7 +97,7 @@ async function runDeploy(ctx: WorkerContext, run: StageRun, procs: ProcessRecord
   if (run.cycle > 1) await removeWorktree(ctx.env.repo, paths.deployWorktree(run.cycle - 1));
   return {
     result: { services: deployed },
-    summary: deployed.map((d) => `${d.service} ${d.revision} at ${d.url}`).join('; '),
+    summary: deployed.map((d) => `${d.service} ${d.revision} at ${d.url}${d.sandboxed === false ? ` (UNSANDBOXED: ${d.sandboxNote})` : ''}`).join('; '),
   };
 }
 
