@@ -208,6 +208,6 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
   }
   return {
     result,
-    summary: `suite finished with exit code ${res.exitCode ?? res.signal} in ${formatDuration(res.durationMs)}; ${junitFiles.length} JUnit file(s) to analyze`,
+    summary: `suite finished with exit code ${res.exitCode ?? res.signal} in ${formatDuration(res.durationMs)}; ${junitFiles.length} JUnit file(s) to analyze${res.sandboxed ? '' : `; UNSANDBOXED: ${result.sandboxNote}`}`,
   };
 }
