@@ -185,7 +185,12 @@ export async function startStack(example: string, maxLoops = 3, processEnv: Reco
     });
     if (res.status !== 202) throw new Error(`POST /v1/loops for ${example}/${scenario}: ${res.status} ${await res.text()}`);
     const { id } = (await res.json()) as { id: string };
-    const loop = await waitForEnd(id, timeoutMs);
+    const loop = await waitForEnd(id, timeoutMs).catch(async (err: unknown) => {
+      // Over time: cancel it and wait for its teardown, so no service it started outlives the test.
+      await fetch(`${api.url}/v1/loops/${id}/cancel`, { method: 'POST', headers: auth });
+      await waitForEnd(id, 60_000).catch(() => undefined);
+      throw err;
+    });
     const cycles = await cyclesOf(loop);
     return { stack: example, scenario, loop, cycles, wallMs: Date.now() - started, stacks: stacksInDossiers(cycles) };
   }
