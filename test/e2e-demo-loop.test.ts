@@ -59,8 +59,7 @@ describe('e2e: demo loop', () => {
       expect(await json.json()).toEqual(JSON.parse(readFileSync(stored!.report!.json, 'utf8')));
       // Each cycle deployed exactly once, and nothing it started is still running.
       expect(c.stages.deploy?.attempts).toBe(1);
-      for (const svc of stored?.stages.deploy?.result?.services ?? [])
-        expect(isAlive(svc.pid as number), `${svc.revision} stopped`).toBe(false);
+      for (const svc of stored?.stages.deploy?.result?.services ?? []) expect(isAlive(svc.pid as number), `${svc.revision} stopped`).toBe(false);
     }
     const first = view.cycles[0]!;
     const last = view.cycles.at(-1)!;

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describeError, type FixResult, GreenloopError, type IntegrateResult, type Logger } from '@greenloop/core';
-import { addBranchWorktree, git, resolveCommit } from '../git/repo.ts';
+import { addBranchWorktree, GIT_SAFE_ARGS, git, resolveCommit } from '../git/repo.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -230,7 +230,8 @@ async function pushBranch(worktree: string, branch: string, push: { remote: stri
   }
   const scrub = (s: string) => (push.token ? s.split(push.token).join('[redacted]') : s);
   try {
-    await execFileAsync('git', ['push', '--porcelain', push.remote, `HEAD:refs/heads/${branch}`], { cwd: worktree, env, timeout: 300_000 });
+    // No pre-push hook: it would run with greenloop's environment and the token.
+    await execFileAsync('git', [...GIT_SAFE_ARGS, 'push', '--porcelain', push.remote, `HEAD:refs/heads/${branch}`], { cwd: worktree, env, timeout: 300_000 });
     log.info({ remote: push.remote }, 'branch pushed');
     return true;
   } catch (err) {

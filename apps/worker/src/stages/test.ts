@@ -76,9 +76,8 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
   const loop = await requireLoop(ctx, run.loopId);
   const { environment } = await loadEnvironment(ctx, loop.environment);
   // A retry (lost lock, crashed worker) adopts a run that is still owned or finished; ends one that is not.
-  return await runOwnedAttempt(
-    { ...ownedAttemptBase(ctx, run), stage: 'test', maxWaitMs: 2 * environment.tests.timeout + 60_000 },
-    (procs) => runTests(ctx, run, procs),
+  return await runOwnedAttempt({ ...ownedAttemptBase(ctx, run), stage: 'test', maxWaitMs: 2 * environment.tests.timeout + 60_000 }, (procs) =>
+    runTests(ctx, run, procs),
   );
 }
 

@@ -128,7 +128,16 @@ export const LogsSchema = z.discriminatedUnion('provider', [localLogs, cloudLogg
   error: 'expected logs.provider to be "local" or "cloud-logging"',
 });
 
-export const TRIAGE_CLASSES = ['route-missing', 'auth-rejected', 'server-error', 'websocket-close', 'infrastructure', 'timeout', 'assertion', 'unknown'] as const;
+export const TRIAGE_CLASSES = [
+  'route-missing',
+  'auth-rejected',
+  'server-error',
+  'websocket-close',
+  'infrastructure',
+  'timeout',
+  'assertion',
+  'unknown',
+] as const;
 export type TriageClass = (typeof TRIAGE_CLASSES)[number];
 
 export const FixerSchema = z.strictObject({
