@@ -118,7 +118,16 @@ export const REDIS_INSTALL_HINT =
 export async function resolveRedis(opts: { redisUrl?: string; home: string; log: Logger; pathVar?: string; port?: number }): Promise<ResolvedRedis> {
   if (opts.redisUrl) return { url: opts.redisUrl, source: 'env', stop: async () => {} };
   const localUrl = 'redis://127.0.0.1:6379';
-  if (opts.port === undefined && (await pings(localUrl))) return { url: localUrl, source: 'local', stop: async () => {} };
+  if (opts.port === undefined && (await pings(localUrl))) {
+    // It answered without a password, so anything on this host can write it — sandboxed suites and
+    // services too (they share the host network). Tokens still need the server-side secret, but loop
+    // records do not: say so instead of hiding it.
+    opts.log.warn(
+      { redis: localUrl },
+      'using the Redis on 127.0.0.1:6379, which has no password: any local process (including a sandboxed test suite or service) can write greenloop’s records; set REDIS_URL to a Redis with a password (or stop this one and greenloop starts its own with a generated password)',
+    );
+    return { url: localUrl, source: 'local', stop: async () => {} };
+  }
 
   const bin = findOnPath('redis-server', opts.pathVar);
   if (!bin) throw new GreenloopError('REDIS_MISSING', 'no Redis answers on 127.0.0.1:6379 and no redis-server binary is on PATH', { hint: REDIS_INSTALL_HINT });
