@@ -67,7 +67,10 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
     if (loop.state === 'queued') loop = await begin(ctx, loop);
 
     for (;;) {
-      if (await store.isCancelRequested(loopId)) return await finish(ctx, loop, 'cancelled', { rule: 'cancelled', message: 'cancelled on request' });
+      if (await store.isCancelRequested(loopId)) {
+        await recordFinishedAnalysis(ctx, loop);
+        return await finish(ctx, loop, 'cancelled', { rule: 'cancelled', message: 'cancelled on request' });
+      }
       const n: number = loop.cycle;
       const cycle = await store.getCycle(loopId, n);
       if (!cycle) throw new UnrecoverableError(`cycle ${n} of loop ${loopId} is missing`);
@@ -252,6 +255,13 @@ async function recordAnalysis(ctx: WorkerContext, loop: LoopRecord, cycle: Cycle
     data: { totals: t, green: a.green, clusters: a.clusters.length, fixed: a.fixed.length, real: a.realness.real, report: a.report.markdown },
   });
   await notify(ctx, loop, 'cycle-finished', cycle.n);
+}
+
+/** A cancel that lands between the analyze stage and its recording still leaves the cycle's totals and report. */
+async function recordFinishedAnalysis(ctx: WorkerContext, loop: LoopRecord): Promise<void> {
+  const cycle = await ctx.store.getCycle(loop.id, loop.cycle);
+  const analyze = await ctx.store.getStage(loop.id, loop.cycle, 'analyze');
+  if (cycle && cycle.totals === undefined && analyze?.status === 'succeeded' && analyze.result) await recordAnalysis(ctx, loop, cycle, analyze.result);
 }
 
 async function outcomes(ctx: WorkerContext, loopId: string, upTo: number): Promise<CycleOutcome[]> {

@@ -81,6 +81,35 @@ describe('ending a loop (real worker)', () => {
     expect((await h.store.getLoop(id))?.state).toBe('cancelled');
   });
 
+  it('a cancel that lands between the analyze stage and its recording still leaves the cycle its totals and report', async () => {
+    const id = 'mcanc0-00000001';
+    expect((await h.store.claimEnvironment('demo', id)).claimed).toBe(true);
+    const now = new Date().toISOString();
+    const analyzed = {
+      green: false,
+      totals: { total: 2, passed: 1, failed: 1, skipped: 0, durationMs: 10 },
+      realness: { real: true, reasons: [] },
+      clusters: [],
+      fixed: [],
+      flaky: [],
+      failingTests: ['a > b'],
+      report: { markdown: '/r.md', json: '/r.json' },
+      clusterFiles: {},
+      testStatusesFile: '/s.json',
+    };
+    await h.store.createLoop({ id, environment: 'demo', createdAt: now, startedAt: now, startedBy: { kind: 'cli', name: 'test' }, state: 'running', cycle: 1 });
+    await h.store.saveCycle({ loopId: id, n: 1, commit: 'c0ffee', startedAt: now, stages: {} });
+    await h.store.saveStage(id, 1, { stage: 'analyze', status: 'succeeded', startedAt: now, finishedAt: now, attempts: 1, result: analyzed });
+    await h.store.requestCancel(id);
+
+    await addJob(queues, 'loop.run', { loopId: id }, { jobId: id });
+    await until('loop cancelled and torn down', async () => (await h.store.getLoop(id))?.teardown === 'done');
+    expect((await h.store.getLoop(id))?.state).toBe('cancelled');
+    const cycle = await h.store.getCycle(id, 1);
+    expect(cycle?.totals).toEqual(analyzed.totals);
+    expect(cycle?.report).toEqual(analyzed.report);
+  });
+
   it('a controller that fails its last attempt records the loop failed and releases the environment', async () => {
     // An unborn branch: HEAD names no commit, so the controller cannot begin.
     execFileSync('git', ['checkout', '-q', '--orphan', 'unborn'], { cwd: h.repo });

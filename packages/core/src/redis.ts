@@ -124,7 +124,7 @@ export async function resolveRedis(opts: { redisUrl?: string; home: string; log:
     // records do not: say so instead of hiding it.
     opts.log.warn(
       { redis: localUrl },
-      'using the Redis on 127.0.0.1:6379, which has no password: any local process (including a sandboxed test suite or service) can write greenloop’s records; set REDIS_URL to a Redis with a password (or stop this one and greenloop starts its own with a generated password)',
+      'using the Redis on 127.0.0.1:6379, which needs no password, so every local process (including a sandboxed test suite or service) can write greenloop’s records; set REDIS_URL to a Redis with a password (or stop this one and greenloop starts its own with a generated password)',
     );
     return { url: localUrl, source: 'local', stop: async () => {} };
   }
