@@ -81,6 +81,8 @@ export function createExampleRepo(example: string, dir: string): void {
   const source = join(EXAMPLES, example);
   if (!existsSync(source)) throw new Error(`example missing at ${source}`);
   cpSync(source, dir, { recursive: true, filter: (src) => !/node_modules|__pycache__|\.pytest_cache/.test(src) });
+  // The stand-in fixer is one script for every example (tools/fixer.py there, its patches in tools/fixes.json).
+  cpSync(join(EXAMPLES, 'shared'), dir, { recursive: true, filter: (src) => !/__pycache__/.test(src) });
   const git = (...args: string[]) =>
     execFileSync('git', ['-c', 'user.name=greenloop e2e', '-c', 'user.email=e2e@greenloop.local', ...args], { cwd: dir, stdio: 'pipe' });
   git('init', '-q', '-b', 'main');
