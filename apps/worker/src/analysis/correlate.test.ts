@@ -190,6 +190,20 @@ describe('correlateTest with the recording proxy’s records', () => {
     expect(only?.entry.message).toContain('ECONNREFUSED');
   });
 
+  it('leaves out an error logged within the same milliseconds that names a path only a neighbour requested', () => {
+    const requests = [
+      rec({ time: at(150), path: '/orders/7/total', status: 502, traceId: 'c'.repeat(32), durationMs: 30 }),
+      // The next test calls the back service directly a few ms after the front's 502 is answered.
+      rec({ time: at(185), service: 'back', path: '/price/9', status: 500, traceId: 'f'.repeat(32), durationMs: 5 }),
+    ];
+    const own = entry({ service: 'back', severity: 'ERROR', time: at(165), message: 'price lookup failed for /price/7' });
+    const neighbour = entry({ service: 'back', severity: 'ERROR', time: at(188), message: 'price lookup failed for /price/9' });
+    const index = buildLogIndex([own, neighbour], scope, { requests, windows });
+    const messages = correlateTest(failing, [], index).map((l) => l.entry.message);
+    expect(messages).toContain('price lookup failed for /price/7');
+    expect(messages).not.toContain('price lookup failed for /price/9');
+  });
+
   it('leaves a passing neighbour’s requests out when the message names the status', () => {
     expect(statusesIn('expected 200 got 404 for POST /api/x at 127.0.0.1:4000 in 2026')).toEqual([200, 404]);
     const requests = [rec({ time: at(120), status: 200 }), rec({ time: at(160), status: 404, path: '/x' })];

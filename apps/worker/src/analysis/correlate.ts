@@ -180,10 +180,12 @@ export function correlateTest(test: ParsedTestCase, endpoints: readonly Endpoint
   if (index.byTrace.size > 0) {
     for (const c of candidates) for (const e of index.byTrace.get(traceIdFor(index.scope.runId, c)) ?? []) if (!found.has(e)) found.set(e, 'trace');
   }
-  for (const r of testRequests(test, endpoints, index)) {
+  const own = testRequests(test, endpoints, index);
+  const othersOnly = pathsOfOtherRequests(own, index.requests);
+  for (const r of own) {
     found.set(r.entry, 'request');
     for (const e of index.byTrace.get(r.record.traceId) ?? []) if (!found.has(e)) found.set(e, 'trace');
-    for (const e of linesDuring(r, index.byTime)) if (!found.has(e)) found.set(e, 'window');
+    for (const e of linesDuring(r, index.byTime)) if (!found.has(e) && !namesAnyPath(e, othersOnly)) found.set(e, 'window');
   }
   const logged = () => [...found.values()].some((m) => m !== 'request');
   if (!logged()) {
@@ -215,6 +217,23 @@ function testWindow(test: ParsedTestCase, index: LogIndex): TestWindow | undefin
 }
 
 /** The recorded requests this test made: by the name it sent, else by its window and failure message. */
+/**
+ * Paths the suite requested in *other* tests and never in this one. A line caught only by time that names one
+ * of them ("price lookup failed for /price/9") belongs to the neighbour that made that request, not to this
+ * test, even when the two ran within milliseconds of each other.
+ */
+function pathsOfOtherRequests(own: readonly RequestRef[], all: readonly RequestRef[]): string[] {
+  const mine = new Set(own.map((r) => r.record.path));
+  const ownSet = new Set(own);
+  return [...new Set(all.filter((r) => !ownSet.has(r) && !mine.has(r.record.path) && r.record.path.length > 1).map((r) => r.record.path))];
+}
+
+function namesAnyPath(entry: LogEntry, paths: readonly string[]): boolean {
+  if (paths.length === 0) return false;
+  const logged = entry.httpRequest?.path;
+  return paths.some((p) => logged === p || new RegExp(`${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w/-])`).test(entry.message));
+}
+
 export function testRequests(test: ParsedTestCase, endpoints: readonly EndpointRef[], index: LogIndex): RequestRef[] {
   if (index.requests.length === 0) return [];
   if (index.requestsByTest.size > 0) {
