@@ -18,12 +18,13 @@ export interface Harness {
   cleanup(): Promise<void>;
 }
 
-export function demoHarness(overrides: Record<string, string> = {}): Harness {
+/**
+ * greenloop's settings for one end-to-end test: the Redis the global setup started, a home under `dir`,
+ * `repo` as the repository, and a key prefix and admin token of its own.
+ */
+export function isolatedEnv(dir: string, repo: string, overrides: Record<string, string> = {}): { env: Env; redisUrl: string; token: string; prefix: string } {
   const redisUrl = process.env.REDIS_URL;
   if (!redisUrl) throw new Error('REDIS_URL is not set (vitest global setup starts Redis)');
-  const dir = mkdtempSync(join(tmpdir(), 'greenloop-e2e-'));
-  const repo = join(dir, 'repo');
-  createDemoRepo(repo);
   const token = `test-admin-token-${Math.random().toString(36).slice(2)}`;
   const prefix = `gle2e-${Math.random().toString(36).slice(2, 10)}`;
   const env = readEnv({
@@ -36,6 +37,14 @@ export function demoHarness(overrides: Record<string, string> = {}): Harness {
     LOG_LEVEL: 'warn',
     ...overrides,
   });
+  return { env, redisUrl, token, prefix };
+}
+
+export function demoHarness(overrides: Record<string, string> = {}): Harness {
+  const dir = mkdtempSync(join(tmpdir(), 'greenloop-e2e-'));
+  const repo = join(dir, 'repo');
+  createDemoRepo(repo);
+  const { env, redisUrl, token, prefix } = isolatedEnv(dir, repo, overrides);
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const store = new LoopStore(redis, prefix);
   return {

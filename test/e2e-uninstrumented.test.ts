@@ -8,11 +8,12 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApi } from '@greenloop/api';
-import { createLogger, type LoopRecord, LoopStore, readEnv, TERMINAL_STATES } from '@greenloop/core';
+import { createLogger, type LoopRecord, LoopStore, TERMINAL_STATES } from '@greenloop/core';
 import { startWorker } from '@greenloop/worker';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRecordedRequests } from '../apps/worker/src/proxy/request-record.ts';
+import { isolatedEnv } from './demo-harness.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'uninstrumented');
 
@@ -49,25 +50,13 @@ describe.skipIf(!python)('e2e: evidence for a service and suite greenloop did no
   let close: () => Promise<void> = async () => {};
 
   beforeAll(async () => {
-    const redisUrl = process.env.REDIS_URL;
-    if (!redisUrl) throw new Error('REDIS_URL is not set (vitest global setup starts Redis)');
     cpSync(FIXTURE, repo, { recursive: true });
     const git = (...args: string[]) =>
       execFileSync('git', ['-c', 'user.name=e2e', '-c', 'user.email=e2e@greenloop.local', ...args], { cwd: repo, stdio: 'pipe' });
     git('init', '-q', '-b', 'main');
     git('add', '-A');
     git('commit', '-q', '-m', 'front and back with a seeded bug');
-    const token = `e2e-token-${Math.random().toString(36).slice(2)}`;
-    const prefix = `gluninstr-${Math.random().toString(36).slice(2, 10)}`;
-    const env = readEnv({
-      REDIS_URL: redisUrl,
-      GREENLOOP_HOME: join(dir, 'home'),
-      GREENLOOP_REPO: repo,
-      GREENLOOP_PREFIX: prefix,
-      GREENLOOP_API_TOKEN: token,
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-    });
+    const { env, redisUrl, token, prefix } = isolatedEnv(dir, repo);
     const log = createLogger('e2e-uninstrumented', 'warn');
     const worker = await startWorker(env, log, redisUrl, { ...process.env });
     const api = await startApi(env, log, redisUrl);

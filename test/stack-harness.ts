@@ -7,9 +7,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startApi } from '@greenloop/api';
-import { createLogger, type FixResult, type LoopRecord, LoopStore, readEnv, STAGES, TERMINAL_STATES } from '@greenloop/core';
+import { createLogger, type FixResult, type LoopRecord, LoopStore, STAGES, TERMINAL_STATES } from '@greenloop/core';
 import { startWorker } from '@greenloop/worker';
 import { Redis } from 'ioredis';
+import { isolatedEnv } from './demo-harness.ts';
 
 export const EXAMPLES = join(import.meta.dirname, '..', 'examples');
 
@@ -96,22 +97,10 @@ export function createExampleRepo(example: string, dir: string): void {
  * times over is slower in total than three at a time.
  */
 export async function startStack(example: string, maxLoops = 3, processEnv: Record<string, string | undefined> = process.env): Promise<StackRun> {
-  const redisUrl = process.env.REDIS_URL;
-  if (!redisUrl) throw new Error('REDIS_URL is not set (vitest global setup starts Redis)');
   const dir = mkdtempSync(join(tmpdir(), `greenloop-${example}-`));
   const repo = join(dir, 'repo');
   createExampleRepo(example, repo);
-  const token = `stack-token-${Math.random().toString(36).slice(2)}`;
-  const prefix = `glstack-${Math.random().toString(36).slice(2, 10)}`;
-  const env = readEnv({
-    REDIS_URL: redisUrl,
-    GREENLOOP_HOME: join(dir, 'home'),
-    GREENLOOP_REPO: repo,
-    GREENLOOP_PREFIX: prefix,
-    GREENLOOP_API_TOKEN: token,
-    PORT: '0',
-    LOG_LEVEL: 'warn',
-  });
+  const { env, redisUrl, token, prefix } = isolatedEnv(dir, repo);
   const log = createLogger(`e2e-${example}`, 'warn');
   const worker = await startWorker(env, log, redisUrl, { ...processEnv });
   const api = await startApi(env, log, redisUrl);

@@ -3,6 +3,7 @@
 // controller that fails for good records the loop failed and releases its environment.
 import { execFileSync, spawn } from 'node:child_process';
 import { addJob, closeQueues, createLogger, createQueues, type LoopRecord, type Queues, startLoop } from '@greenloop/core';
+import { ANALYZED } from '@greenloop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoHarness } from '../../../test/demo-harness.ts';
 import { isAlive } from './process/run-command.ts';
@@ -85,18 +86,7 @@ describe('ending a loop (real worker)', () => {
     const id = 'mcanc0-00000001';
     expect((await h.store.claimEnvironment('demo', id)).claimed).toBe(true);
     const now = new Date().toISOString();
-    const analyzed = {
-      green: false,
-      totals: { total: 2, passed: 1, failed: 1, skipped: 0, durationMs: 10 },
-      realness: { real: true, reasons: [] },
-      clusters: [],
-      fixed: [],
-      flaky: [],
-      failingTests: ['a > b'],
-      report: { markdown: '/r.md', json: '/r.json' },
-      clusterFiles: {},
-      testStatusesFile: '/s.json',
-    };
+    const analyzed = ANALYZED;
     await h.store.createLoop({ id, environment: 'demo', createdAt: now, startedAt: now, startedBy: { kind: 'cli', name: 'test' }, state: 'running', cycle: 1 });
     await h.store.saveCycle({ loopId: id, n: 1, commit: 'c0ffee', startedAt: now, stages: {} });
     await h.store.saveStage(id, 1, { stage: 'analyze', status: 'succeeded', startedAt: now, finishedAt: now, attempts: 1, result: analyzed });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { STORE_LAYOUT, upgradeStore } from './store-upgrade.ts';
-import { testRedis } from './testing.ts';
+import { ANALYZED, testRedis } from './testing.ts';
 
 let t: ReturnType<typeof testRedis>;
 beforeEach(() => {
@@ -30,20 +30,6 @@ async function writeOldLoop(id: string): Promise<void> {
   await t.redis.set(k('loop', id, 'cycle', 2), JSON.stringify({ loopId: id, n: 2, commit: 'c2', startedAt: now }));
   await t.redis.set(k('loop', id, 'cycle', 2, 'stage', 'deploy'), JSON.stringify({ stage: 'deploy', status: 'failed', startedAt: now, attempts: 2 }));
 }
-
-// A stage result as the analyze stage writes it: records are parsed against the stage table when read.
-const ANALYZED = {
-  green: false,
-  totals: { total: 2, passed: 1, failed: 1, skipped: 0, durationMs: 10 },
-  realness: { real: true, reasons: [] },
-  clusters: [],
-  fixed: [],
-  flaky: [],
-  failingTests: ['a > b'],
-  report: { markdown: '/r.md', json: '/r.json' },
-  clusterFiles: {},
-  testStatusesFile: '/s.json',
-};
 
 describe('upgradeStore', () => {
   test('moves old loops so every reader finds them, once, leaving no old keys behind', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { AnalyzeStageResult } from './stage-results.ts';
 import { LoopStore } from './store.ts';
 
 /**
@@ -23,3 +24,17 @@ export function testRedis(): { redis: Redis; url: string; prefix: string; store:
     },
   };
 }
+
+/** An analyze stage result as the analyze stage writes it (stage records are parsed against the stage table when read). */
+export const ANALYZED: AnalyzeStageResult = {
+  green: false,
+  totals: { total: 2, passed: 1, failed: 1, skipped: 0, durationMs: 10 },
+  realness: { real: true, reasons: [] },
+  clusters: [],
+  fixed: [],
+  flaky: [],
+  failingTests: ['a > b'],
+  report: { markdown: '/r.md', json: '/r.json' },
+  clusterFiles: {},
+  testStatusesFile: '/s.json',
+};

@@ -181,11 +181,11 @@ export function correlateTest(test: ParsedTestCase, endpoints: readonly Endpoint
     for (const c of candidates) for (const e of index.byTrace.get(traceIdFor(index.scope.runId, c)) ?? []) if (!found.has(e)) found.set(e, 'trace');
   }
   const own = testRequests(test, endpoints, index);
-  const othersOnly = pathsOfOtherRequests(own, index.requests);
+  const namesNeighbourPath = neighbourPathMatcher(own, index.requests);
   for (const r of own) {
     found.set(r.entry, 'request');
     for (const e of index.byTrace.get(r.record.traceId) ?? []) if (!found.has(e)) found.set(e, 'trace');
-    for (const e of linesDuring(r, index.byTime)) if (!found.has(e) && !namesAnyPath(e, othersOnly)) found.set(e, 'window');
+    for (const e of linesDuring(r, index.byTime)) if (!found.has(e) && !namesNeighbourPath(e)) found.set(e, 'window');
   }
   const logged = () => [...found.values()].some((m) => m !== 'request');
   if (!logged()) {
@@ -222,16 +222,15 @@ function testWindow(test: ParsedTestCase, index: LogIndex): TestWindow | undefin
  * of them ("price lookup failed for /price/9") belongs to the neighbour that made that request, not to this
  * test, even when the two ran within milliseconds of each other.
  */
-function pathsOfOtherRequests(own: readonly RequestRef[], all: readonly RequestRef[]): string[] {
+function neighbourPathMatcher(own: readonly RequestRef[], all: readonly RequestRef[]): (entry: LogEntry) => boolean {
   const mine = new Set(own.map((r) => r.record.path));
   const ownSet = new Set(own);
-  return [...new Set(all.filter((r) => !ownSet.has(r) && !mine.has(r.record.path) && r.record.path.length > 1).map((r) => r.record.path))];
-}
-
-function namesAnyPath(entry: LogEntry, paths: readonly string[]): boolean {
-  if (paths.length === 0) return false;
-  const logged = entry.httpRequest?.path;
-  return paths.some((p) => logged === p || new RegExp(`${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w/-])`).test(entry.message));
+  const paths = [...new Set(all.filter((r) => !ownSet.has(r) && !mine.has(r.record.path) && r.record.path.length > 1).map((r) => r.record.path))];
+  if (paths.length === 0) return () => false;
+  // One expression per test, not per line: a path followed by anything but more of a path.
+  const named = new RegExp(`(?:${paths.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?![\\w/-])`);
+  const exact = new Set(paths);
+  return (entry) => (entry.httpRequest?.path !== undefined && exact.has(entry.httpRequest.path)) || named.test(entry.message);
 }
 
 export function testRequests(test: ParsedTestCase, endpoints: readonly EndpointRef[], index: LogIndex): RequestRef[] {
