@@ -204,6 +204,24 @@ describe('correlateTest with the recording proxy’s records', () => {
     expect(messages).not.toContain('price lookup failed for /price/9');
   });
 
+  it('leaves out an error that names a sibling of its own path, caused through another service', () => {
+    // The neighbour asked the front for /orders/7/total; the front called the back's /price/7 directly (no
+    // recorded request shows it). This test asked the back for /price/9 a few ms later: both errors fall in
+    // its request's span, only its own belongs to it.
+    const requests = [
+      rec({ time: at(150), path: '/orders/7/total', status: 502, traceId: 'c'.repeat(32), durationMs: 30 }),
+      rec({ time: at(170), service: 'back', path: '/price/9?currency=eur', status: 500, traceId: 'f'.repeat(32), durationMs: 5 }),
+    ];
+    const sibling = entry({ service: 'back', severity: 'ERROR', time: at(165), message: 'price lookup failed for /price/7' });
+    const own = entry({ service: 'back', severity: 'ERROR', time: at(172), message: 'price lookup failed for /price/9' });
+    const unknownOrder = test({ id: 'orders › unknown', name: 'unknown', durationMs: 20, message: '500 !== 404', suitePath: [], classname: 'orders' });
+    const spans = new Map([[unknownOrder.id, { start: Date.parse(at(168)), end: Date.parse(at(190)), source: 'junit' as const }]]);
+    const index = buildLogIndex([sibling, own], scope, { requests, windows: spans });
+    const messages = correlateTest(unknownOrder, [], index).map((l) => l.entry.message);
+    expect(messages).toContain('price lookup failed for /price/9');
+    expect(messages).not.toContain('price lookup failed for /price/7');
+  });
+
   it('leaves a passing neighbour’s requests out when the message names the status', () => {
     expect(statusesIn('expected 200 got 404 for POST /api/x at 127.0.0.1:4000 in 2026')).toEqual([200, 404]);
     const requests = [rec({ time: at(120), status: 200 }), rec({ time: at(160), status: 404, path: '/x' })];

@@ -216,7 +216,6 @@ function testWindow(test: ParsedTestCase, index: LogIndex): TestWindow | undefin
   return Number.isFinite(start) ? { start: start - 1000, end: start + test.durationMs + 2000, source: 'junit' } : undefined;
 }
 
-/** The recorded requests this test made: by the name it sent, else by its window and failure message. */
 /**
  * Paths the suite requested in *other* tests and never in this one. A line caught only by time that names one
  * of them ("price lookup failed for /price/9") belongs to the neighbour that made that request, not to this
@@ -226,13 +225,23 @@ function neighbourPathMatcher(own: readonly RequestRef[], all: readonly RequestR
   const mine = new Set(own.map((r) => r.record.path));
   const ownSet = new Set(own);
   const paths = [...new Set(all.filter((r) => !ownSet.has(r) && !mine.has(r.record.path) && r.record.path.length > 1).map((r) => r.record.path))];
-  if (paths.length === 0) return () => false;
+  // A sibling of one of this test's own paths: same route, another id ("/price/7" when this test asked for
+  // "/price/9"). It names a request some other test caused, even one the suite made through another service
+  // (the front calling the back directly), which no recorded request shows.
+  const minePaths = new Set([...mine].map((p) => p.replace(/[?#].*$/, '')));
+  const ownShapes = new Set([...minePaths].map(routeShape));
+  const namesSibling = (text: string) => {
+    for (const [token] of text.matchAll(/\/[\w.~%-]+(?:\/[\w.~%-]+)*/g)) if (!minePaths.has(token) && ownShapes.has(routeShape(token))) return true;
+    return false;
+  };
+  if (paths.length === 0) return (entry) => namesSibling(entry.message);
   // One expression per test, not per line: a path followed by anything but more of a path.
   const named = new RegExp(`(?:${paths.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?![\\w/-])`);
   const exact = new Set(paths);
-  return (entry) => (entry.httpRequest?.path !== undefined && exact.has(entry.httpRequest.path)) || named.test(entry.message);
+  return (entry) => (entry.httpRequest?.path !== undefined && exact.has(entry.httpRequest.path)) || named.test(entry.message) || namesSibling(entry.message);
 }
 
+/** The recorded requests this test made: by the name it sent, else by its window and failure message. */
 export function testRequests(test: ParsedTestCase, endpoints: readonly EndpointRef[], index: LogIndex): RequestRef[] {
   if (index.requests.length === 0) return [];
   if (index.requestsByTest.size > 0) {
