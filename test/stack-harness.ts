@@ -204,15 +204,6 @@ function stacksInDossiers(cycles: readonly CycleView[]): { title: string; found:
     });
 }
 
-/**
- * Stacks whose 500s do not get the service's stack trace into the dossier yet, with why (reported to the
- * lead; remove an entry when the analysis handles it, and the assertion applies).
- */
-export const KNOWN_STACK_GAPS: Record<string, string> = {
-  'go-service':
-    "Go's log writes whole seconds and gotestsum's suite timestamp is when the build started: the panic's lines fall outside the failing request's window",
-};
-
 /** What the loop ended with, in the words of the table. */
 export function observed(o: Observation): string {
   const parts: string[] = [rule(o)];
@@ -256,7 +247,7 @@ export function problems(o: Observation): string[] {
       // The suites send no greenloop headers and the services log in their own formats: every failure
       // cluster must still get server-side evidence (request lines, errors, stack traces).
       for (const c of first?.clusters ?? []) expect(c.evidence.length > 0, `cluster "${c.title}" has no server-side evidence`);
-      if (!KNOWN_STACK_GAPS[o.stack]) for (const x of o.stacks) expect(x.found, `the service's stack trace is not in the dossier of "${x.title}"`);
+      for (const x of o.stacks) expect(x.found, `the service's stack trace is not in the dossier of "${x.title}"`);
       break;
     case 'noop':
       expect(rule(o) === 'no-progress', `ended ${rule(o)}: ${o.loop.stop?.message}`);

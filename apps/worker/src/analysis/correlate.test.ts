@@ -260,6 +260,21 @@ describe('deriveTestWindows', () => {
 });
 
 describe('deriveTestWindows anchored at the first recorded request', () => {
+  it('widens a suite timestamp taken before a build up to the first recorded request', () => {
+    // gotestsum stamps the suite when `go test` starts compiling; the first request came 4 s later.
+    const base = { status: 'failed' as const, message: 'status 500', suite: 'pkg', classname: 'pkg', suitePath: ['pkg'] };
+    const tests = [test({ ...base, id: 'g1', timestamp: scope.from, durationMs: 100 }), test({ ...base, id: 'g2', timestamp: scope.from, durationMs: 50 })];
+    const runStartMs = Date.parse(scope.from);
+    const w = deriveTestWindows(tests, scope.from, runStartMs + 4000);
+    const rel = (id: string) => {
+      const x = w.get(id);
+      return x && [x.start - runStartMs, x.end - runStartMs];
+    };
+    expect(rel('g1')).toEqual([-50, 4000 - 100 + 100 + 1000]);
+    expect(rel('g2')).toEqual([100 - 50, 4000 - 100 + 100 + 50 + 1000 + 10]);
+    // Without a request to bound it, the timestamp is all there is.
+    expect(deriveTestWindows(tests, scope.from).get('g2')?.end).toBe(runStartMs + 100 + 50 + 1000 + 10);
+  });
   it('starts a file no earlier than its first request minus its first test, and ends from the request', () => {
     const base = { status: 'passed' as const, message: undefined, suitePath: [], source: { file: 'a.xml', line: 1 } };
     const runStartMs = Date.parse(scope.from);

@@ -7,7 +7,8 @@ import type { ParsedTestCase } from './types.ts';
  *   sometimes): [timestamp, timestamp + time]. Exact.
  * - `suite-timestamp`: the enclosing `<testsuite timestamp>` (node --test, Jest, Vitest, pytest, Surefire write
  *   it) plus the `time`s of the tests before this one in that suite: tests of one suite run one after another,
- *   so the estimate only misses the runner's gaps between tests.
+ *   so the estimate only misses the runner's gaps between tests — and, for runners that stamp the suite before
+ *   compiling it (gotestsum), the build, which the first recorded request bounds.
  * - `suite-order`: no timestamp at all: the suite's first request (when the recording proxy saw one; else the
  *   run's start) plus the `time`s of the tests before this one in the same suite file. Files that run in
  *   parallel each start near that moment too. Anchoring at the first request skips the runner's start-up
@@ -63,6 +64,12 @@ export function deriveTestWindows(tests: readonly ParsedTestCase[], runStartedAt
     if (!firstTime.has(key)) firstTime.set(key, t.durationMs);
     let low = suiteStart;
     let high = suiteStart;
+    if (bySuite && anchor !== undefined && anchor - (firstTime.get(key) ?? 0) > suiteStart) {
+      // A suite timestamp can be taken before a build (gotestsum stamps the suite when `go test` starts
+      // compiling): the tests began no earlier than it, and the first request says they may have begun as late
+      // as that request. Widen towards it rather than trust either alone.
+      high = anchor - (firstTime.get(key) ?? 0);
+    }
     if (!bySuite) {
       low = anchor === undefined ? runStart : Math.max(runStart, anchor - (firstTime.get(key) ?? 0));
       high = anchor ?? runStart;
