@@ -197,7 +197,7 @@ export function secretEnvNames(config: {
   environments: Record<
     string,
     {
-      notifications?: { slack?: { webhookUrlEnv: string }; webhook?: { urlEnv: string; secretEnv: string } };
+      notifications?: { slack?: { webhookUrlEnv?: string; botTokenEnv?: string }; webhook?: { urlEnv: string; secretEnv: string } };
       loop?: { push?: { tokenEnv?: string } };
       fixer?: { passEnv: readonly string[] };
     }
@@ -206,7 +206,8 @@ export function secretEnvNames(config: {
   const names = new Set<string>();
   for (const e of Object.values(config.environments)) {
     const n = e.notifications;
-    if (n?.slack) names.add(n.slack.webhookUrlEnv);
+    if (n?.slack?.webhookUrlEnv) names.add(n.slack.webhookUrlEnv);
+    if (n?.slack?.botTokenEnv) names.add(n.slack.botTokenEnv);
     if (n?.webhook) {
       names.add(n.webhook.urlEnv);
       names.add(n.webhook.secretEnv);

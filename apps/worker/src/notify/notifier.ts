@@ -1,9 +1,12 @@
 import type { AnalyzeResult, CycleRecord, EnvironmentConfig, Logger, LoopRecord, LoopStore } from '@greenloop/core';
 import { describeError } from '@greenloop/core';
 import type { DeliveryPolicy, DeliveryResult } from './http-delivery.ts';
+import { DEFAULT_DELIVERY_POLICY, realSleep } from './http-delivery.ts';
 import type { SlackMessage } from './messages.ts';
 import { cycleFinishedMessage, loopFinishedMessage, loopStartedMessage } from './messages.ts';
 import { SlackSender } from './slack.ts';
+import { SlackApi } from './slack-api.ts';
+import { type SlackThreadConfig, sendThreadEvent } from './slack-thread.ts';
 import { WebhookSender } from './webhook.ts';
 import { webhookEvent } from './webhook-event.ts';
 
@@ -26,7 +29,7 @@ export interface ChannelOutcome {
   channel: 'slack' | 'webhook';
   status: 'sent' | 'failed' | 'disabled' | 'not-configured' | 'already-sent';
   detail: string;
-  /** The webhook's label ("slack#3f2a9c1b") when a URL was configured. */
+  /** The webhook's label ("slack#3f2a9c1b") when a URL was configured; the channel ("slack:C0123ABCD") in bot mode. */
   target?: string;
   attempts?: number;
   /** For failed sends: whether trying again later could succeed. */
@@ -45,7 +48,7 @@ export interface NotifyOutcome {
   skipped?: string;
 }
 
-/** Dependencies of {@link notify}; the last four are for tests. */
+/** Dependencies of {@link notify}; the ones after `log` are for tests. */
 export interface NotifyDeps {
   store: LoopStore;
   /** The process environment values named by the config (webhook URL, secret). */
@@ -59,6 +62,10 @@ export interface NotifyDeps {
   now?: () => number;
   policy?: Partial<DeliveryPolicy>;
   slackMinIntervalMs?: number;
+  /** Bot mode: the Web API's base URL (a local fake in tests); default Slack's. */
+  slackApiUrl?: string;
+  /** Bot mode: a 429 asking for at most this long is waited out in the job; a longer one retries the job then. */
+  slackMaxInlineWaitMs?: number;
 }
 
 /** Markers (sent, notice-once) expire after this: longer than any loop runs. */
@@ -99,7 +106,7 @@ export async function notify(deps: NotifyDeps, job: NotifyJob): Promise<NotifyOu
   const outcome: NotifyOutcome = { ...base, ...(n > 0 ? { cycle: n } : {}) };
 
   const tasks: Promise<ChannelOutcome>[] = [];
-  if (slack) tasks.push(guard('slack', () => sendSlack(deps, job, n, data, slack.webhookUrlEnv)));
+  if (slack) tasks.push(guard('slack', () => sendSlackChannel(deps, job, n, data, slack)));
   if (webhook) tasks.push(guard('webhook', () => sendWebhook(deps, job, n, data, webhook.urlEnv, webhook.secretEnv)));
   outcome.channels = await Promise.all(tasks);
   for (const c of outcome.channels) {
@@ -179,6 +186,81 @@ function senderOptions(deps: NotifyDeps) {
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.policy ? { policy: deps.policy } : {}),
   };
+}
+
+/** Bot mode when a bot token is configured and set; the incoming webhook is the fallback. */
+async function sendSlackChannel(
+  deps: NotifyDeps,
+  job: NotifyJob,
+  n: number,
+  data: Loaded,
+  slack: NonNullable<NotificationsConfig['slack']>,
+): Promise<ChannelOutcome> {
+  const { botTokenEnv, channel, webhookUrlEnv } = slack;
+  if (botTokenEnv && channel) {
+    const token = deps.env[botTokenEnv];
+    if (token) return await sendSlackThread(deps, job, n, data, token, { botTokenEnv, channel, mention: slack.mention ?? [] });
+    if (!webhookUrlEnv) return await notConfigured(deps, job.loopId, 'slack', `${botTokenEnv} is not set`);
+    await noticeOnce(
+      deps,
+      job.loopId,
+      'slack:bot-token-missing',
+      `Slack bot token ${botTokenEnv} is not set; sending to the incoming webhook in ${webhookUrlEnv} instead (no thread, no updates in place).`,
+      {
+        channel: 'slack',
+        reason: `${botTokenEnv} is not set`,
+      },
+    );
+  }
+  if (!webhookUrlEnv) return await notConfigured(deps, job.loopId, 'slack', 'neither botTokenEnv nor webhookUrlEnv is configured');
+  return await sendSlack(deps, job, n, data, webhookUrlEnv);
+}
+
+/** Bot mode: the loop's thread (parent updated in place, one reply per cycle and one at the end). */
+async function sendSlackThread(deps: NotifyDeps, job: NotifyJob, n: number, data: Loaded, token: string, cfg: SlackThreadConfig): Promise<ChannelOutcome> {
+  const target = `slack:${cfg.channel}`;
+  const sentKey = deps.store.key('notify', 'sent', job.loopId, job.kind, n, 'slack');
+  if (await deps.store.redis.exists(sentKey)) return { channel: 'slack', target, status: 'already-sent', detail: 'already sent' };
+  const policy = { ...DEFAULT_DELIVERY_POLICY, ...deps.policy };
+  const api = new SlackApi({
+    token,
+    ...(deps.slackApiUrl ? { apiUrl: deps.slackApiUrl } : {}),
+    log: deps.log,
+    policy,
+    sleep: deps.sleep ?? realSleep,
+    maxInlineRetryAfterMs: deps.slackMaxInlineWaitMs ?? 10_000,
+    spacing: { redis: deps.store.redis, prefix: deps.store.prefix, minIntervalMs: deps.slackMinIntervalMs ?? 1000 },
+  });
+  // A person is asked about a cluster in the first digest after a fix stage gave up on it.
+  const needsAPerson = job.kind === 'cycle-finished' && n > 1 ? await leftToAPerson(deps.store, job.loopId, n - 1, data.analyze) : [];
+  const r = await sendThreadEvent({ store: deps.store, api, baseUrl: deps.baseUrl, needsAPerson }, cfg, {
+    kind: job.kind,
+    n,
+    loop: data.loop,
+    ...(data.cycle ? { cycle: data.cycle } : {}),
+    ...(data.analyze ? { analyze: data.analyze } : {}),
+    ...(data.previous ? { previous: data.previous } : {}),
+    ...(data.leftToAPerson ? { leftToAPerson: data.leftToAPerson } : {}),
+  });
+  switch (r.status) {
+    case 'sent':
+      await deps.store.redis.set(sentKey, '1', 'EX', MARKER_TTL_SEC);
+      return { channel: 'slack', target, status: 'sent', detail: r.detail, attempts: r.calls };
+    case 'disabled':
+      return { channel: 'slack', target, status: 'disabled', detail: r.detail };
+    case 'failed':
+      if (r.permanent)
+        await noticeOnce(deps, job.loopId, `slack:${r.permanent.code}`, r.permanent.message, { channel: 'slack', target, reason: r.permanent.code });
+      return {
+        channel: 'slack',
+        target,
+        status: 'failed',
+        detail: r.detail,
+        attempts: r.calls,
+        retryable: r.retryable,
+        ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}),
+      };
+  }
 }
 
 async function sendSlack(deps: NotifyDeps, job: NotifyJob, n: number, data: Loaded, urlEnv: string): Promise<ChannelOutcome> {

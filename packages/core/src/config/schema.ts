@@ -180,8 +180,41 @@ export const CategorySchema = z.strictObject({
   priority: z.number().int().min(1).max(5).default(3),
 });
 
+/** Who Slack mentions: a user (`U…`/`W…`, sent as `<@U…>`) or a user group (`S…`, sent as `<!subteam^S…>`). */
+const slackMention = z.string().regex(/^[UWS][A-Z0-9]{2,20}$/, {
+  error: 'expected a Slack user id (U…/W…) or user-group id (S…), e.g. U024BE7LH; names like @alice are not resolved',
+});
+
+export const SlackNotificationsSchema = z
+  .strictObject({
+    /** Bot mode: the env var that holds a Slack app's bot token (xoxb-…). The token itself never goes in this file. */
+    botTokenEnv: z.string().min(1).optional(),
+    /** Bot mode: the channel id (C…) each loop's thread is posted to; the bot must be a member. */
+    channel: z
+      .string()
+      .regex(/^[CGD][A-Z0-9]{2,23}$/, { error: 'expected a Slack channel id such as C0123ABCD (channel details → bottom of the About tab)' })
+      .optional(),
+    /** Mentioned only when a loop ends stopped or failed, or a failure cluster needs a person. */
+    mention: z.array(slackMention).max(10).optional(),
+    /** Incoming-webhook mode, the fallback when no bot token is configured or set: the env var holding the webhook URL. */
+    webhookUrlEnv: z.string().min(1).optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (!s.botTokenEnv && !s.webhookUrlEnv) {
+      ctx.addIssue({ code: 'custom', message: 'expected botTokenEnv (with channel) for a Slack app, or webhookUrlEnv for an incoming webhook' });
+    }
+    if (s.botTokenEnv && !s.channel)
+      ctx.addIssue({ code: 'custom', path: ['channel'], message: 'botTokenEnv needs a channel id to post to, e.g. channel: C0123ABCD' });
+    if (s.channel && !s.botTokenEnv)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['botTokenEnv'],
+        message: 'channel is only used in bot mode: name the bot token env var too, e.g. botTokenEnv: SLACK_BOT_TOKEN',
+      });
+  });
+
 export const NotificationsSchema = z.strictObject({
-  slack: z.strictObject({ webhookUrlEnv: z.string().min(1) }).optional(),
+  slack: SlackNotificationsSchema.optional(),
   webhook: z.strictObject({ urlEnv: z.string().min(1), secretEnv: z.string().min(1) }).optional(),
 });
 
