@@ -51,8 +51,11 @@ export interface ThreadDeps {
 
 /** Thread keys outlive any loop; retention deletes them with the loop (`notify:*:<loop>:*`). */
 const THREAD_TTL_SEC = 30 * 86_400;
-/** One worker at a time writes a loop's thread: two would both find no parent and post two. */
-const LOCK_MS = 60_000;
+/**
+ * One worker at a time writes a loop's thread: two would both find no parent and post two. Longer than
+ * an event can take (up to four calls of 10 s each, plus up to three inline rate-limit waits of 10 s).
+ */
+const LOCK_MS = 5 * 60_000;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /** Posts or updates the loop's thread for one event. Never throws for Slack failures. */
