@@ -119,7 +119,14 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     notify: async (payload, job, token) => {
       const loop = await store.getLoop(payload.loopId);
       if (!loop) return 'loop gone';
-      const deps = { store, env: processEnv, config: getEnvironment(await config(), loop.environment).notifications, baseUrl: env.GREENLOOP_URL, log };
+      const deps = {
+        store,
+        env: processEnv,
+        config: getEnvironment(await config(), loop.environment).notifications,
+        baseUrl: env.GREENLOOP_URL,
+        log,
+        ...(env.GREENLOOP_SLACK_API_URL ? { slackApiUrl: env.GREENLOOP_SLACK_API_URL } : {}),
+      };
       return await runNotifyJob(deps, payload, job, token);
     },
     'schedule.fire': async ({ environment, schedule }) => {

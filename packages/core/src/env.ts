@@ -63,6 +63,8 @@ export const EnvSchema = z.object({
   GREENLOOP_CONNECTION_TIMEOUT: ms(120_000),
   /** Base URL of the API, used for links in notifications and by the CLI. */
   GREENLOOP_URL: z.string().url().default('http://127.0.0.1:7700'),
+  /** Base URL of Slack's Web API for bot-mode notifications (GovSlack: https://slack-gov.com/api/; tests: a local fake). */
+  GREENLOOP_SLACK_API_URL: z.string().url().optional(),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(7700),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
