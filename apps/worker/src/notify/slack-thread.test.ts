@@ -225,16 +225,47 @@ describe('Slack bot mode: one thread per loop', () => {
     );
     const cancelled = await seedLoop({ state: 'cancelled', stop: { rule: 'cancelled', message: 'cancelled by cli alice' } }, 1);
     const { d } = deps(f);
-    await notify(d, { loopId: stopped.id, kind: 'loop-finished' });
-    await notify(d, { loopId: cancelled.id, kind: 'loop-finished' });
+    for (const [loop, cycles] of [
+      [stopped, 2],
+      [cancelled, 1],
+    ] as const) {
+      for (let n = 1; n <= cycles; n++) await notify(d, { loopId: loop.id, kind: 'cycle-finished', cycle: n });
+      expect((await notify(d, { loopId: loop.id, kind: 'loop-finished' })).channels[0]?.status).toBe('sent');
+    }
     const [p1, p2] = f.parents(CHANNEL) as [FakeSlackMessage, FakeSlackMessage];
-    const end = f.replies(CHANNEL, p1.ts)[0] as FakeSlackMessage;
+    const end = f.replies(CHANNEL, p1.ts)[2] as FakeSlackMessage;
     expect(end.text.startsWith('<@U024BE7LH> <!subteam^S0ONCALL1> the loop stopped (no-progress): please take a look.')).toBe(true);
     expect(JSON.stringify(end.blocks)).toContain('<@U024BE7LH> <!subteam^S0ONCALL1>');
     expect(p1.text).toBe('greenloop payments: stopped · cycle 2 · 80% passing');
     // The parent itself never pings: it is edited many times and seen by everyone in the channel.
     expect(sent(p1)).not.toMatch(/<@|<!subteam/);
-    expect(sent(f.replies(CHANNEL, p2.ts)[0] as FakeSlackMessage)).not.toMatch(/<@|<!subteam/);
+    expect(f.replies(CHANNEL, p2.ts).map(sent).join('\n')).not.toMatch(/<@|<!subteam/);
+  });
+
+  it('keeps the thread in order: the ending waits (boundedly) for the last digest', async () => {
+    const f = await fake();
+    const loop = await seedLoop({ state: 'stopped', stop: { rule: 'max-cycles', message: '2 cycles' } }, 2);
+    const { d } = deps(f);
+    await notify(d, { loopId: loop.id, kind: 'cycle-finished', cycle: 1 });
+    // The ending's job ran before cycle 2's: it is retried shortly instead of posting out of order.
+    const early = await runNotifyJob(d, { loopId: loop.id, kind: 'loop-finished' }, undefined as never, '').catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(NotifyRetryError);
+    expect((early as NotifyRetryError).message).toContain("waiting for cycle 2's digest so the thread stays in order");
+    expect((early as NotifyRetryError).retryAfterMs).toBe(2000);
+    await notify(d, { loopId: loop.id, kind: 'cycle-finished', cycle: 2 });
+    expect((await notify(d, { loopId: loop.id, kind: 'loop-finished' })).channels[0]?.status).toBe('sent');
+    const parent = f.parents(CHANNEL)[0] as FakeSlackMessage;
+    expect(f.replies(CHANNEL, parent.ts).map((m) => m.text.slice(0, 22))).toEqual([
+      'payments cycle 1 finis',
+      'payments cycle 2 finis',
+      expect.stringContaining('<@U024BE7LH>'),
+    ]);
+
+    // A digest that never comes (its job failed for good) holds the ending back five times, no more.
+    const other = await seedLoop({ state: 'stopped', stop: { rule: 'max-cycles', message: '1 cycle' } }, 1);
+    const tries: string[] = [];
+    for (let i = 0; i < 6; i++) tries.push((await notify(d, { loopId: other.id, kind: 'loop-finished' })).channels[0]?.status ?? '');
+    expect(tries).toEqual(['failed', 'failed', 'failed', 'failed', 'failed', 'sent']);
   });
 
   it('asks a person about a cluster once, in the first digest after a fix stage gave up on it', async () => {

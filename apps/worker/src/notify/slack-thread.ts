@@ -56,6 +56,9 @@ const THREAD_TTL_SEC = 30 * 86_400;
  * an event can take (up to four calls of 10 s each, plus up to three inline rate-limit waits of 10 s).
  */
 const LOCK_MS = 5 * 60_000;
+/** A reply waits this long, at most {@link MAX_ORDER_WAITS} times, for the one before it. */
+const ORDER_WAIT_MS = 2000;
+const MAX_ORDER_WAITS = 5;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /** Posts or updates the loop's thread for one event. Never throws for Slack failures. */
@@ -64,6 +67,9 @@ export async function sendThreadEvent(deps: ThreadDeps, cfg: SlackThreadConfig, 
   const key = (what: string) => store.key('notify', 'thread', ev.loop.id, what);
   const broken = await store.redis.get(key('broken'));
   if (broken) return { status: 'disabled', detail: `stopped for this loop: ${broken}` };
+
+  const waiting = await previousReplyMissing(store, ev);
+  if (waiting) return { status: 'failed', detail: waiting, retryable: true, retryAfterMs: ORDER_WAIT_MS, calls: 0 };
 
   const token = randomUUID();
   if ((await store.redis.set(key('lock'), token, 'PX', LOCK_MS, 'NX')) !== 'OK') {
@@ -131,6 +137,24 @@ export async function sendThreadEvent(deps: ThreadDeps, cfg: SlackThreadConfig, 
     const retryable = r.kind === 'retry' || r.kind === 'message-gone';
     return { status: 'failed', detail: r.reason, retryable, calls, ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}) };
   }
+}
+
+/**
+ * The thread reads in order: a cycle's digest waits for the previous cycle's, and the ending for the last
+ * cycle's. The last digest and the ending are enqueued moments apart, and two workers could otherwise post
+ * them the wrong way round. The wait is bounded: after {@link MAX_ORDER_WAITS} retries (or when the earlier
+ * notification will never come: its cycle was never analyzed) the reply is posted anyway.
+ */
+async function previousReplyMissing(store: LoopStore, ev: ThreadEvent): Promise<string | undefined> {
+  const prev = ev.kind === 'cycle-finished' ? ev.n - 1 : ev.kind === 'loop-finished' ? ev.loop.cycle : 0;
+  if (prev < 1) return undefined;
+  const key = (what: string) => store.key('notify', 'thread', ev.loop.id, what);
+  if (await store.redis.exists(key(`reply-cycle-${prev}`))) return undefined;
+  if (!(await store.getCycle(ev.loop.id, prev))?.totals) return undefined;
+  const id = ev.kind === 'cycle-finished' ? `cycle-${ev.n}` : 'end';
+  const waits = await store.redis.incr(key(`order-wait-${id}`));
+  await store.redis.expire(key(`order-wait-${id}`), THREAD_TTL_SEC);
+  return waits <= MAX_ORDER_WAITS ? `waiting for cycle ${prev}'s digest so the thread stays in order` : undefined;
 }
 
 /** What an operator does about a permanent error. */
