@@ -53,7 +53,7 @@ export interface FakeSlackOptions {
   /** Bot tokens the fake accepts; any other gets `invalid_auth`. */
   tokens: string[];
   /** Channel ids that exist, with whether the bot is a member (default true). */
-  channels: Record<string, { member?: boolean; name?: string }>;
+  channels: Record<string, { member?: boolean }>;
   /**
    * Slack allows about one message per second per channel. Two chat.postMessage calls to one channel
    * closer than this are answered 429 `ratelimited` with Retry-After (rounded up to whole seconds). 0: off.
