@@ -48,7 +48,7 @@ export interface NotifyOutcome {
   skipped?: string;
 }
 
-/** Dependencies of {@link notify}; the ones after `log` are for tests. */
+/** Dependencies of {@link notify}; the ones after `log` are for tests, but `slackApiUrl` (GREENLOOP_SLACK_API_URL). */
 export interface NotifyDeps {
   store: LoopStore;
   /** The process environment values named by the config (webhook URL, secret). */
@@ -62,7 +62,7 @@ export interface NotifyDeps {
   now?: () => number;
   policy?: Partial<DeliveryPolicy>;
   slackMinIntervalMs?: number;
-  /** Bot mode: the Web API's base URL (a local fake in tests); default Slack's. */
+  /** Bot mode: the Web API's base URL (GovSlack's, or a local fake in tests); default Slack's. */
   slackApiUrl?: string;
   /** Bot mode: a 429 asking for at most this long is waited out in the job; a longer one retries the job then. */
   slackMaxInlineWaitMs?: number;
