@@ -30,6 +30,12 @@ const Actor = {
   properties: { kind: { type: 'string', enum: ['api', 'schedule', 'cli'] }, name: str, tokenId: str },
 } as const;
 
+/** What fixers reported spending (core's SpendSchema): on the loop and on each cycle, when any was reported. */
+const Spend = {
+  type: 'object',
+  properties: { usd: { type: 'number' }, inputTokens: int, outputTokens: int },
+} as const;
+
 const StageError = { type: 'object', properties: { code: str, message: str, hint: str } } as const;
 
 const stageFields = {
@@ -68,6 +74,7 @@ const Loop = {
       properties: { rule: { type: 'string', enum: [...STOP_RULES] }, message: str, clusters: { type: 'array', items: str } },
     },
     latest: { $ref: 'TestTotals#' },
+    spend: Spend,
     notices: { type: 'array', items: str },
     /** `pending` from the verdict until services are stopped, worktrees removed and the environment released. */
     teardown: { type: 'string', enum: ['pending', 'done'] },
@@ -90,6 +97,7 @@ const cycleFields = {
   totals: { $ref: 'TestTotals#' },
   green: { type: 'boolean' },
   failingFingerprints: { type: 'array', items: str },
+  spend: Spend,
   hasReport: { type: 'boolean' },
   /** Server-side paths of the report files (what the worker recorded); fetch them through the report route. */
   report: { type: 'object', properties: { markdown: str, json: str } },

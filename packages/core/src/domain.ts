@@ -1,3 +1,4 @@
+import type { Spend } from './spend.ts';
 import type { TestTotals } from './stage-results.ts';
 import type { StageRecords } from './stages.ts';
 
@@ -39,6 +40,7 @@ export const STOP_RULES = [
   'not-real',
   'environment',
   'stage-error',
+  'budget',
 ] as const;
 export type StopRule = (typeof STOP_RULES)[number];
 
@@ -75,6 +77,8 @@ export interface LoopRecord {
   stop?: StopReason;
   /** Totals of the latest analyzed cycle. */
   latest?: TestTotals;
+  /** What the loop's fixers reported spending so far (all cycles, re-done fixes included). */
+  spend?: Spend;
   /** Messages about notifications (e.g. a disabled Slack webhook); never fails the loop. */
   notices?: string[];
   /**
@@ -118,6 +122,8 @@ export interface CycleRecord {
   failingTests?: string[];
   failingFingerprints?: string[];
   report?: { markdown: string; json: string };
+  /** What this cycle's fixers reported spending (fix step and fixes re-done at integration). */
+  spend?: Spend;
   stages: StageRecords;
 }
 

@@ -21,6 +21,7 @@ export * from './redis.ts';
 export * from './redis-connection-log.ts';
 export * from './schedules.ts';
 export * from './service-main.ts';
+export * from './spend.ts';
 export * from './stages.ts';
 export * from './stop-rules.ts';
 export * from './store.ts';

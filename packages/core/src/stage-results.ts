@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TRIAGE_CLASSES } from './config/schema.ts';
+import { SpendSchema } from './spend.ts';
 
 /**
  * What each stage records as its result, as zod schemas: the one definition of these shapes. Records
@@ -121,6 +122,10 @@ export const FixResultSchema = z.object({
   gates: z.array(z.object({ name: z.string(), passed: z.boolean(), reason: z.string().optional() })).optional(),
   /** Whether the fixer ran inside the sandbox (bubblewrap); false: it had greenloop's own access. */
   sandboxed: z.boolean().optional(),
+  /** What the fixer reported it spent, summed over its attempts (only the numbers; never its output). */
+  spend: SpendSchema.optional(),
+  /** Why no (or only partial) spend is recorded: no usage found, or usage output greenloop could not read. */
+  spendNote: z.string().optional(),
 });
 export type FixResult = z.infer<typeof FixResultSchema>;
 
@@ -138,7 +143,16 @@ export const IntegrateResultSchema = z.object({
   dropped: z.array(z.object({ fingerprint: z.string(), reason: z.string() })),
   /** Fixes whose pick conflicted and whose fixer ran again on top of the integrated fixes, in this cycle. */
   redone: z
-    .array(z.object({ fingerprint: z.string(), conflict: z.string(), outcome: z.string(), attempts: z.number(), commit: z.string().optional() }))
+    .array(
+      z.object({
+        fingerprint: z.string(),
+        conflict: z.string(),
+        outcome: z.string(),
+        attempts: z.number(),
+        commit: z.string().optional(),
+        spend: SpendSchema.optional(),
+      }),
+    )
     .optional(),
   pushed: z.boolean().optional(),
 });

@@ -37,6 +37,21 @@ describe('stop rules', () => {
     expect(evaluateStopRules([c(1, ['a'])], limits, 3_600_000)).toMatchObject({ rule: 'max-duration' });
   });
 
+  it('stops on the loop budget before dispatching when spent, or spent plus the next run, passes the cap', () => {
+    const cycles = [c(1, ['a', 'b']), c(2, ['a'])];
+    // Within: $0.40 spent, runs cost at most $0.30, cap $1.
+    expect(evaluateStopRules(cycles, limits, 10, { cap: { usd: 1 }, spent: { usd: 0.4 }, nextRun: { usd: 0.3 } })).toBeUndefined();
+    // The next run could pass it: $0.80 + $0.30 > $1.
+    const next = evaluateStopRules(cycles, limits, 10, { cap: { usd: 1 }, spent: { usd: 0.8 }, nextRun: { usd: 0.3 } });
+    expect(next).toMatchObject({ rule: 'budget', clusters: ['a'] });
+    expect(next?.message).toContain('spent $0.80 of a $1.00 cap, and the next run could cost $0.30');
+    // Tokens count input + output.
+    const tokens = evaluateStopRules(cycles, limits, 10, { cap: { tokens: 10_000 }, spent: { inputTokens: 9_000, outputTokens: 1_000 }, nextRun: undefined });
+    expect(tokens?.message).toContain('spent 10,000 tokens of a 10,000-token cap');
+    // Green still wins over a spent budget.
+    expect(evaluateStopRules([c(1, ['a']), c(2, [])], limits, 10, { cap: { usd: 1 }, spent: { usd: 5 }, nextRun: undefined })).toMatchObject({ rule: 'green' });
+  });
+
   it('stops with no-progress when the same clusters fail noProgressCycles times in a row', () => {
     const cycles = [c(1, ['a', 'b']), c(2, ['b', 'a'])];
     expect(evaluateStopRules(cycles, limits, 10)).toBeUndefined();

@@ -1,5 +1,6 @@
 import type { LoopLimits } from './config/schema.ts';
 import type { StopReason } from './domain.ts';
+import { type BudgetCap, budgetOverrun, formatSpend, type Spend } from './spend.ts';
 
 /** What the stop rules need to know about each analyzed cycle, oldest first. */
 export interface CycleOutcome {
@@ -13,6 +14,15 @@ export interface CycleOutcome {
   environment?: string;
 }
 
+/** The loop's fixer spend against `fixer.budget.perLoop`, checked before any fixer of the cycle is dispatched. */
+export interface LoopBudgetState {
+  cap: BudgetCap;
+  /** What the loop's fixers reported so far. */
+  spent: Spend | undefined;
+  /** What the next fixer run could cost: the most one run of this loop has cost so far. */
+  nextRun: Spend | undefined;
+}
+
 const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
 /**
@@ -23,6 +33,7 @@ export function evaluateStopRules(
   cycles: readonly CycleOutcome[],
   limits: Pick<LoopLimits, 'maxCycles' | 'maxDuration' | 'noProgressCycles'>,
   elapsedMs: number,
+  budget?: LoopBudgetState,
 ): StopReason | undefined {
   const last = cycles.at(-1);
   if (!last) return undefined;
@@ -43,6 +54,14 @@ export function evaluateStopRules(
     return {
       rule: 'max-duration',
       message: `ran ${Math.round(elapsedMs / 1000)}s, over maxDuration (${Math.round(limits.maxDuration / 1000)}s)`,
+      clusters: last.failing,
+    };
+  }
+  const overrun = budget && budgetOverrun(budget.spent, budget.cap, budget.nextRun);
+  if (overrun) {
+    return {
+      rule: 'budget',
+      message: `fixer.budget.perLoop: the loop's fixers ${overrun} (${formatSpend(budget.spent)} in all), so no fixer is dispatched; ${last.failing.length} failure cluster(s) left`,
       clusters: last.failing,
     };
   }

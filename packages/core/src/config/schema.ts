@@ -140,8 +140,23 @@ export const TRIAGE_CLASSES = [
 ] as const;
 export type TriageClass = (typeof TRIAGE_CLASSES)[number];
 
+/** A spend cap: US dollars, tokens (input + output), or both; reaching either is reaching the cap. */
+const BudgetCapSchema = z
+  .strictObject({
+    usd: z.number().positive({ error: 'expected a positive number of US dollars, e.g. 5' }).optional(),
+    tokens: z.number().int().positive({ error: 'expected a positive whole number of tokens, e.g. 2000000' }).optional(),
+  })
+  .refine((c) => c.usd !== undefined || c.tokens !== undefined, { error: 'expected usd, tokens or both, e.g. { usd: 5 }' });
+
+export const FixerBudgetSchema = z.strictObject({
+  /** Spend per failure cluster over the whole loop: a cluster that reached it is not dispatched again. */
+  perCluster: BudgetCapSchema.optional(),
+  /** Spend of all fixers of the loop: no fixer starts when the next run could pass it; the loop stops with rule `budget`. */
+  perLoop: BudgetCapSchema.optional(),
+});
+
 export const FixerSchema = z.strictObject({
-  /** The fixer argv: an AI coding-agent CLI or any script. Placeholders: {{promptFile}}, {{promptDir}}, {{clusterFile}}, {{worktree}}, {{cluster}}, {{title}}, {{attempt}}. */
+  /** The fixer argv: an AI coding-agent CLI or any script. Placeholders: {{promptFile}}, {{promptDir}}, {{clusterFile}}, {{worktree}}, {{cluster}}, {{title}}, {{attempt}}, {{usageFile}}. */
   command: argv,
   timeout: duration.default(1_800_000),
   /** Run in the fix worktree after the fixer; non-zero rejects the fix. */
@@ -162,6 +177,10 @@ export const FixerSchema = z.strictObject({
   env: envMap.default({}),
   /** Triage classes that go to a person instead of the fixer; by default connection-level failures (an environment problem). */
   skipTriage: z.array(z.enum(TRIAGE_CLASSES)).default(['infrastructure']),
+  /** Caps on what fixers may spend (read from the usage the agent reports; see docs/fixers.md). */
+  budget: FixerBudgetSchema.optional(),
+  /** US dollars per million tokens of the fixer's model, for agents that report tokens but no price (Codex). */
+  pricePerMillionTokens: z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }).optional(),
 });
 
 export const LoopLimitsSchema = z.strictObject({
@@ -256,5 +275,6 @@ export type TestsConfig = z.output<typeof TestsSchema>;
 export type LogsConfig = z.output<typeof LogsSchema>;
 export type CloudLoggingConfig = Extract<LogsConfig, { provider: 'cloud-logging' }>;
 export type FixerConfig = z.output<typeof FixerSchema>;
+export type FixerBudget = z.output<typeof FixerBudgetSchema>;
 export type LoopLimits = z.output<typeof LoopLimitsSchema>;
 export type CategoryConfig = z.output<typeof CategorySchema>;
