@@ -21,6 +21,7 @@ import {
 import { type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
 import { environmentFailure } from './analysis/triage.ts';
 import { loadEnvironment, type WorkerContext } from './context.ts';
+import { spendLedger } from './fix/budget.ts';
 import { planFixes } from './fix/dispatch.ts';
 import { ensureBranch, resolveCommit } from './git/repo.ts';
 import { collectFixes } from './stage-closing.ts';
@@ -95,7 +96,15 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
       if (cycle.totals === undefined) await recordAnalysis(ctx, loop, cycle, analysis);
       loop.latest = analysis.totals;
 
-      const stop = evaluateStopRules(await outcomes(ctx, loopId, n), environment.loop, Date.now() - Date.parse(loop.startedAt ?? loop.createdAt));
+      // The loop budget is checked on what earlier cycles spent, so a controller replayed after this cycle's fixers ran decides the same.
+      const perLoop = environment.fixer?.budget?.perLoop;
+      const earlier = perLoop ? await spendLedger(store, loopId, n - 1) : undefined;
+      const stop = evaluateStopRules(
+        await outcomes(ctx, loopId, n),
+        environment.loop,
+        Date.now() - Date.parse(loop.startedAt ?? loop.createdAt),
+        perLoop && earlier ? { cap: perLoop, spent: earlier.loop, nextRun: earlier.costliestRun } : undefined,
+      );
       if (stop) return await finish(ctx, loop, stop.rule === 'green' ? 'green' : 'stopped', stop);
 
       // fix → integrate (skipped when no fixer is configured: the loop redeploys and retests only)
@@ -112,10 +121,12 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
       }
 
       // next cycle
-      await store.saveCycle({ ...cycle, finishedAt: cycle.finishedAt ?? new Date().toISOString() });
+      const ledger = await spendLedger(store, loopId, n);
+      const spent = ledger.byCycle[n];
+      await store.saveCycle({ ...cycle, ...(spent ? { spend: spent } : {}), finishedAt: cycle.finishedAt ?? new Date().toISOString() });
       const next: CycleRecord = { loopId, n: n + 1, commit: nextCommit, startedAt: new Date().toISOString(), stages: {} };
       if (!(await store.getCycle(loopId, n + 1))) await store.saveCycle(next);
-      loop = { ...loop, cycle: n + 1, commit: nextCommit };
+      loop = { ...loop, cycle: n + 1, commit: nextCommit, ...(ledger.loop ? { spend: ledger.loop } : {}) };
       delete loop.stage;
       await store.saveLoop(loop);
       await store.emit({
@@ -204,7 +215,7 @@ async function awaitFixes(
       for (const x of (await store.getStage(loop.id, n, 'integrate'))?.result?.redone ?? [])
         attempts[x.fingerprint] = (attempts[x.fingerprint] ?? 0) + x.attempts;
     }
-    const plan = planFixes(analysis.clusters, fixer, attempts);
+    const plan = planFixes(analysis.clusters, fixer, attempts, fixer.budget ? await spendLedger(store, loop.id, cycle.n - 1) : undefined);
     const planned: FixStageResult = { planned: plan.dispatch.map((c) => c.fingerprint), skipped: plan.skipped, results: [] };
     record = { stage: 'fix', status: 'running', startedAt: new Date().toISOString(), attempts: 1, result: planned };
     await store.saveStage(loop.id, cycle.n, record);

@@ -1,5 +1,6 @@
 import { addJob, describeError, endLoopProcesses, type LoopRecord, type LoopState, type StopReason, TERMINAL_STATES } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from './context.ts';
+import { spendLedger } from './fix/budget.ts';
 import { removeWorktree } from './git/repo.ts';
 import { loopPaths } from './paths.ts';
 import { closeOpenStages } from './stage-closing.ts';
@@ -13,8 +14,18 @@ import { stopServices } from './stages/deploy.ts';
 export async function finish(ctx: WorkerContext, loop: LoopRecord, state: LoopState, stop: StopReason): Promise<LoopState> {
   const { store } = ctx;
   const cycle = loop.cycle > 0 ? await store.getCycle(loop.id, loop.cycle) : undefined;
-  if (cycle && !cycle.finishedAt) await store.saveCycle({ ...cycle, finishedAt: new Date().toISOString() });
-  const ended: LoopRecord = { ...loop, state, stop, finishedAt: new Date().toISOString(), teardown: 'pending' };
+  // What the fixers spent goes with the verdict (a loop cancelled while fixers ran included).
+  const ledger = loop.cycle > 0 ? await spendLedger(store, loop.id, loop.cycle) : undefined;
+  const cycleSpend = ledger?.byCycle[loop.cycle];
+  if (cycle && !cycle.finishedAt) await store.saveCycle({ ...cycle, ...(cycleSpend ? { spend: cycleSpend } : {}), finishedAt: new Date().toISOString() });
+  const ended: LoopRecord = {
+    ...loop,
+    ...(ledger?.loop ? { spend: ledger.loop } : {}),
+    state,
+    stop,
+    finishedAt: new Date().toISOString(),
+    teardown: 'pending',
+  };
   delete ended.stage;
   await store.saveLoop(ended);
   await store.emit({ type: 'loop.finished', loopId: loop.id, cycle: loop.cycle, message: `loop ${state}: ${stop.message}`, data: { state, stop } });

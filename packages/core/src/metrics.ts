@@ -3,6 +3,7 @@ import type { FixOutcome, LoopState, StageName } from './domain.ts';
 import { LOOP_STATES, STAGES } from './domain.ts';
 import { QUEUE_NAMES } from './jobs.ts';
 import type { Queues } from './queues.ts';
+import type { Spend } from './spend.ts';
 import type { LoopStore } from './store.ts';
 
 /**
@@ -18,6 +19,8 @@ const FIX_OUTCOMES: readonly FixOutcome[] = ['accepted', 'rejected', 'no-change'
 
 const stageKey = (prefix: string, stage: string) => `${prefix}:metrics:stage-duration:${stage}`;
 const fixKey = (prefix: string) => `${prefix}:metrics:fix-outcomes`;
+const spendKey = (prefix: string) => `${prefix}:metrics:fixer-spend`;
+const SPEND_FIELDS = ['usd', 'inputTokens', 'outputTokens'] as const;
 
 /** Records how long one stage run took. Called by the worker when a stage finishes (any status). */
 export async function recordStageDuration(redis: Redis, prefix: string, stage: StageName, ms: number): Promise<void> {
@@ -36,11 +39,26 @@ export async function recordFixOutcome(redis: Redis, prefix: string, outcome: Fi
   await redis.hincrby(fixKey(prefix), outcome, 1);
 }
 
+/**
+ * Adds what one fixer run reported spending to its environment's counters. Called once per recorded fix
+ * outcome (and re-done fix), so a replayed job that returns its recorded outcome does not count twice.
+ */
+export async function recordFixerSpend(redis: Redis, prefix: string, environment: string, spend: Spend): Promise<void> {
+  const tx = redis.multi();
+  // Environment names are [a-z][a-z0-9-]* (config schema): "|" cannot occur in them.
+  if (spend.usd) tx.hincrbyfloat(spendKey(prefix), `${environment}|usd`, spend.usd);
+  if (spend.inputTokens) tx.hincrby(spendKey(prefix), `${environment}|inputTokens`, spend.inputTokens);
+  if (spend.outputTokens) tx.hincrby(spendKey(prefix), `${environment}|outputTokens`, spend.outputTokens);
+  await tx.exec();
+}
+
 export interface MetricsSnapshot {
   loopsByState: Record<LoopState, number>;
   queues: Record<string, Record<string, number>>;
   stageDurations: Record<string, { buckets: { le: number; count: number }[]; inf: number; sum: number; count: number }>;
   fixOutcomes: Record<string, number>;
+  /** What fixers reported spending, per environment (only environments that reported something). */
+  fixerSpend: Record<string, Required<Spend>>;
 }
 
 /**
@@ -65,6 +83,7 @@ export async function readMetrics(store: LoopStore, queues: Queues): Promise<Met
   const pipeline = redis.pipeline();
   for (const s of STAGES) pipeline.hgetall(stageKey(prefix, s));
   pipeline.hgetall(fixKey(prefix));
+  pipeline.hgetall(spendKey(prefix));
   const results = (await pipeline.exec()) ?? [];
   const stageDurations: MetricsSnapshot['stageDurations'] = {};
   STAGES.forEach((s, i) => {
@@ -78,7 +97,14 @@ export async function readMetrics(store: LoopStore, queues: Queues): Promise<Met
   });
   const fixRaw = (results[STAGES.length]?.[1] ?? {}) as Record<string, string>;
   const fixOutcomes = Object.fromEntries(FIX_OUTCOMES.map((o) => [o, Number(fixRaw[o] ?? 0)]));
-  return { loopsByState, queues: queueCounts, stageDurations, fixOutcomes };
+  const fixerSpend: MetricsSnapshot['fixerSpend'] = {};
+  for (const [field, value] of Object.entries((results[STAGES.length + 1]?.[1] ?? {}) as Record<string, string>)) {
+    const [env, kind] = field.split('|') as [string, string];
+    if (!env || !SPEND_FIELDS.includes(kind as (typeof SPEND_FIELDS)[number])) continue;
+    fixerSpend[env] ??= { usd: 0, inputTokens: 0, outputTokens: 0 };
+    fixerSpend[env][kind as (typeof SPEND_FIELDS)[number]] = Number(value);
+  }
+  return { loopsByState, queues: queueCounts, stageDurations, fixOutcomes, fixerSpend };
 }
 
 /** Prometheus text exposition format (version 0.0.4). */
@@ -104,5 +130,12 @@ export function renderPrometheus(m: MetricsSnapshot): string {
   }
   head('greenloop_fix_outcomes_total', 'counter', 'Fixer runs by outcome.');
   for (const [outcome, n] of Object.entries(m.fixOutcomes)) lines.push(`greenloop_fix_outcomes_total{outcome="${outcome}"} ${n}`);
+  const spend = Object.entries(m.fixerSpend);
+  head('greenloop_fixer_spend_usd_total', 'counter', 'US dollars fixers reported spending, by environment.');
+  for (const [env, s] of spend) lines.push(`greenloop_fixer_spend_usd_total{environment="${env}"} ${s.usd}`);
+  head('greenloop_fixer_input_tokens_total', 'counter', 'Input tokens fixers reported (cached ones included), by environment.');
+  for (const [env, s] of spend) lines.push(`greenloop_fixer_input_tokens_total{environment="${env}"} ${s.inputTokens}`);
+  head('greenloop_fixer_output_tokens_total', 'counter', 'Output tokens fixers reported, by environment.');
+  for (const [env, s] of spend) lines.push(`greenloop_fixer_output_tokens_total{environment="${env}"} ${s.outputTokens}`);
   return `${lines.join('\n')}\n`;
 }

@@ -47,13 +47,13 @@ export function maxSpend(a: Spend | undefined, b: Spend | undefined): Spend | un
   return dropUndefined({ usd: pick(a.usd, b.usd), inputTokens: pick(a.inputTokens, b.inputTokens), outputTokens: pick(a.outputTokens, b.outputTokens) });
 }
 
-/** `k` runs of `s`. */
+/** `s` times `k` (k runs of it, or a share of it); tokens rounded up to whole ones. */
 export function scaleSpend(s: Spend | undefined, k: number): Spend | undefined {
   if (!s) return undefined;
   return dropUndefined({
     usd: s.usd === undefined ? undefined : roundUsd(s.usd * k),
-    inputTokens: s.inputTokens === undefined ? undefined : s.inputTokens * k,
-    outputTokens: s.outputTokens === undefined ? undefined : s.outputTokens * k,
+    inputTokens: s.inputTokens === undefined ? undefined : Math.ceil(s.inputTokens * k),
+    outputTokens: s.outputTokens === undefined ? undefined : Math.ceil(s.outputTokens * k),
   });
 }
 
@@ -88,13 +88,13 @@ export function formatSpend(s: Spend | undefined): string {
  * the spend and the cap, or `undefined` while within it. With `next`, going past the cap counts
  * (`spent + next > cap`); without it, reaching the cap does (`spent >= cap`): there is nothing left.
  */
-export function budgetOverrun(spent: Spend | undefined, cap: BudgetCap, next?: Spend): string | undefined {
+export function budgetOverrun(spent: Spend | undefined, cap: BudgetCap, next?: Spend, nextLabel = 'the next run'): string | undefined {
   const usd = spent?.usd ?? 0;
   const tokens = spendTokens(spent) ?? 0;
   if (cap.usd !== undefined) {
     if (usd >= cap.usd) return `spent ${formatUsd(usd)} of a ${formatUsd(cap.usd)} cap`;
     if (next?.usd !== undefined && next.usd > 0 && usd + next.usd > cap.usd) {
-      return `spent ${formatUsd(usd)} of a ${formatUsd(cap.usd)} cap, and the next run could cost ${formatUsd(next.usd)}`;
+      return `spent ${formatUsd(usd)} of a ${formatUsd(cap.usd)} cap, and ${nextLabel} could cost ${formatUsd(next.usd)}`;
     }
   }
   if (cap.tokens !== undefined) {
@@ -102,10 +102,31 @@ export function budgetOverrun(spent: Spend | undefined, cap: BudgetCap, next?: S
     if (tokens >= cap.tokens) return `spent ${fmt(tokens)} tokens of a ${fmt(cap.tokens)}-token cap`;
     const nextTokens = spendTokens(next);
     if (nextTokens !== undefined && nextTokens > 0 && tokens + nextTokens > cap.tokens) {
-      return `spent ${fmt(tokens)} tokens of a ${fmt(cap.tokens)}-token cap, and the next run could use ${fmt(nextTokens)}`;
+      return `spent ${fmt(tokens)} tokens of a ${fmt(cap.tokens)}-token cap, and ${nextLabel} could use ${fmt(nextTokens)} tokens`;
     }
   }
   return undefined;
+}
+
+/** What is left of a cap after `spent` (never below zero); the tighter of two caps where both are given. */
+export function remainingBudget(cap: BudgetCap | undefined, spent: Spend | undefined): BudgetCap | undefined {
+  if (!cap) return undefined;
+  const out: BudgetCap = {};
+  if (cap.usd !== undefined) out.usd = Math.max(0, roundUsd(cap.usd - (spent?.usd ?? 0)));
+  if (cap.tokens !== undefined) out.tokens = Math.max(0, cap.tokens - (spendTokens(spent) ?? 0));
+  return out;
+}
+
+export function tighterBudget(a: BudgetCap | undefined, b: BudgetCap | undefined): BudgetCap | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  const min = (x?: number, y?: number) => (x === undefined ? y : y === undefined ? x : Math.min(x, y));
+  const out: BudgetCap = {};
+  const usd = min(a.usd, b.usd);
+  const tokens = min(a.tokens, b.tokens);
+  if (usd !== undefined) out.usd = usd;
+  if (tokens !== undefined) out.tokens = tokens;
+  return out;
 }
 
 function dropUndefined(s: { usd?: number | undefined; inputTokens?: number | undefined; outputTokens?: number | undefined }): Spend {

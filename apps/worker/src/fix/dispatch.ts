@@ -1,4 +1,5 @@
 import type { ClusterSummary, FixerConfig, TriageClass } from '@greenloop/core';
+import { budgetRefusal, type SpendLedger } from './budget.ts';
 
 /**
  * Routing and budgets: which clusters of a cycle get a fixer, with how many attempts, and which go to a
@@ -22,11 +23,14 @@ export interface FixPlan {
 /**
  * Plans a cycle's fixes. `attemptsSoFar` counts fixer attempts per fingerprint over the loop so far
  * (most precisely the sum of `FixResult.attempts` of earlier cycles). A fingerprint listed twice is planned once.
+ * With `ledger` (the spend of earlier cycles), `fixer.budget` holds back clusters whose cap is reached and,
+ * in order, those for which the loop's cap leaves no room (each dispatched run counted at the costliest run's price).
  */
 export function planFixes(
   clusters: readonly ClusterSummary[],
-  fixer: Pick<FixerConfig, 'skipTriage' | 'attemptsPerCycle' | 'attemptsPerLoop'>,
+  fixer: Pick<FixerConfig, 'skipTriage' | 'attemptsPerCycle' | 'attemptsPerLoop' | 'budget'>,
   attemptsSoFar: Readonly<Record<string, number>>,
+  ledger?: SpendLedger,
 ): FixPlan {
   const plan: FixPlan = { dispatch: [], maxAttempts: {}, skipped: [] };
   const seen = new Set<string>();
@@ -35,10 +39,13 @@ export function planFixes(
     if (seen.has(fp)) continue;
     seen.add(fp);
     const spent = attemptsSoFar[fp] ?? 0;
+    const overBudget = ledger && budgetRefusal(ledger, fixer.budget, fp, plan.dispatch.length);
     if (fixer.skipTriage.includes(cluster.triage)) {
       plan.skipped.push({ fingerprint: fp, reason: `needs a person: ${cluster.triage}${TRIAGE_WHY[cluster.triage] ?? ''}` });
     } else if (spent >= fixer.attemptsPerLoop) {
       plan.skipped.push({ fingerprint: fp, reason: `needs a person: ${spent} attempts did not fix it` });
+    } else if (overBudget) {
+      plan.skipped.push({ fingerprint: fp, reason: `not dispatched: ${overBudget}` });
     } else {
       plan.dispatch.push(cluster);
       plan.maxAttempts[fp] = Math.min(fixer.attemptsPerCycle, fixer.attemptsPerLoop - spent);

@@ -122,7 +122,14 @@ async function redoAndPick(
   } catch (err) {
     again = { fingerprint: fix.fingerprint, outcome: 'failed', reason: describeError(err).split('\n')[0] ?? 'failed', attempts: 0 };
   }
-  redone.push({ fingerprint: fix.fingerprint, conflict, outcome: again.outcome, attempts: again.attempts, ...(again.commit ? { commit: again.commit } : {}) });
+  redone.push({
+    fingerprint: fix.fingerprint,
+    conflict,
+    outcome: again.outcome,
+    attempts: again.attempts,
+    ...(again.commit ? { commit: again.commit } : {}),
+    ...(again.spend ? { spend: again.spend } : {}),
+  });
   if (again.outcome !== 'accepted' || !again.commit) return { why: `but the new attempt was ${again.outcome}${again.reason ? `: ${again.reason}` : ''}` };
   // A retried integrate step finds the re-done commit already picked.
   const present = await findOnBranch(req.worktree, again.commit).catch(() => undefined);

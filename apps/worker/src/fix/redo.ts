@@ -4,6 +4,7 @@ import type { WorkerContext } from '../context.ts';
 import { loopPaths } from '../paths.ts';
 import { sandboxSettings } from '../process/sandbox.ts';
 import { runOwnedAttempt } from '../stages/owned-attempt.ts';
+import { recordSpendMetric } from './budget.ts';
 import { configSecretNames } from './fixer-env.ts';
 import { runFix } from './run-fix.ts';
 
@@ -75,5 +76,6 @@ export async function redoConflictingFix(ctx: WorkerContext, req: RedoRequest): 
     }),
   );
   await ctx.store.putRedoOutcome(loop.id, cycle.n, result);
+  if (result.spend) await recordSpendMetric(ctx, loop.id, result);
   return result;
 }

@@ -1,15 +1,21 @@
 import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
+  addSpend,
+  type BudgetCap,
+  budgetOverrun,
   type ClusterSummary,
   describeError,
   type FixerConfig,
   type FixResult,
   GreenloopError,
   type Logger,
+  maxSpend,
   type ProcessRecorder,
+  placeholderNames,
   redact,
   renderArgv,
+  type Spend,
 } from '@greenloop/core';
 import { cloneForFix, GIT_IDENTITY, gitExec, gitOnFiles, removeCheckout } from '../git/repo.ts';
 import { type RunCommandOptions, type RunCommandResult, runCommand } from '../process/run-command.ts';
@@ -18,6 +24,7 @@ import { PARSEABLE_DIFF_ARGS, parseDiff } from './diff.ts';
 import { buildFixerEnv } from './fixer-env.ts';
 import { diffGates, type GateRecord, rejectionReason } from './gates.ts';
 import { writeFixPrompt } from './prompt.ts';
+import { readFixerUsage } from './usage.ts';
 
 /** Everything one fix job needs; the loop engine builds it from the cycle's records. */
 export interface FixRequest {
@@ -49,6 +56,8 @@ export interface FixRequest {
   secretEnv?: readonly string[];
   /** Records the fixer and verify process groups, so a retry or the loop's end can end them. */
   processes?: ProcessRecorder;
+  /** What this fix may spend this cycle (from `fixer.budget`): no further attempt starts when the next one could pass it. */
+  budget?: BudgetCap;
   signal: AbortSignal;
   log: Logger;
 }
@@ -79,7 +88,8 @@ const TAIL_BYTES = 2000;
  *
  * Placeholders in `fixer.command` and `fixer.verify`: `{{promptFile}}` (this attempt's prompt),
  * `{{promptDir}}` (its directory, for agents that must be granted read access to it), `{{clusterFile}}`,
- * `{{worktree}}`, `{{cluster}}` (fingerprint), `{{title}}`, `{{attempt}}`.
+ * `{{worktree}}`, `{{cluster}}` (fingerprint), `{{title}}`, `{{attempt}}`, `{{usageFile}}` (where a wrapper may write
+ * the run's usage as JSON; see usage.ts). What each attempt reported spending is summed into `spend`.
  */
 export async function runFix(req: FixRequest): Promise<FixResult> {
   const fingerprint = req.cluster.fingerprint;
@@ -99,20 +109,36 @@ export async function runFix(req: FixRequest): Promise<FixResult> {
   const log = req.log.child({ loopId: req.loopId, cycle: req.cycle, fingerprint });
 
   let result: FixResult = { fingerprint, outcome: 'cancelled', reason: 'cancelled before the fixer started', attempts: 0 };
+  let spent: Spend | undefined;
+  let costliest: Spend | undefined;
+  const notes = new Set<string>();
   try {
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (req.signal.aborted) break;
       const ctx: AttemptContext = { req, branch, worktree, artifactDir, dossier, attempt, maxAttempts, reasons, log };
       result = await runAttempt(ctx);
+      spent = addSpend(spent, result.spend);
+      costliest = maxSpend(costliest, result.spend);
+      if (result.spendNote) notes.add(result.spendNote);
       log.info({ attempt, outcome: result.outcome, reason: result.reason }, 'fix attempt finished');
       const retryable = result.outcome === 'rejected' || result.outcome === 'no-change';
       if (!retryable || attempt === maxAttempts) break;
+      // Checked before the next attempt starts, with the costliest attempt so far as what it could cost.
+      const overrun = req.budget && budgetOverrun(spent, req.budget, costliest);
+      if (overrun) {
+        result = { ...result, reason: `${result.reason ?? result.outcome}; not retried: fixer.budget: this fix ${overrun}` };
+        break;
+      }
       reasons.push({ reason: `attempt ${attempt}: ${result.reason ?? result.outcome}` });
     }
   } finally {
     await removeCheckout(req.repo, worktree).catch((err: unknown) => log.warn({ err: describeError(err), worktree }, 'could not remove the fix clone'));
     await rm(indexFileOf(worktree), { force: true });
   }
+  delete result.spend;
+  delete result.spendNote;
+  if (spent) result.spend = spent;
+  if (notes.size) result.spendNote = [...notes].join('; ');
   await writeFile(join(artifactDir, 'gates.json'), `${JSON.stringify(result.gates ?? [], null, 2)}\n`);
   await writeFile(join(artifactDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
@@ -148,16 +174,20 @@ async function runAttempt(ctx: AttemptContext): Promise<FixResult> {
     previousAttempts: ctx.reasons,
   });
   const files = { promptFile, clusterFile: resolve(req.clusterFile), worktree };
-  // Writable: the clone only. Readable besides the system: this attempt's prompt, the cluster file and
-  // the repository objects the clone borrows.
+  // {{usageFile}}: in a directory of its own that only the fixer may write, outside its clone (never part of the diff).
+  const usageFile = join(dir, 'usage', 'usage.json');
+  const wantsUsageFile = req.fixer.command.some((arg) => placeholderNames(arg).includes('usageFile'));
+  if (wantsUsageFile) await mkdir(join(dir, 'usage'), { recursive: true });
+  // Writable: the clone (and the usage file's directory). Readable besides the system: this attempt's
+  // prompt, the cluster file and the repository objects the clone borrows.
   const sandboxFor = (kind: 'fixer' | 'verify') => ({
     settings: req.sandbox,
     kind,
     network: req.fixer.network,
-    writable: [worktree],
+    writable: kind === 'fixer' && wantsUsageFile ? [worktree, join(dir, 'usage')] : [worktree],
     readable: [dir, files.clusterFile, ...borrowedObjects],
   });
-  const values = { ...files, promptDir: dir, cluster: fingerprint, title: req.cluster.title, attempt: String(attempt) };
+  const values = { ...files, promptDir: dir, cluster: fingerprint, title: req.cluster.title, attempt: String(attempt), usageFile };
   const { env, refused, missing } = buildFixerEnv({
     fixer: req.fixer,
     processEnv: req.processEnv,
@@ -196,6 +226,17 @@ async function runAttempt(ctx: AttemptContext): Promise<FixResult> {
     await tracked?.release();
   }
   base.sandboxed = run.sandboxed;
+  // A run that failed or timed out has spent money too: its usage is read whatever the outcome.
+  const usage = await readFixerUsage({
+    ...(wantsUsageFile ? { usageFile } : {}),
+    stdoutFile: join(dir, 'fixer.stdout.log'),
+    stderrFile: join(dir, 'fixer.stderr.log'),
+    price: req.fixer.pricePerMillionTokens,
+  });
+  if (usage.spend) base.spend = usage.spend;
+  const spendNote =
+    usage.note ?? (!usage.spend && req.fixer.budget ? 'fixer.budget is set but this run reported no usage, so the budget cannot count it' : undefined);
+  if (spendNote) base.spendNote = spendNote;
   const tail = () => outputTail(join(dir, 'fixer.stderr.log'), join(dir, 'fixer.stdout.log'));
   if (run.cancelled) return { ...base, outcome: 'cancelled', reason: 'cancelled while the fixer ran' };
   if (run.timedOut)

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
+import { budgetRefusal, fixAllowance, recordSpendMetric, spendLedger } from '../fix/budget.ts';
 import { configSecretNames } from '../fix/fixer-env.ts';
 import { integrateFixes } from '../fix/integrate.ts';
 import { appendFixOutcomes, renderFixOutcomes } from '../fix/outcomes-report.ts';
@@ -23,6 +24,7 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
   const save = async (r: FixResult) => {
     await ctx.store.putFixOutcome(loopId, n, r);
     await recordFixOutcome(ctx.store.redis, ctx.store.prefix, r.outcome).catch(() => undefined);
+    if (r.spend) await recordSpendMetric(ctx, loopId, r);
     await ctx.store.emit({
       type: 'stage.progress',
       loopId,
@@ -44,6 +46,11 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
   const cluster = analysis?.clusters.find((c) => c.fingerprint === fingerprint);
   const files = analysis?.clusterFiles[fingerprint];
   if (!cycle || !cluster || !files) throw new GreenloopError('CLUSTER_NOT_FOUND', `cluster ${fingerprint} is not in cycle ${n}'s analysis`);
+  // The budget is checked again right before the fixer starts: fixers of this cycle that ran first have reported since the plan.
+  const ledger = fixer.budget ? await spendLedger(ctx.store, loopId, n) : undefined;
+  const overBudget = ledger && budgetRefusal(ledger, fixer.budget, fingerprint);
+  if (overBudget) return await save({ fingerprint, outcome: 'skipped', reason: `not started: ${overBudget}`, attempts: 0 });
+  const budget = ledger && fixAllowance(ledger, fixer.budget, fingerprint);
   const paths = loopPaths(ctx.env.home, loopId);
   await ctx.store.emit({ type: 'stage.progress', loopId, cycle: n, stage: 'fix', message: `fixer started for "${cluster.title}"`, data: { fingerprint } });
   // A retry waits for a fixer a live worker still runs, and ends one a dead worker left (by record).
@@ -67,6 +74,7 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
         secretEnv: configSecretNames(environment),
         sandbox: sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME }),
         processes,
+        ...(budget ? { budget } : {}),
         signal,
         log: ctx.log.child({ loopId, cycle: n, fingerprint }),
       }),

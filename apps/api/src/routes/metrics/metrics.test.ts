@@ -1,4 +1,4 @@
-import { addJob, LoopStore, recordFixOutcome, recordStageDuration } from '@greenloop/core';
+import { addJob, LoopStore, recordFixerSpend, recordFixOutcome, recordStageDuration } from '@greenloop/core';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { setupTestApi, type TestApi } from '../../testing.ts';
 
@@ -36,6 +36,9 @@ test('/metrics shows loops by state, queue depths, stage duration histograms and
   await recordFixOutcome(t.store.redis, t.store.prefix, 'accepted');
   await recordFixOutcome(t.store.redis, t.store.prefix, 'accepted');
   await recordFixOutcome(t.store.redis, t.store.prefix, 'rejected');
+  await recordFixerSpend(t.store.redis, t.store.prefix, 'staging', { usd: 0.1, inputTokens: 1000, outputTokens: 20 });
+  await recordFixerSpend(t.store.redis, t.store.prefix, 'staging', { usd: 0.2, inputTokens: 500 });
+  await recordFixerSpend(t.store.redis, t.store.prefix, 'production', { outputTokens: 7 });
 
   const res = await t.app.inject({ method: 'GET', url: '/metrics', headers: t.auth('viewer') });
   expect(res.statusCode).toBe(200);
@@ -57,6 +60,12 @@ test('/metrics shows loops by state, queue depths, stage duration histograms and
   expect(lines).toContain('greenloop_fix_outcomes_total{outcome="accepted"} 2');
   expect(lines).toContain('greenloop_fix_outcomes_total{outcome="rejected"} 1');
   expect(lines).toContain('greenloop_fix_outcomes_total{outcome="timed-out"} 0');
+  expect(lines).toContain('# TYPE greenloop_fixer_spend_usd_total counter');
+  expect(lines).toContain('greenloop_fixer_spend_usd_total{environment="staging"} 0.3');
+  expect(lines).toContain('greenloop_fixer_input_tokens_total{environment="staging"} 1500');
+  expect(lines).toContain('greenloop_fixer_output_tokens_total{environment="staging"} 20');
+  expect(lines).toContain('greenloop_fixer_spend_usd_total{environment="production"} 0');
+  expect(lines).toContain('greenloop_fixer_output_tokens_total{environment="production"} 7');
 });
 
 test('/healthz answers without a token and says when Redis is gone', async () => {
