@@ -1,4 +1,4 @@
-import { TRIAGE_CLASSES } from '@greenloop/core';
+import { SpendSchema, TRIAGE_CLASSES } from '@greenloop/core';
 import { z } from 'zod';
 
 /**
@@ -190,6 +190,17 @@ export const CycleReportSchema = z.object({
   logs: z.object({ query: z.string(), entries: z.number().int(), truncated: z.boolean(), runEntries: z.number().int(), requestEntries: z.number().int() }),
   evidenceFiles: z.object({ stdout: z.string(), stderr: z.string(), junit: z.array(z.string()) }),
   warnings: z.array(z.string()),
+  /** What fixers reported spending, per cycle whose fixes this report lists (set after the fix step; see fix/outcomes-report.ts). */
+  fixerSpend: z
+    .array(
+      z.object({
+        cycle: z.number().int(),
+        spend: SpendSchema.optional(),
+        loop: SpendSchema.optional(),
+        fixes: z.array(z.object({ fingerprint: z.string(), outcome: z.string(), spend: SpendSchema.optional(), note: z.string().optional() })),
+      }),
+    )
+    .optional(),
 });
 
 /** The cycle report as JSON. */

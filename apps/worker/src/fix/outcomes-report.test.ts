@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { appendFixOutcomes, renderFixOutcomes } from './outcomes-report.ts';
+import { CycleReportSchema } from '../analysis/report-schema.ts';
+import { appendFixOutcomes, appendFixSection, renderFixOutcomes } from './outcomes-report.ts';
 
 describe('fix outcomes in the cycle report', () => {
   const fix = {
@@ -71,6 +72,50 @@ describe('fix outcomes in the cycle report', () => {
       await appendFixOutcomes(file, section);
       await appendFixOutcomes(file, section);
       expect(readFileSync(file, 'utf8')).toBe(`# Cycle 2\n${section}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shows what each fixer, the cycle and the loop spent once any fixer reported usage', () => {
+    const results = fix.results.map((r, i) =>
+      i === 0 ? { ...r, spend: { usd: 0.5, inputTokens: 1000, outputTokens: 100 } } : i === 3 ? { ...r, spendNote: 'the usage file is not JSON' } : r,
+    );
+    const redone = integrate.redone.map((r) => (r.fingerprint === 'bbbb22' ? { ...r, spend: { usd: 0.25 } } : r));
+    const md = renderFixOutcomes(2, { ...fix, results }, { ...integrate, redone }, {}, { usd: 1.75, inputTokens: 3000, outputTokens: 100 }).split('\n');
+    expect(md).toContain('| Cluster | Outcome | Why | Spend |');
+    expect(md).toContain('| `aaaa21` | applied |  | $0.50, 1,000 input + 100 output tokens |');
+    expect(md.find((l) => l.startsWith('| `bbbb22`'))).toMatch(/ \| \$0\.25 \|$/);
+    expect(md).toContain('| `dddd24` | rejected | protected-paths: changed test/a.test.js \\| x | the usage file is not JSON |');
+    expect(md).toContain('| `eeee25` | not dispatched | needs a person: infrastructure (…) |  |');
+    expect(md).toContain('Fixer spend in cycle 2: $0.75, 1,000 input + 100 output tokens; the loop so far: $1.75, 3,000 input + 100 output tokens.');
+  });
+
+  it("sets the cycle's fixerSpend entry in report.json once, beside the markdown section", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gl-outcomes-'));
+    try {
+      const report = { markdown: join(dir, 'report.md'), json: join(dir, 'report.json') };
+      writeFileSync(report.markdown, '# Cycle 3\n');
+      const base = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'analysis', 'fixtures', 'golden', 'report-cycle-2.json'), 'utf8'));
+      writeFileSync(report.json, JSON.stringify(base));
+      const results = fix.results.map((r, i) => (i === 0 ? { ...r, spend: { usd: 0.5 } } : r));
+      await appendFixSection(report, 2, { ...fix, results }, integrate, {}, { usd: 0.9 });
+      await appendFixSection(report, 2, { ...fix, results }, integrate, {}, { usd: 0.9 });
+      const json = CycleReportSchema.parse(JSON.parse(readFileSync(report.json, 'utf8')));
+      expect(json.fixerSpend).toEqual([
+        {
+          cycle: 2,
+          spend: { usd: 0.5 },
+          loop: { usd: 0.9 },
+          fixes: [
+            { fingerprint: 'aaaa21', outcome: 'accepted', spend: { usd: 0.5 } },
+            { fingerprint: 'bbbb22', outcome: 'accepted' },
+            { fingerprint: 'cccc23', outcome: 'accepted' },
+            { fingerprint: 'dddd24', outcome: 'rejected' },
+          ],
+        },
+      ]);
+      expect(readFileSync(report.markdown, 'utf8').match(/## Fixes of cycle 2/g)).toHaveLength(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,7 +5,8 @@ import { GreenloopError } from '@greenloop/core';
 import { analyzeCycle, type PreviousCycle, toPreviousCycle } from '../analysis/analyze-cycle.ts';
 import { RedisFlakeHistory } from '../analysis/redis-flake-history.ts';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
-import { appendFixOutcomes, renderFixOutcomes } from '../fix/outcomes-report.ts';
+import { spendLedger } from '../fix/budget.ts';
+import { appendFixSection } from '../fix/outcomes-report.ts';
 import { loopPaths } from '../paths.ts';
 import { requireLoop } from './deploy.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
@@ -81,7 +82,8 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
   const prev = run.cycle > 1 ? await ctx.store.getCycle(loop.id, run.cycle - 1) : undefined;
   if (prev) {
     const titles = Object.fromEntries((prev.stages.analyze?.result?.clusters ?? []).map((c) => [c.fingerprint, c.title]));
-    await appendFixOutcomes(result.report.markdown, renderFixOutcomes(prev.n, prev.stages.fix?.result, prev.stages.integrate?.result, titles));
+    const spent = (await spendLedger(ctx.store, loop.id, prev.n)).loop;
+    await appendFixSection(result.report, prev.n, prev.stages.fix?.result, prev.stages.integrate?.result, titles, spent);
   }
   const t = result.totals;
   return {

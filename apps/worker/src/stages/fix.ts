@@ -4,7 +4,7 @@ import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { budgetRefusal, fixAllowance, recordSpendMetric, spendLedger } from '../fix/budget.ts';
 import { configSecretNames } from '../fix/fixer-env.ts';
 import { integrateFixes } from '../fix/integrate.ts';
-import { appendFixOutcomes, renderFixOutcomes } from '../fix/outcomes-report.ts';
+import { appendFixSection } from '../fix/outcomes-report.ts';
 import { redoConflictingFix } from '../fix/redo.ts';
 import { runFix } from '../fix/run-fix.ts';
 import { loopPaths } from '../paths.ts';
@@ -109,7 +109,8 @@ export async function integrateStage(ctx: WorkerContext, run: StageRun): Promise
   const analysis = cycle.stages.analyze?.result;
   if (analysis) {
     const titles = Object.fromEntries(analysis.clusters.map((c) => [c.fingerprint, c.title]));
-    await appendFixOutcomes(analysis.report.markdown, renderFixOutcomes(run.cycle, fix, result, titles));
+    const spent = (await spendLedger(ctx.store, loop.id, run.cycle)).loop;
+    await appendFixSection(analysis.report, run.cycle, fix, result, titles, spent);
   }
   return {
     result,
