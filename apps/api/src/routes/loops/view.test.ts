@@ -26,6 +26,7 @@ const LOOP: LoopRecord = {
   stage: 'analyze',
   stop: { rule: 'no-progress', message: 'same 2 clusters twice', clusters: ['f00d', 'beef'] },
   latest: { total: 10, passed: 8, failed: 2, skipped: 0, durationMs: 1234.5 },
+  spend: { usd: 1.25, inputTokens: 120_000, outputTokens: 4_000 },
   teardown: 'done',
 };
 const CYCLE: CycleRecord = {
@@ -39,6 +40,7 @@ const CYCLE: CycleRecord = {
   failingTests: ['suite > "quoted" test', 'suite > ünïcode\ttab'],
   failingFingerprints: ['f00d', 'beef'],
   report: { markdown: '/home/x/report.md', json: '/home/x/report.json' },
+  spend: { usd: 0.75, inputTokens: 70_000, outputTokens: 2_500 },
   stages: {},
 };
 const STAGE: StageRecord = {
