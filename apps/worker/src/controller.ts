@@ -21,7 +21,7 @@ import {
 import { type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
 import { environmentFailure } from './analysis/triage.ts';
 import { loadEnvironment, type WorkerContext } from './context.ts';
-import { spendLedger } from './fix/budget.ts';
+import { clusterBudgetStop, spendLedger } from './fix/budget.ts';
 import { planFixes } from './fix/dispatch.ts';
 import { ensureBranch, resolveCommit } from './git/repo.ts';
 import { collectFixes } from './stage-closing.ts';
@@ -96,15 +96,16 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
       if (cycle.totals === undefined) await recordAnalysis(ctx, loop, cycle, analysis);
       loop.latest = analysis.totals;
 
-      // The loop budget is checked on what earlier cycles spent, so a controller replayed after this cycle's fixers ran decides the same.
+      // Budgets are checked on what earlier cycles spent, so a controller replayed after this cycle's fixers ran decides the same.
       const perLoop = environment.fixer?.budget?.perLoop;
-      const earlier = perLoop ? await spendLedger(store, loopId, n - 1) : undefined;
-      const stop = evaluateStopRules(
-        await outcomes(ctx, loopId, n),
-        environment.loop,
-        Date.now() - Date.parse(loop.startedAt ?? loop.createdAt),
-        perLoop && earlier ? { cap: perLoop, spent: earlier.loop, nextRun: earlier.costliestRun } : undefined,
-      );
+      const earlier = environment.fixer?.budget ? await spendLedger(store, loopId, n - 1) : undefined;
+      const stop =
+        evaluateStopRules(
+          await outcomes(ctx, loopId, n),
+          environment.loop,
+          Date.now() - Date.parse(loop.startedAt ?? loop.createdAt),
+          perLoop && earlier ? { cap: perLoop, spent: earlier.loop, nextRun: earlier.costliestRun } : undefined,
+        ) ?? (environment.fixer && earlier ? clusterBudgetStop(earlier, environment.fixer, analysis.clusters) : undefined);
       if (stop) return await finish(ctx, loop, stop.rule === 'green' ? 'green' : 'stopped', stop);
 
       // fix → integrate (skipped when no fixer is configured: the loop redeploys and retests only)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { budgetRefusal, fixAllowance, type SpendLedger } from './budget.ts';
+import { budgetRefusal, clusterBudgetStop, fixAllowance, type SpendLedger } from './budget.ts';
 import { planFixes } from './dispatch.ts';
 import { fixerConfig, testCluster } from './testing.ts';
 
@@ -50,5 +50,30 @@ describe('fixer.budget before dispatch', () => {
     expect(() => fixerConfig(['fix'], { budget: { perLoop: {} } })).toThrow(/usd, tokens or both/);
     expect(() => fixerConfig(['fix'], { budget: { perLoop: { usd: -1 } } })).toThrow(/positive number of US dollars/);
     expect(() => fixerConfig(['fix'], { budget: { perRun: { usd: 1 } } })).toThrow();
+  });
+
+  it('stops the loop when every cluster a fixer could take has spent its own cap', () => {
+    const fixer = fixerConfig(['fix'], { budget: { perCluster: { usd: 1 } } });
+    const infra = { ...testCluster('eeeeee'), triage: 'infrastructure' as const };
+    const spent = ledger({ byCluster: { aaaaaa: { usd: 1 }, bbbbbb: { usd: 0.7 } }, costliestRun: { usd: 0.5 } });
+    // bbbbbb: $0.70 + a $0.50 run would pass $1; the infrastructure cluster is never a fixer's.
+    const stop = clusterBudgetStop(
+      spent,
+      fixer,
+      [clusters[0], clusters[1], infra].filter((c) => c !== undefined),
+    );
+    expect(stop).toMatchObject({ rule: 'budget', clusters: ['aaaaaa', 'bbbbbb'] });
+    expect(stop?.message).toBe(
+      'fixer.budget.perCluster: each of the 2 failure cluster(s) left to fix has reached its cap or could pass it with one more run (e.g. spent $1.00 of a $1.00 cap)',
+    );
+    // One cluster with room left: the loop goes on.
+    expect(clusterBudgetStop(spent, fixer, clusters)).toBeUndefined();
+    expect(
+      clusterBudgetStop(
+        spent,
+        fixerConfig(['fix']),
+        [clusters[0]].filter((c) => c !== undefined),
+      ),
+    ).toBeUndefined();
   });
 });

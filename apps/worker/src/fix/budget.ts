@@ -2,13 +2,16 @@ import {
   addSpend,
   type BudgetCap,
   budgetOverrun,
+  type ClusterSummary,
   type FixerBudget,
+  type FixerConfig,
   type FixResult,
   type LoopStore,
   maxSpend,
   recordFixerSpend,
   remainingBudget,
   type Spend,
+  type StopReason,
   scaleSpend,
   tighterBudget,
 } from '@greenloop/core';
@@ -70,6 +73,27 @@ export function budgetRefusal(ledger: SpendLedger, budget: FixerBudget | undefin
     if (over) return `fixer.budget.perLoop: the loop's fixers ${over}`;
   }
   return undefined;
+}
+
+/**
+ * The `budget` stop when every failing cluster a fixer could take has reached (or would pass with its next
+ * run) its `perCluster` cap: another cycle could dispatch no fixer, so it would only redeploy and retest.
+ */
+export function clusterBudgetStop(
+  ledger: SpendLedger,
+  fixer: Pick<FixerConfig, 'budget' | 'skipTriage'>,
+  clusters: readonly ClusterSummary[],
+): StopReason | undefined {
+  const cap = fixer.budget?.perCluster;
+  const fixable = clusters.filter((c) => !fixer.skipTriage.includes(c.triage));
+  if (!cap || fixable.length === 0) return undefined;
+  const reasons = fixable.map((c) => budgetOverrun(ledger.byCluster[c.fingerprint], cap, ledger.costliestRun));
+  if (reasons.some((r) => r === undefined)) return undefined;
+  return {
+    rule: 'budget',
+    message: `fixer.budget.perCluster: each of the ${fixable.length} failure cluster(s) left to fix has reached its cap or could pass it with one more run (e.g. ${reasons[0]})`,
+    clusters: fixable.map((c) => c.fingerprint),
+  };
 }
 
 /** What one fix may spend on its attempts: what is left of its cluster's cap and of the loop's, the tighter. */
