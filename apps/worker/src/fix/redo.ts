@@ -4,7 +4,7 @@ import type { WorkerContext } from '../context.ts';
 import { loopPaths } from '../paths.ts';
 import { sandboxSettings } from '../process/sandbox.ts';
 import { runOwnedAttempt } from '../stages/owned-attempt.ts';
-import { recordSpendMetric } from './budget.ts';
+import { budgetRefusal, recordSpendMetric, spendLedger } from './budget.ts';
 import { configSecretNames } from './fixer-env.ts';
 import { runFix } from './run-fix.ts';
 
@@ -37,6 +37,14 @@ export async function redoConflictingFix(ctx: WorkerContext, req: RedoRequest): 
   const files = analysis?.clusterFiles[fix.fingerprint];
   if (!fixer || !cluster || !files)
     return { fingerprint: fix.fingerprint, outcome: 'skipped', reason: 'no fixer or cluster evidence to re-do it with', attempts: 0 };
+  // A re-done fix is another fixer run: the budget is checked before it starts, like any other.
+  const ledger = fixer.budget ? await spendLedger(ctx.store, loop.id, cycle.n) : undefined;
+  const overBudget = ledger && budgetRefusal(ledger, fixer.budget, fix.fingerprint);
+  if (overBudget) {
+    const refused: FixResult = { fingerprint: fix.fingerprint, outcome: 'skipped', reason: `not re-done: ${overBudget}`, attempts: 0 };
+    await ctx.store.putRedoOutcome(loop.id, cycle.n, refused);
+    return refused;
+  }
   const paths = loopPaths(ctx.env.home, loop.id);
   await ctx.store.emit({
     type: 'stage.progress',
