@@ -1,5 +1,5 @@
-import type { LoopEvent, LoopRecord, TestTotals } from '@greenloop/core';
-import { formatDuration, STAGES } from '@greenloop/core';
+import type { LoopEvent, LoopRecord, Spend, TestTotals } from '@greenloop/core';
+import { formatDuration, formatSpend, STAGES } from '@greenloop/core';
 
 /** ANSI styling that turns into plain text when colors are off (pipes, CI logs, NO_COLOR). */
 export interface Paint {
@@ -98,6 +98,8 @@ export interface CycleView {
   totals?: TestTotals;
   green?: boolean;
   hasReport?: boolean;
+  /** What the cycle's fixers reported spending. */
+  spend?: Spend;
   stages?: Record<string, { status: string; summary?: string; error?: { message: string; hint?: string } }>;
 }
 
@@ -165,20 +167,24 @@ export function loopDetail(p: Paint, loop: LoopView): string {
   if (loop.finishedAt && loop.startedAt) lines.push(`  took         ${formatDuration(Date.parse(loop.finishedAt) - Date.parse(loop.startedAt))}`);
   if (!loop.finishedAt && loop.stage) lines.push(`  now          cycle ${loop.cycle} · ${loop.stage}`);
   if (loop.stop) lines.push(`  stopped      ${loop.stop.rule}: ${loop.stop.message}`);
+  if (loop.spend) lines.push(`  AI spend     ${formatSpend(loop.spend)}`);
   for (const n of loop.notices ?? []) lines.push(`  ${p.yellow('notice')}       ${n}`);
   const cycles = loop.cycles ?? [];
   for (const w of unsandboxed(cycles.at(-1))) lines.push(`  ${p.yellow('warning')}      ${w}`);
   if (cycles.length) {
     lines.push('');
+    // The SPEND column only once a fixer reported usage: most fixers (scripts) report none.
+    const spendColumn = cycles.some((c) => c.spend);
     lines.push(
       table(
         p,
-        ['CYCLE', 'COMMIT', 'RESULT', 'TESTS', 'STAGES'],
+        ['CYCLE', 'COMMIT', 'RESULT', 'TESTS', ...(spendColumn ? ['SPEND'] : []), 'STAGES'],
         cycles.map((c) => [
           String(c.n),
           c.commit.slice(0, 7),
           cycleResult(p, c),
           totalsLabel(p, c.totals),
+          ...(spendColumn ? [c.spend ? formatSpend(c.spend) : '-'] : []),
           stagesInOrder(c.stages ?? {})
             .map(([name, s]) => (s.status === 'succeeded' ? name : s.status === 'running' ? p.cyan(`${name}…`) : p.red(`${name}:${s.status}`)))
             .join(' '),
