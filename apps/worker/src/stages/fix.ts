@@ -46,19 +46,20 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
   const cluster = analysis?.clusters.find((c) => c.fingerprint === fingerprint);
   const files = analysis?.clusterFiles[fingerprint];
   if (!cycle || !cluster || !files) throw new GreenloopError('CLUSTER_NOT_FOUND', `cluster ${fingerprint} is not in cycle ${n}'s analysis`);
-  // The budget is checked again right before the fixer starts: fixers of this cycle that ran first have reported since the plan.
-  const ledger = fixer.budget ? await spendLedger(ctx.store, loopId, n) : undefined;
-  const overBudget = ledger && budgetRefusal(ledger, fixer.budget, fingerprint);
-  if (overBudget) return await save({ fingerprint, outcome: 'skipped', reason: `not started: ${overBudget}`, attempts: 0 });
-  const budget = ledger && fixAllowance(ledger, fixer.budget, fingerprint);
   const paths = loopPaths(ctx.env.home, loopId);
-  await ctx.store.emit({ type: 'stage.progress', loopId, cycle: n, stage: 'fix', message: `fixer started for "${cluster.title}"`, data: { fingerprint } });
   // A retry waits for a fixer a live worker still runs, and ends one a dead worker left (by record).
   const owned = { redis: ctx.store.redis, prefix: ctx.store.prefix, loopId, cycle: n, stage: `fix:${fingerprint}`, log: ctx.log };
   const maxWaitMs = (fixer.timeout + fixer.verifyTimeout) * fixer.attemptsPerCycle + 60_000;
   const result = await ctx.cancels.run(loopId, (signal) =>
-    runOwnedAttempt({ ...owned, maxWaitMs, signal }, (processes) =>
-      runFix({
+    runOwnedAttempt({ ...owned, maxWaitMs, signal }, async (processes): Promise<FixResult> => {
+      // The budget is checked again right before this worker starts the fixer (fixers of this cycle that ran
+      // first have reported since the plan); a fixer another worker still runs is waited for, never refused.
+      const ledger = fixer.budget ? await spendLedger(ctx.store, loopId, n) : undefined;
+      const overBudget = ledger && budgetRefusal(ledger, fixer.budget, fingerprint);
+      if (overBudget) return { fingerprint, outcome: 'skipped', reason: `not started: ${overBudget}`, attempts: 0 };
+      const budget = ledger && fixAllowance(ledger, fixer.budget, fingerprint);
+      await ctx.store.emit({ type: 'stage.progress', loopId, cycle: n, stage: 'fix', message: `fixer started for "${cluster.title}"`, data: { fingerprint } });
+      return await runFix({
         repo: ctx.env.repo,
         baseCommit: cycle.commit,
         loopId,
@@ -77,8 +78,8 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
         ...(budget ? { budget } : {}),
         signal,
         log: ctx.log.child({ loopId, cycle: n, fingerprint }),
-      }),
-    ),
+      });
+    }),
   );
   return await save(result);
 }
