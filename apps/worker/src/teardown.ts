@@ -28,7 +28,13 @@ export async function finish(ctx: WorkerContext, loop: LoopRecord, state: LoopSt
   };
   delete ended.stage;
   await store.saveLoop(ended);
-  await store.emit({ type: 'loop.finished', loopId: loop.id, cycle: loop.cycle, message: `loop ${state}: ${stop.message}`, data: { state, stop } });
+  await store.emit({
+    type: 'loop.finished',
+    loopId: loop.id,
+    cycle: loop.cycle,
+    message: `loop ${state}: ${stop.message}`,
+    data: { state, stop, ...(ended.spend ? { spend: ended.spend } : {}) },
+  });
   ctx.log.info({ loopId: loop.id, state, rule: stop.rule }, stop.message);
   await notify(ctx, ended, 'loop-finished');
   return (await teardown(ctx, ended)).state;

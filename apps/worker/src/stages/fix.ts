@@ -31,7 +31,7 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
       cycle: n,
       stage: 'fix',
       message: `fix for ${fingerprint}: ${r.outcome}${r.reason ? ` (${r.reason})` : ''}`,
-      data: { fingerprint, outcome: r.outcome },
+      data: { fingerprint, outcome: r.outcome, ...(r.spend ? { spend: r.spend } : {}) },
     });
     return r;
   };
