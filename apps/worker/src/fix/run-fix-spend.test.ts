@@ -57,6 +57,26 @@ describe('runFix: what the fixer spent', () => {
     const quiet = await runFix(await fixRequest(t, testCluster('5pend03'), budgeted, log));
     expect(quiet.spend).toBeUndefined();
     expect(quiet.spendNote).toBe('fixer.budget is set but this run reported no usage, so the budget cannot count it');
+
+    // Codex reports tokens only: a dollar budget cannot count them without a price.
+    const codex = await nodeScript(
+      t.root,
+      'codex-fixer',
+      `console.log(JSON.stringify({ type: 'turn.completed', usage: { input_tokens: 24763, cached_input_tokens: 24448, output_tokens: 122 } }));`,
+    );
+    const unpriced = await runFix(await fixRequest(t, testCluster('5pend05'), fixerConfig(codex, { budget: { perLoop: { usd: 5 } } }), log));
+    expect(unpriced.spend).toEqual({ inputTokens: 24763, outputTokens: 122 });
+    expect(unpriced.spendNote).toContain('set fixer.pricePerMillionTokens');
+    const priced = await runFix(
+      await fixRequest(
+        t,
+        testCluster('5pend06'),
+        fixerConfig(codex, { budget: { perLoop: { usd: 5 } }, pricePerMillionTokens: { input: 1.25, output: 10 } }),
+        log,
+      ),
+    );
+    expect(priced.spend).toEqual({ inputTokens: 24763, outputTokens: 122, usd: (24763 * 1.25 + 122 * 10) / 1e6 });
+    expect(priced.spendNote).toBeUndefined();
   });
 
   it('gives a sandboxed fixer a {{usageFile}} outside its clone: the usage is recorded, the file is not part of the fix', async () => {

@@ -234,8 +234,7 @@ async function runAttempt(ctx: AttemptContext): Promise<FixResult> {
     price: req.fixer.pricePerMillionTokens,
   });
   if (usage.spend) base.spend = usage.spend;
-  const spendNote =
-    usage.note ?? (!usage.spend && req.fixer.budget ? 'fixer.budget is set but this run reported no usage, so the budget cannot count it' : undefined);
+  const spendNote = usage.note ?? budgetBlindSpot(req.fixer, usage.spend);
   if (spendNote) base.spendNote = spendNote;
   const tail = () => outputTail(join(dir, 'fixer.stderr.log'), join(dir, 'fixer.stdout.log'));
   if (run.cancelled) return { ...base, outcome: 'cancelled', reason: 'cancelled while the fixer ran' };
@@ -340,6 +339,15 @@ async function commitTree(ctx: AttemptContext, tree: string): Promise<string> {
   const commit = (await gitExec(req.repo, [...GIT_IDENTITY, 'commit-tree', tree, '-p', req.baseCommit, '-m', subject, '-m', body, '-m', trailers])).trim();
   await gitExec(req.repo, ['update-ref', `refs/heads/${ctx.branch}`, commit]);
   return commit;
+}
+
+/** What a budget cannot count of this run's reported usage, if anything: said on the fix result. */
+function budgetBlindSpot(fixer: FixRequest['fixer'], spend: Spend | undefined): string | undefined {
+  if (!fixer.budget) return undefined;
+  if (!spend) return 'fixer.budget is set but this run reported no usage, so the budget cannot count it';
+  const usdCap = fixer.budget.perCluster?.usd !== undefined || fixer.budget.perLoop?.usd !== undefined;
+  if (spend.usd === undefined && usdCap) return 'this run reported tokens but no price, so the usd budget cannot count it; set fixer.pricePerMillionTokens';
+  return undefined;
 }
 
 /** The end of a command's output, for a reason a person (or the next attempt) can act on. */
