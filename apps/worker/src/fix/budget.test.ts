@@ -50,6 +50,8 @@ describe('fixer.budget before dispatch', () => {
     expect(() => fixerConfig(['fix'], { budget: { perLoop: {} } })).toThrow(/usd, tokens or both/);
     expect(() => fixerConfig(['fix'], { budget: { perLoop: { usd: -1 } } })).toThrow(/positive number of US dollars/);
     expect(() => fixerConfig(['fix'], { budget: { perRun: { usd: 1 } } })).toThrow();
+    expect(() => fixerConfig(['fix'], { budget: { perCluster: { tokens: 1.5 } } })).toThrow(/positive whole number of tokens/);
+    expect(() => fixerConfig(['fix'], { budget: { perLoop: { usd: 'five' } } })).toThrow(/positive number of US dollars/);
   });
 
   it('stops the loop when every cluster a fixer could take has spent its own cap', () => {

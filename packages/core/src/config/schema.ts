@@ -140,11 +140,13 @@ export const TRIAGE_CLASSES = [
 ] as const;
 export type TriageClass = (typeof TRIAGE_CLASSES)[number];
 
+const USD_HINT = 'expected a positive number of US dollars, e.g. 5';
+const TOKENS_HINT = 'expected a positive whole number of tokens (input + output), e.g. 2000000';
 /** A spend cap: US dollars, tokens (input + output), or both; reaching either is reaching the cap. */
 const BudgetCapSchema = z
   .strictObject({
-    usd: z.number().positive({ error: 'expected a positive number of US dollars, e.g. 5' }).optional(),
-    tokens: z.number().int().positive({ error: 'expected a positive whole number of tokens, e.g. 2000000' }).optional(),
+    usd: z.number({ error: USD_HINT }).positive({ error: USD_HINT }).optional(),
+    tokens: z.number({ error: TOKENS_HINT }).int({ error: TOKENS_HINT }).positive({ error: TOKENS_HINT }).optional(),
   })
   .refine((c) => c.usd !== undefined || c.tokens !== undefined, { error: 'expected usd, tokens or both, e.g. { usd: 5 }' });
 
