@@ -23,6 +23,12 @@ console.log(JSON.stringify({
 process.exit(run.status ?? 1);
 `;
 
+/** Changes nothing; writes its usage to {{usageFile}}, as a wrapper script around an agent would. */
+const WRAPPER_FIXER = `import { writeFileSync } from 'node:fs';
+writeFileSync(process.argv[2], JSON.stringify({ usd: 0.6, inputTokens: 1000, outputTokens: 100 }));
+console.log('looked, changed nothing');
+`;
+
 describe('e2e: fixer budget', () => {
   const h = demoHarness();
   afterAll(() => h.cleanup());
@@ -97,6 +103,54 @@ describe('e2e: fixer budget', () => {
       expect(metrics).toContain('greenloop_fixer_spend_usd_total{environment="demo"} 0.6');
       expect(metrics).toContain('greenloop_fixer_input_tokens_total{environment="demo"} 5000');
       expect(metrics).toContain('greenloop_fixer_output_tokens_total{environment="demo"} 400');
+    } finally {
+      await api.close();
+      await worker.close();
+    }
+  });
+
+  it('stops with rule "budget" when every failing cluster has spent its perCluster cap, reading {{usageFile}} from the sandboxed fixer', {
+    timeout: 150_000,
+  }, async () => {
+    writeFileSync(join(h.repo, 'tools', 'wrapper-fixer.js'), WRAPPER_FIXER);
+    const file = join(h.repo, 'greenloop.yaml');
+    const y = parse(readFileSync(file, 'utf8')) as { environments: { demo: { fixer: Record<string, unknown> } } };
+    y.environments.demo.fixer = { command: ['node', 'tools/wrapper-fixer.js', '{{usageFile}}'], timeout: '1m', budget: { perCluster: { usd: 1 } } };
+    writeFileSync(file, stringify(y));
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'add', '-A'], { cwd: h.repo });
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'a wrapper that writes its usage, and a cluster budget'], {
+      cwd: h.repo,
+    });
+
+    const log = createLogger('e2e', 'warn');
+    const worker = await startWorker(h.env, log, h.redisUrl, { ...process.env });
+    const api = await startApi(h.env, log, h.redisUrl);
+    const auth = { authorization: `Bearer ${h.token}` };
+    try {
+      const res = await fetch(`${api.url}/v1/loops`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ environment: 'demo' }),
+      });
+      expect(res.status).toBe(202);
+      const { id } = (await res.json()) as { id: string };
+      const loop = await h.waitForEnd(id, 140_000);
+
+      // Every cluster's fixer ran once ($0.60 each, nothing changed); one more run each would pass $1.00.
+      const fix = (await h.store.getStage(id, 1, 'fix'))?.result;
+      const n = fix?.results.length ?? 0;
+      expect(n, JSON.stringify(fix)).toBeGreaterThanOrEqual(2);
+      for (const r of fix?.results ?? []) {
+        expect(r.outcome).toBe('no-change');
+        expect(r.spend).toEqual({ usd: 0.6, inputTokens: 1000, outputTokens: 100 });
+        expect(r.sandboxed).toBe(true);
+      }
+      expect(loop.stop?.rule, JSON.stringify(loop.stop)).toBe('budget');
+      expect(loop.stop?.message).toBe(
+        `fixer.budget.perCluster: each of the ${n} failure cluster(s) left to fix has reached its cap or could pass it with one more run (e.g. spent $0.60 of a $1.00 cap, and the next run could cost $0.60)`,
+      );
+      expect(loop.cycle).toBe(2);
+      expect(loop.spend).toEqual({ usd: Math.round(0.6 * n * 100) / 100, inputTokens: 1000 * n, outputTokens: 100 * n });
     } finally {
       await api.close();
       await worker.close();
