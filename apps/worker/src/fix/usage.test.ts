@@ -56,6 +56,8 @@ describe('fixer usage parsing', () => {
       expect(r.note, text).toMatch(/no spend recorded/);
       expect(r.note).not.toContain(secret);
     }
+    // A line that merely looks like Claude's does not hide another agent's usage.
+    expect(parseUsageText(`echo '{"type":"result"'\n${sample('aider.txt')}`).source).toBe('aider');
     // Output with no usage at all is not an error: nothing is recorded and nothing is said.
     expect(parseUsageText('edited src/routes.js\n')).toEqual({});
     expect(parseUsageText('')).toEqual({});

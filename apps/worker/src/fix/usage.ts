@@ -78,7 +78,10 @@ export function parseUsageFile(text: string | undefined, maxBytes = USAGE_FILE_M
 export function parseUsageText(raw: string | undefined): UsageReading {
   if (!raw) return {};
   const text = stripAnsi(raw);
-  return claudeUsage(text) ?? codexUsage(text) ?? aiderUsage(text) ?? {};
+  // The first format that yields numbers wins; a note only when none does (a Claude-looking line in
+  // Codex's or Aider's output must not hide their usage).
+  const readings = [claudeUsage(text), codexUsage(text), aiderUsage(text)].filter((r) => r !== undefined);
+  return readings.find((r) => r.spend) ?? readings[0] ?? {};
 }
 
 // ---- Claude Code ----------------------------------------------------------------------------------
