@@ -1,4 +1,4 @@
-import type { CycleRecord, LoopRecord, TestTotals } from '@greenloop/core';
+import { type CycleRecord, formatSpend, isEmptySpend, type LoopRecord, type TestTotals } from '@greenloop/core';
 import type { SlackBlock, SlackMessage } from './messages.ts';
 import { fitSlackLimits, formatDuration, loopUrl } from './messages.ts';
 import { escapeMrkdwn, safeInline } from './mrkdwn.ts';
@@ -74,15 +74,9 @@ export function passRate(t: TestTotals): string {
   return `${((t.passed / t.total) * 100).toFixed(1).replace(/\.0$/, '')}%`;
 }
 
-/**
- * "$1.23" when the record carries AI spend. The `spend` field is added to loop and cycle records by the
- * cost tracking, which may not be there: read it structurally and show nothing without it.
- */
+/** "$1.23" (and tokens when reported) when the record carries AI spend; nothing without it. */
 export function spentText(record: LoopRecord | CycleRecord): string | undefined {
-  const spend: unknown = (record as { spend?: unknown }).spend;
-  if (!spend || typeof spend !== 'object') return undefined;
-  const usd: unknown = (spend as { usd?: unknown }).usd;
-  return typeof usd === 'number' && Number.isFinite(usd) && usd >= 0 ? `$${usd.toFixed(2)}` : undefined;
+  return isEmptySpend(record.spend) ? undefined : formatSpend(record.spend);
 }
 
 /**
