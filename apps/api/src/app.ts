@@ -11,9 +11,11 @@ import auditRoutes from './routes/audit/index.ts';
 import dashboardRoutes from './routes/dashboard/index.ts';
 import eventsRoutes from './routes/events/index.ts';
 import healthRoutes from './routes/health/index.ts';
+import insightsRoutes from './routes/insights/index.ts';
 import loopsRoutes from './routes/loops/index.ts';
 import metricsRoutes from './routes/metrics/index.ts';
 import schedulesRoutes from './routes/schedules/index.ts';
+import sessionRoutes from './routes/session/index.ts';
 import tokensRoutes from './routes/tokens/index.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
 import { type SseOptions, StreamSlots } from './sse.ts';
@@ -94,6 +96,8 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
       await app.register(schedulesRoutes, { prefix: '/v1/schedules' });
       await app.register(tokensRoutes, { prefix: '/v1/tokens' });
       await app.register(auditRoutes, { prefix: '/v1/audit' });
+      await app.register(sessionRoutes, { prefix: '/v1/session' });
+      await app.register(insightsRoutes, { prefix: '/v1/insights' });
       await app.register(dashboardRoutes);
       if (deps.adminQueues !== false) await registerAdminQueues(app, deps.queues);
     },

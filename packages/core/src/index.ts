@@ -8,6 +8,7 @@ export * from './duration.ts';
 export * from './env.ts';
 export * from './environment-claim.ts';
 export * from './errors.ts';
+export * from './flake-rule.ts';
 export * from './jobs.ts';
 export * from './logger.ts';
 export * from './loops.ts';

@@ -21,6 +21,8 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'loops', description: 'Loops, cycles, reports, artifacts, events' },
         { name: 'schedules', description: 'Cron schedules that start loops' },
+        { name: 'insights', description: 'Across loops: failure clusters, flaky tests, trends' },
+        { name: 'auth', description: 'The calling token and what it may do' },
         { name: 'admin', description: 'Tokens and audit trail (admin role)' },
         { name: 'ops', description: 'Health and metrics' },
       ],

@@ -1,3 +1,4 @@
+import { isKnownFlaky } from '@greenloop/core';
 import type { FailedAttempt, ParsedTestCase } from './types.ts';
 
 /**
@@ -23,19 +24,9 @@ function nameKey(t: ParsedTestCase): string {
   return `${t.classname}\u0000${t.name}`;
 }
 
-/** A test that failed its only rerun is still called flaky when it flaked in this many earlier cycles… */
-const KNOWN_FLAKY_MIN_FLAKES = 2;
-/** …and flakes make at least this share of its recorded failures. */
-const KNOWN_FLAKY_MIN_SHARE = 0.3;
-
 function historyNote(stats: FlakeStats | undefined): string {
   if (!stats || stats.flakes === 0) return '';
   return `; flaked in ${stats.flakes} earlier cycle(s) of ${stats.flakyLoops} loop(s), failed for real in ${stats.failures}`;
-}
-
-function knownFlaky(stats: FlakeStats | undefined): boolean {
-  if (!stats) return false;
-  return stats.flakes >= KNOWN_FLAKY_MIN_FLAKES && stats.flakes / (stats.flakes + stats.failures) >= KNOWN_FLAKY_MIN_SHARE;
 }
 
 /**
@@ -69,7 +60,7 @@ export function labelFlaky(
     if (again.length === 0) {
       out.notRerun.push(t.id);
       out.tests.push(t);
-    } else if (passedOn > 0 || (again.length === 1 && knownFlaky(stats))) {
+    } else if (passedOn > 0 || (again.length === 1 && isKnownFlaky(stats))) {
       const first: FailedAttempt = { kind: 'first-run' };
       if (t.message !== undefined) first.message = t.message;
       if (t.type !== undefined) first.type = t.type;

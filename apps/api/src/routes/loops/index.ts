@@ -7,6 +7,7 @@ import { ENV_NAME_PATTERN, loopIdParams, POSITIVE_INT_PATTERN } from '../../sche
 import artifactRoutes from './artifacts.ts';
 import cycleRoutes from './cycles.ts';
 import eventRoutes from './events.ts';
+import evidenceRoutes from './evidence.ts';
 
 /** Where a loop's resources live, for clients that follow links instead of building URLs. */
 export function loopLinks(id: string) {
@@ -207,6 +208,7 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
   await app.register(cycleRoutes);
   await app.register(artifactRoutes);
   await app.register(eventRoutes);
+  await app.register(evidenceRoutes);
 };
 
 export default loopsPlugin;
