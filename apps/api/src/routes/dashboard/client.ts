@@ -1,6 +1,8 @@
 /**
  * The dashboard's script, served as-is (no build step). Vanilla JS for current browsers. Every value from
- * the API reaches the DOM through textContent or attributes set by code, never as HTML. The token lives in
+ * the API reaches the DOM through textContent or attributes set by code, never as HTML — with one
+ * exception: a cycle report's markdown, rendered by markdown-it (raw HTML off) and then sanitized by
+ * DOMPurify into a DOM fragment (no HTML string is ever assigned to the page). The token lives in
  * sessionStorage and only ever travels in the Authorization header.
  *
  * Kept in String.raw so the JS source is byte for byte what is written here; it must not contain backticks.
@@ -13,15 +15,20 @@ export const DASHBOARD_JS = String.raw`'use strict';
   var LIST_PAGE = 50;
   var TERMINAL = ['green', 'stopped', 'failed', 'cancelled'];
   var STAGES = ['deploy', 'test', 'analyze', 'fix', 'integrate'];
+  var VIEWS = ['loops', 'clusters', 'flaky', 'trends', 'schedules'];
 
   var state = {
     token: sessionStorage.getItem(TOKEN_KEY) || '',
+    session: null,
+    view: 'loops',
     selected: null,
+    loop: null,
     stream: null,
     listTimer: null,
     retryTimer: null,
     refreshTimer: null,
     listPages: 1,
+    charts: [],
   };
 
   function $(id) { return document.getElementById(id); }
@@ -50,21 +57,46 @@ export const DASHBOARD_JS = String.raw`'use strict';
     return isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
   }
 
-  function fmtDuration(fromIso, toIso) {
-    if (!fromIso) return '';
-    var ms = (toIso ? Date.parse(toIso) : Date.now()) - Date.parse(fromIso);
+  function fmtMs(ms) {
     if (!(ms >= 0)) return '';
-    var s = Math.round(ms / 1000);
+    if (ms < 1000) return Math.round(ms) + 'ms';
+    var s = Math.round(ms / 100) / 10;
     if (s < 60) return s + 's';
+    s = Math.round(s);
     var m = Math.floor(s / 60);
     if (m < 60) return m + 'm ' + (s % 60) + 's';
     return Math.floor(m / 60) + 'h ' + (m % 60) + 'm';
   }
 
+  function fmtDuration(fromIso, toIso) {
+    if (!fromIso) return '';
+    return fmtMs((toIso ? Date.parse(toIso) : Date.now()) - Date.parse(fromIso));
+  }
+
+  function pct(x) { return typeof x === 'number' ? Math.round(x * 1000) / 10 + '%' : '—'; }
+
   function totalsText(t) {
     if (!t || typeof t.total !== 'number') return '—';
-    var pct = t.total > 0 ? Math.round((100 * (t.passed || 0)) / t.total) : 0;
-    return pct + '% passed (' + (t.passed || 0) + ' passed, ' + (t.failed || 0) + ' failed' + (t.skipped ? ', ' + t.skipped + ' skipped' : '') + ' of ' + t.total + ')';
+    var p = t.total > 0 ? Math.round((100 * (t.passed || 0)) / t.total) : 0;
+    return p + '% passed (' + (t.passed || 0) + ' passed, ' + (t.failed || 0) + ' failed' + (t.skipped ? ', ' + t.skipped + ' skipped' : '') + ' of ' + t.total + ')';
+  }
+
+  /** AI spend as recorded on a loop or cycle: "$1.23 · 12,000 in / 3,400 out tokens"; '' when absent. */
+  function spendText(s) {
+    if (!s || typeof s !== 'object') return '';
+    var parts = [];
+    if (typeof s.usd === 'number') parts.push('$' + s.usd.toFixed(2));
+    var tokens = [];
+    if (typeof s.inputTokens === 'number') tokens.push(s.inputTokens.toLocaleString() + ' in');
+    if (typeof s.outputTokens === 'number') tokens.push(s.outputTokens.toLocaleString() + ' out');
+    if (tokens.length) parts.push(tokens.join(' / ') + ' tokens');
+    return parts.join(' · ');
+  }
+
+  function loopLink(loopId, text) {
+    var a = el('a', text || loopId);
+    a.href = '#loop=' + encodeURIComponent(loopId);
+    return a;
   }
 
   // ---- API access ------------------------------------------------------------------------------------
@@ -75,16 +107,22 @@ export const DASHBOARD_JS = String.raw`'use strict';
   NetworkError.prototype = Object.create(Error.prototype);
 
   /** fetch with the token; 401 → AuthError, network failure → NetworkError, other errors → Error(message). */
-  function api(path, accept, signal) {
+  function api(path, accept, signal, method, body, extraHeaders) {
     var headers = { Authorization: 'Bearer ' + state.token, Accept: accept || 'application/json' };
-    return fetch(path, { headers: headers, cache: 'no-store', credentials: 'omit', signal: signal }).then(
+    if (extraHeaders) Object.keys(extraHeaders).forEach(function (k) { headers[k] = extraHeaders[k]; });
+    var init = { method: method || 'GET', headers: headers, cache: 'no-store', credentials: 'omit', signal: signal };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    return fetch(path, init).then(
       function (res) {
         if (res.status === 401) throw new AuthError('The token was refused (missing, invalid, expired or revoked). Enter it again.');
         if (res.ok) return res;
-        return res.text().then(function (body) {
+        return res.text().then(function (text) {
           var msg = 'HTTP ' + res.status;
           try {
-            var e = JSON.parse(body);
+            var e = JSON.parse(text);
             if (e && e.message) msg += ' ' + (e.code ? e.code + ': ' : '') + e.message + (e.hint ? ' (' + e.hint + ')' : '');
           } catch (_) {
             /* not JSON: keep the status only */
@@ -121,19 +159,18 @@ export const DASHBOARD_JS = String.raw`'use strict';
     showError(err && err.message ? err.message : String(err));
   }
 
-  // ---- token prompt ------------------------------------------------------------------------------------
+  // ---- sign in -----------------------------------------------------------------------------------------
 
   function askToken(message) {
     stopStream();
     clearInterval(state.listTimer);
     clearTimeout(state.retryTimer);
     state.token = '';
+    state.session = null;
     sessionStorage.removeItem(TOKEN_KEY);
     $('login').hidden = false;
-    $('loops-panel').hidden = true;
-    $('loop-panel').hidden = true;
-    $('refresh').hidden = true;
-    $('logout').hidden = true;
+    VIEWS.forEach(function (v) { $('view-' + v).hidden = true; });
+    ['tabs', 'who', 'refresh', 'logout'].forEach(function (id) { $(id).hidden = true; });
     showError('');
     setStatus('');
     $('login-message').textContent = message || '';
@@ -141,17 +178,78 @@ export const DASHBOARD_JS = String.raw`'use strict';
     $('token').focus();
   }
 
+  /** Asks the API who the token is; then shows the views and the actions its role allows. */
   function start() {
-    $('login').hidden = true;
-    $('loops-panel').hidden = false;
-    $('refresh').hidden = false;
-    $('logout').hidden = false;
-    $('login-message').textContent = '';
-    loadLoops();
-    clearInterval(state.listTimer);
-    state.listTimer = setInterval(loadLoops, LIST_POLL_MS);
-    var id = selectedFromHash();
-    if (id) selectLoop(id);
+    apiJson('/v1/session').then(
+      function (session) {
+        state.session = session;
+        $('login').hidden = true;
+        $('login-message').textContent = '';
+        ['tabs', 'who', 'refresh', 'logout'].forEach(function (id) { $(id).hidden = false; });
+        renderWho(session);
+        renderEnvironmentChoices(session.environments || []);
+        $('start-form').hidden = !(session.can && session.can.startLoop);
+        loadLoops();
+        clearInterval(state.listTimer);
+        state.listTimer = setInterval(function () { if (state.view === 'loops') loadLoops(); }, LIST_POLL_MS);
+        routeFromHash();
+      },
+      function (err) { handleError(err, start); },
+    );
+  }
+
+  function renderWho(session) {
+    var who = $('who');
+    clear(who);
+    who.appendChild(document.createTextNode('Signed in as ' + session.name + ' · '));
+    who.appendChild(el('span', session.role, 'role'));
+    who.title = session.can && session.can.startLoop ? 'This role can start and cancel loops.' : 'This role can read; starting and cancelling loops needs the operator role.';
+  }
+
+  function renderEnvironmentChoices(envs) {
+    var start = $('start-env');
+    clear(start);
+    envs.forEach(function (e) { var o = el('option', e); o.value = e; start.appendChild(o); });
+    Array.prototype.forEach.call(document.querySelectorAll('select.env-filter'), function (sel) {
+      clear(sel);
+      var all = el('option', 'all');
+      all.value = '';
+      sel.appendChild(all);
+      envs.forEach(function (e) { var o = el('option', e); o.value = e; sel.appendChild(o); });
+    });
+  }
+
+  // ---- views -------------------------------------------------------------------------------------------
+
+  function routeFromHash() {
+    var h = location.hash;
+    var loop = /^#loop=([a-z0-9-]{6,64})$/.exec(h);
+    var view = /^#view=([a-z]+)$/.exec(h);
+    if (loop) {
+      showView('loops');
+      if (loop[1] !== state.selected) selectLoop(loop[1]);
+    } else if (view && VIEWS.indexOf(view[1]) >= 0) {
+      showView(view[1]);
+    } else {
+      showView('loops');
+    }
+  }
+
+  function showView(name) {
+    state.view = name;
+    VIEWS.forEach(function (v) { $('view-' + v).hidden = v !== name; });
+    Array.prototype.forEach.call($('tabs').children, function (b) { b.className = b.dataset.view === name ? 'active' : ''; });
+    if (name === 'clusters') loadClusters();
+    else if (name === 'flaky') loadFlaky();
+    else if (name === 'trends') loadTrends();
+    else if (name === 'schedules') loadSchedules();
+  }
+
+  function refreshView() {
+    if (state.view === 'loops') {
+      loadLoops();
+      loadLoop();
+    } else showView(state.view);
   }
 
   // ---- loop list ---------------------------------------------------------------------------------------
@@ -196,17 +294,48 @@ export const DASHBOARD_JS = String.raw`'use strict';
       tr.appendChild(el('td', l.startedBy ? l.startedBy.name + ' (' + l.startedBy.kind + ')' : ''));
       tr.appendChild(el('td', l.cycle));
       tr.appendChild(el('td', l.latest ? totalsText(l.latest) : '—'));
+      tr.appendChild(el('td', spendText(l.spend) || '—'));
       tr.appendChild(el('td', l.stop ? l.stop.rule + ': ' + l.stop.message : ''));
       tbody.appendChild(tr);
     });
   }
 
-  // ---- one loop ----------------------------------------------------------------------------------------
-
-  function selectedFromHash() {
-    var m = /^#loop=([a-z0-9-]{6,64})$/.exec(location.hash);
-    return m ? m[1] : null;
+  function startLoop(environment) {
+    var key = 'dash-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10);
+    $('start-loop').disabled = true;
+    // With an idempotency key, so a retried request starts one loop, not two.
+    return api('/v1/loops', 'application/json', undefined, 'POST', { environment: environment }, { 'Idempotency-Key': key })
+      .then(function (r) { return r.json(); })
+      .then(
+        function (loop) {
+          showError('');
+          setStatus('Started loop ' + loop.id + ' on ' + loop.environment);
+          location.hash = '#loop=' + loop.id;
+          loadLoops();
+        },
+        function (err) { handleError(err, null); },
+      )
+      .then(function () { $('start-loop').disabled = false; });
   }
+
+  function cancelSelected() {
+    var id = state.selected;
+    if (!id) return;
+    $('cancel-loop').disabled = true;
+    api('/v1/loops/' + encodeURIComponent(id) + '/cancel', 'application/json', undefined, 'POST')
+      .then(
+        function () {
+          showError('');
+          setStatus('Cancel requested for ' + id);
+          loadLoop();
+          loadLoops();
+        },
+        function (err) { handleError(err, null); },
+      )
+      .then(function () { $('cancel-loop').disabled = false; });
+  }
+
+  // ---- one loop ----------------------------------------------------------------------------------------
 
   function selectLoop(id) {
     if (state.selected !== id) {
@@ -215,7 +344,6 @@ export const DASHBOARD_JS = String.raw`'use strict';
       $('report-panel').hidden = true;
     }
     state.selected = id;
-    if (location.hash !== '#loop=' + id) history.replaceState(null, '', '#loop=' + id);
     Array.prototype.forEach.call($('loops').children, function (tr) {
       tr.className = tr.dataset.id === id ? 'selected' : '';
     });
@@ -232,6 +360,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
       function (loop) {
         if (state.selected !== id) return null;
         showError('');
+        state.loop = loop;
         renderLoop(loop);
         return loop;
       },
@@ -265,6 +394,8 @@ export const DASHBOARD_JS = String.raw`'use strict';
     clear(title);
     title.appendChild(document.createTextNode('Loop ' + loop.id + ' on ' + loop.environment + ' '));
     title.appendChild(badge(loop.state));
+    var canCancel = !!(state.session && state.session.can && state.session.can.cancelLoop);
+    $('cancel-loop').hidden = !canCancel || TERMINAL.indexOf(loop.state) >= 0;
 
     var dl = $('loop-facts');
     clear(dl);
@@ -277,6 +408,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     fact(dl, 'Branch', loop.branch);
     fact(dl, 'Commit', loop.commit || loop.baseCommit);
     fact(dl, 'Latest tests', loop.latest ? totalsText(loop.latest) : '');
+    fact(dl, 'AI spend', spendText(loop.spend));
 
     var stop = $('loop-stop');
     if (loop.stop) {
@@ -295,7 +427,63 @@ export const DASHBOARD_JS = String.raw`'use strict';
     (loop.notices || []).forEach(function (n) { notices.appendChild(el('li', n)); });
     notices.hidden = !(loop.notices && loop.notices.length);
 
+    renderTimeline(loop);
     renderCycles(loop);
+  }
+
+  // ---- timeline: each cycle's stages as bars on one time axis -------------------------------------------
+
+  function renderTimeline(loop) {
+    var box = $('timeline');
+    clear(box);
+    var cycles = (loop.cycles || []).slice().sort(function (a, b) { return a.n - b.n; });
+    var now = Date.now();
+    var t0 = Infinity;
+    var t1 = -Infinity;
+    var rows = cycles.map(function (c) {
+      var segs = STAGES.filter(function (s) { return c.stages && c.stages[s] && c.stages[s].startedAt; }).map(function (s) {
+        var r = c.stages[s];
+        var from = Date.parse(r.startedAt);
+        var to = r.finishedAt ? Date.parse(r.finishedAt) : TERMINAL.indexOf(loop.state) >= 0 ? from : now;
+        if (from < t0) t0 = from;
+        if (to > t1) t1 = to;
+        return { stage: s, from: from, to: to, status: r.status || '' };
+      });
+      return { n: c.n, segs: segs };
+    });
+    if (!(t1 > t0)) {
+      box.appendChild(el('p', 'No stage has run yet.', 'muted'));
+      return;
+    }
+    var span = t1 - t0;
+    rows.forEach(function (row) {
+      box.appendChild(el('div', 'Cycle ' + row.n, 'row-label'));
+      var track = el('div', null, 'track');
+      row.segs.forEach(function (s) {
+        var seg = el('div', null, 'seg ' + s.stage + (s.status === 'running' ? ' running' : ''));
+        seg.style.left = ((100 * (s.from - t0)) / span).toFixed(3) + '%';
+        seg.style.width = ((100 * Math.max(0, s.to - s.from)) / span).toFixed(3) + '%';
+        var label = s.stage + ' ' + fmtMs(s.to - s.from);
+        seg.title = label + ' (' + s.status + ')';
+        seg.dataset.stage = s.stage;
+        if ((s.to - s.from) / span > 0.08) seg.textContent = label;
+        track.appendChild(seg);
+      });
+      box.appendChild(track);
+    });
+    box.appendChild(el('div'));
+    var axis = el('div', null, 'axis');
+    [0, 0.25, 0.5, 0.75, 1].forEach(function (f) {
+      var tick = el('span', '+' + fmtMs(f * span), 'tick');
+      tick.style.left = f === 1 ? 'auto' : (100 * f).toFixed(1) + '%';
+      if (f === 1) tick.style.right = '0';
+      axis.appendChild(tick);
+    });
+    box.appendChild(axis);
+    var legend = el('div', null, 'legend');
+    STAGES.forEach(function (s) { legend.appendChild(el('span', s, s)); });
+    box.appendChild(el('div'));
+    box.appendChild(legend);
   }
 
   function bar(t) {
@@ -343,6 +531,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
       st.appendChild(box);
       tr.appendChild(st);
       tr.appendChild(el('td', c.commit ? c.commit.slice(0, 10) : ''));
+      tr.appendChild(el('td', spendText(c.spend) || '—'));
       var rep = el('td');
       if (c.hasReport) {
         var btn = el('button', 'Report');
@@ -358,24 +547,264 @@ export const DASHBOARD_JS = String.raw`'use strict';
     });
   }
 
+  // ---- report: markdown rendered, then sanitized, never assigned as an HTML string ------------------------
+
+  var markdown = null;
+  function renderMarkdown(text) {
+    if (!window.markdownit || !window.DOMPurify) {
+      var pre = el('pre', text);
+      return pre;
+    }
+    // html: false — raw HTML in the markdown (a test name, a log line) is shown as text, not parsed.
+    markdown = markdown || window.markdownit({ html: false, linkify: false, typographer: false });
+    var fragment = window.DOMPurify.sanitize(markdown.render(text), {
+      RETURN_DOM_FRAGMENT: true,
+      FORBID_TAGS: ['style', 'img', 'form', 'input', 'iframe', 'svg', 'math'],
+      FORBID_ATTR: ['style', 'srcset'],
+    });
+    // Links leave the page in a new tab, without the referrer; anything that is not http(s) is dropped.
+    Array.prototype.forEach.call(fragment.querySelectorAll('a'), function (a) {
+      var href = a.getAttribute('href') || '';
+      if (/^https?:\/\//i.test(href)) {
+        a.target = '_blank';
+        a.rel = 'noopener noreferrer';
+      } else {
+        a.removeAttribute('href');
+      }
+    });
+    return fragment;
+  }
+
   function showReport(n) {
     var id = state.selected;
     var panel = $('report-panel');
     panel.hidden = false;
+    $('evidence-panel').hidden = true;
     $('report-title').textContent = 'Report of cycle ' + n;
-    $('report').textContent = 'Loading…';
+    var body = $('report');
+    clear(body);
+    body.appendChild(el('p', 'Loading…', 'muted'));
     api('/v1/loops/' + encodeURIComponent(id) + '/cycles/' + encodeURIComponent(n) + '/report', 'text/markdown')
       .then(function (r) { return r.text(); })
       .then(
         function (text) {
-          // Shown as text, not rendered: reports quote test output.
-          if (state.selected === id) $('report').textContent = text;
+          if (state.selected !== id) return;
+          clear(body);
+          body.appendChild(renderMarkdown(text));
         },
         function (err) {
-          $('report').textContent = err && err.message ? err.message : String(err);
+          clear(body);
+          body.appendChild(el('p', err && err.message ? err.message : String(err)));
           handleError(err, null);
         },
       );
+    var ev = $('evidence');
+    clear(ev);
+    apiJson('/v1/loops/' + encodeURIComponent(id) + '/cycles/' + encodeURIComponent(n) + '/evidence').then(
+      function (body) {
+        if (state.selected !== id) return;
+        ev.appendChild(el('span', 'Evidence:', 'muted'));
+        (body.files || []).forEach(function (f) {
+          var b = el('button', f.label, 'evidence-link');
+          b.type = 'button';
+          b.dataset.href = f.href;
+          b.dataset.label = f.label;
+          b.title = f.path;
+          ev.appendChild(b);
+        });
+      },
+      function (err) { ev.appendChild(el('span', 'Evidence files: ' + (err && err.message ? err.message : String(err)), 'muted')); },
+    );
+  }
+
+  function showEvidence(href, label) {
+    // Only the API's own artifact paths, fetched with the token and shown as text.
+    if (!/^\/v1\/loops\/[a-z0-9-]+\/artifacts\//.test(href)) return;
+    $('evidence-panel').hidden = false;
+    $('evidence-title').textContent = label;
+    $('evidence-text').textContent = 'Loading…';
+    api(href, 'text/plain, application/json, application/xml, */*')
+      .then(function (r) { return r.text(); })
+      .then(
+        function (text) { $('evidence-text').textContent = text.length > 500000 ? text.slice(0, 500000) + '\n… (cut at 500 kB)' : text; },
+        function (err) { $('evidence-text').textContent = err && err.message ? err.message : String(err); },
+      );
+  }
+
+  // ---- clusters across loops -------------------------------------------------------------------------
+
+  function envQuery(selectId) {
+    var env = $(selectId).value;
+    return env ? 'environment=' + encodeURIComponent(env) + '&' : '';
+  }
+
+  function sightingText(s) { return s ? fmtTime(s.at) + ' (' + s.loopId + ' #' + s.cycle + ')' : ''; }
+
+  function loadClusters() {
+    apiJson('/v1/insights/clusters?' + envQuery('clusters-env') + 'loops=50').then(function (body) {
+      showError('');
+      $('clusters-window').textContent = 'from the newest ' + body.loopsRead + ' loop(s)';
+      var tbody = $('clusters');
+      clear(tbody);
+      var list = body.clusters || [];
+      $('clusters-empty').hidden = list.length > 0;
+      list.forEach(function (c) {
+        var tr = document.createElement('tr');
+        var name = el('td');
+        name.appendChild(el('div', c.title));
+        name.appendChild(el('div', c.fingerprint + ' · ' + c.triage + ' · ' + c.testCount + ' test(s)', 'fp'));
+        if (c.tests && c.tests.length) name.title = c.tests.join('\n');
+        tr.appendChild(name);
+        tr.appendChild(el('td', (c.environments || []).join(', ')));
+        var first = el('td');
+        first.appendChild(el('div', fmtTime(c.firstSeen.at)));
+        first.appendChild(loopLink(c.firstSeen.loopId, c.firstSeen.loopId + ' #' + c.firstSeen.cycle));
+        tr.appendChild(first);
+        var last = el('td');
+        last.appendChild(el('div', fmtTime(c.lastSeen.at)));
+        last.appendChild(loopLink(c.lastSeen.loopId, c.lastSeen.loopId + ' #' + c.lastSeen.cycle));
+        tr.appendChild(last);
+        tr.appendChild(el('td', c.cycles + ' in ' + c.loops + ' loop(s)'));
+        var fixes = el('td');
+        (c.fixes || []).forEach(function (f) {
+          fixes.appendChild(el('div', (f.commit || '').slice(0, 10) + (f.fixCommit ? '' : ' (deployed)') + ' · ' + f.loopId + ' #' + f.cycle));
+        });
+        if (!c.fixes || !c.fixes.length) fixes.appendChild(el('span', '—', 'muted'));
+        tr.appendChild(fixes);
+        tr.appendChild(el('td', c.regressions ? c.regressions + '×' : 'no'));
+        var st = el('td');
+        st.appendChild(el('span', c.open ? 'open' : 'fixed', 'tag ' + (c.open ? 'open' : 'fixed')));
+        tr.appendChild(st);
+        tbody.appendChild(tr);
+      });
+    }, function (err) { handleError(err, loadClusters); });
+  }
+
+  // ---- flaky tests ---------------------------------------------------------------------------------------
+
+  function loadFlaky() {
+    apiJson('/v1/insights/flaky?' + envQuery('flaky-env') + 'loops=50').then(function (body) {
+      showError('');
+      $('flaky-window').textContent = 'from the newest ' + body.loopsRead + ' loop(s)';
+      var tbody = $('flaky');
+      clear(tbody);
+      var list = body.tests || [];
+      $('flaky-empty').hidden = list.length > 0;
+      list.forEach(function (t) {
+        var tr = document.createElement('tr');
+        tr.appendChild(el('td', t.id));
+        tr.appendChild(el('td', (t.environments || []).join(', ')));
+        tr.appendChild(el('td', pct(t.failRate)));
+        tr.appendChild(el('td', t.flakes + ' / ' + t.failures + ' / ' + t.cyclesObserved));
+        var last = el('td');
+        last.appendChild(el('div', fmtTime(t.lastSeen.at)));
+        last.appendChild(loopLink(t.lastSeen.loopId, t.lastSeen.loopId + ' #' + t.lastSeen.cycle));
+        tr.appendChild(last);
+        var q = el('td');
+        q.appendChild(el('span', t.quarantined ? 'yes' : 'no', 'tag ' + (t.quarantined ? 'yes' : '')));
+        tr.appendChild(q);
+        tbody.appendChild(tr);
+      });
+    }, function (err) { handleError(err, loadFlaky); });
+  }
+
+  // ---- trends (Chart.js) ------------------------------------------------------------------------------
+
+  var PALETTE = ['#0969da', '#1a7f37', '#cf222e', '#8250df', '#bf8700', '#1b7c83', '#6e7781'];
+
+  function loadTrends() {
+    var q = envQuery('trends-env') + 'loops=' + encodeURIComponent($('trends-n').value);
+    var trigger = $('trends-trigger').value;
+    if (trigger) q += '&trigger=' + encodeURIComponent(trigger);
+    apiJson('/v1/insights/trends?' + q).then(function (body) {
+      showError('');
+      renderTrends(body.environments || []);
+    }, function (err) { handleError(err, loadTrends); });
+  }
+
+  function renderTrends(envs) {
+    var tbody = $('trends');
+    clear(tbody);
+    $('trends-empty').hidden = envs.length > 0;
+    envs.forEach(function (e) {
+      var tr = document.createElement('tr');
+      var last = e.points.length ? e.points[e.points.length - 1] : null;
+      tr.appendChild(el('td', e.environment));
+      tr.appendChild(el('td', e.points.length));
+      tr.appendChild(el('td', pct(e.greenRate)));
+      tr.appendChild(el('td', e.medianCyclesToGreen === null ? '—' : e.medianCyclesToGreen));
+      tr.appendChild(el('td', last ? pct(last.passRate) : '—'));
+      tbody.appendChild(tr);
+    });
+    state.charts.forEach(function (c) { c.destroy(); });
+    state.charts = [];
+    if (!window.Chart) {
+      showError('The chart library did not load; the table still shows the figures.');
+      return;
+    }
+    // One label per loop start (all environments on one axis), so environments line up in time.
+    var labels = [];
+    envs.forEach(function (e) { e.points.forEach(function (p) { labels.push(p.startedAt); }); });
+    labels = labels.filter(function (v, i, a) { return a.indexOf(v) === i; }).sort();
+    var shown = labels.map(function (l) { return new Date(l).toLocaleString(); });
+    function datasets(pick, type) {
+      return envs.map(function (e, i) {
+        var color = PALETTE[i % PALETTE.length];
+        return {
+          type: type,
+          label: e.environment,
+          data: labels.map(function (l) {
+            var p = e.points.filter(function (x) { return x.startedAt === l; })[0];
+            return p ? pick(p) : null;
+          }),
+          borderColor: color,
+          backgroundColor: color,
+          spanGaps: true,
+          pointRadius: 3,
+        };
+      });
+    }
+    var common = { responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { position: 'bottom' } } };
+    state.charts.push(
+      new window.Chart($('chart-pass'), {
+        type: 'line',
+        data: { labels: shown, datasets: datasets(function (p) { return p.passRate === null ? null : Math.round(p.passRate * 1000) / 10; }, 'line') },
+        options: Object.assign({}, common, { scales: { y: { min: 0, max: 100, title: { display: true, text: '% passed' } } } }),
+      }),
+    );
+    state.charts.push(
+      new window.Chart($('chart-cycles'), {
+        type: 'bar',
+        data: { labels: shown, datasets: datasets(function (p) { return p.cyclesToGreen; }, 'bar') },
+        options: Object.assign({}, common, { scales: { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'cycles' } } } }),
+      }),
+    );
+  }
+
+  // ---- schedules ------------------------------------------------------------------------------------------
+
+  function loadSchedules() {
+    apiJson('/v1/schedules').then(function (body) {
+      showError('');
+      var tbody = $('schedules');
+      clear(tbody);
+      var list = body.schedules || [];
+      $('schedules-empty').hidden = list.length > 0;
+      list.forEach(function (s) {
+        var tr = document.createElement('tr');
+        tr.appendChild(el('td', s.environment));
+        tr.appendChild(el('td', s.name));
+        tr.appendChild(el('td', s.cron));
+        tr.appendChild(el('td', s.timezone));
+        var next = el('td');
+        var runs = s.nextRuns && s.nextRuns.length ? s.nextRuns : s.next ? [s.next] : [];
+        runs.slice(0, 3).forEach(function (r) { next.appendChild(el('div', fmtTime(r))); });
+        if (!runs.length) next.appendChild(el('span', '—', 'muted'));
+        tr.appendChild(next);
+        tr.appendChild(el('td', s.source === 'config' ? 'greenloop.yaml' : 'API' + (s.createdBy ? ' (' + s.createdBy + ')' : '')));
+        tbody.appendChild(tr);
+      });
+    }, function (err) { handleError(err, loadSchedules); });
   }
 
   // ---- live events (fetch streaming: EventSource cannot send Authorization) ------------------------------
@@ -451,7 +880,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
                 return;
               }
               appendEvent(e);
-              if (e.type === 'cycle.finished' || e.type === 'loop.finished' || e.type === 'loop.started') scheduleRefresh();
+              if (e.type === 'cycle.finished' || e.type === 'loop.finished' || e.type === 'loop.started' || e.type === 'stage.finished') scheduleRefresh();
             });
             return pump();
           });
@@ -494,28 +923,39 @@ export const DASHBOARD_JS = String.raw`'use strict';
       sessionStorage.setItem(TOKEN_KEY, value);
       start();
     });
-    $('logout').addEventListener('click', function () { askToken('Token forgotten.'); });
-    $('refresh').addEventListener('click', function () {
-      loadLoops();
-      loadLoop();
+    $('logout').addEventListener('click', function () { askToken('Signed out; the token is forgotten.'); });
+    $('refresh').addEventListener('click', refreshView);
+    $('tabs').addEventListener('click', function (ev) {
+      var b = ev.target.closest('button[data-view]');
+      if (b) location.hash = '#view=' + b.dataset.view;
     });
+    $('start-form').addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      if ($('start-env').value) startLoop($('start-env').value);
+    });
+    $('cancel-loop').addEventListener('click', cancelSelected);
     $('loops-more').addEventListener('click', function () {
       state.listPages += 1;
       loadLoops();
     });
     $('loops').addEventListener('click', function (ev) {
       var tr = ev.target.closest('tr');
-      if (tr && tr.dataset.id) selectLoop(tr.dataset.id);
+      if (tr && tr.dataset.id) location.hash = '#loop=' + tr.dataset.id;
     });
     $('cycles').addEventListener('click', function (ev) {
       var btn = ev.target.closest('button.report-link');
       if (btn) showReport(btn.dataset.cycle);
     });
-    $('report-close').addEventListener('click', function () { $('report-panel').hidden = true; });
-    window.addEventListener('hashchange', function () {
-      var id = selectedFromHash();
-      if (id && state.token && id !== state.selected) selectLoop(id);
+    $('evidence').addEventListener('click', function (ev) {
+      var btn = ev.target.closest('button.evidence-link');
+      if (btn) showEvidence(btn.dataset.href, btn.dataset.label);
     });
+    $('report-close').addEventListener('click', function () { $('report-panel').hidden = true; });
+    $('evidence-close').addEventListener('click', function () { $('evidence-panel').hidden = true; });
+    $('clusters-env').addEventListener('change', loadClusters);
+    $('flaky-env').addEventListener('change', loadFlaky);
+    ['trends-env', 'trends-trigger', 'trends-n'].forEach(function (id) { $(id).addEventListener('change', loadTrends); });
+    window.addEventListener('hashchange', function () { if (state.session) routeFromHash(); });
     if (state.token) start();
     else askToken('');
   }
