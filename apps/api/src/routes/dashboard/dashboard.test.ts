@@ -17,6 +17,9 @@ const ASSETS = [
   { url: '/dashboard', type: 'text/html' },
   { url: '/dashboard/app.js', type: 'text/javascript' },
   { url: '/dashboard/app.css', type: 'text/css' },
+  { url: '/dashboard/vendor/markdown-it.js', type: 'text/javascript' },
+  { url: '/dashboard/vendor/purify.js', type: 'text/javascript' },
+  { url: '/dashboard/vendor/chart.js', type: 'text/javascript' },
 ] as const;
 
 describe('dashboard assets', () => {
@@ -45,6 +48,11 @@ describe('dashboard assets', () => {
     expect(csp).not.toContain('unsafe-inline');
     expect(csp).not.toContain('unsafe-eval');
     expect(res.body).toContain('<script src="/dashboard/app.js" defer></script>');
+    // Every script the page loads is one this API serves (the vendored libraries included).
+    for (const [, src] of res.body.matchAll(/<script src="([^"]+)"/g)) {
+      const script = await t.app.inject({ method: 'GET', url: src as string });
+      expect(script.statusCode, src).toBe(200);
+    }
     expect(res.body).toContain('<link rel="stylesheet" href="/dashboard/app.css">');
     // No inline script bodies, event handler attributes or style attributes.
     expect(res.body).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { DASHBOARD_JS } from './client.ts';
-import { DASHBOARD_CSS, DASHBOARD_HTML } from './page.ts';
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_ICON } from './page.ts';
 import { loadVendorAssets } from './vendor.ts';
 
 /**
@@ -30,6 +30,7 @@ const dashboardPlugin: FastifyPluginAsync = async (app) => {
     { url: '/dashboard', type: 'text/html; charset=utf-8', body: DASHBOARD_HTML, csp: DASHBOARD_CSP },
     { url: '/dashboard/app.js', type: JS, body: DASHBOARD_JS },
     { url: '/dashboard/app.css', type: 'text/css; charset=utf-8', body: DASHBOARD_CSS },
+    { url: '/dashboard/favicon.svg', type: 'image/svg+xml', body: DASHBOARD_ICON },
     ...loadVendorAssets().map((v) => ({ url: v.url, type: JS, body: v.body })),
   ];
   for (const asset of assets) {

@@ -11,6 +11,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>greenloop dashboard</title>
+<link rel="icon" href="/dashboard/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/dashboard/app.css">
 <script src="/dashboard/vendor/markdown-it.js" defer></script>
 <script src="/dashboard/vendor/purify.js" defer></script>
@@ -150,11 +151,16 @@ export const DASHBOARD_HTML = `<!doctype html>
 </html>
 `;
 
+/** A green loop: the tab icon (without one the browser asks for /favicon.ico and logs a 404). */
+export const DASHBOARD_ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="6" fill="none" stroke="#1a7f37" stroke-width="3"/></svg>
+`;
+
 export const DASHBOARD_CSS = `:root {
   --fg: #1d2330; --muted: #667085; --line: #d9dee7; --bg: #f6f7f9; --panel: #fff;
   --green: #1a7f37; --red: #cf222e; --amber: #9a6700; --blue: #0969da; --grey: #6e7781;
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
 .top { display: flex; gap: 12px; align-items: baseline; padding: 12px 20px; background: var(--panel); border-bottom: 1px solid var(--line); }
 .top h1 { margin: 0; font-size: 20px; }

@@ -83,7 +83,7 @@ export function clusterHistories(loops: readonly LoopHistory[]): ClusterHistory[
         }
         for (const fp of analysis.fixed) {
           const h = byFp.get(fp);
-          if (!h || !h.open) continue;
+          if (!h?.open) continue;
           const fixCommit = applied.get(fp);
           h.fixes.push({ ...at, commit: fixCommit ?? cycle.commit, fixCommit: fixCommit !== undefined });
           h.open = false;
