@@ -51,6 +51,13 @@ export const DASHBOARD_JS = String.raw`'use strict';
     box.hidden = !text;
   }
 
+  /** What the last start or cancel did; stays until the next action (the status line is for refreshes). */
+  function showAction(text) {
+    var box = $('action');
+    box.textContent = text || '';
+    box.hidden = !text;
+  }
+
   function fmtTime(iso) {
     if (!iso) return '';
     var d = new Date(iso);
@@ -172,6 +179,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     VIEWS.forEach(function (v) { $('view-' + v).hidden = true; });
     ['tabs', 'who', 'refresh', 'logout'].forEach(function (id) { $(id).hidden = true; });
     showError('');
+    showAction('');
     setStatus('');
     $('login-message').textContent = message || '';
     $('token').value = '';
@@ -309,7 +317,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
       .then(
         function (loop) {
           showError('');
-          setStatus('Started loop ' + loop.id + ' on ' + loop.environment);
+          showAction('Started loop ' + loop.id + ' on ' + loop.environment + '.');
           location.hash = '#loop=' + loop.id;
           loadLoops();
         },
@@ -326,7 +334,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
       .then(
         function () {
           showError('');
-          setStatus('Cancel requested for ' + id);
+          showAction('Cancel requested for loop ' + id + '; its running stages stop and it ends as cancelled.');
           loadLoop();
           loadLoops();
         },

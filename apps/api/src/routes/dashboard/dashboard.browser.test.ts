@@ -229,13 +229,15 @@ describe('the dashboard in a real browser', { timeout: 60_000 }, () => {
     await page.selectOption('#start-env', 'staging');
     await page.click('#start-loop');
     await page.waitForURL(/#loop=/);
+    await page.waitForSelector('#action:not([hidden])');
+    expect(await page.textContent('#action')).toMatch(/^Started loop [a-z0-9-]+ on staging\.$/);
     const id = new URL(page.url()).hash.slice('#loop='.length);
     expect((await t.store.getLoop(id))?.environment).toBe('staging');
     await page.waitForSelector(`#loops tr[data-id="${id}"]`);
     await page.waitForSelector('#cancel-loop:not([hidden])');
     await shot('09-operator');
     await page.click('#cancel-loop');
-    await expect.poll(() => page.textContent('#status')).toBe(`Cancel requested for ${id}`);
+    await expect.poll(() => page.textContent('#action')).toContain(`Cancel requested for loop ${id}`);
     expect(await t.store.isCancelRequested(id)).toBe(true);
     const audit = await readAudit(t.store.redis, t.store.prefix, { limit: 10 });
     expect(audit.entries.filter((e) => e.target === id).map((e) => [e.action, e.actor.name])).toEqual([

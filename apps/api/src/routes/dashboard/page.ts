@@ -34,6 +34,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <button id="logout" type="button" hidden>Sign out</button>
 </header>
 <div id="error" class="error" role="alert" hidden></div>
+<div id="action" class="action" role="status" aria-live="polite" hidden></div>
 <main>
   <section id="login" class="panel login" hidden>
     <h2>Sign in with an API token</h2>
@@ -173,6 +174,7 @@ h3 { margin: 16px 0 6px; font-size: 15px; }
 button { font: inherit; padding: 4px 10px; border: 1px solid var(--line); border-radius: 4px; background: #fff; cursor: pointer; }
 button:hover { border-color: var(--blue); }
 .error { margin: 12px 20px 0; padding: 8px 12px; border: 1px solid var(--red); border-radius: 6px; background: #ffebe9; color: var(--red); }
+.action { margin: 12px 20px 0; padding: 8px 12px; border: 1px solid var(--blue); border-radius: 6px; background: #ddf4ff; }
 .login { max-width: 520px; }
 .login form { display: flex; gap: 8px; align-items: center; }
 .login input { flex: 1; font: inherit; padding: 5px 8px; border: 1px solid var(--line); border-radius: 4px; }
