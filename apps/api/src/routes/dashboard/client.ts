@@ -681,7 +681,9 @@ export const DASHBOARD_JS = String.raw`'use strict';
         tr.appendChild(fixes);
         tr.appendChild(el('td', c.regressions ? c.regressions + '×' : 'no'));
         var st = el('td');
-        st.appendChild(el('span', c.open ? 'open' : 'fixed', 'tag ' + (c.open ? 'open' : 'fixed')));
+        // Not open and no fix credited: its tests failed under another fingerprint, or did not run.
+        var shown = c.open ? 'open' : c.fixes && c.fixes.length ? 'fixed' : 'no longer failing';
+        st.appendChild(el('span', shown, 'tag ' + (c.open ? 'open' : c.fixes && c.fixes.length ? 'fixed' : '')));
         tr.appendChild(st);
         tbody.appendChild(tr);
       });

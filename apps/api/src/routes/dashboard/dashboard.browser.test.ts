@@ -145,7 +145,7 @@ describe('the dashboard in a real browser', { timeout: 60_000 }, () => {
     await page.click('#tabs button[data-view="clusters"]');
     await page.waitForSelector('#clusters tr');
     const rows = page.locator('#clusters tr');
-    expect(await rows.count()).toBe(2);
+    expect(await rows.count()).toBe(3);
     const first = (await rows.first().textContent()) ?? '';
     expect(first).toContain(HOSTILE.img);
     expect(first).toContain('f1f1f1f1f1');
@@ -157,7 +157,8 @@ describe('the dashboard in a real browser', { timeout: 60_000 }, () => {
     await page.waitForSelector('#clusters-empty:not([hidden])');
     expect(await rows.count()).toBe(0);
     await page.selectOption('#clusters-env', 'staging');
-    await expect.poll(() => rows.count()).toBe(2);
+    await expect.poll(() => rows.count()).toBe(3);
+    expect(await rows.locator('td:last-child').allTextContents()).toEqual(['open', 'fixed', 'no longer failing']);
   });
 
   test('flaky tests show fail rate, last seen and whether quarantined', async () => {
@@ -213,7 +214,11 @@ describe('the dashboard in a real browser', { timeout: 60_000 }, () => {
 
   test('the API refuses a viewer who tries to start a loop anyway', async () => {
     const status = await page.evaluate(async (token) => {
-      const res = await fetch('/v1/loops', { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{"environment":"staging"}' });
+      const res = await fetch('/v1/loops', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: '{"environment":"staging"}',
+      });
       return res.status;
     }, t.token.viewer);
     expect(status).toBe(403);

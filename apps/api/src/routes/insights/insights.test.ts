@@ -38,13 +38,16 @@ describe('GET /v1/insights/clusters', () => {
     });
     expect(route.tests).toEqual(expect.arrayContaining([TEST_IDS.route, TEST_IDS.broken]));
     expect(auth).toMatchObject({ cycles: 2, loops: 1, regressions: 0, open: false, fixes: [{ cycle: 3, commit: 'f2f2f2f2f2f2f2f2', fixCommit: true }] });
-    // Open clusters first.
-    expect(body.clusters.map((c: { fingerprint: string }) => c.fingerprint)).toEqual([FP.route, FP.auth]);
+    // Gone from cycle 2 without the analysis calling it fixed: no longer open, but no fix credited either.
+    const gone = body.clusters.find((c: { fingerprint: string }) => c.fingerprint === FP.gone);
+    expect(gone).toMatchObject({ cycles: 1, loops: 1, regressions: 0, open: false, fixes: [] });
+    // Open clusters first, then the most recently seen.
+    expect(body.clusters.map((c: { fingerprint: string }) => c.fingerprint)).toEqual([FP.route, FP.auth, FP.gone]);
   });
 
   test('filters by environment', async () => {
     expect((await get('/v1/insights/clusters?environment=production')).clusters).toEqual([]);
-    expect((await get('/v1/insights/clusters?environment=staging')).clusters).toHaveLength(2);
+    expect((await get('/v1/insights/clusters?environment=staging')).clusters).toHaveLength(3);
   });
 
   test('only the newest N loops are read', async () => {
