@@ -757,28 +757,35 @@ export const DASHBOARD_JS = String.raw`'use strict';
     envs.forEach(function (e) { e.points.forEach(function (p) { labels.push(p.startedAt); }); });
     labels = labels.filter(function (v, i, a) { return a.indexOf(v) === i; }).sort();
     var shown = labels.map(function (l) { return new Date(l).toLocaleString(); });
-    function datasets(pick, type) {
+    function datasets(pick, type, suffix, dashed) {
       return envs.map(function (e, i) {
         var color = PALETTE[i % PALETTE.length];
         return {
           type: type,
-          label: e.environment,
+          label: e.environment + (suffix || ''),
           data: labels.map(function (l) {
             var p = e.points.filter(function (x) { return x.startedAt === l; })[0];
             return p ? pick(p) : null;
           }),
           borderColor: color,
           backgroundColor: color,
+          borderDash: dashed ? [5, 4] : [],
           spanGaps: true,
           pointRadius: 3,
         };
       });
     }
+    function percent(x) { return x === null || x === undefined ? null : Math.round(x * 1000) / 10; }
     var common = { responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { position: 'bottom' } } };
     state.charts.push(
       new window.Chart($('chart-pass'), {
         type: 'line',
-        data: { labels: shown, datasets: datasets(function (p) { return p.passRate === null ? null : Math.round(p.passRate * 1000) / 10; }, 'line') },
+        data: {
+          labels: shown,
+          datasets: datasets(function (p) { return percent(p.firstPassRate); }, 'line', ' · first cycle', true).concat(
+            datasets(function (p) { return percent(p.passRate); }, 'line', ' · last cycle', false),
+          ),
+        },
         options: Object.assign({}, common, { scales: { y: { min: 0, max: 100, title: { display: true, text: '% passed' } } } }),
       }),
     );

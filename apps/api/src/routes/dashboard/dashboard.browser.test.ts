@@ -183,8 +183,10 @@ describe('the dashboard in a real browser', { timeout: 60_000 }, () => {
     })()`)) as { pass: unknown; cycles: unknown };
     // Loops in time order: nightly-a, nightly-b (staging), manual-c (production).
     expect(charted.pass).toEqual([
-      ['production', [null, null, 100]],
-      ['staging', [100, 80, null]],
+      ['production · first cycle', [null, null, 100]],
+      ['staging · first cycle', [70, 90, null]],
+      ['production · last cycle', [null, null, 100]],
+      ['staging · last cycle', [100, 80, null]],
     ]);
     expect(charted.cycles).toEqual([
       ['production', [null, null, 1]],

@@ -129,7 +129,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       <select id="trends-n"><option>10</option><option selected>30</option><option>100</option></select>
     </div>
     <div class="charts">
-      <figure><figcaption>Pass rate of each loop's last cycle (%)</figcaption><div class="chart"><canvas id="chart-pass" role="img" aria-label="Pass rate per loop"></canvas></div></figure>
+      <figure><figcaption>Pass rate per loop (%): its first cycle (dashed: how it stood) and its last (where the loop left it)</figcaption><div class="chart"><canvas id="chart-pass" role="img" aria-label="Pass rate per loop"></canvas></div></figure>
       <figure><figcaption>Cycles to green (loops that went green)</figcaption><div class="chart"><canvas id="chart-cycles" role="img" aria-label="Cycles to green per loop"></canvas></div></figure>
     </div>
     <table class="trends">

@@ -1,3 +1,4 @@
+import type { TestTotals } from '@greenloop/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { errorResponses } from '../../errors.ts';
 import { ENV_NAME_PATTERN, POSITIVE_INT_PATTERN } from '../../schemas.ts';
@@ -171,6 +172,7 @@ const insightsPlugin: FastifyPluginAsync = async (app) => {
                           cycles: int,
                           cyclesToGreen: { type: ['integer', 'null'] },
                           passRate: { type: ['number', 'null'] },
+                          firstPassRate: { type: ['number', 'null'] },
                           spendUsd: num,
                         },
                       },
@@ -197,7 +199,14 @@ const insightsPlugin: FastifyPluginAsync = async (app) => {
         cursor = page.nextCursor;
       }
       const loops = found.slice(0, limit);
-      return { environments: trends(loops), loopsRead: loops.length };
+      const firstTotals = new Map<string, TestTotals>();
+      await Promise.all(
+        loops.map(async (l) => {
+          const totals = l.cycle > 0 ? (await app.store.getCycle(l.id, 1))?.totals : undefined;
+          if (totals) firstTotals.set(l.id, totals);
+        }),
+      );
+      return { environments: trends(loops, firstTotals), loopsRead: loops.length };
     },
   );
 };

@@ -96,7 +96,18 @@ describe('GET /v1/insights/trends', () => {
         environment: 'production',
         greenRate: 1,
         medianCyclesToGreen: 1,
-        points: [{ loopId: 'manual-c-0003', startedAt: '2026-11-29T09:30:00.000Z', trigger: 'api', state: 'green', cycles: 1, cyclesToGreen: 1, passRate: 1 }],
+        points: [
+          {
+            loopId: 'manual-c-0003',
+            startedAt: '2026-11-29T09:30:00.000Z',
+            trigger: 'api',
+            state: 'green',
+            cycles: 1,
+            cyclesToGreen: 1,
+            passRate: 1,
+            firstPassRate: 1,
+          },
+        ],
       },
       {
         environment: 'staging',
@@ -111,6 +122,7 @@ describe('GET /v1/insights/trends', () => {
             cycles: 3,
             cyclesToGreen: 3,
             passRate: 1,
+            firstPassRate: 0.7,
             spendUsd: 1.84,
           },
           {
@@ -121,6 +133,7 @@ describe('GET /v1/insights/trends', () => {
             cycles: 2,
             cyclesToGreen: null,
             passRate: 0.8,
+            firstPassRate: 0.9,
           },
         ],
       },

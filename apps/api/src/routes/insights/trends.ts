@@ -1,4 +1,4 @@
-import type { LoopRecord } from '@greenloop/core';
+import type { LoopRecord, TestTotals } from '@greenloop/core';
 import { passRate, spendOf } from './history.ts';
 
 /** One finished loop as a point of an environment's trend. */
@@ -12,6 +12,8 @@ export interface TrendPoint {
   cyclesToGreen: number | null;
   /** Pass rate of the loop's latest analyzed cycle (0–1), null when no test ran. */
   passRate: number | null;
+  /** Pass rate of its first cycle: how the environment stood when the loop started (for nightly loops, each night's state). */
+  firstPassRate: number | null;
   spendUsd?: number;
 }
 
@@ -32,8 +34,11 @@ function median(xs: number[]): number | null {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-/** Per environment, its finished loops (oldest first) as trend points, with the green rate and median cycles to green. */
-export function trends(loops: readonly LoopRecord[]): EnvironmentTrend[] {
+/**
+ * Per environment, its finished loops (oldest first) as trend points, with the green rate and median
+ * cycles to green. `firstTotals` holds each loop's first-cycle test totals, where it has them.
+ */
+export function trends(loops: readonly LoopRecord[], firstTotals: ReadonlyMap<string, TestTotals>): EnvironmentTrend[] {
   const byEnv = new Map<string, TrendPoint[]>();
   for (const loop of loops) {
     if (!TERMINAL.has(loop.state)) continue;
@@ -46,6 +51,7 @@ export function trends(loops: readonly LoopRecord[]): EnvironmentTrend[] {
       cycles: loop.cycle,
       cyclesToGreen: loop.state === 'green' ? loop.cycle : null,
       passRate: passRate(loop.latest),
+      firstPassRate: passRate(firstTotals.get(loop.id)),
       ...(spend?.usd !== undefined ? { spendUsd: spend.usd } : {}),
     };
     byEnv.set(loop.environment, [...(byEnv.get(loop.environment) ?? []), point]);
