@@ -248,6 +248,9 @@ export async function writeDashboardData(store: LoopStore, home: string): Promis
       await store.saveCycle(cycle);
       for (const stage of stages) await store.saveStage(spec.id, cycle.n, stage);
     }
+    // An event and a notice quoting a test name, as the worker's progress messages and Slack notices do.
+    await store.emit({ type: 'stage.progress', loopId: spec.id, cycle: 1, stage: 'analyze', message: `failing: ${TEST_IDS.broken}` });
+    await store.addNotice(spec.id, `Slack: could not post about ${TEST_IDS.flaky}`);
   }
   writeReport(home);
 }

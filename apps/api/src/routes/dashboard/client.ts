@@ -897,7 +897,8 @@ export const DASHBOARD_JS = String.raw`'use strict';
                 return;
               }
               appendEvent(e);
-              if (e.type === 'cycle.finished' || e.type === 'loop.finished' || e.type === 'loop.started' || e.type === 'stage.finished') scheduleRefresh();
+              // Stage starts and ends move the timeline; cycle and loop ends change the list too.
+              if (/^(loop\.(started|finished)|cycle\.(started|finished)|stage\.(started|finished))$/.test(e.type)) scheduleRefresh();
             });
             return pump();
           });

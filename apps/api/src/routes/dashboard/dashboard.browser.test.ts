@@ -111,6 +111,10 @@ describe('the dashboard in a real browser', { timeout: 60_000 }, () => {
     // The loop's facts include its AI spend; a finished loop offers no cancel.
     expect(await page.textContent('#loop-facts')).toContain('$1.84 · 120,000 in / 9,500 out tokens');
     expect(await page.isHidden('#cancel-loop')).toBe(true);
+    // Live events and notices quote test names too: text, never markup.
+    await expect.poll(() => page.textContent('#events')).toContain(`failing: ${TEST_IDS.broken}`);
+    expect(await page.textContent('#loop-notices')).toContain(TEST_IDS.flaky);
+    await expectNoInjection();
     await page.locator('#loop-panel').screenshot({ path: join(SHOTS, '03-loop-timeline.png') });
   });
 
