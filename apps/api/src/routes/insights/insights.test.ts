@@ -161,6 +161,19 @@ describe('GET /v1/session', () => {
   });
 });
 
+describe('GET /v1/session with a broken greenloop.yaml', () => {
+  test('still answers, with no environments and why', async () => {
+    const broken = await setupTestApi({ config: 'version: 1\nenvironments: 3\n' });
+    try {
+      const res = await broken.app.inject({ method: 'GET', url: '/v1/session', headers: broken.auth('operator') });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toMatchObject({ role: 'operator', environments: [], configError: expect.stringContaining('environments') });
+    } finally {
+      await broken.cleanup();
+    }
+  });
+});
+
 describe('GET /v1/loops/:id/cycles/:n/evidence', () => {
   test("lists the report's evidence files as artifact paths, leaving out any outside the loop's directory", async () => {
     const { files } = await get(`/v1/loops/${REPORTED.loopId}/cycles/${REPORTED.cycle}/evidence`);

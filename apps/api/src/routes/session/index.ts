@@ -1,4 +1,4 @@
-import { ROLES, roleAllows } from '@greenloop/core';
+import { ConfigError, ROLES, roleAllows } from '@greenloop/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { errorResponses } from '../../errors.ts';
 import { principalOf } from '../../plugins/auth.ts';
@@ -36,6 +36,7 @@ const sessionPlugin: FastifyPluginAsync = async (app) => {
                 },
               },
               environments: { type: 'array', items: { type: 'string' }, description: 'Environments of greenloop.yaml' },
+              configError: { type: 'string', description: 'Why greenloop.yaml could not be read (environments is then empty)' },
             },
           },
           ...errorResponses(401, 403, 422, 429, 500, 503),
@@ -45,14 +46,15 @@ const sessionPlugin: FastifyPluginAsync = async (app) => {
     async (request) => {
       const { name, role, kind } = principalOf(request);
       const operator = roleAllows(role, 'operator');
-      const config = await app.loadConfig();
-      return {
-        name,
-        role,
-        kind,
-        can: { read: true, startLoop: operator, cancelLoop: operator, manageSchedules: operator, manageTokens: roleAllows(role, 'admin') },
-        environments: Object.keys(config.environments).sort(),
-      };
+      const can = { read: true, startLoop: operator, cancelLoop: operator, manageSchedules: operator, manageTokens: roleAllows(role, 'admin') };
+      // A broken greenloop.yaml must not lock anyone out of reading loops: say why the list is empty.
+      try {
+        const config = await app.loadConfig();
+        return { name, role, kind, can, environments: Object.keys(config.environments).sort() };
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        return { name, role, kind, can, environments: [], configError: err.message };
+      }
     },
   );
 };
