@@ -48,12 +48,6 @@ const stageFields = {
   summary: str,
 } as const;
 
-/** AI spend, on loop and cycle records where the fixer reports it. */
-const spend = {
-  type: 'object',
-  properties: { usd: { type: 'number' }, inputTokens: { type: 'number' }, outputTokens: { type: 'number' } },
-} as const;
-
 const LoopLinks = {
   type: 'object',
   properties: { self: str, events: str, cancel: str, artifacts: str },
@@ -84,7 +78,6 @@ const Loop = {
     notices: { type: 'array', items: str },
     /** `pending` from the verdict until services are stopped, worktrees removed and the environment released. */
     teardown: { type: 'string', enum: ['pending', 'done'] },
-    spend,
     links: LoopLinks,
   },
 } as const;
@@ -106,7 +99,6 @@ const cycleFields = {
   failingFingerprints: { type: 'array', items: str },
   spend: Spend,
   hasReport: { type: 'boolean' },
-  spend,
   /** Server-side paths of the report files (what the worker recorded); fetch them through the report route. */
   report: { type: 'object', properties: { markdown: str, json: str } },
 } as const;

@@ -223,9 +223,9 @@ export async function writeDashboardData(store: LoopStore, home: string): Promis
         failingFingerprints: c.clusters.map((x) => x.fingerprint),
         stages: {},
         ...(spec.id === REPORTED.loopId && n === REPORTED.cycle ? { report } : {}),
+        ...(c.spend ? { spend: c.spend } : {}),
       };
-      // spend is recorded by the AI-cost part of greenloop; written here as it stores it, beside the typed fields.
-      cycles.push({ cycle: c.spend ? Object.assign(cycle, { spend: c.spend }) : cycle, stages });
+      cycles.push({ cycle, stages });
       clock += 2;
     }
     const last = spec.cycles.at(-1);
@@ -242,8 +242,9 @@ export async function writeDashboardData(store: LoopStore, home: string): Promis
       cycle: spec.cycles.length,
       ...(spec.stop ? { stop: spec.stop } : {}),
       ...(last ? { latest: { ...last.totals, durationMs: 1000 } } : {}),
+      ...(spec.spend ? { spend: spec.spend } : {}),
     };
-    await store.createLoop(spec.spend ? Object.assign(loop, { spend: spec.spend }) : loop);
+    await store.createLoop(loop);
     for (const { cycle, stages } of cycles) {
       await store.saveCycle(cycle);
       for (const stage of stages) await store.saveStage(spec.id, cycle.n, stage);

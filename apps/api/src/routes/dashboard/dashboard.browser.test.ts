@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createConfigLoader, readAudit, syncSchedulesFromConfig } from '@greenloop/core';
+import { createConfigLoader, formatSpend, readAudit, syncSchedulesFromConfig } from '@greenloop/core';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { HOSTILE, LOOPS, REPORTED, STDOUT_TEXT, TEST_IDS, writeDashboardData } from '../../test-support/dashboard-data.ts';
@@ -109,7 +109,9 @@ describe('the dashboard in a real browser', { timeout: 60_000 }, () => {
     expect((w.fix as number) / (w.deploy as number)).toBeCloseTo(90 / 20, 1);
     expect((w.test as number) / (w.deploy as number)).toBeCloseTo(60 / 20, 1);
     // The loop's facts include its AI spend; a finished loop offers no cancel.
-    expect(await page.textContent('#loop-facts')).toContain('$1.84 · 120,000 in / 9,500 out tokens');
+    // In the words of core's one spend formatter.
+    expect(await page.textContent('#loop-facts')).toContain(formatSpend(LOOPS[0]?.spend));
+    expect(formatSpend(LOOPS[0]?.spend)).toBe('$1.84, 120,000 input + 9,500 output tokens');
     expect(await page.isHidden('#cancel-loop')).toBe(true);
     // Live events and notices quote test names too: text, never markup.
     await expect.poll(() => page.textContent('#events')).toContain(`failing: ${TEST_IDS.broken}`);

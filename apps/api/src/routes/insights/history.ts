@@ -44,22 +44,3 @@ export function passRate(totals: { total: number; passed: number; skipped: numbe
   const ran = totals.total - totals.skipped;
   return ran > 0 ? totals.passed / ran : null;
 }
-
-/** AI spend as another part of greenloop records it on loops and cycles, when present and well-formed. */
-export interface Spend {
-  usd?: number;
-  inputTokens?: number;
-  outputTokens?: number;
-}
-
-/** The `spend` member of a loop or cycle record, if it has one that looks right; never trusted blindly. */
-export function spendOf(record: object): Spend | undefined {
-  const raw: unknown = (record as { spend?: unknown }).spend;
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const out: Spend = {};
-  for (const k of ['usd', 'inputTokens', 'outputTokens'] as const) {
-    const v: unknown = (raw as Record<string, unknown>)[k];
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[k] = v;
-  }
-  return Object.keys(out).length ? out : undefined;
-}

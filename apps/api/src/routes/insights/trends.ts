@@ -1,5 +1,5 @@
 import type { LoopRecord, TestTotals } from '@greenloop/core';
-import { passRate, spendOf } from './history.ts';
+import { passRate } from './history.ts';
 
 /** One finished loop as a point of an environment's trend. */
 export interface TrendPoint {
@@ -42,7 +42,6 @@ export function trends(loops: readonly LoopRecord[], firstTotals: ReadonlyMap<st
   const byEnv = new Map<string, TrendPoint[]>();
   for (const loop of loops) {
     if (!TERMINAL.has(loop.state)) continue;
-    const spend = spendOf(loop);
     const point: TrendPoint = {
       loopId: loop.id,
       startedAt: loop.startedAt ?? loop.createdAt,
@@ -52,7 +51,7 @@ export function trends(loops: readonly LoopRecord[], firstTotals: ReadonlyMap<st
       cyclesToGreen: loop.state === 'green' ? loop.cycle : null,
       passRate: passRate(loop.latest),
       firstPassRate: passRate(firstTotals.get(loop.id)),
-      ...(spend?.usd !== undefined ? { spendUsd: spend.usd } : {}),
+      ...(loop.spend?.usd !== undefined ? { spendUsd: loop.spend.usd } : {}),
     };
     byEnv.set(loop.environment, [...(byEnv.get(loop.environment) ?? []), point]);
   }

@@ -78,16 +78,16 @@ export const BASICS_JS = String.raw`  var TOKEN_KEY = 'greenloop.token';
     return p + '% passed (' + (t.passed || 0) + ' passed, ' + (t.failed || 0) + ' failed' + (t.skipped ? ', ' + t.skipped + ' skipped' : '') + ' of ' + t.total + ')';
   }
 
-  /** AI spend as recorded on a loop or cycle: "$1.23 · 12,000 in / 3,400 out tokens"; '' when absent. */
+  // The words of core's formatSpend (the one spend formatter; this script cannot import it), '' when none:
+  // "$0.42, 12,345 input + 2,345 output tokens".
   function spendText(s) {
     if (!s || typeof s !== 'object') return '';
     var parts = [];
-    if (typeof s.usd === 'number') parts.push('$' + s.usd.toFixed(2));
-    var tokens = [];
-    if (typeof s.inputTokens === 'number') tokens.push(s.inputTokens.toLocaleString() + ' in');
-    if (typeof s.outputTokens === 'number') tokens.push(s.outputTokens.toLocaleString() + ' out');
-    if (tokens.length) parts.push(tokens.join(' / ') + ' tokens');
-    return parts.join(' · ');
+    if (typeof s.usd === 'number') parts.push(s.usd === 0 ? '$0.00' : s.usd >= 0.01 ? '$' + s.usd.toFixed(2) : '$' + s.usd.toPrecision(2));
+    if (typeof s.inputTokens === 'number' || typeof s.outputTokens === 'number') {
+      parts.push((s.inputTokens || 0).toLocaleString('en-US') + ' input + ' + (s.outputTokens || 0).toLocaleString('en-US') + ' output tokens');
+    }
+    return parts.join(', ');
   }
 
   function loopLink(loopId, text) {
