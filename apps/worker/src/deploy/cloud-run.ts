@@ -352,6 +352,9 @@ export function candidateTag(cycle: number): string {
   return `gl-c${cycle}`;
 }
 
+/** Tags of fixes' candidates (fixer.proveOnDeploy) start with this; see fixCandidateTag in fix/prove-on-deploy.ts. */
+export const FIX_TAG_PREFIX = 'gl-f';
+
 /** `projects/p/locations/r/services/s/revisions/x` → `x`. */
 export function shortName(name: string | null | undefined): string {
   if (!name) return '';
@@ -578,6 +581,25 @@ export class CloudRunApi {
     return { operation, done: true, ...(result ? { result: normalizeService(result) } : {}) };
   }
 
+  /** Deletes a revision and waits for the operation (up to `deadline`); a revision already gone is fine. */
+  async deleteRevision(t: CloudRunTarget, revision: string, opts: CallCtx & { deadline: number }): Promise<void> {
+    const name = `${serviceResource(t)}/revisions/${revision}`;
+    const ctx = this.ctx(t, 'delete revision', revision);
+    const started = await withGoogleRetry(() => this.revisions.deleteRevision({ name }, this.gax(opts)), ctx, this.opts(opts)).catch((err: unknown) => {
+      if (err instanceof GreenloopError && err.code === 'CLOUD_RUN_NOT_FOUND') return undefined;
+      throw err;
+    });
+    if (!started) return;
+    const [op] = started;
+    while (!op.latestResponse?.done) {
+      if (Date.now() >= opts.deadline) throw new GreenloopError('CLOUD_RUN_TIMEOUT', `deleting revision ${revision} of ${t.service} did not finish in time`);
+      await sleep(this.pollIntervalMs, opts.signal, ctx);
+      await op.getOperation();
+    }
+    const error = op.latestResponse?.error;
+    if (error) throw new GreenloopError('CLOUD_RUN_DELETE_FAILED', `deleting revision ${revision} of ${t.service} failed: ${error.message ?? error.code}`);
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([this.services.close(), this.revisions.close()]);
   }
@@ -744,11 +766,15 @@ function revisionTarget(revision: string, percent: number, tag?: string): ITraff
   return { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision, percent, ...(tag ? { tag } : {}) };
 }
 
-/** Tagged 0% targets worth keeping: people's own tags (not greenloop's candidate tags), not pointing at `drop`. */
-function keptTags(raw: IService, drop: string[]): ITrafficTarget[] {
+/**
+ * Tagged 0% targets worth keeping: people's own tags (not greenloop's candidate tags), not pointing at `drop`.
+ * A fix's candidate also keeps the other fixes' candidate tags: they may be under test right now.
+ */
+function keptTags(raw: IService, drop: string[], keepFixTags = false): ITrafficTarget[] {
+  const keep = (tag: string) => !tag.startsWith('gl-') || (keepFixTags && tag.startsWith(FIX_TAG_PREFIX));
   return (raw.traffic ?? [])
     .map(trafficView)
-    .filter((v) => v.tag && !v.tag.startsWith('gl-') && v.type === 'REVISION' && v.revision && !drop.includes(v.revision))
+    .filter((v) => v.tag && keep(v.tag) && v.type === 'REVISION' && v.revision && !drop.includes(v.revision))
     .map((v) => revisionTarget(v.revision ?? '', 0, v.tag));
 }
 
@@ -770,7 +796,7 @@ function candidateTraffic(raw: IService, state: CloudRunServiceState, revision: 
   }
   const pinned = [...split].map(([rev, pct]) => revisionTarget(rev, pct));
   const current = pinned.length ? pinned : [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST' as const, percent: 100 }];
-  return [...current, ...keptTags(raw, [revision]), revisionTarget(revision, 0, tag)];
+  return [...current, ...keptTags(raw, [revision], tag.startsWith(FIX_TAG_PREFIX)), revisionTarget(revision, 0, tag)];
 }
 
 /** The container whose image greenloop replaces: the one serving the port (the ingress container), else the first. */
@@ -910,7 +936,7 @@ export class CloudRunProvider implements DeployProvider {
     const values = { commit: req.commit, shortCommit: req.commit.slice(0, 7), service: req.service.name };
     const image = renderString(cfg.image, values);
     const revision = revisionName(cfg.service, req.commit, req.loopId, req.cycle);
-    const tag = cfg.candidate ? candidateTag(req.cycle) : undefined;
+    const tag = req.candidateTag ?? (cfg.candidate ? candidateTag(req.cycle) : undefined);
     const deadline = Date.now() + cfg.readyTimeout;
     const call = { signal: req.signal };
 
@@ -968,7 +994,8 @@ export class CloudRunProvider implements DeployProvider {
         image,
         serviceUrl: ready.state.uri,
         previousRevision: previous,
-        candidate: cfg.candidate,
+        candidate: cfg.candidate || req.candidateTag !== undefined,
+        ...(req.candidateTag ? { fixCandidate: true } : {}),
         ...(tag ? { tag, tagUrl: ready.url } : {}),
         ...(ready.logUri ? { logUri: ready.logUri } : {}),
         reusedRevision: reused,
@@ -1002,6 +1029,14 @@ export class CloudRunProvider implements DeployProvider {
       ...(req.sandbox ? { sandbox: req.sandbox, writable: [req.cycleDir] } : {}),
     });
     return { sandboxed: ran.sandboxed, ...(ran.sandboxNote ? { sandboxNote: ran.sandboxNote } : {}) };
+  }
+
+  /**
+   * Removes a fix's candidate: its tag leaves the traffic split (the rest of the split is kept as it is),
+   * then its revision is deleted, so a proof leaves no revision and no URL behind.
+   */
+  async withdraw(deployed: DeployedService, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
+    await withdrawCandidate(this.api, deployed, opts);
   }
 
   /** Shifts 100% of traffic to a candidate this provider deployed (see promoteCandidate). */
@@ -1074,4 +1109,27 @@ export async function promoteCandidate(
   } finally {
     if (!opts.api) await api.close();
   }
+}
+
+/**
+ * Takes a fix's candidate out of the service: its tag leaves the traffic split (nothing else changes), then
+ * the revision is deleted. Safe to call again: a tag or revision already gone is skipped.
+ */
+export async function withdrawCandidate(api: CloudRunApi, deployed: DeployedService, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
+  const t: CloudRunTarget = {
+    project: detailString(deployed, 'project'),
+    region: detailString(deployed, 'region'),
+    service: detailString(deployed, 'cloudRunService'),
+  };
+  const tag = detailString(deployed, 'tag');
+  const deadline = Date.now() + (opts.timeoutMs ?? 300_000);
+  const call = opts.signal ? { signal: opts.signal } : {};
+  const raw = await api.getServiceRaw(t, call);
+  const traffic = raw.traffic ?? [];
+  if (traffic.some((x) => x.tag === tag || (x.revision === deployed.revision && (x.percent ?? 0) === 0))) {
+    const kept = traffic.filter((x) => x.tag !== tag && !(x.revision === deployed.revision && (x.percent ?? 0) === 0));
+    const res = await api.update(t, { ...raw, traffic: kept }, { ...call, deadline });
+    if (res.error) throw new GreenloopError('CLOUD_RUN_WITHDRAW_FAILED', `removing tag ${tag} from ${t.service} failed: ${res.error.message}`);
+  }
+  await api.deleteRevision(t, deployed.revision, { ...call, deadline });
 }

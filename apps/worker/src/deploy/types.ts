@@ -20,6 +20,11 @@ export interface DeployRequest {
   sandbox?: SandboxSettings;
   /** What was deployed for this service in the previous cycle, if anything. */
   previous?: DeployedService;
+  /**
+   * Deploy a fix's candidate beside the cycle's deploy under this tag (fixer.proveOnDeploy): Cloud Run gives
+   * the revision 0% traffic and tests use the tag's URL, whatever `deploy.candidate` says.
+   */
+  candidateTag?: string;
   signal: AbortSignal;
   log: Logger;
   /** Progress for people watching ("waiting for revision api-3f2a… to be ready, 20s"). */
@@ -37,4 +42,6 @@ export interface DeployProvider {
   stop?(deployed: DeployedService, log: Logger): Promise<void>;
   /** Candidate deploys (0% traffic under a tag): move all traffic to the revision once the suite is green. */
   promote?(deployed: DeployedService, opts: { signal?: AbortSignal }): Promise<DeployedService>;
+  /** Removes a fix's candidate (`candidateTag`) for good: its tag leaves the traffic split and its revision is deleted. */
+  withdraw?(deployed: DeployedService, opts: { signal?: AbortSignal }): Promise<void>;
 }

@@ -58,6 +58,11 @@ export interface FixRequest {
   processes?: ProcessRecorder;
   /** What this fix may spend this cycle (from `fixer.budget`): no further attempt starts when the next one could pass it. */
   budget?: BudgetCap;
+  /**
+   * fixer.proveOnDeploy: proves an accepted attempt on a deployed candidate (fix/prove-on-deploy.ts). A
+   * failed proof turns the attempt into a rejected one, retried while attempts remain.
+   */
+  prove?: (fix: FixResult, attempt: number, dir: string) => Promise<GateRecord>;
   signal: AbortSignal;
   log: Logger;
 }
@@ -112,6 +117,8 @@ export async function runFix(req: FixRequest): Promise<FixResult> {
   let spent: Spend | undefined;
   let costliest: Spend | undefined;
   const notes = new Set<string>();
+  // Earlier attempts' failed proofs stay in the final result's gates: the report shows what was rejected on deploy.
+  const deployRejections: GateRecord[] = [];
   try {
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (req.signal.aborted) break;
@@ -120,6 +127,7 @@ export async function runFix(req: FixRequest): Promise<FixResult> {
       spent = addSpend(spent, result.spend);
       costliest = maxSpend(costliest, result.spend);
       if (result.spendNote) notes.add(result.spendNote);
+      if (result.outcome === 'accepted' && req.prove) result = await proveAttempt(req, result, attempt, artifactDir, deployRejections);
       log.info({ attempt, outcome: result.outcome, reason: result.reason }, 'fix attempt finished');
       const retryable = result.outcome === 'rejected' || result.outcome === 'no-change';
       if (!retryable || attempt === maxAttempts) break;
@@ -142,6 +150,18 @@ export async function runFix(req: FixRequest): Promise<FixResult> {
   await writeFile(join(artifactDir, 'gates.json'), `${JSON.stringify(result.gates ?? [], null, 2)}\n`);
   await writeFile(join(artifactDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
+}
+
+/** An accepted attempt, deployed and tested (req.prove): still accepted, or rejected with the proof's evidence. */
+async function proveAttempt(req: FixRequest, accepted: FixResult, attempt: number, artifactDir: string, earlier: GateRecord[]): Promise<FixResult> {
+  const prove = req.prove;
+  if (!prove) return accepted;
+  const gate = await prove(accepted, attempt, join(artifactDir, `attempt-${attempt}`, 'prove'));
+  const gates = [...earlier, ...(accepted.gates ?? []), gate];
+  if (gate.passed) return { ...accepted, gates };
+  earlier.push({ ...gate, name: `${gate.name} (attempt ${attempt})` });
+  const { branch: _branch, commit: _commit, diffStat: _diffStat, ...rest } = accepted;
+  return { ...rest, outcome: 'rejected', reason: gate.reason ?? 'rejected on deploy', gates };
 }
 
 interface AttemptContext {

@@ -5,6 +5,7 @@ import { budgetRefusal, fixAllowance, recordSpendMetric, spendLedger } from '../
 import { configSecretNames } from '../fix/fixer-env.ts';
 import { integrateFixes } from '../fix/integrate.ts';
 import { appendFixSection } from '../fix/outcomes-report.ts';
+import { proveFix } from '../fix/prove-on-deploy.ts';
 import { redoConflictingFix } from '../fix/redo.ts';
 import { runFix } from '../fix/run-fix.ts';
 import { loopPaths } from '../paths.ts';
@@ -49,7 +50,10 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
   const paths = loopPaths(ctx.env.home, loopId);
   // A retry waits for a fixer a live worker still runs, and ends one a dead worker left (by record).
   const owned = { redis: ctx.store.redis, prefix: ctx.store.prefix, loopId, cycle: n, stage: `fix:${fingerprint}`, log: ctx.log };
-  const maxWaitMs = (fixer.timeout + fixer.verifyTimeout) * fixer.attemptsPerCycle + 60_000;
+  const proveMs = fixer.proveOnDeploy ? environment.tests.timeout + PROVE_DEPLOY_MS : 0;
+  const maxWaitMs = (fixer.timeout + fixer.verifyTimeout + proveMs) * fixer.attemptsPerCycle + 60_000;
+  const sandbox = sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME });
+  const cycleServices = fixer.proveOnDeploy ? ((await ctx.store.getStage(loopId, n, 'deploy'))?.result?.services ?? []) : [];
   const result = await ctx.cancels.run(loopId, (signal) =>
     runOwnedAttempt({ ...owned, maxWaitMs, signal }, async (processes): Promise<FixResult> => {
       // The budget is checked again right before this worker starts the fixer (fixers of this cycle that ran
@@ -73,9 +77,34 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
         processEnv: ctx.processEnv,
         // Every *Env the config names (push token, Slack, webhook) is greenloop's secret, whatever passEnv says.
         secretEnv: configSecretNames(environment),
-        sandbox: sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME }),
+        sandbox,
         processes,
         ...(budget ? { budget } : {}),
+        ...(fixer.proveOnDeploy
+          ? {
+              prove: (fix: FixResult, attempt: number, dir: string) =>
+                proveFix({
+                  repo: ctx.env.repo,
+                  loopId,
+                  cycle: n,
+                  fingerprint,
+                  attempt,
+                  commit: fix.commit as string,
+                  environment,
+                  clusterFile: files.json,
+                  cycleServices,
+                  dir,
+                  worktree: join(paths.fixWorktrees, `prove-${loopId}-${n}-${fingerprint}-${attempt}`),
+                  provider: (s) => ctx.deployProvider(s),
+                  stop: (d) => ctx.stopDeployed(d),
+                  processEnv: ctx.processEnv,
+                  sandbox,
+                  processes,
+                  signal,
+                  log: ctx.log.child({ loopId, cycle: n, fingerprint, attempt }),
+                }),
+            }
+          : {}),
         signal,
         log: ctx.log.child({ loopId, cycle: n, fingerprint }),
       });
@@ -83,6 +112,9 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
   );
   return await save(result);
 }
+
+/** What deploying a fix's candidate may take besides its test run (builds and rollouts included). */
+const PROVE_DEPLOY_MS = 15 * 60_000;
 
 /** Integrate: accepted fixes cherry-picked onto the loop branch; the next cycle deploys the result. */
 export async function integrateStage(ctx: WorkerContext, run: StageRun): Promise<StageOutput<IntegrateResult>> {

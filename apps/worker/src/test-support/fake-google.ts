@@ -3,13 +3,14 @@ import { PassThroughClient } from 'google-auth-library';
 
 /**
  * A local fake of the Google REST endpoints greenloop's client libraries call in fallback (REST) mode:
- * Cloud Run Admin API v2 (get/patch service, get operation, get/list revisions) and Cloud Logging v2
+ * Cloud Run Admin API v2 (get/patch service, get operation, get/list/delete revisions; tagged 0%-traffic
+ * revisions get a tag URL `https://<tag>---<service>-….run.app`) and Cloud Logging v2
  * (`entries:list` with page tokens and a working subset of the filter language). Tests drive it with a
  * scenario (rollout length, revision outcome) and injected failures, and read `requests` to see exactly
  * what the libraries sent. Test-only.
  */
 
-export type FakeMethod = 'getService' | 'updateService' | 'getOperation' | 'getRevision' | 'listRevisions' | 'listEntries';
+export type FakeMethod = 'getService' | 'updateService' | 'getOperation' | 'getRevision' | 'deleteRevision' | 'listRevisions' | 'listEntries';
 
 export interface FakeRequest {
   method: FakeMethod | 'unknown';
@@ -261,6 +262,10 @@ export class FakeGoogle {
       const [, p = '', r = '', s = '', rev = ''] = m;
       return { method: 'getRevision', run: () => this.getRevision(p, r, s, rev) };
     }
+    if (m && httpMethod === 'DELETE') {
+      const [, p = '', r = '', s = '', rev = ''] = m;
+      return { method: 'deleteRevision', run: () => this.deleteRevision(p, r, s, rev) };
+    }
     m = /^\/v2\/projects\/([^/]+)\/locations\/([^/]+)\/services\/([^/]+)\/revisions$/.exec(path);
     if (m && httpMethod === 'GET') {
       const [, p = '', r = '', s = ''] = m;
@@ -386,6 +391,21 @@ export class FakeGoogle {
     const rev = svc.revisions.get(revision);
     if (!rev) throw new HttpError(404, `Revision '${revision}' not found`);
     return this.revisionJson(svc, rev);
+  }
+
+  /** As Cloud Run: a revision that traffic (or a tag) still names cannot be deleted. Done at once. */
+  private deleteRevision(project: string, region: string, service: string, revision: string): unknown {
+    const svc = this.lookup(project, region, service);
+    const rev = svc.revisions.get(revision);
+    if (!rev) throw new HttpError(404, `Revision '${revision}' not found`);
+    const latestReady = svc.latestReadyRevision === revision;
+    if (svc.traffic.some((t) => t.revision === revision || (t.type === TRAFFIC.LATEST && latestReady))) {
+      throw new HttpError(400, `Revision '${revision}' is referenced by the service's traffic and cannot be deleted`, 'FAILED_PRECONDITION');
+    }
+    const json = this.revisionJson(svc, rev);
+    svc.revisions.delete(revision);
+    const name = `projects/${project}/locations/${region}/operations/op-${++this.opCounter}`;
+    return { name, done: true, response: { '@type': 'type.googleapis.com/google.cloud.run.v2.Revision', ...json } };
   }
 
   private patchService(project: string, region: string, service: string, body: unknown): unknown {

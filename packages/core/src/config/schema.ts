@@ -183,6 +183,13 @@ export const FixerSchema = z.strictObject({
   budget: FixerBudgetSchema.optional(),
   /** US dollars per million tokens of the fixer's model, for agents that report tokens but no price (Codex). */
   pricePerMillionTokens: z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }).optional(),
+  /**
+   * Prove each accepted fix on a deployed candidate before it is integrated: the fix's commit is deployed
+   * beside the cycle's (local: its own process; cloud-run: a 0%-traffic revision under its own tag; command:
+   * not proven) and only its cluster's tests run against it. A fix whose tests still fail the same way is
+   * rejected with that evidence and retried within attemptsPerCycle (set it to 2 or more for this to pay).
+   */
+  proveOnDeploy: z.boolean().default(false),
 });
 
 export const LoopLimitsSchema = z.strictObject({
