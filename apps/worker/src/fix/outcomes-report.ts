@@ -1,5 +1,6 @@
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
-import { addSpend, type FixStageResult, formatSpend, type IntegrateResult, type Spend, sumSpend } from '@greenloop/core';
+import { addSpend, type FixResult, type FixStageResult, formatSpend, type IntegrateResult, type Spend, sumSpend } from '@greenloop/core';
+import { PROVE_GATE } from './prove-verdict.ts';
 
 /**
  * The "Fixes of cycle N" section of a cycle report: every fix that landed, was re-done after a conflict,
@@ -12,7 +13,7 @@ const cell = (s: string) =>
   s
     .replace(/\|/g, '\\|')
     .replace(/\s*\n\s*/g, ' ')
-    .slice(0, 600);
+    .slice(0, 1200);
 
 export function renderFixOutcomes(
   cycle: number,
@@ -31,16 +32,19 @@ export function renderFixOutcomes(
   for (const r of fix?.results ?? []) {
     fingerprints.push(r.fingerprint);
     const re = redone.get(r.fingerprint);
+    const proof = deployProof(r);
     if (r.outcome === 'accepted' && applied.has(r.fingerprint)) {
       rows.push([
         name(r.fingerprint),
-        re ? 'applied, re-done after a conflict' : 'applied',
-        re ? `${re.conflict}; its fixer ran again on top (${re.attempts} more attempt(s))` : '',
+        `${re ? 'applied, re-done after a conflict' : 'applied'}${proof.outcome}`,
+        [re ? `${re.conflict}; its fixer ran again on top (${re.attempts} more attempt(s))` : '', proof.why].filter(Boolean).join('; '),
       ]);
     } else if (r.outcome === 'accepted' && dropped.has(r.fingerprint)) {
       rows.push([name(r.fingerprint), 'dropped at integration', dropped.get(r.fingerprint) as string]);
     } else if (r.outcome === 'accepted') {
       rows.push([name(r.fingerprint), integrate ? 'accepted, not integrated' : 'accepted, not integrated yet', '']);
+    } else if (r.outcome === 'rejected' && proof.rejected) {
+      rows.push([name(r.fingerprint), 'rejected on deploy', proof.why]);
     } else {
       rows.push([name(r.fingerprint), r.outcome, r.reason ?? '']);
     }
@@ -87,6 +91,24 @@ export function fixSpend(cycle: number, fix: FixStageResult | undefined, integra
   });
   const spend = sumSpend(fixes.map((f) => f.spend));
   return { cycle, ...(spend ? { spend } : {}), ...(loopSpend ? { loop: loopSpend } : {}), fixes };
+}
+
+/**
+ * What fixer.proveOnDeploy found for a fix: its gates named `proven-on-deploy` (earlier attempts rejected on
+ * deploy carry `(attempt n)`), in the order they ran. The last one decided.
+ */
+function deployProof(r: FixResult): { outcome: string; why: string; rejected: boolean } {
+  const proofs = (r.gates ?? []).filter((g) => g.name.startsWith(PROVE_GATE));
+  const last = proofs.at(-1);
+  if (!last) return { outcome: '', why: '', rejected: false };
+  const why = proofs
+    .map((g) => {
+      const attempt = /\((attempt \d+)\)$/.exec(g.name)?.[1];
+      return attempt ? `${attempt}: ${g.reason ?? ''}` : `${proofs.length > 1 ? 'then ' : ''}${g.reason ?? ''}`;
+    })
+    .join('; ');
+  const proven = last.passed && last.reason?.startsWith('proven');
+  return { outcome: proven ? ', proven on deploy' : last.passed ? ', not proven on deploy' : '', why, rejected: !last.passed };
 }
 
 /** Whether the fixers ran in bubblewrap (only `sandbox: off` runs them unsandboxed); nothing when not recorded. */

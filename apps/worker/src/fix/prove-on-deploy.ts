@@ -21,7 +21,7 @@ import { buildRerunArgv, rerunPlan } from '../stages/rerun.ts';
 import { withSuiteUrls } from '../stages/suite-placeholders.ts';
 import { findJunitFiles } from '../stages/test.ts';
 import type { GateRecord } from './gates.ts';
-import { type ClusterTest, judgeProof, type ProofVerdict } from './prove-verdict.ts';
+import { type ClusterTest, judgeProof, PROVE_GATE, type ProofVerdict } from './prove-verdict.ts';
 
 /**
  * fixer.proveOnDeploy: an accepted fix is deployed as its own candidate, beside the cycle's deploy (local:
@@ -30,8 +30,6 @@ import { type ClusterTest, judgeProof, type ProofVerdict } from './prove-verdict
  * against it. Everything it deployed is stopped or withdrawn before it returns; the evidence (deploy logs,
  * test output, JUnit, prove.json) stays under the fix attempt's artifacts.
  */
-
-export const PROVE_GATE = 'proven-on-deploy';
 
 export interface ProveRequest {
   repo: string;
@@ -171,7 +169,7 @@ export async function proveFix(req: ProveRequest): Promise<GateRecord> {
     return {
       name: PROVE_GATE,
       passed: run.verdict.proven,
-      reason: `${run.verdict.inconclusive ? 'not proven' : run.verdict.proven ? 'proven' : 'rejected on deploy'}: ${run.verdict.summary} (candidate ${where}; evidence ${join(req.dir, 'prove.json')})`,
+      reason: `${run.verdict.inconclusive ? 'not proven' : run.verdict.proven ? 'proven' : 'rejected on deploy'} (evidence ${join(req.dir, 'prove.json')}; candidate ${where}): ${run.verdict.summary}`,
     };
   } finally {
     await teardownCandidate(req, deployed);

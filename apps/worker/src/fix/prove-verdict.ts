@@ -41,6 +41,9 @@ export interface ProofVerdict {
   summary: string;
 }
 
+/** The gate a proof records in FixResult.gates. */
+export const PROVE_GATE = 'proven-on-deploy';
+
 const key = (t: { classname: string; name: string }) => `${t.classname}\u0000${t.name}`;
 
 /**
@@ -74,7 +77,7 @@ export function judgeProof(cluster: readonly ClusterTest[], candidate: readonly 
   let summary: string;
   if (again.length > 0) {
     summary = `${again.length} of ${tests.length} test(s) of the cluster still fail the same way on the deployed fix: ${again
-      .slice(0, 5)
+      .slice(0, 3)
       .map((t) => `${t.test}: ${oneLine(t.message ?? '')}`)
       .join('; ')}`;
   } else if (inconclusive) {
@@ -90,5 +93,5 @@ export function judgeProof(cluster: readonly ClusterTest[], candidate: readonly 
 
 function oneLine(s: string): string {
   const flat = s.replace(/\s+/g, ' ').trim();
-  return flat.length > 200 ? `${flat.slice(0, 199)}…` : flat;
+  return flat.length > 160 ? `${flat.slice(0, 159)}…` : flat;
 }
