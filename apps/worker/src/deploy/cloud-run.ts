@@ -1127,7 +1127,10 @@ export async function withdrawCandidate(api: CloudRunApi, deployed: DeployedServ
   const raw = await api.getServiceRaw(t, call);
   const traffic = raw.traffic ?? [];
   if (traffic.some((x) => x.tag === tag || (x.revision === deployed.revision && (x.percent ?? 0) === 0))) {
-    const kept = traffic.filter((x) => x.tag !== tag && !(x.revision === deployed.revision && (x.percent ?? 0) === 0));
+    // Sent back as read, except that an empty tag (how the API reads "no tag") is left out.
+    const kept = traffic
+      .filter((x) => x.tag !== tag && !(x.revision === deployed.revision && (x.percent ?? 0) === 0))
+      .map(({ tag: t, ...rest }) => (t ? { ...rest, tag: t } : rest));
     const res = await api.update(t, { ...raw, traffic: kept }, { ...call, deadline });
     if (res.error) throw new GreenloopError('CLOUD_RUN_WITHDRAW_FAILED', `removing tag ${tag} from ${t.service} failed: ${res.error.message}`);
   }

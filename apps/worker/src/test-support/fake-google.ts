@@ -404,6 +404,9 @@ export class FakeGoogle {
     }
     const json = this.revisionJson(svc, rev);
     svc.revisions.delete(revision);
+    const newestReady = [...svc.revisions.values()].filter((r) => r.state === 'ready').at(-1)?.name;
+    if (svc.latestReadyRevision === revision) svc.latestReadyRevision = newestReady;
+    if (svc.latestCreatedRevision === revision) svc.latestCreatedRevision = [...svc.revisions.keys()].at(-1);
     const name = `projects/${project}/locations/${region}/operations/op-${++this.opCounter}`;
     return { name, done: true, response: { '@type': 'type.googleapis.com/google.cloud.run.v2.Revision', ...json } };
   }
