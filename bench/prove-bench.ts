@@ -1,0 +1,132 @@
+// "Fewer cycles": cycles to green with and without fixer.proveOnDeploy, on the demo and on each
+// foreign-stack example this machine can run (real worker, Redis, git, services and suites).
+//   REDIS_URL=redis://127.0.0.1:6379 node bench/prove-bench.ts [project,…]
+// Projects: demo (the demo's fixer, right on its first try), demo-hurried (the demo fixer's --hurried mode:
+// wrong on its first try at the missing route), python-service, go-service, node-playwright-service,
+// two-service (their `fixable` environment; `-prove` is the same with proveOnDeploy). Each mode runs with
+// fixer.attemptsPerCycle 2, so the only difference is proving. Prints one figure per project and mode.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closeQueues, createLogger, createQueues, type LoopRecord, LoopStore, Redis, readEnv, startLoop, TERMINAL_STATES } from '@greenloop/core';
+import { startWorker } from '@greenloop/worker';
+import { parse, stringify } from 'yaml';
+import { createDemoRepo } from '../apps/cli/src/demo-repo.ts';
+import { createExampleRepo } from '../test/stack-harness.ts';
+import { figure } from './figure.ts';
+
+interface Project {
+  name: string;
+  /** Environments without and with proveOnDeploy. */
+  envs: [string, string];
+  /** Why it cannot run here, or undefined. */
+  missing?: () => string | undefined;
+  create(dir: string): void;
+}
+
+const works = (argv: string[]) => {
+  try {
+    execFileSync(argv[0] as string, argv.slice(1), { stdio: 'ignore', timeout: 20_000 });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** An example's `fixable` environment as it is, and as `fixable-prove` with proveOnDeploy; both with 2 attempts per cycle. */
+function withProveEnvironment(repo: string): void {
+  const file = join(repo, 'greenloop.yaml');
+  const config = parse(readFileSync(file, 'utf8')) as { environments: Record<string, { fixer: Record<string, unknown> }> };
+  const fixable = config.environments.fixable;
+  if (!fixable) throw new Error(`${file} has no fixable environment`);
+  fixable.fixer = { ...fixable.fixer, attemptsPerCycle: 2 };
+  config.environments['fixable-prove'] = { ...fixable, fixer: { ...fixable.fixer, proveOnDeploy: true } };
+  writeFileSync(file, stringify(config, { aliasDuplicateObjects: false }));
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@greenloop.local', ...args], { cwd: repo, stdio: 'pipe' });
+  git('commit', '-qam', 'bench: fixable-prove environment');
+}
+
+const example = (name: string, missing: () => string | undefined): Project => ({
+  name,
+  envs: ['fixable', 'fixable-prove'],
+  missing,
+  create: (dir) => {
+    createExampleRepo(name, dir);
+    withProveEnvironment(dir);
+  },
+});
+
+const PROJECTS: Project[] = [
+  { name: 'demo', envs: ['demo', 'demo-prove'], create: (dir) => createDemoRepo(dir) },
+  { name: 'demo-hurried', envs: ['hurried', 'hurried-prove'], create: (dir) => createDemoRepo(dir) },
+  example('python-service', () => (works(['python3', '-c', 'import pytest']) ? undefined : 'python3 with pytest')),
+  example('go-service', () => (works(['go', 'version']) && works(['gotestsum', '--version']) ? undefined : 'go and gotestsum')),
+  example('node-playwright-service', () =>
+    works(['npx', '--no-install', 'playwright', 'test', '--list', '--config', join(import.meta.dirname, '..', 'examples', 'node-playwright-service', 'playwright.config.js')])
+      ? undefined
+      : 'playwright with its browser',
+  ),
+  example('two-service', () => (works(['python3', '-c', 'import pytest']) ? undefined : 'python3 with pytest')),
+];
+
+async function runProject(p: Project, redisUrl: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `gl-prove-bench-${p.name}-`));
+  const repo = join(dir, 'repo');
+  p.create(repo);
+  const env = readEnv({
+    REDIS_URL: redisUrl,
+    GREENLOOP_HOME: join(dir, 'home'),
+    GREENLOOP_REPO: repo,
+    GREENLOOP_PREFIX: `glprove-${p.name}-${Date.now().toString(36)}`,
+    LOG_LEVEL: 'warn',
+  });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const store = new LoopStore(redis, env.GREENLOOP_PREFIX);
+  const worker = await startWorker(env, createLogger('bench', 'warn'), redisUrl, { PATH: process.env.PATH, HOME: process.env.HOME });
+  const queues = createQueues(redis, env.GREENLOOP_PREFIX);
+  try {
+    // Both modes at once (their own environments): the cycle counts do not depend on timing.
+    const loops = await Promise.all(
+      p.envs.map(async (environment) => {
+        const started = Date.now();
+        const out = await startLoop({ store, queues }, { environment, actor: { kind: 'cli', name: 'prove-bench' } });
+        if (out.kind !== 'created') throw new Error(`${p.name}/${environment}: ${out.kind}`);
+        for (;;) {
+          const l = await store.getLoop(out.loop.id);
+          if (l && TERMINAL_STATES.includes(l.state) && (await store.activeLoop(environment)) !== l.id) return { loop: l, ms: Date.now() - started };
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }),
+    );
+    loops.forEach(({ loop, ms }, i) => report(p, i === 1, loop, ms));
+  } finally {
+    await worker.close();
+    await closeQueues(queues);
+    await store.clearAll();
+    redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function report(p: Project, prove: boolean, loop: LoopRecord, ms: number): void {
+  const mode = prove ? 'prove' : 'plain';
+  console.log(`${p.name} ${mode}: ${loop.state} after ${loop.cycle} cycle(s) (${loop.stop?.rule}: ${loop.stop?.message}) in ${(ms / 1000).toFixed(1)}s`);
+  figure(`cycles.${p.name}.${mode}`, loop.cycle, 'cycles', loop.state === 'green' ? undefined : `(not green: ${loop.stop?.rule})`);
+  figure(`wall.${p.name}.${mode}`, Math.round(ms / 100) / 10, 's');
+}
+
+export async function main(only?: string[]): Promise<void> {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  for (const p of PROJECTS) {
+    if (only && !only.includes(p.name)) continue;
+    const why = p.missing?.();
+    if (why) {
+      console.log(`${p.name}: skipped, ${why} is not installed here`);
+      continue;
+    }
+    await runProject(p, redisUrl);
+  }
+}
+
+if (import.meta.main) await main(process.argv[2]?.split(','));
