@@ -1,10 +1,13 @@
 // "Fewer cycles": cycles to green with and without fixer.proveOnDeploy, on the demo and on each
 // foreign-stack example this machine can run (real worker, Redis, git, services and suites).
 //   REDIS_URL=redis://127.0.0.1:6379 node bench/prove-bench.ts [project,…]
-// Projects: demo (the demo's fixer, right on its first try), demo-hurried (the demo fixer's --hurried mode:
-// wrong on its first try at the missing route), python-service, go-service, node-playwright-service,
-// two-service (their `fixable` environment; `-prove` is the same with proveOnDeploy). Each mode runs with
-// fixer.attemptsPerCycle 2, so the only difference is proving. Prints one figure per project and mode.
+// Projects: demo (environments demo and demo-prove: the demo's fixer, right on its first try) and
+// demo-hurried (hurried, hurried-prove: the demo fixer's --hurried mode, wrong on its first try at the
+// missing route); python-service, go-service, node-playwright-service, two-service (their `fixable`
+// environment, and `fixable-prove` with proveOnDeploy); python-service-hurried, go-service-hurried (the
+// shared stand-in fixer's `hurried` mode, wrong on its first try at a missing route). Both modes of a
+// project run with fixer.attemptsPerCycle 2 (the shipped `demo` environment: 1), so the difference is
+// proving. Prints per project and mode: cycles to green, wall time, proofs run and fixes rejected on deploy.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,40 +37,61 @@ const works = (argv: string[]) => {
   }
 };
 
-/** An example's `fixable` environment as it is, and as `fixable-prove` with proveOnDeploy; both with 2 attempts per cycle. */
-function withProveEnvironment(repo: string): void {
+/**
+ * An example's `fixable` environment with 2 attempts per cycle as `<name>`, and as `<name>-prove` with
+ * proveOnDeploy; `hurried`: with the stand-in fixer's hurried mode.
+ */
+function withProveEnvironment(repo: string, name: string, hurried: boolean): void {
   const file = join(repo, 'greenloop.yaml');
   const config = parse(readFileSync(file, 'utf8')) as { environments: Record<string, { fixer: Record<string, unknown> }> };
   const fixable = config.environments.fixable;
   if (!fixable) throw new Error(`${file} has no fixable environment`);
-  fixable.fixer = { ...fixable.fixer, attemptsPerCycle: 2 };
-  config.environments['fixable-prove'] = { ...fixable, fixer: { ...fixable.fixer, proveOnDeploy: true } };
+  const fixer = {
+    ...fixable.fixer,
+    attemptsPerCycle: 2,
+    ...(hurried ? { command: ['python3', 'tools/fixer.py', 'hurried', '{{clusterFile}}', '{{attempt}}'] } : {}),
+  };
+  config.environments[name] = { ...fixable, fixer };
+  config.environments[`${name}-prove`] = { ...fixable, fixer: { ...fixer, proveOnDeploy: true } };
   writeFileSync(file, stringify(config, { aliasDuplicateObjects: false }));
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@greenloop.local', ...args], { cwd: repo, stdio: 'pipe' });
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@greenloop.local', ...args], { cwd: repo, stdio: 'pipe' });
   git('commit', '-qam', 'bench: fixable-prove environment');
 }
 
-const example = (name: string, missing: () => string | undefined): Project => ({
-  name,
-  envs: ['fixable', 'fixable-prove'],
+const example = (name: string, missing: () => string | undefined, hurried = false): Project => ({
+  name: hurried ? `${name}-hurried` : name,
+  envs: hurried ? ['hurried', 'hurried-prove'] : ['fixable', 'fixable-prove'],
   missing,
   create: (dir) => {
     createExampleRepo(name, dir);
-    withProveEnvironment(dir);
+    withProveEnvironment(dir, hurried ? 'hurried' : 'fixable', hurried);
   },
 });
+const hasPytest = () => (works(['python3', '-c', 'import pytest']) ? undefined : 'python3 with pytest');
+const hasGo = () => (works(['go', 'version']) && works(['gotestsum', '--version']) ? undefined : 'go and gotestsum');
 
 const PROJECTS: Project[] = [
   { name: 'demo', envs: ['demo', 'demo-prove'], create: (dir) => createDemoRepo(dir) },
   { name: 'demo-hurried', envs: ['hurried', 'hurried-prove'], create: (dir) => createDemoRepo(dir) },
-  example('python-service', () => (works(['python3', '-c', 'import pytest']) ? undefined : 'python3 with pytest')),
-  example('go-service', () => (works(['go', 'version']) && works(['gotestsum', '--version']) ? undefined : 'go and gotestsum')),
+  example('python-service', hasPytest),
+  example('python-service', hasPytest, true),
+  example('go-service', hasGo),
+  example('go-service', hasGo, true),
   example('node-playwright-service', () =>
-    works(['npx', '--no-install', 'playwright', 'test', '--list', '--config', join(import.meta.dirname, '..', 'examples', 'node-playwright-service', 'playwright.config.js')])
+    works([
+      'npx',
+      '--no-install',
+      'playwright',
+      'test',
+      '--list',
+      '--config',
+      join(import.meta.dirname, '..', 'examples', 'node-playwright-service', 'playwright.config.js'),
+    ])
       ? undefined
       : 'playwright with its browser',
   ),
-  example('two-service', () => (works(['python3', '-c', 'import pytest']) ? undefined : 'python3 with pytest')),
+  example('two-service', hasPytest),
 ];
 
 async function runProject(p: Project, redisUrl: string): Promise<void> {
@@ -99,7 +123,7 @@ async function runProject(p: Project, redisUrl: string): Promise<void> {
         }
       }),
     );
-    loops.forEach(({ loop, ms }, i) => report(p, i === 1, loop, ms));
+    for (const [i, { loop, ms }] of loops.entries()) report(p, i === 1, loop, ms, await proofsOf(store, loop));
   } finally {
     await worker.close();
     await closeQueues(queues);
@@ -109,11 +133,30 @@ async function runProject(p: Project, redisUrl: string): Promise<void> {
   }
 }
 
-function report(p: Project, prove: boolean, loop: LoopRecord, ms: number): void {
+/** Proofs run over the loop, and how many of them rejected their fix (the fix stage's gates). */
+async function proofsOf(store: LoopStore, loop: LoopRecord): Promise<{ run: number; rejected: number }> {
+  const out = { run: 0, rejected: 0 };
+  for (let n = 1; n <= loop.cycle; n++) {
+    for (const r of (await store.getStage(loop.id, n, 'fix'))?.result?.results ?? []) {
+      for (const g of r.gates ?? []) {
+        if (!g.name.startsWith('proven-on-deploy')) continue;
+        out.run++;
+        if (!g.passed) out.rejected++;
+      }
+    }
+  }
+  return out;
+}
+
+function report(p: Project, prove: boolean, loop: LoopRecord, ms: number, proofs: { run: number; rejected: number }): void {
   const mode = prove ? 'prove' : 'plain';
   console.log(`${p.name} ${mode}: ${loop.state} after ${loop.cycle} cycle(s) (${loop.stop?.rule}: ${loop.stop?.message}) in ${(ms / 1000).toFixed(1)}s`);
   figure(`cycles.${p.name}.${mode}`, loop.cycle, 'cycles', loop.state === 'green' ? undefined : `(not green: ${loop.stop?.rule})`);
   figure(`wall.${p.name}.${mode}`, Math.round(ms / 100) / 10, 's');
+  if (prove) {
+    figure(`proofs.${p.name}.prove`, proofs.run, 'deploys');
+    figure(`rejected-on-deploy.${p.name}.prove`, proofs.rejected, 'fixes');
+  }
 }
 
 export async function main(only?: string[]): Promise<void> {

@@ -6,6 +6,10 @@ Contract (the same a real fixer has): cwd is a fresh checkout of the repository,
   fix    apply every prepared fix in tools/fixes.json whose patterns all match one message of the cluster
   noop   change nothing (scenario "no-progress")
   cheat  delete the test files that define the failing tests (scenario "cheat": the gates must refuse it)
+  hurried  as fix, but wrong on its first try where a fix has a "firstGuess" (argv[3] is the attempt,
+         {{attempt}}): attempt 1 applies the guess, a plausible change that does not fix the failure; a later
+         attempt, or a run that finds the guess already in the code (an earlier cycle integrated it), applies
+         the fix. For measuring fixer.proveOnDeploy (bench/prove-bench.ts).
 Stdlib only, so it runs wherever python3 does, whatever the example's own stack.
 """
 
@@ -22,7 +26,20 @@ def messages_of(cluster):
     return [m for m in found if isinstance(m, str) and m]
 
 
-def apply_fixes(cluster):
+def first_try(fx):
+    """The guess instead of the fix, while the guess applies to the code and is not in it already."""
+    guess = fx.get("firstGuess")
+    if not guess:
+        return fx
+    for edit in guess["edits"]:
+        with open(edit["file"]) as f:
+            text = f.read()
+        if text.count(edit["find"]) != edit.get("occurrences", 1) or edit["replace"] in text:
+            return fx
+    return {**fx, "description": guess["description"], "edits": guess["edits"]}
+
+
+def apply_fixes(cluster, attempt=None):
     with open(os.path.join("tools", "fixes.json")) as f:
         table = json.load(f)
     messages = messages_of(cluster)
@@ -30,6 +47,8 @@ def apply_fixes(cluster):
     if not chosen:
         print(f"no prepared fix for {cluster.get('title')}")
         return 0
+    if attempt == 1:
+        chosen = [first_try(fx) for fx in chosen]
     pending = {}
     for fx in chosen:
         for edit in fx["edits"]:
@@ -70,7 +89,7 @@ def cheat(cluster):
 
 def main():
     if len(sys.argv) < 3:
-        print("usage: fixer.py fix|noop|cheat <cluster.json>", file=sys.stderr)
+        print("usage: fixer.py fix|noop|cheat <cluster.json> | fixer.py hurried <cluster.json> <attempt>", file=sys.stderr)
         return 2
     mode, cluster_file = sys.argv[1], sys.argv[2]
     with open(cluster_file) as f:
@@ -81,6 +100,11 @@ def main():
         return 0
     if mode == "cheat":
         return cheat(cluster)
+    if mode == "hurried":
+        if len(sys.argv) < 4 or not sys.argv[3].isdigit():
+            print("usage: fixer.py hurried <cluster.json> <attempt> (pass {{attempt}})", file=sys.stderr)
+            return 2
+        return apply_fixes(cluster, int(sys.argv[3]))
     return apply_fixes(cluster)
 
 
