@@ -4,7 +4,7 @@
 // Projects: demo (environments demo and demo-prove: the demo's fixer, right on its first try) and
 // demo-hurried (hurried, hurried-prove: the demo fixer's --hurried mode, wrong on its first try at the
 // missing route); python-service, go-service, node-playwright-service, two-service (their `fixable`
-// environment, and `fixable-prove` with proveOnDeploy); python-service-hurried, go-service-hurried (the
+// environment, and `fixable-prove` with proveOnDeploy); python-service-hurried, go-service-hurried, node-playwright-service-hurried (the
 // shared stand-in fixer's `hurried` mode, wrong on its first try at a missing route). Both modes of a
 // project run with fixer.attemptsPerCycle 2 (the shipped `demo` environment: 1), so the difference is
 // proving. Prints per project and mode: cycles to green, wall time, proofs run and fixes rejected on deploy.
@@ -69,6 +69,8 @@ const example = (name: string, missing: () => string | undefined, hurried = fals
   },
 });
 const hasPytest = () => (works(['python3', '-c', 'import pytest']) ? undefined : 'python3 with pytest');
+// As `npm run` runs it: node_modules/.bin on PATH, where @playwright/test puts `playwright`.
+const hasPlaywright = () => (works(['playwright', '--version']) ? undefined : 'playwright on PATH (run through npm, after npm ci)');
 const hasGo = () => (works(['go', 'version']) && works(['gotestsum', '--version']) ? undefined : 'go and gotestsum');
 
 const PROJECTS: Project[] = [
@@ -78,19 +80,8 @@ const PROJECTS: Project[] = [
   example('python-service', hasPytest, true),
   example('go-service', hasGo),
   example('go-service', hasGo, true),
-  example('node-playwright-service', () =>
-    works([
-      'npx',
-      '--no-install',
-      'playwright',
-      'test',
-      '--list',
-      '--config',
-      join(import.meta.dirname, '..', 'examples', 'node-playwright-service', 'playwright.config.js'),
-    ])
-      ? undefined
-      : 'playwright with its browser',
-  ),
+  example('node-playwright-service', hasPlaywright),
+  example('node-playwright-service', hasPlaywright, true),
   example('two-service', hasPytest),
 ];
 
