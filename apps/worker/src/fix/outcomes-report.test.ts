@@ -120,4 +120,44 @@ describe('fix outcomes in the cycle report', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('says which fixes were proven or rejected on their deployed candidate (fixer.proveOnDeploy), with the evidence', () => {
+    const rejectedGate = {
+      name: 'proven-on-deploy',
+      passed: false,
+      reason: 'rejected on deploy (evidence /a/attempt-2/prove/prove.json; candidate api local-1): still 404',
+    };
+    const md = renderFixOutcomes(
+      1,
+      {
+        planned: ['aaaa21', 'bbbb22'],
+        skipped: [],
+        results: [
+          {
+            fingerprint: 'aaaa21',
+            outcome: 'accepted',
+            commit: 'a2',
+            attempts: 2,
+            gates: [
+              { name: 'proven-on-deploy (attempt 1)', passed: false, reason: 'rejected on deploy (evidence /a/attempt-1/prove/prove.json): still 404' },
+              { name: 'diff-not-empty', passed: true },
+              { name: 'proven-on-deploy', passed: true, reason: 'proven (evidence /a/attempt-2/prove/prove.json): 1 passed of 1 test(s)' },
+            ],
+          },
+          {
+            fingerprint: 'bbbb22',
+            outcome: 'rejected',
+            reason: rejectedGate.reason,
+            attempts: 1,
+            gates: [{ name: 'diff-not-empty', passed: true }, rejectedGate],
+          },
+        ],
+      },
+      { commit: 'head', applied: [{ fingerprint: 'aaaa21', commit: 'h1' }], dropped: [] },
+    );
+    expect(md).toContain(
+      '| `aaaa21` | applied, proven on deploy | attempt 1: rejected on deploy (evidence /a/attempt-1/prove/prove.json): still 404; then proven (evidence /a/attempt-2/prove/prove.json): 1 passed of 1 test(s) |',
+    );
+    expect(md).toContain(`| \`bbbb22\` | rejected on deploy | ${rejectedGate.reason} |`);
+  });
 });
