@@ -55,6 +55,8 @@ export interface ProveRequest {
   processes?: ProcessRecorder;
   signal: AbortSignal;
   log: Logger;
+  /** For people watching the loop: the proof's steps. */
+  progress?: (message: string) => void;
 }
 
 /** What prove.json records. */
@@ -109,6 +111,7 @@ export async function proveFix(req: ProveRequest): Promise<GateRecord> {
   try {
     await addDetachedWorktree(req.repo, req.worktree, req.commit);
     const tag = fixCandidateTag(req.cycle, req.fingerprint, req.attempt);
+    req.progress?.(`proving the fix for ${req.fingerprint} (attempt ${req.attempt}): deploying ${req.commit.slice(0, 7)} as its own candidate`);
     const outcome = await deployInOrder<DeployedService>(services, async (service, ready) => {
       if (service.deploy.provider === 'command') {
         const d = req.cycleServices.find((c) => c.service === service.name);
@@ -142,6 +145,7 @@ export async function proveFix(req: ProveRequest): Promise<GateRecord> {
       await writeFile(join(req.dir, 'prove.json'), `${JSON.stringify({ commit: req.commit, attempt: req.attempt, error: reason }, null, 2)}\n`);
       return { name: PROVE_GATE, passed: false, reason: `${reason} (evidence: ${req.dir})` };
     }
+    req.progress?.(`proving the fix for ${req.fingerprint}: running its cluster's ${cluster.length} test(s) against the candidate`);
     const run = await runClusterTests(
       req,
       cluster,

@@ -102,6 +102,8 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
                   processes,
                   signal,
                   log: ctx.log.child({ loopId, cycle: n, fingerprint, attempt }),
+                  progress: (message) =>
+                    void ctx.store.emit({ type: 'stage.progress', loopId, cycle: n, stage: 'fix', message, data: { fingerprint } }).catch(() => undefined),
                 }),
             }
           : {}),
