@@ -50,6 +50,7 @@ export async function teardown(ctx: WorkerContext, loop: LoopRecord): Promise<Lo
   if (loop.teardown === 'pending') {
     await closeOpenStages(ctx, loop);
     if (loop.state === 'green') await promoteCandidates(ctx, loop);
+    await sweepFixCandidates(ctx, loop);
     try {
       // The last cycle's services, and the one before's in case the last deploy failed half-way.
       for (let n = loop.cycle; n >= 1 && n >= loop.cycle - 1; n--) {
@@ -106,6 +107,23 @@ async function promoteCandidates(ctx: WorkerContext, loop: LoopRecord): Promise<
       await ctx.store.addNotice(loop.id, message);
       await ctx.store.emit({ type: 'notice', loopId: loop.id, message });
     }
+  }
+}
+
+/** fixer.proveOnDeploy on Cloud Run: candidates a worker that died mid-proof left tagged are removed. */
+async function sweepFixCandidates(ctx: WorkerContext, loop: LoopRecord): Promise<void> {
+  try {
+    const { environment } = await loadEnvironment(ctx, loop.environment);
+    if (!environment.fixer?.proveOnDeploy) return;
+    for (const svc of environment.services) {
+      if (svc.deploy.provider !== 'cloud-run') continue;
+      const removed =
+        (await ctx.deployProvider(svc).sweepFixCandidates?.(svc, { id: loop.id, cycles: loop.cycle }, { signal: AbortSignal.timeout(300_000) })) ?? [];
+      if (removed.length) ctx.log.warn({ loopId: loop.id, service: svc.name, revisions: removed }, 'removed fix candidates a proof left behind');
+    }
+  } catch (err) {
+    const message = `could not remove fix candidates left on Cloud Run: ${describeError(err)}`;
+    await ctx.store.addNotice(loop.id, message);
   }
 }
 

@@ -3,7 +3,16 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { protos, RevisionsClient, ServicesClient } from '@google-cloud/run';
-import { type CloudRunDeployConfig, type DeployedService, GreenloopError, type Logger, type ProcessRecorder, renderArgv, renderString } from '@greenloop/core';
+import {
+  type CloudRunDeployConfig,
+  type DeployedService,
+  GreenloopError,
+  type Logger,
+  type ProcessRecorder,
+  renderArgv,
+  renderString,
+  type ServiceConfig,
+} from '@greenloop/core';
 import { runCommand } from '../process/run-command.ts';
 import type { SandboxSettings } from '../process/sandbox.ts';
 import { deployCredentialPaths } from './step-sandbox.ts';
@@ -1039,6 +1048,13 @@ export class CloudRunProvider implements DeployProvider {
     await withdrawCandidate(this.api, deployed, opts);
   }
 
+  /** Fix candidates of a loop left in the service by a worker that died during a proof (see sweepFixCandidates). */
+  async sweepFixCandidates(service: ServiceConfig, loop: { id: string; cycles: number }, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const cfg = service.deploy;
+    if (cfg.provider !== 'cloud-run') return [];
+    return await sweepFixCandidates(this.api, { project: cfg.project, region: cfg.region, service: cfg.service }, loop, opts);
+  }
+
   /** Shifts 100% of traffic to a candidate this provider deployed (see promoteCandidate). */
   async promote(deployed: DeployedService, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<DeployedService> {
     return await promoteCandidate(deployed, { ...opts, api: this.api });
@@ -1135,4 +1151,36 @@ export async function withdrawCandidate(api: CloudRunApi, deployed: DeployedServ
     if (res.error) throw new GreenloopError('CLOUD_RUN_WITHDRAW_FAILED', `removing tag ${tag} from ${t.service} failed: ${res.error.message}`);
   }
   await api.deleteRevision(t, deployed.revision, { ...call, deadline });
+}
+
+/** Whether `revision` is one greenloop named for this loop (revisionName: `<service>-<sha>-<hash of loop/cycle>`), in cycles 1…`cycles`. */
+function namedForLoop(revision: string, loopId: string, cycles: number): boolean {
+  const suffix = revision.slice(revision.lastIndexOf('-') + 1);
+  if (suffix.length < 4) return false;
+  for (let n = 1; n <= cycles; n++) if (createHash('sha256').update(`${loopId}/${n}`).digest('hex').startsWith(suffix)) return true;
+  return false;
+}
+
+/**
+ * At the loop's end: fix candidates (tags `gl-f…`) of this loop that are still in the service's traffic
+ * (a worker died during a proof) leave it, and their revisions are deleted. Returns the revisions removed.
+ */
+export async function sweepFixCandidates(
+  api: CloudRunApi,
+  t: CloudRunTarget,
+  loop: { id: string; cycles: number },
+  opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<string[]> {
+  const call = opts.signal ? { signal: opts.signal } : {};
+  const deadline = Date.now() + (opts.timeoutMs ?? 300_000);
+  const raw = await api.getServiceRaw(t, call);
+  const traffic = raw.traffic ?? [];
+  const stale = (x: ITrafficTarget) => !!x.tag?.startsWith(FIX_TAG_PREFIX) && !!x.revision && namedForLoop(x.revision, loop.id, loop.cycles);
+  const revisions = [...new Set(traffic.filter(stale).map((x) => x.revision as string))];
+  if (revisions.length === 0) return [];
+  const kept = traffic.filter((x) => !stale(x)).map(({ tag, ...rest }) => (tag ? { ...rest, tag } : rest));
+  const res = await api.update(t, { ...raw, traffic: kept }, { ...call, deadline });
+  if (res.error) throw new GreenloopError('CLOUD_RUN_WITHDRAW_FAILED', `removing fix candidates' tags from ${t.service} failed: ${res.error.message}`);
+  for (const revision of revisions) await api.deleteRevision(t, revision, { ...call, deadline });
+  return revisions;
 }

@@ -44,4 +44,6 @@ export interface DeployProvider {
   promote?(deployed: DeployedService, opts: { signal?: AbortSignal }): Promise<DeployedService>;
   /** Removes a fix's candidate (`candidateTag`) for good: its tag leaves the traffic split and its revision is deleted. */
   withdraw?(deployed: DeployedService, opts: { signal?: AbortSignal }): Promise<void>;
+  /** At the loop's end: removes the loop's fix candidates a dead worker left behind; returns what it removed. */
+  sweepFixCandidates?(service: ServiceConfig, loop: { id: string; cycles: number }, opts: { signal?: AbortSignal }): Promise<string[]>;
 }

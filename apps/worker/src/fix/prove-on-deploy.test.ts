@@ -196,4 +196,49 @@ describe('proveFix', () => {
       await fake.close();
     }
   });
+  it("on Cloud Run, the loop's end removes the candidates a worker that died mid-proof left tagged, and only this loop's", { timeout: 30_000 }, async () => {
+    const fake = await FakeGoogle.start();
+    const cloudRun = new CloudRunProvider({ clientOptions: fake.clientOptions(), pollIntervalMs: 5, retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 } });
+    try {
+      const svc = fake.addService({ project: 'acme', region: 'europe-west1', service: 'backend', revision: 'backend-00001-abc' });
+      const [service] = env({
+        provider: 'cloud-run',
+        project: 'acme',
+        region: 'europe-west1',
+        service: 'backend',
+        image: 'img:{{commit}}',
+        readyTimeout: '10s',
+      }).services;
+      const deploy = (loopId: string, commit: string) =>
+        cloudRun.deploy({
+          loopId,
+          cycle: 1,
+          commit,
+          service: service as NonNullable<typeof service>,
+          worktree: repo,
+          cycleDir: dir,
+          candidateTag: fixCandidateTag(1, loopId.replace(/\W/g, ''), 1),
+          signal: new AbortController().signal,
+          log,
+          progress: () => undefined,
+        });
+      // Two proofs that never got to withdraw: this loop's, and another loop's on the same service.
+      const ours = await deploy('loop-1', 'a'.repeat(40));
+      const theirs = await deploy('loop-2', 'b'.repeat(40));
+      expect(svc.traffic.filter((t) => t.tag).map((t) => t.revision)).toEqual([ours.revision, theirs.revision]);
+
+      expect(await cloudRun.sweepFixCandidates(service as NonNullable<typeof service>, { id: 'loop-1', cycles: 1 })).toEqual([ours.revision]);
+      expect(svc.revisions.has(ours.revision)).toBe(false);
+      expect(svc.revisions.has(theirs.revision)).toBe(true);
+      expect(svc.traffic).toEqual([
+        { type: 2, revision: 'backend-00001-abc', percent: 100 },
+        { type: 2, revision: theirs.revision, percent: 0, tag: fixCandidateTag(1, 'loop2', 1) },
+      ]);
+      // Nothing left of this loop: a second sweep finds nothing.
+      expect(await cloudRun.sweepFixCandidates(service as NonNullable<typeof service>, { id: 'loop-1', cycles: 1 })).toEqual([]);
+    } finally {
+      await cloudRun.close();
+      await fake.close();
+    }
+  });
 });
