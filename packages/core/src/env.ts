@@ -80,6 +80,23 @@ export const EnvSchema = z.object({
   GREENLOOP_CLAIM_LEASE: ms(CLAIM_LEASE_MS).refine((n) => n >= 3000, { error: 'GREENLOOP_CLAIM_LEASE must be at least 3s' }),
   /** Days a finished loop's records, artifacts and branches are kept (the worker prunes older ones every 6 h). */
   GREENLOOP_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  /**
+   * Where evidence is published when a stage ends and where the API reads it: `local` (the default:
+   * `<GREENLOOP_HOME>/artifacts`, API and worker on one disk) or `gcs` (a Cloud Storage bucket, for
+   * workers on other machines than the API). Needs GREENLOOP_ARTIFACTS_BUCKET with `gcs`.
+   */
+  GREENLOOP_ARTIFACTS: z.enum(['local', 'gcs'], { error: 'GREENLOOP_ARTIFACTS must be "local" or "gcs"' }).default('local'),
+  /** The bucket (name only, no gs://) when GREENLOOP_ARTIFACTS=gcs. */
+  GREENLOOP_ARTIFACTS_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, { error: 'GREENLOOP_ARTIFACTS_BUCKET must be a bucket name like "acme-greenloop" (no gs://)' })
+    .optional(),
+  /** Object name prefix inside the bucket (default "greenloop/"), so one bucket can hold several installs. */
+  GREENLOOP_ARTIFACTS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._/-]*$/, { error: 'GREENLOOP_ARTIFACTS_PREFIX may hold letters, digits, ".", "_", "-" and "/" only' })
+    .refine((p) => !p.split('/').includes('..'), { error: 'GREENLOOP_ARTIFACTS_PREFIX must not contain ".."' })
+    .default('greenloop/'),
 });
 
 export type Env = z.output<typeof EnvSchema> & { home: string; repo: string };
@@ -87,5 +104,7 @@ export type Env = z.output<typeof EnvSchema> & { home: string; repo: string };
 export function readEnv(source: Record<string, string | undefined>): Env {
   const result = EnvSchema.safeParse(source);
   if (!result.success) throw new ConfigError('environment variables are invalid', formatIssues(result.error));
+  if (result.data.GREENLOOP_ARTIFACTS === 'gcs' && !result.data.GREENLOOP_ARTIFACTS_BUCKET)
+    throw new ConfigError('environment variables are invalid', ['GREENLOOP_ARTIFACTS_BUCKET: GREENLOOP_ARTIFACTS=gcs needs the bucket name']);
   return { ...result.data, home: resolve(result.data.GREENLOOP_HOME), repo: resolve(result.data.GREENLOOP_REPO) };
 }

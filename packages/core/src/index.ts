@@ -1,3 +1,4 @@
+export * from './artifact-store/index.ts';
 export * from './audit.ts';
 export * from './config/cached-loader.ts';
 export * from './config/json-schema.ts';
