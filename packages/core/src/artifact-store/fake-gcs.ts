@@ -231,7 +231,7 @@ export class FakeGcs {
     return o;
   }
 
-  private simpleUpload(req: IncomingMessage, res: ServerResponse, q: Record<string, string>, body: Buffer): void {
+  private simpleUpload(req: IncomingMessage, res: ServerResponse, q: Record<string, string>, body: Buffer) {
     const [metaPart, media] = multipartParts(body, String(req.headers['content-type'] ?? ''));
     if (!metaPart || !media || !q.name) return this.error(res, 400, 'expected a multipart/related body and ?name=');
     const meta = JSON.parse(metaPart.toString('utf8')) as { contentType?: string; metadata?: Record<string, string> };
@@ -239,7 +239,7 @@ export class FakeGcs {
     this.json(res, 200, this.objectJson(q.name, o));
   }
 
-  private startSession(res: ServerResponse, q: Record<string, string>, body: Buffer): void {
+  private startSession(res: ServerResponse, q: Record<string, string>, body: Buffer) {
     const meta = (body.length ? JSON.parse(body.toString('utf8')) : {}) as { name?: string; contentType?: string; metadata?: Record<string, string> };
     const name = q.name ?? meta.name;
     if (!name) return this.error(res, 400, 'a resumable upload needs ?name= or a name in the body');
@@ -255,7 +255,7 @@ export class FakeGcs {
     res.writeHead(200, { location: `${this.endpoint}/upload/storage/v1/b/${this.bucket}/o?uploadType=resumable&upload_id=${id}` }).end();
   }
 
-  private chunk(req: IncomingMessage, res: ServerResponse, q: Record<string, string>, body: Buffer): void {
+  private chunk(req: IncomingMessage, res: ServerResponse, q: Record<string, string>, body: Buffer) {
     const s = this.sessions.get(q.upload_id ?? '');
     if (!s) return this.error(res, 404, 'No such upload session');
     const range = String(req.headers['content-range'] ?? '');
@@ -278,7 +278,7 @@ export class FakeGcs {
     res.writeHead(308, s.bytes > 0 ? { range: `bytes=0-${s.bytes - 1}` } : {}).end();
   }
 
-  private download(req: IncomingMessage, res: ServerResponse, name: string): void {
+  private download(req: IncomingMessage, res: ServerResponse, name: string) {
     const o = this.objects.get(name);
     if (!o) return this.error(res, 404, `No such object: ${this.bucket}/${name}`);
     const headers: Record<string, string> = {
