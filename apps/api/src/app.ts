@@ -1,5 +1,6 @@
-import type { Env, GreenloopConfig, Logger, LoopStore, NearCache, Queues } from '@greenloop/core';
-import { resolveTokenSecret, TokenStore } from '@greenloop/core';
+import { join } from 'node:path';
+import type { ArtifactStore, Env, GreenloopConfig, Logger, LoopStore, NearCache, Queues } from '@greenloop/core';
+import { LocalArtifactStore, resolveTokenSecret, TokenStore } from '@greenloop/core';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
 import fp from 'fastify-plugin';
 import { apiError, ErrorBody, errorHandler, formatSchemaErrors, parseJsonBody } from './errors.ts';
@@ -45,6 +46,8 @@ export interface AppDeps {
    * too. One that is not started (or cannot switch tracking on) keeps nothing: every read goes to Redis.
    */
   nearCache: NearCache;
+  /** Where evidence is read from; defaults to the local store under `env.home` (see createArtifactStore). */
+  artifacts?: ArtifactStore;
   /** /docs and /admin/queues; on by default. */
   docs?: boolean;
   adminQueues?: boolean;
@@ -80,6 +83,7 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
           }),
         config: deps.config,
         nearCache: deps.nearCache,
+        artifactStore: deps.artifacts ?? new LocalArtifactStore(join(deps.env.home, 'artifacts')),
       });
       await app.register(authPlugin, {
         rateLimit: deps.rateLimit ?? { max: 1200, timeWindowMs: 60_000 },

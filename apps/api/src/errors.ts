@@ -51,6 +51,7 @@ export const API_ERRORS = {
   // 422, not 500: the request was fine, greenloop.yaml is not, and the operator can fix it (details name the field).
   CONFIG_INVALID: def<{ message: string }>(422, (p) => p.message),
   REDIS_UNAVAILABLE: def(503, () => 'the store (Redis) is unavailable; retry shortly'),
+  ARTIFACT_STORE_UNAVAILABLE: def(503, () => 'the artifact store (Cloud Storage) did not answer; retry shortly, the server log has the details'),
   TOO_MANY_STREAMS: def<{ limit: number }>(503, (p) => `too many open event streams (limit ${p.limit}); retry shortly`),
 } as const;
 
@@ -185,6 +186,7 @@ export function toApiError(err: unknown, request: FastifyRequest): ApiError {
     return new ApiError('BAD_REQUEST', fe.message, fe.statusCode);
   }
   if (err instanceof Error && isRedisDown(err)) return apiError('REDIS_UNAVAILABLE', {});
+  if (err instanceof GreenloopError && err.code.startsWith('ARTIFACT_STORE_')) return apiError('ARTIFACT_STORE_UNAVAILABLE', {});
   return apiError('INTERNAL', { requestId: request.id });
 }
 

@@ -2,6 +2,7 @@ import type { Env, Logger } from '@greenloop/core';
 import {
   addKnownSecrets,
   closeQueues,
+  createArtifactStore,
   createConfigLoader,
   createQueues,
   createRedis,
@@ -54,7 +55,9 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
   const cache = new NearCache({ reads, ...(log ? { log } : {}) });
   // Not started, it never switches tracking on, so it keeps nothing (what the benchmark compares with).
   if (nearCache) await cache.start();
+  const artifacts = await createArtifactStore(env);
   const app = buildApp({
+    artifacts,
     ...settings,
     env,
     store,

@@ -1,4 +1,5 @@
 import {
+  type ArtifactStore,
   type DeployedService,
   type Env,
   type EnvironmentConfig,
@@ -27,6 +28,8 @@ export interface WorkerContext {
   /** Stops what a deploy started, from its record alone (no config needed: it may have changed since). */
   stopDeployed(deployed: DeployedService): Promise<void>;
   logSource(env: EnvironmentConfig): LogSource;
+  /** Where evidence is published when a stage ends (GREENLOOP_ARTIFACTS); the API reads it from there. */
+  artifacts: ArtifactStore;
 }
 
 /** The named environment of greenloop.yaml; edits to the file apply from the next step on. */

@@ -1,6 +1,6 @@
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Logger, type LoopRecord, type LoopStore, TERMINAL_STATES } from '@greenloop/core';
+import { type ArtifactStore, type Logger, type LoopRecord, type LoopStore, TERMINAL_STATES } from '@greenloop/core';
 import { gitExec } from './git/repo.ts';
 import { loopPaths } from './paths.ts';
 
@@ -14,6 +14,8 @@ export interface RetentionOptions {
   /** greenloop's home (artifacts and worktrees). */
   home: string;
   retentionMs: number;
+  /** The artifact store evidence was published to; its copy of the loop is deleted too (unless local: the artifacts directory is). */
+  artifacts?: ArtifactStore;
   dryRun?: boolean;
   now?: number;
   log?: Logger;
@@ -26,6 +28,9 @@ export interface PrunedLoop {
   redisKeys: number;
   redisBytes: number;
   artifactBytes: number;
+  /** Objects (and their bytes) deleted from a remote artifact store (GREENLOOP_ARTIFACTS=gcs). */
+  storeObjects?: number;
+  storeBytes?: number;
   branches: string[];
   /** The loop branch, kept because a cycle pushed it: it is the reviewable result on the remote too. */
   keptBranch?: string;
@@ -41,7 +46,7 @@ export interface RetentionReport {
 /**
  * Removes what finished loops older than the retention leave behind: every Redis key of the loop (its
  * hash, results, fix outcomes, cancel flag, event stream, notification markers, its place in the loop
- * index), its artifacts directory, its `greenloop-fix/<loop>/*` branches and `greenloop/<loop>` (unless
+ * index), its artifacts directory (and its objects in a remote artifact store), its `greenloop-fix/<loop>/*` branches and `greenloop/<loop>` (unless
  * pushed), and empty worktree and artifact directories. A loop whose teardown is still pending is left to
  * its controller. With `dryRun`, reports what it would remove and removes nothing.
  */
@@ -78,6 +83,8 @@ async function pruneLoop(opts: RetentionOptions, loop: LoopRecord, finishedAt: s
   const paths = loopPaths(opts.home, loop.id);
   const artifactBytes = await du(paths.artifacts);
   const pushed = await wasPushed(store, loop);
+  // A remote store's copy goes before the Redis keys, like the local files: a crashed pass finds the loop again.
+  const remote = opts.artifacts && opts.artifacts.kind !== 'local' ? await opts.artifacts.deleteLoop(loop.id, { dryRun }) : undefined;
   const refs = (
     await gitExec(opts.repo, ['for-each-ref', '--format=%(refname:short)', `refs/heads/greenloop-fix/${loop.id}/`, `refs/heads/greenloop/${loop.id}`]).catch(
       () => '',
@@ -106,6 +113,7 @@ async function pruneLoop(opts: RetentionOptions, loop: LoopRecord, finishedAt: s
     redisKeys: keys.length,
     redisBytes,
     artifactBytes,
+    ...(remote ? { storeObjects: remote.objects, storeBytes: remote.bytes } : {}),
     branches,
     ...(pushed && refs.includes(loopBranch) ? { keptBranch: loopBranch } : {}),
   };

@@ -1,5 +1,6 @@
 import { type FixResult, type LoopRecord, STAGES, type StageName, type StageStatus, type TypedStageRecord } from '@greenloop/core';
 import type { WorkerContext } from './context.ts';
+import { publishArtifacts } from './publish-artifacts.ts';
 
 /**
  * The fix stage's record, gathered from each cluster's recorded outcome (a cluster whose job ended
@@ -26,6 +27,8 @@ export async function collectFixes(
           : { fingerprint, outcome: 'failed', reason: 'the fix job ended without recording an outcome', attempts: 0 }),
     );
   }
+  // Each fix job wrote its prompt, diff and gate output: published before the record says the fixes are in.
+  await publishArtifacts(ctx, loopId, n, 'fix');
   const accepted = results.filter((r) => r.outcome === 'accepted').length;
   const final: TypedStageRecord<'fix'> = {
     ...record,

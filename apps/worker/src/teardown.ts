@@ -3,6 +3,7 @@ import { loadEnvironment, type WorkerContext } from './context.ts';
 import { spendLedger } from './fix/budget.ts';
 import { removeWorktree } from './git/repo.ts';
 import { loopPaths } from './paths.ts';
+import { publishArtifacts } from './publish-artifacts.ts';
 import { closeOpenStages } from './stage-closing.ts';
 import { stopServices } from './stages/deploy.ts';
 
@@ -49,6 +50,7 @@ export async function teardown(ctx: WorkerContext, loop: LoopRecord): Promise<Lo
   const { store } = ctx;
   if (loop.teardown === 'pending') {
     await closeOpenStages(ctx, loop);
+    await publishArtifacts(ctx, loop.id, loop.cycle, 'the loop ended');
     if (loop.state === 'green') await promoteCandidates(ctx, loop);
     await sweepFixCandidates(ctx, loop);
     try {

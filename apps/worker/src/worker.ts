@@ -2,6 +2,7 @@ import {
   addKnownSecrets,
   appendAudit,
   closeQueues,
+  createArtifactStore,
   createConfigLoader,
   createQueues,
   createRedis,
@@ -76,6 +77,8 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   const cancels = await CancelRegistry.start(store, log);
   const deploy = createDeployProviders({ processEnv, log });
   const logs = createLogSources({ redis, prefix: env.GREENLOOP_PREFIX, log });
+  const artifacts = await createArtifactStore(env);
+  log.info({ artifacts: artifacts.location }, 'artifact store');
   const loadConfig = createConfigLoader(env.repo);
   // Every secret greenloop knows is redacted by value: its own env now, each *Env greenloop.yaml names on load.
   addKnownSecrets(secretValuesOf(processEnv, [], redisUrl));
@@ -91,6 +94,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     deployProvider: deploy.forService,
     stopDeployed: deploy.stop,
     logSource: logs,
+    artifacts,
   };
 
   // Fixer parallelism comes from greenloop.yaml (the largest of the environments' fixer.concurrency).
@@ -139,7 +143,15 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       return out.kind === 'conflict' ? `skipped: ${out.activeLoopId} running` : out.loop.id;
     },
     'retention.gc': async ({ dryRun }) => {
-      const report = await pruneFinishedLoops({ store, repo: env.repo, home: env.home, retentionMs: env.GREENLOOP_RETENTION_DAYS * 86_400_000, dryRun, log });
+      const report = await pruneFinishedLoops({
+        store,
+        artifacts,
+        repo: env.repo,
+        home: env.home,
+        retentionMs: env.GREENLOOP_RETENTION_DAYS * 86_400_000,
+        dryRun,
+        log,
+      });
       return { loops: report.loops.length, emptyDirs: report.emptyDirs.length };
     },
   };
@@ -189,6 +201,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       await heartbeat.stop();
       await cancels.close();
       await closeQueues(queues);
+      await artifacts.close();
       await Promise.all([redis, ...connections].map((c) => c.quit().catch(() => c.disconnect())));
     },
   };

@@ -1,4 +1,4 @@
-import type { Env, GreenloopConfig, LoopStore, NearCache, Queues, TokenStore } from '@greenloop/core';
+import type { ArtifactStore, Env, GreenloopConfig, LoopStore, NearCache, Queues, TokenStore } from '@greenloop/core';
 import fp from 'fastify-plugin';
 
 declare module 'fastify' {
@@ -12,6 +12,8 @@ declare module 'fastify' {
     loadConfig: () => Promise<GreenloopConfig>;
     /** Loop views and token records read from Redis and kept coherent with it. */
     nearCache: NearCache;
+    /** Where the workers publish evidence (GREENLOOP_ARTIFACTS): artifacts and reports are read from it. */
+    artifactStore: ArtifactStore;
   }
 }
 
@@ -22,6 +24,7 @@ export interface DepsOptions {
   tokens: TokenStore;
   config: () => Promise<GreenloopConfig>;
   nearCache: NearCache;
+  artifactStore: ArtifactStore;
 }
 
 /** Shares the clients every route uses as decorations; the caller owns (and closes) them. */
@@ -33,6 +36,7 @@ export const depsPlugin = fp<DepsOptions>(
     app.decorate('tokens', opts.tokens);
     app.decorate('loadConfig', opts.config);
     app.decorate('nearCache', opts.nearCache);
+    app.decorate('artifactStore', opts.artifactStore);
   },
   { name: 'greenloop-deps' },
 );

@@ -1,6 +1,7 @@
 import { describeError, GreenloopError, isRetryable, type JobStage, recordStageDuration, type StageRecord, type StageResult } from '@greenloop/core';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.ts';
+import { publishArtifacts } from '../publish-artifacts.ts';
 
 export interface StageRun {
   loopId: string;
@@ -43,6 +44,8 @@ export async function runStage<S extends JobStage>(
     attempts: (existing?.attempts ?? 0) + 1,
   };
   const finish = async (patch: Partial<StageRecord<R>>) => {
+    // Evidence first: once the record says the stage ended, its files can be read wherever the API runs.
+    await publishArtifacts(ctx, loopId, cycle, stage);
     Object.assign(record, patch, { finishedAt: new Date().toISOString() });
     // The loop ended and closed this record meanwhile: its word stands, this attempt's is dropped.
     if (!(await store.saveStage(loopId, cycle, record))) return (await store.getStage(loopId, cycle, stage)) ?? record;

@@ -33,7 +33,7 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async syncLoop(loopId: string, localDir: string): Promise<ArtifactSyncReport> {
     checkLoopId(loopId);
-    if (resolve(localDir) === join(this.root, loopId)) return { uploaded: 0, unchanged: (await listLocalFiles(localDir)).length, bytes: 0, refused: [] };
+    if (resolve(localDir) === join(this.root, loopId)) return { uploaded: 0, unchanged: 0, bytes: 0, refused: [] };
     throw new Error(`LocalArtifactStore holds ${join(this.root, loopId)}, not ${localDir}`);
   }
 

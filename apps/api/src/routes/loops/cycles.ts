@@ -1,6 +1,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
-import { redact, redactDeep, redactJson } from '@greenloop/core';
+import { text } from 'node:stream/consumers';
+import { type ArtifactStore, GreenloopError, redact, redactDeep, redactJson } from '@greenloop/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { loopArtifactDir } from '../../artifacts.ts';
 import { apiError, errorResponses } from '../../errors.ts';
@@ -74,6 +75,14 @@ const cycleRoutes: FastifyPluginAsync = async (app) => {
       const { cycle, n } = await getCycleOr404(id, request.params.n);
       const file = type === 'application/json' ? cycle.report?.json : cycle.report?.markdown;
       if (!file) throw apiError('REPORT_NOT_READY', { id, n });
+      reply.header('vary', 'Accept');
+      const stored = app.artifactStore.kind === 'local' ? undefined : await reportFromStore(app.artifactStore, id, file);
+      if (app.artifactStore.kind !== 'local') {
+        if (stored === undefined) throw apiError('REPORT_NOT_READY', { id, n });
+        return type === 'application/json'
+          ? reply.type('application/json; charset=utf-8').send(redactJson(stored))
+          : reply.type('text/markdown; charset=utf-8').send(redact(stored));
+      }
       // The worker writes these paths; still, only files under the loop's artifact directory are served.
       let real: string;
       let base: string;
@@ -87,7 +96,6 @@ const cycleRoutes: FastifyPluginAsync = async (app) => {
         request.log.error({ loopId: id, cycle: n, file }, 'cycle report path is outside the loop artifact directory');
         throw apiError('REPORT_NOT_READY', { id, n });
       }
-      reply.header('vary', 'Accept');
       // The worker wrote it redacted; the API redacts again with the secrets it knows (its own env).
       const text = await readFile(real, 'utf8');
       return type === 'application/json'
@@ -98,3 +106,20 @@ const cycleRoutes: FastifyPluginAsync = async (app) => {
 };
 
 export default cycleRoutes;
+
+/**
+ * A report from a remote artifact store. The cycle record holds the path on the worker that wrote it
+ * (`…/artifacts/<loop>/cycle-1/report.md`, another machine's disk): its part after the loop's directory
+ * is the object's path. Undefined when the record names nothing under the loop or the object is missing.
+ */
+async function reportFromStore(store: ArtifactStore, loopId: string, file: string): Promise<string | undefined> {
+  const marker = `/artifacts/${loopId}/`;
+  const at = file.lastIndexOf(marker);
+  if (at === -1) return undefined;
+  try {
+    return await text(await store.read(loopId, file.slice(at + marker.length)));
+  } catch (err) {
+    if (err instanceof GreenloopError && (err.code === 'ARTIFACT_NOT_FOUND' || err.code === 'ARTIFACT_PATH_NOT_ALLOWED')) return undefined;
+    throw err;
+  }
+}
