@@ -13,6 +13,7 @@ import {
   renderString,
   type ServiceConfig,
 } from '@greenloop/core';
+import { type GoogleClientOptions, googleClientOptions } from '../google-client-options.ts';
 import { runCommand } from '../process/run-command.ts';
 import type { SandboxSettings } from '../process/sandbox.ts';
 import { deployCredentialPaths } from './step-sandbox.ts';
@@ -25,13 +26,7 @@ type IRevision = protos.google.cloud.run.v2.IRevision;
 type ITimestamp = protos.google.protobuf.ITimestamp;
 const V2 = protos.google.cloud.run.v2;
 
-/**
- * Options for the Google client libraries (`ServicesClient`, `RevisionsClient`, `Logging`). Production
- * passes nothing (Application Default Credentials, gRPC to run.googleapis.com); tests pass
- * `{ fallback: true, protocol: 'http', apiEndpoint: '127.0.0.1', port, authClient: new PassThroughClient() }`
- * to talk REST to a local fake with no credential lookups.
- */
-export type GoogleClientOptions = NonNullable<ConstructorParameters<typeof ServicesClient>[0]>;
+export type { GoogleClientOptions } from '../google-client-options.ts';
 
 /** Which Cloud Run service a deploy or a readiness check is about. */
 export interface CloudRunTarget {
@@ -513,8 +508,8 @@ export class CloudRunApi {
   readonly log: Logger | undefined;
 
   constructor(opts: CloudRunApiOptions = {}) {
-    this.services = new ServicesClient(opts.clientOptions);
-    this.revisions = new RevisionsClient(opts.clientOptions);
+    this.services = new ServicesClient(googleClientOptions(opts.clientOptions));
+    this.revisions = new RevisionsClient(googleClientOptions(opts.clientOptions));
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.pollIntervalMs = opts.pollIntervalMs ?? 2000;
     this.log = opts.log;

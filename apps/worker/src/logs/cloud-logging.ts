@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Entry, Logging } from '@google-cloud/logging';
 import type { CloudLoggingConfig, DeployedService, LogEntry, Logger, Redis } from '@greenloop/core';
 import { DEFAULT_RETRY, type GoogleClientOptions, type GoogleErrorContext, type RetryPolicy, sleep, withGoogleRetry } from '../deploy/cloud-run.ts';
+import { googleClientOptions } from '../google-client-options.ts';
 import { readRecord, urlPath } from '../ingest/log-entry.ts';
 import { readLogTime } from '../ingest/log-time.ts';
 import { readPlainLine } from '../ingest/plain-text.ts';
@@ -224,7 +225,7 @@ export class CloudLoggingSource implements LogSource {
   constructor(config: CloudLoggingConfig, opts: CloudLoggingSourceOptions) {
     this.config = config;
     // projectId is passed so the library never looks the project up from credentials or metadata.
-    this.logging = new Logging({ ...opts.clientOptions, projectId: config.project });
+    this.logging = new Logging(googleClientOptions({ ...opts.clientOptions, projectId: config.project }));
     this.limiter = new RedisRateLimiter(opts.redis, `${opts.keyPrefix}:ratelimit:cloud-logging:${config.project}`, opts.rateLimit ?? CLOUD_LOGGING_RATE_LIMIT);
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.skewMs = opts.skewMs ?? 5000;

@@ -147,11 +147,12 @@ export class FakeGoogle {
   }
 
   /**
-   * Client options that point `ServicesClient`, `RevisionsClient` and `Logging` at this fake over plain
-   * HTTP/1 REST, with an auth client that adds no credentials (so nothing looks for ADC).
+   * Where `ServicesClient`, `RevisionsClient` and `Logging` connect to reach this fake (plain HTTP), with
+   * an auth client that adds no credentials (so nothing looks for ADC). No transport option: the REST
+   * transport comes from googleClientOptions, the construction production uses too.
    */
   clientOptions() {
-    return { fallback: true as const, protocol: 'http', apiEndpoint: '127.0.0.1', port: this.port, authClient: new PassThroughClient() };
+    return { protocol: 'http', apiEndpoint: '127.0.0.1', port: this.port, authClient: new PassThroughClient() };
   }
 
   async close(): Promise<void> {
