@@ -18,6 +18,7 @@ import metricsRoutes from './routes/metrics/index.ts';
 import schedulesRoutes from './routes/schedules/index.ts';
 import sessionRoutes from './routes/session/index.ts';
 import tokensRoutes from './routes/tokens/index.ts';
+import workersRoutes from './routes/workers/index.ts';
 import { SHARED_SCHEMAS } from './schemas.ts';
 import { type SseOptions, StreamSlots } from './sse.ts';
 
@@ -102,6 +103,7 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
       await app.register(auditRoutes, { prefix: '/v1/audit' });
       await app.register(sessionRoutes, { prefix: '/v1/session' });
       await app.register(insightsRoutes, { prefix: '/v1/insights' });
+      await app.register(workersRoutes, { prefix: '/v1/workers' });
       await app.register(dashboardRoutes);
       if (deps.adminQueues !== false) await registerAdminQueues(app, deps.queues);
     },

@@ -18,6 +18,7 @@ import {
   type QueueName,
   type Redis,
   RedisConnectionLog,
+  registerWorker,
   type StageResult,
   secretValuesOf,
   startLoop,
@@ -167,6 +168,8 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     schedules: 1,
     maintenance: 1,
   };
+  // In the registry (GET /v1/workers, /metrics): version, capacity and running jobs, every 15 s.
+  const registration = registerWorker(redis, env.GREENLOOP_PREFIX, { capacity: concurrency, artifacts: artifacts.location });
   // BullMQ never closes a connection it was handed: keep them to close on shutdown.
   const connections: Redis[] = [];
   const workers = QUEUE_NAMES.map((q) => {
@@ -181,7 +184,19 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       // Only non-builtin backoff types reach this: the notify jobs' `retry-after`.
       settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => retryAfterBackoff(attemptsMade, err) },
     });
+    w.on('active', (job) => {
+      const loopId = (job.data as { loopId?: unknown } | undefined)?.loopId;
+      registration.jobStarted({
+        queue: q,
+        id: job.id ?? '?',
+        name: job.name,
+        ...(typeof loopId === 'string' ? { loopId } : {}),
+        startedAt: new Date().toISOString(),
+      });
+    });
+    w.on('completed', (job) => registration.jobEnded(q, job.id ?? '?'));
     w.on('failed', (job, err) => {
+      if (job) registration.jobEnded(q, job.id ?? '?');
       log.warn({ queue: q, job: job?.id, err: err.message }, 'job failed');
       void onJobFailed(ctx, finalFailure, job, err);
     });
@@ -198,6 +213,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     async close() {
       // Stop taking work and let running jobs finish (or fail over on the next worker).
       await Promise.all(workers.map((w) => w.close()));
+      await registration.stop().catch(() => undefined);
       await heartbeat.stop();
       await cancels.close();
       await closeQueues(queues);

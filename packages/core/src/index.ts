@@ -29,3 +29,4 @@ export * from './stop-rules.ts';
 export * from './store.ts';
 export * from './store-upgrade.ts';
 export * from './tokens.ts';
+export * from './worker-registry.ts';

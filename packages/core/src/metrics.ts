@@ -5,6 +5,7 @@ import { QUEUE_NAMES } from './jobs.ts';
 import type { Queues } from './queues.ts';
 import type { Spend } from './spend.ts';
 import type { LoopStore } from './store.ts';
+import { listWorkers } from './worker-registry.ts';
 
 /**
  * Metrics live in Redis, not in process memory: stages run in whichever worker picks them up, and the
@@ -59,6 +60,8 @@ export interface MetricsSnapshot {
   fixOutcomes: Record<string, number>;
   /** What fixers reported spending, per environment (only environments that reported something). */
   fixerSpend: Record<string, Required<Spend>>;
+  /** Live workers (registry entries) per greenloop version, and the jobs they run per queue. */
+  workers: { byVersion: Record<string, number>; busy: Record<string, number>; capacity: Record<string, number> };
 }
 
 /**
@@ -104,7 +107,13 @@ export async function readMetrics(store: LoopStore, queues: Queues): Promise<Met
     fixerSpend[env] ??= { usd: 0, inputTokens: 0, outputTokens: 0 };
     fixerSpend[env][kind as (typeof SPEND_FIELDS)[number]] = Number(value);
   }
-  return { loopsByState, queues: queueCounts, stageDurations, fixOutcomes, fixerSpend };
+  const workers: MetricsSnapshot['workers'] = { byVersion: {}, busy: {}, capacity: {} };
+  for (const w of await listWorkers(redis, prefix)) {
+    workers.byVersion[w.version] = (workers.byVersion[w.version] ?? 0) + 1;
+    for (const [q, n] of Object.entries(w.capacity)) workers.capacity[q] = (workers.capacity[q] ?? 0) + n;
+    for (const j of w.jobs) workers.busy[j.queue] = (workers.busy[j.queue] ?? 0) + 1;
+  }
+  return { loopsByState, queues: queueCounts, stageDurations, fixOutcomes, fixerSpend, workers };
 }
 
 /** Prometheus text exposition format (version 0.0.4). */
@@ -137,5 +146,11 @@ export function renderPrometheus(m: MetricsSnapshot): string {
   for (const [env, s] of spend) lines.push(`greenloop_fixer_input_tokens_total{environment="${env}"} ${s.inputTokens}`);
   head('greenloop_fixer_output_tokens_total', 'counter', 'Output tokens fixers reported, by environment.');
   for (const [env, s] of spend) lines.push(`greenloop_fixer_output_tokens_total{environment="${env}"} ${s.outputTokens}`);
+  head('greenloop_workers', 'gauge', 'Live worker processes (registry heartbeats) by greenloop version.');
+  for (const [version, n] of Object.entries(m.workers.byVersion)) lines.push(`greenloop_workers{version="${version.replace(/["\\\n]/g, '_')}"} ${n}`);
+  head('greenloop_worker_capacity', 'gauge', 'Parallel jobs the live workers take, per queue.');
+  for (const [queue, n] of Object.entries(m.workers.capacity)) lines.push(`greenloop_worker_capacity{queue="${queue}"} ${n}`);
+  head('greenloop_worker_busy', 'gauge', 'Jobs the live workers run now, per queue.');
+  for (const [queue, n] of Object.entries(m.workers.busy)) lines.push(`greenloop_worker_busy{queue="${queue}"} ${n}`);
   return `${lines.join('\n')}\n`;
 }
