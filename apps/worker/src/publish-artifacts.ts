@@ -8,7 +8,12 @@ import { loopPaths } from './paths.ts';
  * and when the loop is torn down. A failure never fails the stage: the files stay on this worker's disk,
  * the next call sends whatever is still missing, and the loop's events say it happened.
  */
-export async function publishArtifacts(ctx: WorkerContext, loopId: string, cycle: number, after: string): Promise<void> {
+export async function publishArtifacts(
+  ctx: Pick<WorkerContext, 'artifacts' | 'env' | 'log' | 'store'>,
+  loopId: string,
+  cycle: number,
+  after: string,
+): Promise<void> {
   if (ctx.artifacts.kind === 'local') return;
   const started = Date.now();
   try {
