@@ -1,0 +1,28 @@
+# Evidence (GREENLOOP_ARTIFACTS=gcs). The retention job deletes a finished loop's objects after
+# retention_days; the lifecycle rule is the backstop (objects a day older than that go regardless).
+resource "google_storage_bucket" "artifacts" {
+  name                        = "${var.project}-${var.name}-artifacts"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  lifecycle_rule {
+    condition {
+      age = var.retention_days + 1
+    }
+    action {
+      type = "Delete"
+    }
+  }
+  # Resumable uploads a crashed worker left unfinished.
+  lifecycle_rule {
+    condition {
+      age = 1
+    }
+    action {
+      type = "AbortIncompleteMultipartUpload"
+    }
+  }
+  depends_on = [google_project_service.apis]
+}
