@@ -97,6 +97,12 @@ export const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9._/-]*$/, { error: 'GREENLOOP_ARTIFACTS_PREFIX may hold letters, digits, ".", "_", "-" and "/" only' })
     .refine((p) => !p.split('/').includes('..'), { error: 'GREENLOOP_ARTIFACTS_PREFIX must not contain ".."' })
     .default('greenloop/'),
+  /**
+   * Only for emulators and tests: the Cloud Storage JSON API's base URL (e.g. a fake-gcs-server). Unset,
+   * greenloop talks to storage.googleapis.com with Application Default Credentials; set, the client sends
+   * no credentials at all.
+   */
+  GREENLOOP_ARTIFACTS_ENDPOINT: z.string().url().optional(),
 });
 
 export type Env = z.output<typeof EnvSchema> & { home: string; repo: string };

@@ -21,6 +21,7 @@ export async function createArtifactStore(env: Env, gcsOverrides: Partial<GcsArt
     return new GcsArtifactStore({
       bucket: env.GREENLOOP_ARTIFACTS_BUCKET as string,
       prefix: env.GREENLOOP_ARTIFACTS_PREFIX,
+      ...(env.GREENLOOP_ARTIFACTS_ENDPOINT ? { apiEndpoint: env.GREENLOOP_ARTIFACTS_ENDPOINT } : {}),
       ...gcsOverrides,
     });
   }
