@@ -140,17 +140,23 @@ export class GcsArtifactStore implements ArtifactStore {
       else todo.push(f);
     }
     await inParallel(todo, this.concurrency, async (f) => {
-      await this.upload(base + f.rel, f);
+      if (!(await this.upload(base + f.rel, f))) return;
       report.uploaded++;
       report.bytes += f.size;
     });
     return report;
   }
 
-  private async upload(name: string, f: LocalFile): Promise<void> {
+  /** Sends one file; false when it vanished since it was listed (a scratch file some process removed). */
+  private async upload(name: string, f: LocalFile): Promise<boolean> {
     const resumable = f.size >= this.resumableThreshold;
     for (let attempt = 1; ; attempt++) {
-      const handle = await openNoFollow(f.path);
+      const handle = await openNoFollow(f.path).catch((err: NodeJS.ErrnoException) => {
+        // Gone, or swapped for a link since it was listed: not evidence any more.
+        if (err.code === 'ENOENT' || err.code === 'ELOOP') return undefined;
+        throw err;
+      });
+      if (!handle) return false;
       try {
         await pipeline(
           handle.createReadStream(),
@@ -160,7 +166,7 @@ export class GcsArtifactStore implements ArtifactStore {
             metadata: { contentType: 'application/octet-stream', metadata: { [MTIME_KEY]: String(f.mtimeMs) } },
           }),
         );
-        return;
+        return true;
       } catch (err) {
         if (attempt >= this.uploadAttempts || !retryableStatus(err)) throw storageError(`upload ${name}`, err);
       } finally {
