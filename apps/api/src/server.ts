@@ -78,7 +78,7 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
     reads.disconnect();
     throw err;
   }
-  log?.info({ url: address, auth: env.GREENLOOP_API_TOKEN ? 'bootstrap token set' : 'stored tokens only' }, 'api listening');
+  log?.info({ url: address, auth: env.GREENLOOP_API_TOKEN ? 'bootstrap token set' : 'stored tokens only', artifacts: artifacts.location }, 'api listening');
   let closing: Promise<void> | undefined;
   return {
     url: address,
@@ -87,6 +87,7 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
         await app.close();
         await closeQueues(queues);
         await cache.stop();
+        await artifacts.close();
         await redis.quit().catch(() => redis.disconnect());
         await reads.quit().catch(() => reads.disconnect());
       })();

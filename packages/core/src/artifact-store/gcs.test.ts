@@ -86,6 +86,10 @@ describe('GcsArtifactStore against a fake Cloud Storage JSON API', () => {
     const bytes = Buffer.concat(await (await store.read(loop, 'cycle-1/test/junit.xml')).toArray());
     expect(bytes.equals(big)).toBe(true);
     await expect(store.read(loop, 'cycle-1/gone.txt')).rejects.toMatchObject({ code: 'ARTIFACT_NOT_FOUND' });
+    // Ranged reads (a log's tail) through the client: the fake answers 206 with just those bytes.
+    const [part] = await store.storage.bucket('gl-bucket').file(`gl/${loop}/cycle-1/test/junit.xml`).download({ start: 10, end: 1033, validation: false });
+    expect(part.equals(big.subarray(10, 1034))).toBe(true);
+    expect(fake.calls('download').at(-1)?.status).toBe(206);
     // Another loop's objects are not this loop's.
     expect(await store.list('loop-other', '')).toBeUndefined();
   });
