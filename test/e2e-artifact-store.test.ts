@@ -48,7 +48,18 @@ describe('e2e: evidence in Cloud Storage', () => {
     });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
-    const loop = await h.waitForEnd(id, 110_000);
+    // Meanwhile the worker registry shows the jobs this worker runs.
+    let busiest = 0;
+    const watching = setInterval(() => {
+      void fetch(`${apiUrl}/v1/workers`, { headers: auth })
+        .then((r) => r.json() as Promise<{ workers: { jobs: unknown[] }[] }>)
+        .then((b) => {
+          busiest = Math.max(busiest, b.workers[0]?.jobs.length ?? 0);
+        })
+        .catch(() => undefined);
+    }, 200);
+    const loop = await h.waitForEnd(id, 110_000).finally(() => clearInterval(watching));
+    expect(busiest, 'jobs seen running in GET /v1/workers').toBeGreaterThan(0);
     expect(loop.cycle).toBe(2);
 
     const names = [...fake.objects.keys()];
@@ -73,7 +84,15 @@ describe('e2e: evidence in Cloud Storage', () => {
     const junit = await fetch(`${apiUrl}/v1/loops/${id}/artifacts/cycle-1/test/junit.xml`, { headers: auth });
     expect(junit.status).toBe(200);
     expect(await junit.text()).toContain('<testsuite');
-    const workers = (await (await fetch(`${apiUrl}/v1/workers`, { headers: auth })).json()) as { workers: { artifacts: string }[] };
-    expect(workers.workers.map((w) => w.artifacts)).toEqual(['gs://gl-e2e/greenloop/']);
+    // One worker, publishing to the bucket, and no job left listed once the loop is over (the controller
+    // waiting for its children included).
+    await expect
+      .poll(
+        async () => ((await (await fetch(`${apiUrl}/v1/workers`, { headers: auth })).json()) as { workers: { artifacts: string; jobs: unknown[] }[] }).workers,
+        {
+          timeout: 5000,
+        },
+      )
+      .toEqual([expect.objectContaining({ artifacts: 'gs://gl-e2e/greenloop/', jobs: [] })]);
   });
 });

@@ -170,12 +170,26 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   };
   // In the registry (GET /v1/workers, /metrics): version, capacity and running jobs, every 15 s.
   const registration = registerWorker(redis, env.GREENLOOP_PREFIX, { capacity: concurrency, artifacts: artifacts.location });
+  // Around the processor rather than on worker events: a controller that moves to waiting-children
+  // returns from its processor but emits neither `completed` nor `failed`.
+  const tracked =
+    (queue: string, fn: Processor): Processor =>
+    async (job, token) => {
+      const id = job.id ?? '?';
+      const loopId = (job.data as { loopId?: unknown } | undefined)?.loopId;
+      registration.jobStarted({ queue, id, name: job.name, ...(typeof loopId === 'string' ? { loopId } : {}), startedAt: new Date().toISOString() });
+      try {
+        return await fn(job, token);
+      } finally {
+        registration.jobEnded(queue, id);
+      }
+    };
   // BullMQ never closes a connection it was handed: keep them to close on shutdown.
   const connections: Redis[] = [];
   const workers = QUEUE_NAMES.map((q) => {
     const connection = redis.duplicate();
     connections.push(connection);
-    const w = new Worker(q, guard(processor), {
+    const w = new Worker(q, tracked(q, guard(processor)), {
       connection,
       prefix: env.GREENLOOP_PREFIX,
       concurrency: concurrency[q],
@@ -184,19 +198,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       // Only non-builtin backoff types reach this: the notify jobs' `retry-after`.
       settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => retryAfterBackoff(attemptsMade, err) },
     });
-    w.on('active', (job) => {
-      const loopId = (job.data as { loopId?: unknown } | undefined)?.loopId;
-      registration.jobStarted({
-        queue: q,
-        id: job.id ?? '?',
-        name: job.name,
-        ...(typeof loopId === 'string' ? { loopId } : {}),
-        startedAt: new Date().toISOString(),
-      });
-    });
-    w.on('completed', (job) => registration.jobEnded(q, job.id ?? '?'));
     w.on('failed', (job, err) => {
-      if (job) registration.jobEnded(q, job.id ?? '?');
       log.warn({ queue: q, job: job?.id, err: err.message }, 'job failed');
       void onJobFailed(ctx, finalFailure, job, err);
     });

@@ -30,7 +30,7 @@ export interface WorkerInfo {
   artifacts: string;
 }
 
-/** Heartbeat period; an entry lives three of them, so a worker that died drops out within ~45 s. */
+/** Heartbeat period; an entry lives three of them, so a worker that died drops out within ~45 s. Jobs starting and ending are written at once. */
 export const WORKER_HEARTBEAT_MS = 15_000;
 
 const indexKey = (prefix: string) => `${prefix}:workers`;
@@ -83,18 +83,29 @@ export function registerWorker(
   const timer = setInterval(() => void beat().catch(() => undefined), heartbeatMs);
   timer.unref();
   void beat().catch(() => undefined);
+  // A job starting or ending is written within half a second (one write for a burst), not at the next beat.
+  let soon: NodeJS.Timeout | undefined;
+  const beatSoon = () => {
+    soon ??= setTimeout(() => {
+      soon = undefined;
+      void beat().catch(() => undefined);
+    }, 500).unref();
+  };
   return {
     id,
     jobStarted: (job) => {
       jobs.set(`${job.queue}:${job.id}`, job);
+      beatSoon();
     },
     jobEnded: (queue, jobId) => {
       jobs.delete(`${queue}:${jobId}`);
+      beatSoon();
     },
     beat,
     stop: async () => {
       stopped = true;
       clearInterval(timer);
+      if (soon) clearTimeout(soon);
       await redis.multi().del(entryKey(prefix, id)).zrem(indexKey(prefix), id).exec();
     },
   };
