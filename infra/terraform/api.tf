@@ -1,6 +1,7 @@
 # The API on Cloud Run: stateless (Redis holds state, the bucket holds evidence), at least one instance
 # so status polls and event streams never wait for a cold start. It reaches Memorystore through Direct
-# VPC egress. Secrets come from Secret Manager; the Redis CA is mounted as a file for NODE_EXTRA_CA_CERTS.
+# VPC egress. Secrets come from Secret Manager; the Redis CA is mounted as a file for NODE_EXTRA_CA_CERTS,
+# and greenloop.yaml (the API validates environment names against it) as GREENLOOP_REPO/greenloop.yaml.
 resource "google_cloud_run_v2_service" "api" {
   name                = "${var.name}-api"
   location            = var.region
@@ -23,6 +24,16 @@ resource "google_cloud_run_v2_service" "api" {
       }
     }
     volumes {
+      name = "greenloop-yaml"
+      secret {
+        secret = google_secret_manager_secret.s["greenloop-yaml"].secret_id
+        items {
+          version = "latest"
+          path    = "greenloop.yaml"
+        }
+      }
+    }
+    volumes {
       name = "redis-ca"
       secret {
         secret = google_secret_manager_secret.s["redis-ca"].secret_id
@@ -42,6 +53,14 @@ resource "google_cloud_run_v2_service" "api" {
       volume_mounts {
         name       = "redis-ca"
         mount_path = "/etc/greenloop/ca"
+      }
+      volume_mounts {
+        name       = "greenloop-yaml"
+        mount_path = "/etc/greenloop/repo"
+      }
+      env {
+        name  = "GREENLOOP_REPO"
+        value = "/etc/greenloop/repo"
       }
       env {
         name  = "HOST"

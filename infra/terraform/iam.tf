@@ -18,7 +18,7 @@ resource "google_storage_bucket_iam_member" "api_reads_artifacts" {
 }
 
 resource "google_secret_manager_secret_iam_member" "api" {
-  for_each  = toset(["api-token", "token-secret", "redis-url", "redis-ca"])
+  for_each  = toset(["api-token", "token-secret", "redis-url", "redis-ca", "greenloop-yaml"])
   secret_id = google_secret_manager_secret.s[each.value].id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.api.member

@@ -16,11 +16,15 @@ locals {
     "token-secret" = random_password.token_secret.result
     "redis-url"    = "rediss://:${google_redis_instance.redis.auth_string}@${google_redis_instance.redis.host}:${google_redis_instance.redis.port}"
     "redis-ca"     = join("\n", [for c in google_redis_instance.redis.server_ca_certs : c.cert])
+    # Not secret, but the API has no checkout: Secret Manager is how a file reaches a Cloud Run container.
+    "greenloop-yaml" = file(var.greenloop_yaml)
   }
+  # for_each needs keys that are not sensitive; the values are.
+  secret_names = toset(["api-token", "token-secret", "redis-url", "redis-ca", "greenloop-yaml"])
 }
 
 resource "google_secret_manager_secret" "s" {
-  for_each  = local.secrets
+  for_each  = local.secret_names
   secret_id = "${var.name}-${each.key}"
   replication {
     auto {}
@@ -29,7 +33,7 @@ resource "google_secret_manager_secret" "s" {
 }
 
 resource "google_secret_manager_secret_version" "s" {
-  for_each    = local.secrets
+  for_each    = local.secret_names
   secret      = google_secret_manager_secret.s[each.key].id
-  secret_data = each.value
+  secret_data = local.secrets[each.key]
 }

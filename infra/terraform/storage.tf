@@ -15,14 +15,5 @@ resource "google_storage_bucket" "artifacts" {
       type = "Delete"
     }
   }
-  # Resumable uploads a crashed worker left unfinished.
-  lifecycle_rule {
-    condition {
-      age = 1
-    }
-    action {
-      type = "AbortIncompleteMultipartUpload"
-    }
-  }
   depends_on = [google_project_service.apis]
 }

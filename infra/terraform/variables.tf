@@ -31,6 +31,11 @@ variable "repo_url" {
   type        = string
 }
 
+variable "greenloop_yaml" {
+  description = "Path to the target repository's greenloop.yaml. The API (which has no checkout) gets this copy, mounted from Secret Manager; change it and apply again when the file changes."
+  type        = string
+}
+
 variable "repo_ssh_key_secret" {
   description = "Optional Secret Manager secret id holding an SSH deploy key for repo_url."
   type        = string
