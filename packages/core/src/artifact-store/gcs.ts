@@ -209,6 +209,8 @@ export class GcsArtifactStore implements ArtifactStore {
    * try again, teeny-request pipes into the destroyed stream and throws an uncaught
    * ERR_STREAM_UNABLE_TO_PIPE (googleapis/google-cloud-node#8670, open), which would take the API process
    * down. So each attempt is a fresh stream that waits for its answer, and 408/429/5xx are retried here.
+   * (The client is pinned to 7.x: 8.x warns MaxListenersExceededWarning on every streamed download,
+   * googleapis/google-cloud-node#9185, which would flood the API's log.)
    */
   async read(loopId: string, rel: string): Promise<Readable> {
     const clean = artifactRelPath(rel);
