@@ -27,7 +27,8 @@ describe('artifacts and reports served from a Cloud Storage artifact store', () 
     writeFileSync(join(dir, 'cycle-1', 'leaky.log'), 'GET /x Authorization: Bearer abcdefgh12345678\n');
     writeFileSync(join(dir, 'cycle-1', 'blob.bin'), Buffer.from([0, 1, 2, 3]));
     writeFileSync(join(dir, 'cycle-1', 'report.md'), '# Cycle 1\ntoken=s3cr3t-value-here\n');
-    writeFileSync(join(dir, 'cycle-1', 'report.json'), JSON.stringify({ cycle: 1 }));
+    const reportJson = { cycle: 1, evidenceFiles: { stdout: join(dir, 'cycle-1', 'leaky.log'), stderr: '/etc/passwd', junit: ['junit/results.xml'] } };
+    writeFileSync(join(dir, 'cycle-1', 'report.json'), JSON.stringify(reportJson));
     await store.syncLoop(L, dir);
     await t.store.createLoop({
       id: L,
@@ -96,7 +97,18 @@ describe('artifacts and reports served from a Cloud Storage artifact store', () 
     expect(md.statusCode).toBe(200);
     expect(md.body).toContain('# Cycle 1');
     expect(md.body).not.toContain('s3cr3t-value-here');
-    expect((await get('cycles/1/report', 'viewer', 'application/json')).json()).toEqual({ cycle: 1 });
+    expect((await get('cycles/1/report', 'viewer', 'application/json')).json()).toMatchObject({ cycle: 1 });
+  });
+
+  test("the evidence a report names links into the bucket's artifacts, and nothing outside the loop", async () => {
+    const res = await get('cycles/1/evidence');
+    expect(res.statusCode).toBe(200);
+    expect(res.json().files).toEqual([
+      { label: 'report.json', path: 'cycle-1/report.json', href: `/v1/loops/${L}/artifacts/cycle-1/report.json` },
+      { label: 'test stdout', path: 'cycle-1/leaky.log', href: `/v1/loops/${L}/artifacts/cycle-1/leaky.log` },
+      { label: 'JUnit results.xml', path: 'cycle-1/junit/results.xml', href: `/v1/loops/${L}/artifacts/cycle-1/junit/results.xml` },
+    ]);
+    expect((await get(res.json().files[2].href.replace(`/v1/loops/${L}/`, ''))).body).toBe('<testsuites/>');
   });
 
   test('a store that keeps failing is a 503 that says so', async () => {

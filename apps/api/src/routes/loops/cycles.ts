@@ -1,12 +1,12 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
-import { text } from 'node:stream/consumers';
-import { type ArtifactStore, GreenloopError, redact, redactDeep, redactJson } from '@greenloop/core';
+import { redact, redactDeep, redactJson } from '@greenloop/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { loopArtifactDir } from '../../artifacts.ts';
 import { apiError, errorResponses } from '../../errors.ts';
 import { negotiate } from '../../negotiate.ts';
 import { LOOP_ID_PATTERN, POSITIVE_INT_PATTERN } from '../../schemas.ts';
+import { readStoredReport } from '../../stored-report.ts';
 
 const cycleParams = {
   type: 'object',
@@ -76,7 +76,7 @@ const cycleRoutes: FastifyPluginAsync = async (app) => {
       const file = type === 'application/json' ? cycle.report?.json : cycle.report?.markdown;
       if (!file) throw apiError('REPORT_NOT_READY', { id, n });
       reply.header('vary', 'Accept');
-      const stored = app.artifactStore.kind === 'local' ? undefined : await reportFromStore(app.artifactStore, id, file);
+      const stored = app.artifactStore.kind === 'local' ? undefined : await readStoredReport(app.artifactStore, id, file);
       if (app.artifactStore.kind !== 'local') {
         if (stored === undefined) throw apiError('REPORT_NOT_READY', { id, n });
         return type === 'application/json'
@@ -106,20 +106,3 @@ const cycleRoutes: FastifyPluginAsync = async (app) => {
 };
 
 export default cycleRoutes;
-
-/**
- * A report from a remote artifact store. The cycle record holds the path on the worker that wrote it
- * (`…/artifacts/<loop>/cycle-1/report.md`, another machine's disk): its part after the loop's directory
- * is the object's path. Undefined when the record names nothing under the loop or the object is missing.
- */
-async function reportFromStore(store: ArtifactStore, loopId: string, file: string): Promise<string | undefined> {
-  const marker = `/artifacts/${loopId}/`;
-  const at = file.lastIndexOf(marker);
-  if (at === -1) return undefined;
-  try {
-    return await text(await store.read(loopId, file.slice(at + marker.length)));
-  } catch (err) {
-    if (err instanceof GreenloopError && (err.code === 'ARTIFACT_NOT_FOUND' || err.code === 'ARTIFACT_PATH_NOT_ALLOWED')) return undefined;
-    throw err;
-  }
-}

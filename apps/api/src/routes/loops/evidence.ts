@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { loopArtifactDir } from '../../artifacts.ts';
 import { apiError, errorResponses } from '../../errors.ts';
 import { LOOP_ID_PATTERN, POSITIVE_INT_PATTERN } from '../../schemas.ts';
+import { readStoredReport, workerLoopDir } from '../../stored-report.ts';
 
 /** One evidence file of a cycle, as a path the artifacts route takes. */
 export interface EvidenceFile {
@@ -77,6 +78,20 @@ const evidenceRoutes: FastifyPluginAsync = async (app) => {
       }
       const file = cycle.report?.json;
       if (!file) throw apiError('REPORT_NOT_READY', { id, n });
+      const link = (f: EvidenceFile) => ({ ...f, href: `/v1/loops/${id}/artifacts/${f.path.split('/').map(encodeURIComponent).join('/')}` });
+      if (app.artifactStore.kind !== 'local') {
+        // Paths are the worker's: resolved against its loop directory, read from the bucket.
+        const stored = await readStoredReport(app.artifactStore, id, file);
+        const base = workerLoopDir(file, id);
+        if (stored === undefined || base === undefined) throw apiError('REPORT_NOT_READY', { id, n });
+        let remote: ReportEvidence;
+        try {
+          remote = JSON.parse(stored) as ReportEvidence;
+        } catch {
+          throw apiError('REPORT_NOT_READY', { id, n });
+        }
+        return { files: evidenceOf(remote, file, base).map(link) };
+      }
       let base: string;
       let real: string;
       try {
@@ -92,11 +107,7 @@ const evidenceRoutes: FastifyPluginAsync = async (app) => {
       } catch {
         throw apiError('REPORT_NOT_READY', { id, n });
       }
-      const files = evidenceOf(report, real, base).map((f) => ({
-        ...f,
-        href: `/v1/loops/${id}/artifacts/${f.path.split('/').map(encodeURIComponent).join('/')}`,
-      }));
-      return { files };
+      return { files: evidenceOf(report, real, base).map(link) };
     },
   );
 };
