@@ -1,0 +1,134 @@
+import type { LoopRecord, LoopStore, StopReason, TestTotals } from '@greenloop/core';
+import { z } from 'zod';
+
+/**
+ * What a pull request says about a loop, gathered from its records: each cycle's pass rate and
+ * realness, the fixes that landed on the branch with their commits, and the clusters still failing at
+ * the end with why no fix landed. Plain data; `pull-request-body.ts` renders it.
+ */
+
+/** AI spend, when the loop or cycle record carries it (written by the fixer-cost tracking; optional). */
+const SpendSchema = z.object({ usd: z.number().optional(), inputTokens: z.number().optional(), outputTokens: z.number().optional() });
+export type Spend = z.infer<typeof SpendSchema>;
+
+export interface CycleEvidence {
+  n: number;
+  commit: string;
+  totals?: TestTotals;
+  green?: boolean;
+  real?: boolean;
+  /** Failure clusters in this cycle. */
+  clusters: number;
+  spend?: Spend;
+}
+
+export interface FixEvidence {
+  fingerprint: string;
+  title: string;
+  /** The cycle whose fixer made it. */
+  cycle: number;
+  /** The commit on the loop branch. */
+  commit: string;
+  /** Whether its cluster still fails in the last analyzed cycle. */
+  stillFailing: boolean;
+}
+
+export interface OpenClusterEvidence {
+  fingerprint: string;
+  title: string;
+  triage: string;
+  tests: string[];
+  /** Why no fix for it landed. */
+  reason: string;
+}
+
+export interface LoopEvidence {
+  loopId: string;
+  environment: string;
+  state: LoopRecord['state'];
+  stop?: StopReason;
+  branch: string;
+  baseCommit: string;
+  headCommit: string;
+  cycles: CycleEvidence[];
+  fixes: FixEvidence[];
+  leftToPerson: OpenClusterEvidence[];
+  /** Realness of the last analyzed cycle: was the run a real run of the suite? */
+  realness?: { real: boolean; reasons: string[] };
+  spend?: Spend;
+}
+
+export async function gatherLoopEvidence(store: LoopStore, loop: LoopRecord): Promise<LoopEvidence> {
+  const cycles: CycleEvidence[] = [];
+  const fixes: Omit<FixEvidence, 'stillFailing'>[] = [];
+  let last:
+    | { n: number; failing: { fingerprint: string; title: string; triage: string; tests: string[] }[]; realness: { real: boolean; reasons: string[] } }
+    | undefined;
+  for (let n = 1; n <= loop.cycle; n++) {
+    const cycle = await store.getCycle(loop.id, n);
+    if (!cycle) continue;
+    const analyze = (await store.getStage(loop.id, n, 'analyze'))?.result;
+    const spend = spendOf(cycle);
+    cycles.push({
+      n,
+      commit: cycle.commit,
+      clusters: analyze?.clusters.length ?? 0,
+      ...(cycle.totals ? { totals: cycle.totals } : {}),
+      ...(cycle.green !== undefined ? { green: cycle.green } : {}),
+      ...(analyze ? { real: analyze.realness.real } : {}),
+      ...(spend ? { spend } : {}),
+    });
+    if (analyze) last = { n, failing: analyze.clusters, realness: analyze.realness };
+    const titles = new Map(analyze?.clusters.map((c) => [c.fingerprint, c.title]) ?? []);
+    for (const a of (await store.getStage(loop.id, n, 'integrate'))?.result?.applied ?? []) {
+      fixes.push({ fingerprint: a.fingerprint, title: titles.get(a.fingerprint) ?? a.fingerprint, cycle: n, commit: a.commit });
+    }
+  }
+  const failingAtEnd = new Set(last?.failing.map((c) => c.fingerprint) ?? []);
+  const leftToPerson: OpenClusterEvidence[] = [];
+  for (const c of last?.failing ?? []) {
+    leftToPerson.push({
+      fingerprint: c.fingerprint,
+      title: c.title,
+      triage: c.triage,
+      tests: c.tests,
+      reason: await whyOpen(store, loop, last?.n ?? 0, c.fingerprint),
+    });
+  }
+  const spend = spendOf(loop);
+  return {
+    loopId: loop.id,
+    environment: loop.environment,
+    state: loop.state,
+    ...(loop.stop ? { stop: loop.stop } : {}),
+    branch: loop.branch ?? `greenloop/${loop.id}`,
+    baseCommit: loop.baseCommit ?? '',
+    headCommit: loop.commit ?? '',
+    cycles,
+    fixes: fixes.map((f) => ({ ...f, stillFailing: failingAtEnd.has(f.fingerprint) })),
+    leftToPerson,
+    ...(last ? { realness: last.realness } : {}),
+    ...(spend ? { spend } : {}),
+  };
+}
+
+/** Why a cluster still failing in cycle `n` got no fix there: the fix plan's skip, the fixer's outcome, or the stop. */
+async function whyOpen(store: LoopStore, loop: LoopRecord, n: number, fingerprint: string): Promise<string> {
+  const fix = (await store.getStage(loop.id, n, 'fix'))?.result;
+  const skipped = fix?.skipped.find((s) => s.fingerprint === fingerprint);
+  if (skipped) return skipped.reason;
+  const result = fix?.results.find((r) => r.fingerprint === fingerprint);
+  if (result && result.outcome !== 'accepted') return `the fixer's last attempt was ${result.outcome}${result.reason ? `: ${result.reason}` : ''}`;
+  const dropped = (await store.getStage(loop.id, n, 'integrate'))?.result?.dropped.find((d) => d.fingerprint === fingerprint);
+  if (dropped) return `its fix was dropped: ${dropped.reason}`;
+  if (result) return 'its fix landed after the last test run; no cycle tested it';
+  return loop.stop ? `the loop stopped (${loop.stop.rule}) before a fixer ran for it` : 'no fixer ran for it';
+}
+
+/** The optional `spend` a record may carry; anything malformed is left out rather than shown wrong. */
+function spendOf(record: object): Spend | undefined {
+  const raw: unknown = (record as { spend?: unknown }).spend;
+  if (raw === undefined) return undefined;
+  const parsed = SpendSchema.safeParse(raw);
+  return parsed.success && Object.keys(parsed.data).length ? parsed.data : undefined;
+}

@@ -1,0 +1,55 @@
+/**
+ * What greenloop needs from a code host to publish a loop's result: GitHub pull requests today
+ * (`github.ts`), GitLab merge requests later behind the same interface. Every method throws a
+ * {@link PublishError} that says whether trying again can help.
+ */
+
+export interface PullRequestRef {
+  number: number;
+  /** The page a person opens. */
+  url: string;
+  draft: boolean;
+  body: string;
+}
+
+export interface HostComment {
+  id: number;
+  body: string;
+  url: string;
+}
+
+export interface PullRequestHost {
+  /** The branch pull requests target when the config names none. */
+  defaultBranch(): Promise<string>;
+  /** The open pull request from `head` (a branch of the same repository), if any. */
+  findOpen(head: string): Promise<PullRequestRef | undefined>;
+  open(req: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestRef>;
+  update(number: number, req: { title: string; body: string }): Promise<PullRequestRef>;
+  comments(number: number): Promise<HostComment[]>;
+  comment(number: number, body: string): Promise<HostComment>;
+  updateComment(id: number, body: string): Promise<HostComment>;
+}
+
+/**
+ * Why a host call failed. `permanent`: trying again cannot help (bad token, missing permission, no such
+ * repository, a refused pull request) — the loop gets one event saying what to do. `transient`: 5xx,
+ * rate limits, network — retried, after `retryAfterMs` when the host said how long.
+ */
+export class PublishError extends Error {
+  readonly kind: 'permanent' | 'transient';
+  /** What the host refused, for a 422: the pull request already exists, there is nothing to merge, or the head branch is not there. */
+  readonly refusal: 'already-exists' | 'no-commits' | 'head-missing' | undefined;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  constructor(
+    message: string,
+    opts: { kind: 'permanent' | 'transient'; status?: number; retryAfterMs?: number; refusal?: 'already-exists' | 'no-commits' | 'head-missing' },
+  ) {
+    super(message);
+    this.name = 'PublishError';
+    this.kind = opts.kind;
+    this.status = opts.status;
+    this.retryAfterMs = opts.retryAfterMs;
+    this.refusal = opts.refusal;
+  }
+}
