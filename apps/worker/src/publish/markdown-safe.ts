@@ -12,8 +12,8 @@ const ZWSP = '\u200b';
 
 /**
  * One line of untrusted text, safe as markdown inline content (also in a table cell): redacted, on one
- * line, capped at `maxChars`, every ASCII punctuation character backslash-escaped (CommonMark allows it
- * for all of them, so no link, image, emphasis, HTML or entity can form), and a zero-width space after
+ * line, capped at `maxChars`, every character that can open markdown inline syntax backslash-escaped
+ * (links, images, emphasis, code, HTML, entities, tables, headings, math), and a zero-width space after
  * `@`, inside `://` and `www.`, and before the number of `#123` / `GH-123`, so GitHub links no mention,
  * reference or URL.
  */
@@ -25,7 +25,7 @@ export function inlineText(text: string, maxChars = 300): string {
     .replace(/\bwww\./gi, (m) => `${m.slice(0, 3)}${ZWSP}.`)
     .replace(/#(?=\d)/g, `#${ZWSP}`)
     .replace(/\bGH-(?=\d)/gi, (m) => `${m}${ZWSP}`);
-  return defused.replace(/[!-/:-@[-`{-~]/g, (c) => `\\${c}`);
+  return defused.replace(/[\\`*_[\]()<>!|~&#${}]/g, (c) => `\\${c}`);
 }
 
 /** Inline code for text greenloop produced itself (commit ids, branch names, commands): no escaping needed inside. */
