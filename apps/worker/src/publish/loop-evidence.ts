@@ -112,16 +112,24 @@ export async function gatherLoopEvidence(store: LoopStore, loop: LoopRecord): Pr
   };
 }
 
-/** Why a cluster still failing in cycle `n` got no fix there: the fix plan's skip, the fixer's outcome, or the stop. */
+/**
+ * Why a cluster still failing in cycle `n` has no fix that worked: the latest cycle that planned for it
+ * says — the fix plan's skip (skipTriage, attempts spent), the fixer's outcome, a dropped pick, or a fix
+ * that landed and did not repair it; or the loop stopped before any fixer ran for it.
+ */
 async function whyOpen(store: LoopStore, loop: LoopRecord, n: number, fingerprint: string): Promise<string> {
-  const fix = (await store.getStage(loop.id, n, 'fix'))?.result;
-  const skipped = fix?.skipped.find((s) => s.fingerprint === fingerprint);
-  if (skipped) return skipped.reason;
-  const result = fix?.results.find((r) => r.fingerprint === fingerprint);
-  if (result && result.outcome !== 'accepted') return `the fixer's last attempt was ${result.outcome}${result.reason ? `: ${result.reason}` : ''}`;
-  const dropped = (await store.getStage(loop.id, n, 'integrate'))?.result?.dropped.find((d) => d.fingerprint === fingerprint);
-  if (dropped) return `its fix was dropped: ${dropped.reason}`;
-  if (result) return 'its fix landed after the last test run; no cycle tested it';
+  for (let m = n; m >= 1; m--) {
+    const when = m === n ? '' : ` (cycle ${m})`;
+    const fix = (await store.getStage(loop.id, m, 'fix'))?.result;
+    const skipped = fix?.skipped.find((s) => s.fingerprint === fingerprint);
+    if (skipped) return `${skipped.reason}${when}`;
+    const result = fix?.results.find((r) => r.fingerprint === fingerprint);
+    if (!result) continue;
+    if (result.outcome !== 'accepted') return `the fixer's last attempt was ${result.outcome}${result.reason ? `: ${result.reason}` : ''}${when}`;
+    const dropped = (await store.getStage(loop.id, m, 'integrate'))?.result?.dropped.find((d) => d.fingerprint === fingerprint);
+    if (dropped) return `its fix was dropped${when}: ${dropped.reason}`;
+    return m === n ? 'its fix landed after the last test run; no cycle tested it' : `its fix${when} landed, and the cluster still fails`;
+  }
   return loop.stop ? `the loop stopped (${loop.stop.rule}) before a fixer ran for it` : 'no fixer ran for it';
 }
 

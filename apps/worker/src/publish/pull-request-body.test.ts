@@ -40,7 +40,9 @@ function evidence(overrides: Partial<LoopEvidence> = {}): LoopEvidence {
       { n: 2, commit: 'b'.repeat(40), totals: { total: 10, passed: 8, failed: 1, skipped: 1, durationMs: 1000 }, green: false, real: true, clusters: 1 },
     ],
     fixes: [{ fingerprint: 'f1f1f1f1', title: 'GET /price returns 404', cycle: 1, commit: 'c'.repeat(40), stillFailing: false }],
-    leftToPerson: [{ fingerprint: 'e2e2e2e2e2e2e2', title: 'token rejected', triage: 'auth-rejected', tests: ['auth › rejects'], reason: 'skipTriage: auth-rejected' }],
+    leftToPerson: [
+      { fingerprint: 'e2e2e2e2e2e2e2', title: 'token rejected', triage: 'auth-rejected', tests: ['auth › rejects'], reason: 'skipTriage: auth-rejected' },
+    ],
     realness: { real: true, reasons: [] },
     ...overrides,
   };
@@ -69,7 +71,9 @@ describe('pull request body', () => {
   });
 
   it('leaves the table intact when a cell holds pipes and newlines', () => {
-    const html = render(pullRequestBody(evidence({ fixes: [{ fingerprint: 'f', title: 'a | b\n| c', cycle: 2, commit: 'd'.repeat(40), stillFailing: true }] }), {}));
+    const html = render(
+      pullRequestBody(evidence({ fixes: [{ fingerprint: 'f', title: 'a | b\n| c', cycle: 2, commit: 'd'.repeat(40), stillFailing: true }] }), {}),
+    );
     const fixedTable = html.split('<h3>Fixed (1)</h3>')[1]?.split('</table>')[0] ?? '';
     expect(fixedTable.match(/<td>/g)?.length).toBe(4);
     expect(fixedTable).toContain('a | b | c');
@@ -120,10 +124,12 @@ describe('pull request body', () => {
     const md = pullRequestBody(evidence({ leftToPerson: many }), { publicUrl: 'https://gl.example' });
     expect(md.length).toBeLessThanOrEqual(GITHUB_BODY_LIMIT);
     expect(md.length).toBeGreaterThan(GITHUB_BODY_LIMIT - 2000);
-    expect(md).toMatch(/…cut to fit GitHub's 65,536-character limit; the full evidence: \[the last report \\\(cycle 2\\\)\]\(https:\/\/gl\.example\/v1\/loops\/loop-abc123\/cycles\/2\/report\)\.$/);
+    expect(md).toMatch(
+      /…cut to fit GitHub's 65,536-character limit; the full evidence: \[the last report \\\(cycle 2\\\)\]\(https:\/\/gl\.example\/v1\/loops\/loop-abc123\/cycles\/2\/report\)\.$/,
+    );
     // The cut is between lines: the line before the footer is a whole one.
     const lines = md.split('\n');
-    expect(lines[lines.length - 4]).toMatch(/^(- \*\*cluster|  - 12 test\(s\))/);
+    expect(lines[lines.length - 4]).toMatch(/^(- \*\*cluster| {2}- 12 test\(s\))/);
     const comment = laterLoopComment(evidence({ leftToPerson: many }), {});
     expect(comment.length).toBeLessThanOrEqual(GITHUB_BODY_LIMIT);
     expect(markedLoop(comment, 'comment')).toBe('loop-abc123');

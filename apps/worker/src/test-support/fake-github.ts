@@ -61,14 +61,19 @@ export class FakeGitHub {
   private nextId = 1000;
   port = 0;
 
-  private constructor(
-    readonly owner: string,
-    readonly repo: string,
-    private readonly token: string,
-    /** The bare repository standing in for GitHub's copy. */
-    readonly gitDir: string,
-    readonly defaultBranch: string,
-  ) {
+  readonly owner: string;
+  readonly repo: string;
+  /** The bare repository standing in for GitHub's copy. */
+  readonly gitDir: string;
+  readonly defaultBranch: string;
+  private readonly token: string;
+
+  private constructor(owner: string, repo: string, token: string, gitDir: string, defaultBranch: string) {
+    this.owner = owner;
+    this.repo = repo;
+    this.token = token;
+    this.gitDir = gitDir;
+    this.defaultBranch = defaultBranch;
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
@@ -129,13 +134,16 @@ export class FakeGitHub {
 
   private async api(route: string, url: URL, body: unknown, res: ServerResponse): Promise<void> {
     const b = (body ?? {}) as Record<string, unknown>;
-    let m: RegExpMatchArray | null;
     if (route === 'GET /') return send(res, 200, { full_name: `${this.owner}/${this.repo}`, default_branch: this.defaultBranch });
     if (route === 'GET /pulls') {
       const head = url.searchParams.get('head');
       const state = url.searchParams.get('state') ?? 'open';
       const found = this.pulls.filter((p) => (state === 'all' || p.state === state) && (!head || `${this.owner}:${p.head}` === head));
-      return send(res, 200, found.map((p) => this.pullJson(p)));
+      return send(
+        res,
+        200,
+        found.map((p) => this.pullJson(p)),
+      );
     }
     if (route === 'POST /pulls') {
       const head = String(b.head ?? '');
@@ -146,21 +154,31 @@ export class FakeGitHub {
         return send(res, 422, validation({ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${this.owner}:${head}.` }));
       if ((await this.git_(['rev-list', '--count', `refs/heads/${base}..refs/heads/${head}`])).trim() === '0')
         return send(res, 422, validation({ resource: 'PullRequest', code: 'custom', message: `No commits between ${base} and ${head}` }));
-      const pull: FakePull = { number: this.pulls.length + 1, head, base, title: String(b.title), body: String(b.body ?? ''), draft: b.draft === true, state: 'open' };
+      const pull: FakePull = {
+        number: this.pulls.length + 1,
+        head,
+        base,
+        title: String(b.title),
+        body: String(b.body ?? ''),
+        draft: b.draft === true,
+        state: 'open',
+      };
       this.pulls.push(pull);
       return send(res, 201, this.pullJson(pull));
     }
-    if ((m = route.match(/^PATCH \/pulls\/(\d+)$/))) {
-      const pull = this.pulls.find((p) => p.number === Number(m?.[1]));
+    const patchPull = route.match(/^PATCH \/pulls\/(\d+)$/);
+    if (patchPull) {
+      const pull = this.pulls.find((p) => p.number === Number(patchPull[1]));
       if (!pull) return send(res, 404, { message: 'Not Found' });
       if (typeof b.title === 'string') pull.title = b.title;
       if (typeof b.body === 'string') pull.body = b.body;
       return send(res, 200, this.pullJson(pull));
     }
-    if ((m = route.match(/^(GET|POST) \/issues\/(\d+)\/comments$/))) {
-      const issue = Number(m[2]);
+    const issueComments = route.match(/^(GET|POST) \/issues\/(\d+)\/comments$/);
+    if (issueComments) {
+      const issue = Number(issueComments[2]);
       if (!this.pulls.some((p) => p.number === issue)) return send(res, 404, { message: 'Not Found' });
-      if (m[1] === 'GET') {
+      if (issueComments[1] === 'GET') {
         const perPage = Number(url.searchParams.get('per_page') ?? 30);
         const page = Number(url.searchParams.get('page') ?? 1);
         const all = this.comments.filter((c) => c.issue === issue);
@@ -178,8 +196,9 @@ export class FakeGitHub {
       this.comments.push(comment);
       return send(res, 201, this.commentJson(comment));
     }
-    if ((m = route.match(/^PATCH \/issues\/comments\/(\d+)$/))) {
-      const comment = this.comments.find((c) => c.id === Number(m?.[1]));
+    const patchComment = route.match(/^PATCH \/issues\/comments\/(\d+)$/);
+    if (patchComment) {
+      const comment = this.comments.find((c) => c.id === Number(patchComment[1]));
       if (!comment) return send(res, 404, { message: 'Not Found' });
       comment.body = String(b.body ?? '');
       return send(res, 200, this.commentJson(comment));
