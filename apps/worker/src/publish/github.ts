@@ -172,6 +172,9 @@ export function classify(err: unknown, what: string, ctx: { repository: string; 
   }
   if (status === 422) {
     const text = said.toLowerCase();
+    // Private repositories on GitHub Free have no draft pull requests.
+    if (text.includes('draft pull requests are not supported'))
+      return new PublishError(`GitHub refused ${what}: ${said}`, { kind: 'permanent', status, refusal: 'draft-unsupported' });
     if (text.includes('already exists')) return new PublishError(`GitHub says ${said}`, { kind: 'permanent', status, refusal: 'already-exists' });
     if (text.includes('no commits between'))
       return new PublishError(`GitHub refused ${what}: ${said} — the branch on GitHub has nothing the base lacks (was it pushed?)`, {

@@ -255,6 +255,17 @@ describe('publishing a pull request (Octokit → fake GitHub)', () => {
     expect(pr?.body).toBe(bodyBefore);
   });
 
+  it('a repository without draft pull requests gets a ready one', async () => {
+    const loop = await endedLoop('prtest-nodraft', 'stopped');
+    fake.draftsSupported = false;
+    try {
+      expect(await publishPullRequest(deps({ base: 'main' }), loop.id)).toMatchObject({ status: 'opened', draft: false });
+    } finally {
+      fake.draftsSupported = true;
+    }
+    expect(fake.pulls.find((p) => p.head === loop.branch)?.body).toContain('The suite is not green yet');
+  });
+
   it('a bad token gets one clear event and no retries', async () => {
     const loop = await endedLoop('prtest-401aa1', 'stopped');
     const before = fake.requests.length;

@@ -84,8 +84,9 @@ async function publish(deps: PublishDeps, loop: LoopRecord, log: Logger): Promis
   let existing = await host.findOpen(branch);
   if (!existing) {
     const base = deps.base ?? (await host.defaultBranch());
+    const body = pullRequestBody(evidence, deps.links);
     try {
-      const opened = await host.open({ head: branch, base, title, body: pullRequestBody(evidence, deps.links), draft });
+      const opened = await openPullRequest(host, { head: branch, base, title, body, draft }, log);
       return { status: 'opened', number: opened.number, url: opened.url, draft: opened.draft };
     } catch (err) {
       // Opened meanwhile (a job attempt that died after GitHub answered): find it and carry on.
@@ -95,6 +96,17 @@ async function publish(deps: PublishDeps, loop: LoopRecord, log: Logger): Promis
     }
   }
   return await updateExisting(host, existing, loop, evidence, title, deps.links);
+}
+
+/** Opens it; a repository without draft pull requests gets a ready one (its body still says the suite is not green). */
+async function openPullRequest(host: PullRequestHost, req: Parameters<PullRequestHost['open']>[0], log: Logger): Promise<PullRequestRef> {
+  try {
+    return await host.open(req);
+  } catch (err) {
+    if (!(req.draft && err instanceof PublishError && err.refusal === 'draft-unsupported')) throw err;
+    log.info('the repository has no draft pull requests; opening a ready one');
+    return await host.open({ ...req, draft: false });
+  }
 }
 
 async function updateExisting(

@@ -86,7 +86,7 @@ describe('pull request body', () => {
     expect(md).toContain('| GET /price returns 404 | 1 | `ccccccc` | passing |');
     expect(md).toMatch(/- \*\*token rejected\*\* \(auth-rejected, `e2e2e2e2e2e2`\): skipTriage: auth-rejected/);
     expect(md).toContain('Real: the last analyzed run (cycle 2)');
-    expect(md).toContain('This pull request is a draft');
+    expect(md).toContain('The suite is not green yet');
     expect(markedLoop(md, 'body')).toBe('loop-abc123');
     expect(pullRequestTitle(evidence())).toBe('greenloop: fixes for staging (no-progress after 2 cycles, 1 left to a person)');
     expect(pullRequestTitle(evidence({ state: 'green', leftToPerson: [] }))).toBe('greenloop: fixes for staging (green after 2 cycles)');

@@ -58,7 +58,11 @@ function heading(e: LoopEvidence): string[] {
     `Loop ${codeSpan(e.loopId)} on ${inlineText(e.environment)}: ${e.cycles.length} cycle(s), ${e.fixes.length} fix(es) on ${codeSpan(e.branch)} (${codeSpan(short(e.baseCommit))} → ${codeSpan(short(e.headCommit))}).`,
   ];
   if (e.stop) lines.push('', `> ${inlineText(e.stop.message, 1000)}`);
-  if (e.state !== 'green') lines.push('', 'This pull request is a draft: the suite is not green. Review the fixes below, and what is left to a person.');
+  if (e.state !== 'green')
+    lines.push(
+      '',
+      'The suite is not green yet (so this is a draft where the repository allows drafts): review the fixes below, and what is left to a person, before merging.',
+    );
   return lines;
 }
 

@@ -30,6 +30,8 @@ export interface PullRequestHost {
   updateComment(id: number, body: string): Promise<HostComment>;
 }
 
+export type Refusal = 'already-exists' | 'no-commits' | 'head-missing' | 'draft-unsupported';
+
 /**
  * Why a host call failed. `permanent`: trying again cannot help (bad token, missing permission, no such
  * repository, a refused pull request) — the loop gets one event saying what to do. `transient`: 5xx,
@@ -37,14 +39,11 @@ export interface PullRequestHost {
  */
 export class PublishError extends Error {
   readonly kind: 'permanent' | 'transient';
-  /** What the host refused, for a 422: the pull request already exists, there is nothing to merge, or the head branch is not there. */
-  readonly refusal: 'already-exists' | 'no-commits' | 'head-missing' | undefined;
+  /** What the host refused, for a 422: the pull request already exists, there is nothing to merge, the head branch is not there, or the repository has no drafts. */
+  readonly refusal: Refusal | undefined;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
-  constructor(
-    message: string,
-    opts: { kind: 'permanent' | 'transient'; status?: number; retryAfterMs?: number; refusal?: 'already-exists' | 'no-commits' | 'head-missing' },
-  ) {
+  constructor(message: string, opts: { kind: 'permanent' | 'transient'; status?: number; retryAfterMs?: number; refusal?: Refusal }) {
     super(message);
     this.name = 'PublishError';
     this.kind = opts.kind;

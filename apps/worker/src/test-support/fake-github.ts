@@ -54,6 +54,8 @@ export class FakeGitHub {
   readonly requests: FakeGitHubRequest[] = [];
   readonly pulls: FakePull[] = [];
   readonly comments: FakeComment[] = [];
+  /** Off: like a private repository on GitHub Free, a draft is refused with 422. */
+  draftsSupported = true;
   /** Authorization headers the git endpoint saw on pushes. */
   readonly gitAuthorizations: string[] = [];
   private readonly failures: FakeGitHubFailure[] = [];
@@ -150,6 +152,8 @@ export class FakeGitHub {
       const base = String(b.base ?? '');
       if (!(await this.hasBranch(head))) return send(res, 422, validation({ resource: 'PullRequest', field: 'head', code: 'invalid' }));
       if (!(await this.hasBranch(base))) return send(res, 422, validation({ resource: 'PullRequest', field: 'base', code: 'invalid' }));
+      if (b.draft === true && !this.draftsSupported)
+        return send(res, 422, validation({ resource: 'PullRequest', code: 'custom', message: 'Draft pull requests are not supported in this repository.' }));
       if (this.pulls.some((p) => p.state === 'open' && p.head === head))
         return send(res, 422, validation({ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${this.owner}:${head}.` }));
       if ((await this.git_(['rev-list', '--count', `refs/heads/${base}..refs/heads/${head}`])).trim() === '0')
