@@ -73,6 +73,14 @@ describe('e2e: demo loop → pull request', () => {
       await new Promise((r) => setTimeout(r, 100));
       events = (await h.store.readEvents(loop.id, '0')).map((e) => e.message);
     }
+    const all = await h.store.readEvents(loop.id, '0');
+    const finished = all.find((e) => e.type === 'loop.finished');
+    const opened = all.find((e) => e.message.startsWith('pull request #'));
+    const apiCalls = fake.requests.filter((q) => q.path.startsWith('/api/v3/')).length;
+    // A figure, not a verdict: how long after the verdict the pull request was there, and what it cost.
+    console.log(
+      `pull request: opened ${Date.parse(opened?.time ?? '') - Date.parse(finished?.time ?? '')} ms after the verdict; ${apiCalls} REST calls; body ${pr?.body.length} chars; ${fake.gitAuthorizations.length} git HTTP requests for ${loop.cycle} cycles`,
+    );
     if (process.env.GREENLOOP_PR_BODY_OUT) writeFileSync(process.env.GREENLOOP_PR_BODY_OUT, pr?.body ?? '');
     expect(events).toContain(`pull request #${pr?.number} opened: https://github.example/acme/demo/pull/${pr?.number}`);
   });
