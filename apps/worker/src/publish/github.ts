@@ -1,5 +1,6 @@
 import type { Logger } from '@greenloop/core';
 import { Octokit } from '@octokit/rest';
+import { type RetryPolicy, withRetries } from './host-retry.ts';
 import { type HostComment, PublishError, type PullRequestHost, type PullRequestRef } from './pull-request-host.ts';
 
 /**
@@ -9,7 +10,7 @@ import { type HostComment, PublishError, type PullRequestHost, type PullRequestR
  * PublishError so the job is retried later by BullMQ. 401/403/404/422 are permanent, with what to do.
  */
 
-export interface GitHubOptions {
+export interface GitHubOptions extends RetryPolicy {
   /** "owner/name". */
   repository: string;
   apiUrl: string;
@@ -17,16 +18,10 @@ export interface GitHubOptions {
   /** The variable the token came from, named in error messages (never its value). */
   tokenEnv: string;
   log: Logger;
-  /** Per request. */
-  timeoutMs?: number;
-  attempts?: number;
-  /** First backoff after a 5xx or network error; doubles each attempt. */
-  backoffMs?: number;
-  /** A Retry-After (or rate-limit reset) longer than this is left to the job's retry instead of waited out. */
-  maxWaitMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
 }
+
+/** GitHub refuses a pull request body or comment longer than this (characters). */
+export const GITHUB_BODY_LIMIT = 65_536;
 
 /** GitHub asks clients to wait at least a minute after a secondary rate limit that gives no Retry-After. */
 const SECONDARY_RATE_LIMIT_WAIT_MS = 60_000;
@@ -41,26 +36,15 @@ export function githubHost(opts: GitHubOptions): PullRequestHost {
     // Octokit's own log goes to greenloop's; it never logs request headers (the token).
     log: { debug: () => {}, info: () => {}, warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) },
   });
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const now = opts.now ?? Date.now;
-  const ctx = { owner, repo, repository: opts.repository, tokenEnv: opts.tokenEnv };
-
-  async function call<T>(what: string, fn: (request: { signal: AbortSignal }) => Promise<T>): Promise<T> {
-    const attempts = opts.attempts ?? 3;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn({ signal: AbortSignal.timeout(timeoutMs) });
-      } catch (err) {
-        const e = classify(err, what, ctx, now());
-        if (e.kind === 'permanent' || attempt >= attempts) throw e;
-        const wait = e.retryAfterMs ?? (opts.backoffMs ?? 1000) * 2 ** (attempt - 1);
-        if (wait > (opts.maxWaitMs ?? 60_000)) throw e;
-        log.warn({ what, attempt, status: e.status, retryInMs: wait, reason: e.message }, 'GitHub request failed; retrying');
-        await sleep(wait);
-      }
-    }
-  }
+  const ctx = { repository: opts.repository, tokenEnv: opts.tokenEnv };
+  const call = <T>(what: string, fn: (request: { signal: AbortSignal }) => Promise<T>): Promise<T> =>
+    withRetries(
+      what,
+      (signal) => fn({ signal }),
+      (err, nowMs) => classify(err, what, ctx, nowMs),
+      opts,
+      log,
+    );
 
   const ref = (pr: { number: number; html_url: string; draft?: boolean | undefined; body: string | null }): PullRequestRef => ({
     number: pr.number,
@@ -71,6 +55,9 @@ export function githubHost(opts: GitHubOptions): PullRequestHost {
   const comment = (c: { id: number; body?: string | undefined; html_url: string }): HostComment => ({ id: c.id, body: c.body ?? '', url: c.html_url });
 
   return {
+    name: 'GitHub',
+    label: (number) => `pull request #${number}`,
+    bodyLimit: GITHUB_BODY_LIMIT,
     async defaultBranch() {
       const { data } = await call('reading the repository', (request) => octokit.rest.repos.get({ owner, repo, request }));
       return data.default_branch;
@@ -107,7 +94,7 @@ export function githubHost(opts: GitHubOptions): PullRequestHost {
       );
       return comment(data);
     },
-    async updateComment(id, body) {
+    async updateComment(_number, id, body) {
       const { data } = await call('updating a comment', (request) => octokit.rest.issues.updateComment({ owner, repo, comment_id: id, body, request }));
       return comment(data);
     },

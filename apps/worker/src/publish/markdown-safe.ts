@@ -14,8 +14,8 @@ const ZWSP = '\u200b';
  * One line of untrusted text, safe as markdown inline content (also in a table cell): redacted, on one
  * line, capped at `maxChars`, every character that can open markdown inline syntax backslash-escaped
  * (links, images, emphasis, code, HTML, entities, tables, headings, math), and a zero-width space after
- * `@`, inside `://` and `www.`, and before the number of `#123` / `GH-123`, so GitHub links no mention,
- * reference or URL.
+ * `@`, inside `://` and `www.`, and before the number of `#123` / `GH-123` (and GitLab's `!12`, `~label`,
+ * `%milestone`, `$12`, `&12`), so neither host links a mention, reference or URL.
  */
 export function inlineText(text: string, maxChars = 300): string {
   const flat = truncate(redact(text).replace(/\s+/g, ' ').trim(), maxChars);
@@ -24,7 +24,9 @@ export function inlineText(text: string, maxChars = 300): string {
     .replace(/:\/\//g, `:${ZWSP}//`)
     .replace(/\bwww\./gi, (m) => `${m.slice(0, 3)}${ZWSP}.`)
     .replace(/#(?=\d)/g, `#${ZWSP}`)
-    .replace(/\bGH-(?=\d)/gi, (m) => `${m}${ZWSP}`);
+    .replace(/\bGH-(?=\d)/gi, (m) => `${m}${ZWSP}`)
+    // GitLab's references: !12 merge requests, ~label, %milestone, $12 snippets, &12 epics.
+    .replace(/([!~%$&])(?=[\w"])/g, `$1${ZWSP}`);
   return defused.replace(/[\\`*_[\]()<>!|~&#${}]/g, (c) => `\\${c}`);
 }
 

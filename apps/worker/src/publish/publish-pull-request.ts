@@ -47,29 +47,31 @@ export async function publishPullRequest(deps: PublishDeps, loopId: string): Pro
   if (!loop) return { status: 'skipped', reason: `loop ${loopId} does not exist (pruned?)` };
   if (!shouldPublish(loop)) return { status: 'skipped', reason: `loop ${loop.state} with no commits on its branch to propose` };
   const log = deps.log.child({ loopId });
+  let host: PullRequestHost | undefined;
   try {
-    const outcome = await publish(deps, loop, log);
-    const what = `pull request #${outcome.number} ${outcome.status}${outcome.draft ? ' (draft)' : ''}: ${outcome.url}`;
+    host = deps.host();
+    const outcome = await publish(deps, host, loop, log);
+    const what = `${host.label(outcome.number)} ${outcome.status}${outcome.draft ? ' (draft)' : ''}: ${outcome.url}`;
     await deps.store.addNotice(loop.id, what);
     await deps.store.emit({ type: 'notice', loopId: loop.id, message: what, data: { pullRequest: outcome } });
     log.info({ pullRequest: outcome.number, action: outcome.status }, 'pull request published');
     return outcome;
   } catch (err) {
     if (!(err instanceof PublishError) || err.kind !== 'permanent') throw err;
-    await recordRefusal(deps.store, loop.id, err.message);
+    await recordRefusal(deps.store, loop.id, err.message, host?.name === 'GitLab' ? 'merge request' : 'pull request');
     log.warn({ status: err.status, reason: err.message }, 'pull request not published');
     return { status: 'refused', reason: err.message };
   }
 }
 
 /** What a publication that cannot succeed leaves on the loop: one notice and one event, saying why. */
-export async function recordRefusal(store: LoopStore, loopId: string, reason: string): Promise<void> {
-  const message = `no pull request: ${reason}`;
+export async function recordRefusal(store: LoopStore, loopId: string, reason: string, noun = 'pull request'): Promise<void> {
+  const message = `no ${noun}: ${reason}`;
   await store.addNotice(loopId, message);
   await store.emit({ type: 'notice', loopId, message, data: { pullRequest: { status: 'refused', reason } } });
 }
 
-async function publish(deps: PublishDeps, loop: LoopRecord, log: Logger): Promise<Extract<PublishOutcome, { number: number }>> {
+async function publish(deps: PublishDeps, host: PullRequestHost, loop: LoopRecord, log: Logger): Promise<Extract<PublishOutcome, { number: number }>> {
   const branch = loop.branch as string;
   if (deps.push) {
     const pushed = await pushBranch(deps.repo, `refs/heads/${branch}`, branch, deps.push, log);
@@ -78,13 +80,12 @@ async function publish(deps: PublishDeps, loop: LoopRecord, log: Logger): Promis
   }
   const evidence = await gatherLoopEvidence(deps.store, loop);
   const title = pullRequestTitle(evidence);
-  const host = deps.host();
   const draft = loop.state !== 'green';
 
   let existing = await host.findOpen(branch);
   if (!existing) {
     const base = deps.base ?? (await host.defaultBranch());
-    const body = pullRequestBody(evidence, deps.links);
+    const body = pullRequestBody(evidence, deps.links, limitOf(host));
     try {
       const opened = await openPullRequest(host, { head: branch, base, title, body, draft }, log);
       return { status: 'opened', number: opened.number, url: opened.url, draft: opened.draft };
@@ -97,6 +98,8 @@ async function publish(deps: PublishDeps, loop: LoopRecord, log: Logger): Promis
   }
   return await updateExisting(host, existing, loop, evidence, title, deps.links);
 }
+
+const limitOf = (host: PullRequestHost) => ({ host: host.name, chars: host.bodyLimit });
 
 /** Opens it; a repository without draft pull requests gets a ready one (its body still says the suite is not green). */
 async function openPullRequest(host: PullRequestHost, req: Parameters<PullRequestHost['open']>[0], log: Logger): Promise<PullRequestRef> {
@@ -118,13 +121,13 @@ async function updateExisting(
   links: ReportLinks,
 ): Promise<Extract<PublishOutcome, { number: number }>> {
   if (markedLoop(pr.body, 'body') === loop.id) {
-    const updated = await host.update(pr.number, { title, body: pullRequestBody(evidence, links) });
+    const updated = await host.update(pr.number, { title, body: pullRequestBody(evidence, links, limitOf(host)), draft: loop.state !== 'green' });
     return { status: 'updated', number: updated.number, url: updated.url, draft: updated.draft };
   }
   // Someone else's body (an earlier loop's, or a person's): left alone; this loop says its piece in one comment.
-  const body = laterLoopComment(evidence, links);
+  const body = laterLoopComment(evidence, links, limitOf(host));
   const mine = (await host.comments(pr.number)).find((c) => c.body.includes(loopMarker(loop.id, 'comment')));
-  if (mine) await host.updateComment(mine.id, body);
+  if (mine) await host.updateComment(pr.number, mine.id, body);
   else await host.comment(pr.number, body);
   return { status: 'commented', number: pr.number, url: pr.url, draft: pr.draft };
 }

@@ -4,10 +4,12 @@
 import { micromark } from 'micromark';
 import { gfm, gfmHtml } from 'micromark-extension-gfm';
 import { describe, expect, it } from 'vitest';
+import { GITHUB_BODY_LIMIT } from './github.ts';
 import type { LoopEvidence } from './loop-evidence.ts';
 import { inlineText } from './markdown-safe.ts';
-import { GITHUB_BODY_LIMIT, laterLoopComment, markedLoop, pullRequestBody, pullRequestTitle } from './pull-request-body.ts';
+import { laterLoopComment, markedLoop, pullRequestBody, pullRequestTitle } from './pull-request-body.ts';
 
+const GH = { host: 'GitHub', chars: GITHUB_BODY_LIMIT };
 const render = (md: string) => micromark(md, { extensions: [gfm()], htmlExtensions: [gfmHtml()] });
 
 const HOSTILE = [
@@ -55,7 +57,7 @@ describe('pull request body', () => {
       fixes: HOSTILE.map((h, i) => ({ fingerprint: `f${i}`, title: h, cycle: 1, commit: 'c'.repeat(40), stillFailing: i % 2 === 0 })),
       stop: { rule: 'no-progress', message: HOSTILE.join(' ') },
     });
-    const html = render(pullRequestBody(e, {}));
+    const html = render(pullRequestBody(e, {}, GH));
     expect(html).not.toMatch(/<a\s/);
     expect(html).not.toMatch(/<img/);
     expect(html).not.toMatch(/<script/);
@@ -72,7 +74,7 @@ describe('pull request body', () => {
 
   it('leaves the table intact when a cell holds pipes and newlines', () => {
     const html = render(
-      pullRequestBody(evidence({ fixes: [{ fingerprint: 'f', title: 'a | b\n| c', cycle: 2, commit: 'd'.repeat(40), stillFailing: true }] }), {}),
+      pullRequestBody(evidence({ fixes: [{ fingerprint: 'f', title: 'a | b\n| c', cycle: 2, commit: 'd'.repeat(40), stillFailing: true }] }), {}, GH),
     );
     const fixedTable = html.split('<h3>Fixed (1)</h3>')[1]?.split('</table>')[0] ?? '';
     expect(fixedTable.match(/<td>/g)?.length).toBe(4);
@@ -80,7 +82,7 @@ describe('pull request body', () => {
   });
 
   it('shows the pass rate of every cycle (passed of executed), fixes with commits, what is left, and the realness verdict', () => {
-    const md = pullRequestBody(evidence(), { publicUrl: 'https://gl.example/' });
+    const md = pullRequestBody(evidence(), { publicUrl: 'https://gl.example/' }, GH);
     expect(md).toContain('| 1 | `aaaaaaa` | 6/10 | 4 | 60.0% | 2 | yes | [cycle 1](https://gl.example/v1/loops/loop-abc123/cycles/1/report) |');
     expect(md).toContain('| 2 | `bbbbbbb` | 8/9 | 1 | 88.9% | 1 | yes | [cycle 2](https://gl.example/v1/loops/loop-abc123/cycles/2/report) |');
     expect(md).toContain('| GET /price returns 404 | 1 | `ccccccc` | passing |');
@@ -93,24 +95,24 @@ describe('pull request body', () => {
   });
 
   it('names the CLI command instead of links when greenloop has no public URL', () => {
-    const md = pullRequestBody(evidence(), {});
+    const md = pullRequestBody(evidence(), {}, GH);
     expect(md).not.toContain('http');
     expect(md).toContain('`greenloop report loop-abc123 2`');
   });
 
   it('says a run was not real, with the reasons', () => {
-    const md = pullRequestBody(evidence({ realness: { real: false, reasons: ['0 tests collected', 'no request reached the services'] } }), {});
+    const md = pullRequestBody(evidence({ realness: { real: false, reasons: ['0 tests collected', 'no request reached the services'] } }), {}, GH);
     expect(md).toContain('**Not real**');
     expect(md).toContain('- 0 tests collected');
   });
 
   it('includes AI spend when the records carry it, and nothing about it otherwise', () => {
     const cycles = evidence().cycles.map((c, i) => (i === 0 ? { ...c, spend: { usd: 0.4, inputTokens: 12000, outputTokens: 3400 } } : c));
-    const md = pullRequestBody(evidence({ cycles, spend: { usd: 1.234, inputTokens: 120000, outputTokens: 30000 } }), {});
+    const md = pullRequestBody(evidence({ cycles, spend: { usd: 1.234, inputTokens: 120000, outputTokens: 30000 } }), {}, GH);
     expect(md).toContain('$1.23, 120,000 input tokens, 30,000 output tokens for the whole loop.');
     expect(md).toContain('| AI spend |');
     expect(md).toContain('$0.40, 12,000 input tokens, 3,400 output tokens');
-    expect(pullRequestBody(evidence(), {})).not.toMatch(/spend/i);
+    expect(pullRequestBody(evidence(), {}, GH)).not.toMatch(/spend/i);
   });
 
   it('stays within GitHub’s limit, cut at a line, pointing at the full report', () => {
@@ -121,7 +123,7 @@ describe('pull request body', () => {
       tests: Array.from({ length: 12 }, (_, j) => `test ${i}.${j} ${'y'.repeat(150)}`),
       reason: 'z'.repeat(400),
     }));
-    const md = pullRequestBody(evidence({ leftToPerson: many }), { publicUrl: 'https://gl.example' });
+    const md = pullRequestBody(evidence({ leftToPerson: many }), { publicUrl: 'https://gl.example' }, GH);
     expect(md.length).toBeLessThanOrEqual(GITHUB_BODY_LIMIT);
     expect(md.length).toBeGreaterThan(GITHUB_BODY_LIMIT - 2000);
     expect(md).toMatch(
@@ -130,7 +132,7 @@ describe('pull request body', () => {
     // The cut is between lines: the line before the footer is a whole one.
     const lines = md.split('\n');
     expect(lines[lines.length - 4]).toMatch(/^(- \*\*cluster| {2}- 12 test\(s\))/);
-    const comment = laterLoopComment(evidence({ leftToPerson: many }), {});
+    const comment = laterLoopComment(evidence({ leftToPerson: many }), {}, GH);
     expect(comment.length).toBeLessThanOrEqual(GITHUB_BODY_LIMIT);
     expect(markedLoop(comment, 'comment')).toBe('loop-abc123');
   });

@@ -6,13 +6,16 @@ import { codeSpan, inlineText, link } from './markdown-safe.ts';
  * text goes through `inlineText`; everything else is greenloop's own (numbers, commit ids, URLs it built).
  */
 
-/** GitHub refuses a body or comment longer than this (characters). */
-export const GITHUB_BODY_LIMIT = 65_536;
-
 /** Where the reports are: links under the API's public URL, or the CLI command when greenloop has no public URL. */
 export interface ReportLinks {
   /** e.g. https://greenloop.example.com; links are `<base>/v1/loops/<id>/cycles/<n>/report`. */
   publicUrl?: string;
+}
+
+/** The host's limit on a body or comment, and its name for the cut notice. */
+export interface BodyLimit {
+  host: string;
+  chars: number;
 }
 
 const MAX_TESTS_PER_CLUSTER = 10;
@@ -35,13 +38,13 @@ export function pullRequestTitle(e: LoopEvidence): string {
   return `greenloop: fixes for ${e.environment} (${verdict})`;
 }
 
-/** The body: the loop's evidence, at most `limit` characters (cut at a line with a pointer to the full reports). */
-export function pullRequestBody(e: LoopEvidence, links: ReportLinks, limit = GITHUB_BODY_LIMIT): string {
+/** The body: the loop's evidence, within the host's limit (cut at a line with a pointer to the full reports). */
+export function pullRequestBody(e: LoopEvidence, links: ReportLinks, limit: BodyLimit): string {
   return fit([loopMarker(e.loopId, 'body'), ...sections(e, links)], e, links, limit);
 }
 
 /** A comment for a later loop on a branch whose pull request an earlier loop opened: the same evidence. */
-export function laterLoopComment(e: LoopEvidence, links: ReportLinks, limit = GITHUB_BODY_LIMIT): string {
+export function laterLoopComment(e: LoopEvidence, links: ReportLinks, limit: BodyLimit): string {
   return fit([loopMarker(e.loopId, 'comment'), `A later loop on this branch: ${codeSpan(e.loopId)}.`, '', ...sections(e, links)], e, links, limit);
 }
 
@@ -166,7 +169,7 @@ function short(commit: string): string {
  * Joins the lines; over `limit`, keeps whole lines up to the limit and ends with where the rest is.
  * Cutting only between lines keeps every kept line well-formed (no half code span or escape).
  */
-function fit(lines: readonly string[], e: LoopEvidence, links: ReportLinks, limit: number): string {
+function fit(lines: readonly string[], e: LoopEvidence, links: ReportLinks, { host, chars: limit }: BodyLimit): string {
   const full = lines.join('\n');
   if (full.length <= limit) return full;
   const last = e.cycles.at(-1);
@@ -174,7 +177,7 @@ function fit(lines: readonly string[], e: LoopEvidence, links: ReportLinks, limi
     links.publicUrl && last
       ? link(`the last report (cycle ${last.n})`, reportUrl(links.publicUrl, e.loopId, last.n))
       : codeSpan(`greenloop report ${e.loopId}`);
-  const footer = `\n\n---\n…cut to fit GitHub's ${limit.toLocaleString('en-US')}-character limit; the full evidence: ${where}.`;
+  const footer = `\n\n---\n…cut to fit ${host}'s ${limit.toLocaleString('en-US')}-character limit; the full evidence: ${where}.`;
   let size = 0;
   let kept = 0;
   for (const line of lines) {

@@ -19,15 +19,22 @@ export interface HostComment {
 }
 
 export interface PullRequestHost {
+  /** "GitHub", "GitLab": in messages and the body's cut notice. */
+  readonly name: string;
+  /** What a person calls one: "pull request #12", "merge request !12". */
+  label(number: number): string;
+  /** The longest body or comment the host takes (characters). */
+  readonly bodyLimit: number;
   /** The branch pull requests target when the config names none. */
   defaultBranch(): Promise<string>;
   /** The open pull request from `head` (a branch of the same repository), if any. */
   findOpen(head: string): Promise<PullRequestRef | undefined>;
   open(req: { head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestRef>;
-  update(number: number, req: { title: string; body: string }): Promise<PullRequestRef>;
+  /** `draft` as the pull request should be; a host that cannot change it after opening (GitHub's REST API) leaves it. */
+  update(number: number, req: { title: string; body: string; draft: boolean }): Promise<PullRequestRef>;
   comments(number: number): Promise<HostComment[]>;
   comment(number: number, body: string): Promise<HostComment>;
-  updateComment(id: number, body: string): Promise<HostComment>;
+  updateComment(number: number, id: number, body: string): Promise<HostComment>;
 }
 
 export type Refusal = 'already-exists' | 'no-commits' | 'head-missing' | 'draft-unsupported';

@@ -1,10 +1,12 @@
 import { addJob, describeError, type JobPayload, type LoopRecord } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
-import { type GitHubOptions, githubHost } from './github.ts';
+import { githubHost } from './github.ts';
+import { gitlabHost } from './gitlab.ts';
+import type { RetryPolicy } from './host-retry.ts';
 import { type PublishOutcome, publishPullRequest, recordRefusal, shouldPublish } from './publish-pull-request.ts';
 
-/** Test seams of the GitHub adapter (time, retry pacing); production uses the defaults. */
-export type HostTuning = Pick<GitHubOptions, 'sleep' | 'now' | 'backoffMs' | 'maxWaitMs' | 'attempts' | 'timeoutMs'>;
+/** Test seams of the host adapters (time, retry pacing); production uses the defaults. */
+export type HostTuning = RetryPolicy;
 
 /**
  * The `publish.pull-request` job: reads the environment's `pullRequest` and `loop.push` config and the
@@ -19,8 +21,9 @@ export async function runPullRequestJob(ctx: WorkerContext, payload: JobPayload<
   if (!config) return { status: 'skipped', reason: `environment ${loop.environment} has no pullRequest configured` };
   const token = ctx.processEnv[config.tokenEnv];
   if (!token) {
-    const reason = `${config.tokenEnv} (pullRequest.tokenEnv) is not set in the worker's environment: set it to a GitHub token with Pull requests read/write on ${config.repository}`;
-    await recordRefusal(ctx.store, loop.id, reason);
+    const needs = config.provider === 'gitlab' ? 'a GitLab token with the api scope' : 'a GitHub token with Pull requests read/write';
+    const reason = `${config.tokenEnv} (pullRequest.tokenEnv) is not set in the worker's environment: set it to ${needs} on ${config.repository}`;
+    await recordRefusal(ctx.store, loop.id, reason, nounOf(config.provider));
     return { status: 'refused', reason };
   }
   const push = environment.loop.push;
@@ -30,7 +33,12 @@ export async function runPullRequestJob(ctx: WorkerContext, payload: JobPayload<
   return await publishPullRequest(
     {
       store: ctx.store,
-      host: () => githubHost({ repository: config.repository, apiUrl: config.apiUrl, token, tokenEnv: config.tokenEnv, log: ctx.log, ...tuning }),
+      host: () => {
+        const opts = { repository: config.repository, token, tokenEnv: config.tokenEnv, log: ctx.log, ...tuning };
+        return config.provider === 'gitlab'
+          ? gitlabHost({ ...opts, url: config.apiUrl ?? 'https://gitlab.com' })
+          : githubHost({ ...opts, apiUrl: config.apiUrl ?? 'https://api.github.com' });
+      },
       repo: ctx.env.repo,
       ...(push ? { push: { remote: push.remote, ...(pushToken ? { token: pushToken } : {}) } } : {}),
       ...(config.base ? { base: config.base } : {}),
@@ -60,6 +68,15 @@ export async function enqueuePullRequest(ctx: WorkerContext, loop: LoopRecord): 
 /** onFinalFailure of the job (`publish-notice`): its retries are spent; the loop says so. */
 export async function pullRequestJobFailed(ctx: WorkerContext, loopId: string, attempts: number, reason: string): Promise<void> {
   // A loop pruned by retention meanwhile gets no notice (it would leave a hash with no loop in it).
-  if (!(await ctx.store.getLoop(loopId))) return;
-  await recordRefusal(ctx.store, loopId, `gave up after ${attempts} attempt(s): ${reason}`);
+  const loop = await ctx.store.getLoop(loopId);
+  if (!loop) return;
+  const provider = await loadEnvironment(ctx, loop.environment).then(
+    ({ environment }) => environment.pullRequest?.provider,
+    () => undefined,
+  );
+  await recordRefusal(ctx.store, loopId, `gave up after ${attempts} attempt(s): ${reason}`, nounOf(provider));
+}
+
+function nounOf(provider: 'github' | 'gitlab' | undefined): string {
+  return provider === 'gitlab' ? 'merge request' : 'pull request';
 }

@@ -247,22 +247,27 @@ export const NotificationsSchema = z.strictObject({
 });
 
 /**
- * A pull request (GitHub; GitLab merge requests later behind the same interface) from the loop branch to
- * `base` when a loop ends with commits on its branch, its body the loop's evidence. Draft unless green.
+ * A pull request (GitHub) or merge request (GitLab) from the loop branch to `base` when a loop ends with
+ * commits on its branch, its body the loop's evidence. Draft unless green.
  */
-export const PullRequestSchema = z.strictObject({
-  provider: z.literal('github', { error: 'expected pullRequest.provider: github' }).default('github'),
-  /** "owner/name" of the repository on GitHub. */
-  repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: 'expected "owner/name", e.g. "acme/shop"' }),
-  /** The branch the pull request targets; unset: the repository's default branch. */
-  base: z.string().min(1).optional(),
-  /** Name of the environment variable holding the token (fine-grained: Pull requests read/write, Contents read/write when greenloop pushes; classic: repo). */
-  tokenEnv: z.string().min(1),
-  /** REST API base URL; GitHub Enterprise Server: https://<host>/api/v3. */
-  apiUrl: z.string().url({ error: 'expected a URL, e.g. https://github.example.com/api/v3' }).default('https://api.github.com'),
-  /** Base of the report links in the body; unset: GREENLOOP_URL when it is set, else the reports are named without links. */
-  publicUrl: z.string().url({ error: 'expected a URL, e.g. https://greenloop.example.com' }).optional(),
-});
+export const PullRequestSchema = z
+  .strictObject({
+    provider: z.enum(['github', 'gitlab'], { error: 'expected pullRequest.provider: github or gitlab' }).default('github'),
+    /** GitHub: "owner/name"; GitLab: the project's path, "group/subgroup/project". */
+    repository: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/, { error: 'expected "owner/name", e.g. "acme/shop"' }),
+    /** The branch the pull request targets; unset: the repository's default branch. */
+    base: z.string().min(1).optional(),
+    /** Name of the environment variable holding the token (GitHub fine-grained: Pull requests read/write, Contents read/write when greenloop pushes; classic: repo. GitLab: api scope). */
+    tokenEnv: z.string().min(1),
+    /** GitHub: the REST API base URL (default https://api.github.com; Enterprise Server: https://<host>/api/v3). GitLab: the instance URL (default https://gitlab.com). */
+    apiUrl: z.string().url({ error: 'expected a URL, e.g. https://github.example.com/api/v3' }).optional(),
+    /** Base of the report links in the body; unset: GREENLOOP_URL when it is set, else the reports are named without links. */
+    publicUrl: z.string().url({ error: 'expected a URL, e.g. https://greenloop.example.com' }).optional(),
+  })
+  .refine((p) => p.provider !== 'github' || p.repository.split('/').length === 2, {
+    error: 'expected "owner/name" for GitHub, e.g. "acme/shop"',
+    path: ['repository'],
+  });
 
 export const ScheduleSchema = z.strictObject({
   name,
