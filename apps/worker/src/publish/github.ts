@@ -56,6 +56,7 @@ export function githubHost(opts: GitHubOptions): PullRequestHost {
 
   return {
     name: 'GitHub',
+    noun: 'pull request',
     label: (number) => `pull request #${number}`,
     bodyLimit: GITHUB_BODY_LIMIT,
     async defaultBranch() {

@@ -47,6 +47,7 @@ export function gitlabHost(opts: GitLabOptions): PullRequestHost {
 
   return {
     name: 'GitLab',
+    noun: 'merge request',
     label: (number) => `merge request !${number}`,
     bodyLimit: GITLAB_BODY_LIMIT,
     async defaultBranch() {

@@ -58,7 +58,7 @@ export async function publishPullRequest(deps: PublishDeps, loopId: string): Pro
     return outcome;
   } catch (err) {
     if (!(err instanceof PublishError) || err.kind !== 'permanent') throw err;
-    await recordRefusal(deps.store, loop.id, err.message, host?.name === 'GitLab' ? 'merge request' : 'pull request');
+    await recordRefusal(deps.store, loop.id, err.message, host?.noun);
     log.warn({ status: err.status, reason: err.message }, 'pull request not published');
     return { status: 'refused', reason: err.message };
   }

@@ -21,6 +21,8 @@ export interface HostComment {
 export interface PullRequestHost {
   /** "GitHub", "GitLab": in messages and the body's cut notice. */
   readonly name: string;
+  /** What the host calls them: "pull request", "merge request". */
+  readonly noun: string;
   /** What a person calls one: "pull request #12", "merge request !12". */
   label(number: number): string;
   /** The longest body or comment the host takes (characters). */

@@ -1,8 +1,7 @@
 import { addJob, describeError, type JobPayload, type LoopRecord } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
-import { githubHost } from './github.ts';
-import { gitlabHost } from './gitlab.ts';
 import type { RetryPolicy } from './host-retry.ts';
+import { pullRequestHost, tokenNeeds } from './hosts.ts';
 import { type PublishOutcome, publishPullRequest, recordRefusal, shouldPublish } from './publish-pull-request.ts';
 
 /** Test seams of the host adapters (time, retry pacing); production uses the defaults. */
@@ -21,8 +20,7 @@ export async function runPullRequestJob(ctx: WorkerContext, payload: JobPayload<
   if (!config) return { status: 'skipped', reason: `environment ${loop.environment} has no pullRequest configured` };
   const token = ctx.processEnv[config.tokenEnv];
   if (!token) {
-    const needs = config.provider === 'gitlab' ? 'a GitLab token with the api scope' : 'a GitHub token with Pull requests read/write';
-    const reason = `${config.tokenEnv} (pullRequest.tokenEnv) is not set in the worker's environment: set it to ${needs} on ${config.repository}`;
+    const reason = `${config.tokenEnv} (pullRequest.tokenEnv) is not set in the worker's environment: set it to ${tokenNeeds(config)} on ${config.repository}`;
     await recordRefusal(ctx.store, loop.id, reason, nounOf(config.provider));
     return { status: 'refused', reason };
   }
@@ -33,12 +31,7 @@ export async function runPullRequestJob(ctx: WorkerContext, payload: JobPayload<
   return await publishPullRequest(
     {
       store: ctx.store,
-      host: () => {
-        const opts = { repository: config.repository, token, tokenEnv: config.tokenEnv, log: ctx.log, ...tuning };
-        return config.provider === 'gitlab'
-          ? gitlabHost({ ...opts, url: config.apiUrl ?? 'https://gitlab.com' })
-          : githubHost({ ...opts, apiUrl: config.apiUrl ?? 'https://api.github.com' });
-      },
+      host: () => pullRequestHost(config, token, ctx.log, tuning),
       repo: ctx.env.repo,
       ...(push ? { push: { remote: push.remote, ...(pushToken ? { token: pushToken } : {}) } } : {}),
       ...(config.base ? { base: config.base } : {}),
