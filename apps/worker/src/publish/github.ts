@@ -170,6 +170,8 @@ export function classify(err: unknown, what: string, ctx: { repository: string; 
         status,
         refusal: 'no-commits',
       });
+    if (details.some((d) => /"field":"base"/.test(d)))
+      return new PublishError(`GitHub refused ${what}: the base branch is not on GitHub (${said}) — check pullRequest.base`, { kind: 'permanent', status });
     if (details.some((d) => /"field":"head"/.test(d)) || /head/.test(text))
       return new PublishError(
         `GitHub refused ${what}: the loop branch is not on GitHub (${said}) — set loop.push in greenloop.yaml so greenloop pushes it, or push it yourself`,

@@ -297,6 +297,11 @@ describe('publishing a pull request (Octokit → fake GitHub)', () => {
       reason: expect.stringContaining('the loop branch is not on GitHub'),
     });
     expect((await events(a.id))[0]).toContain('set loop.push in greenloop.yaml');
+    const c = await endedLoop('prtest-nobase', 'stopped');
+    expect(await publishPullRequest(deps({ base: 'release/9' }), c.id)).toMatchObject({
+      status: 'refused',
+      reason: expect.stringContaining('the base branch is not on GitHub'),
+    });
     const b = await endedLoop('prtest-nonew1', 'stopped');
     git(repo, 'push', '-q', bare, `${base}:refs/heads/${b.branch}`);
     expect(await publishPullRequest(deps({ push: undefined, base: 'main' }), b.id)).toMatchObject({
