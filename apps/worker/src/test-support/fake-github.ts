@@ -234,6 +234,8 @@ export class FakeGitHub {
         ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
       },
     });
+    // http-backend may exit before reading everything (a refused push): a broken pipe is its answer, not a crash.
+    child.stdin.on('error', () => {});
     req.pipe(child.stdin);
     const out = await new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
