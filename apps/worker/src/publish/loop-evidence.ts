@@ -1,15 +1,10 @@
-import type { LoopRecord, LoopStore, StopReason, TestTotals } from '@greenloop/core';
-import { z } from 'zod';
+import { isEmptySpend, type LoopRecord, type LoopStore, type Spend, type StopReason, type TestTotals } from '@greenloop/core';
 
 /**
  * What a pull request says about a loop, gathered from its records: each cycle's pass rate and
  * realness, the fixes that landed on the branch with their commits, and the clusters still failing at
  * the end with why no fix landed. Plain data; `pull-request-body.ts` renders it.
  */
-
-/** AI spend, when the loop or cycle record carries it (written by the fixer-cost tracking; optional). */
-const SpendSchema = z.object({ usd: z.number().optional(), inputTokens: z.number().optional(), outputTokens: z.number().optional() });
-export type Spend = z.infer<typeof SpendSchema>;
 
 export interface CycleEvidence {
   n: number;
@@ -68,7 +63,7 @@ export async function gatherLoopEvidence(store: LoopStore, loop: LoopRecord): Pr
     const cycle = await store.getCycle(loop.id, n);
     if (!cycle) continue;
     const analyze = (await store.getStage(loop.id, n, 'analyze'))?.result;
-    const spend = spendOf(cycle);
+    const spend = isEmptySpend(cycle.spend) ? undefined : cycle.spend;
     cycles.push({
       n,
       commit: cycle.commit,
@@ -95,7 +90,7 @@ export async function gatherLoopEvidence(store: LoopStore, loop: LoopRecord): Pr
       reason: await whyOpen(store, loop, last?.n ?? 0, c.fingerprint),
     });
   }
-  const spend = spendOf(loop);
+  const spend = isEmptySpend(loop.spend) ? undefined : loop.spend;
   return {
     loopId: loop.id,
     environment: loop.environment,
@@ -131,12 +126,4 @@ async function whyOpen(store: LoopStore, loop: LoopRecord, n: number, fingerprin
     return m === n ? 'its fix landed after the last test run; no cycle tested it' : `its fix${when} landed, and the cluster still fails`;
   }
   return loop.stop ? `the loop stopped (${loop.stop.rule}) before a fixer ran for it` : 'no fixer ran for it';
-}
-
-/** The optional `spend` a record may carry; anything malformed is left out rather than shown wrong. */
-function spendOf(record: object): Spend | undefined {
-  const raw: unknown = (record as { spend?: unknown }).spend;
-  if (raw === undefined) return undefined;
-  const parsed = SpendSchema.safeParse(raw);
-  return parsed.success && Object.keys(parsed.data).length ? parsed.data : undefined;
 }

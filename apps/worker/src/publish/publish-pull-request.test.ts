@@ -91,6 +91,7 @@ describe('publishing a pull request (Octokit → fake GitHub)', () => {
       finishedAt: now,
       totals: { total: 4, passed: 2, failed: 2, skipped: 0, durationMs: 900 },
       green: false,
+      spend: { usd: 0.12, inputTokens: 1000, outputTokens: 200 },
       stages: {},
     });
     await store.saveStage(id, 1, { stage: 'analyze', status: 'succeeded', startedAt: now, attempts: 1, result: { ...ANALYZED, clusters: [cluster, other] } });
@@ -143,6 +144,7 @@ describe('publishing a pull request (Octokit → fake GitHub)', () => {
       cycle: 2,
       stop: green ? { rule: 'green', message: 'all 4 tests passed' } : { rule: 'no-progress', message: 'the same cluster failed 2 cycles in a row' },
       teardown: 'done',
+      spend: { usd: 0.12, inputTokens: 1000, outputTokens: 200 },
     };
     await store.createLoop(loop);
     return loop;
@@ -188,10 +190,11 @@ describe('publishing a pull request (Octokit → fake GitHub)', () => {
     const pr = fake.pulls.find((p) => p.head === loop.branch);
     expect(pr).toMatchObject({ base: 'main', draft: true, title: 'greenloop: fixes for staging (no-progress after 2 cycles, 1 left to a person)' });
     expect(pr?.body).toContain(
-      `| 1 | \`${base.slice(0, 7)}\` | 2/4 | 2 | 50.0% | 2 | yes | [cycle 1](https://greenloop.acme.example/v1/loops/${loop.id}/cycles/1/report) |`,
+      `| 1 | \`${base.slice(0, 7)}\` | 2/4 | 2 | 50.0% | 2 | yes | $0.12, 1,000 input + 200 output tokens | [cycle 1](https://greenloop.acme.example/v1/loops/${loop.id}/cycles/1/report) |`,
     );
     expect(pr?.body).toContain(`| GET /price → 404 \\[see\\]\\(https:\u200b//evil.example\\) | 1 | \`${loop.commit?.slice(0, 7)}\` | passing |`);
     expect(pr?.body).toContain('token rejected @\u200bacme/owners');
+    expect(pr?.body).toContain('$0.12, 1,000 input + 200 output tokens for the whole loop.');
     expect(pr?.body).toContain('triage auth-rejected is in fixer.skipTriage \\(cycle 1\\)');
     expect(await events(loop.id)).toEqual([`pull request #${pr?.number} opened (draft): https://github.example/acme/shop/pull/${pr?.number}`]);
     expect((await store.getLoop(loop.id))?.notices?.[0]).toContain(`pull request #${pr?.number} opened (draft)`);

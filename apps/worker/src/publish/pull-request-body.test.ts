@@ -109,9 +109,9 @@ describe('pull request body', () => {
   it('includes AI spend when the records carry it, and nothing about it otherwise', () => {
     const cycles = evidence().cycles.map((c, i) => (i === 0 ? { ...c, spend: { usd: 0.4, inputTokens: 12000, outputTokens: 3400 } } : c));
     const md = pullRequestBody(evidence({ cycles, spend: { usd: 1.234, inputTokens: 120000, outputTokens: 30000 } }), {}, GH);
-    expect(md).toContain('$1.23, 120,000 input tokens, 30,000 output tokens for the whole loop.');
+    expect(md).toContain('$1.23, 120,000 input + 30,000 output tokens for the whole loop.');
     expect(md).toContain('| AI spend |');
-    expect(md).toContain('$0.40, 12,000 input tokens, 3,400 output tokens');
+    expect(md).toContain('| $0.40, 12,000 input + 3,400 output tokens |');
     expect(pullRequestBody(evidence(), {}, GH)).not.toMatch(/spend/i);
   });
 

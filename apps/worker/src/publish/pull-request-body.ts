@@ -1,4 +1,5 @@
-import type { CycleEvidence, LoopEvidence, Spend } from './loop-evidence.ts';
+import { formatSpend } from '@greenloop/core';
+import type { CycleEvidence, LoopEvidence } from './loop-evidence.ts';
 import { codeSpan, inlineText, link } from './markdown-safe.ts';
 
 /**
@@ -147,14 +148,6 @@ function reportRef(loopId: string, c: CycleEvidence, links: ReportLinks): string
 
 function reportUrl(publicUrl: string, loopId: string, n: number): string {
   return `${publicUrl.replace(/\/+$/, '')}/v1/loops/${encodeURIComponent(loopId)}/cycles/${n}/report`;
-}
-
-export function formatSpend(s: Spend): string {
-  const parts: string[] = [];
-  if (s.usd !== undefined) parts.push(`$${s.usd.toFixed(2)}`);
-  if (s.inputTokens !== undefined) parts.push(`${s.inputTokens.toLocaleString('en-US')} input tokens`);
-  if (s.outputTokens !== undefined) parts.push(`${s.outputTokens.toLocaleString('en-US')} output tokens`);
-  return parts.join(', ');
 }
 
 function row(cells: readonly string[]): string {
