@@ -1,6 +1,7 @@
 import { describeError, type FinalFailure, isJobName, JobCatalog, type JobName, parsePayload, STAGES, StageTable } from '@greenloop/core';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from './context.ts';
+import { pullRequestJobFailed } from './publish/pull-request-job.ts';
 import { failLoop } from './teardown.ts';
 
 /**
@@ -39,6 +40,10 @@ export function finalFailureHandlers(ctx: WorkerContext): Record<FinalFailure, (
       // A loop pruned by retention meanwhile gets no notice (it would leave a hash with no loop in it).
       if (!(await store.getLoop(loopId))) return;
       await store.addNotice(loopId, `the ${kind} notification was not delivered after ${job.attemptsMade} attempt(s): ${reason}`);
+    },
+    'publish-notice': async (job, reason) => {
+      const { loopId } = parsePayload('publish.pull-request', job.data);
+      await pullRequestJobFailed(ctx, loopId, job.attemptsMade, reason);
     },
     log: async () => {},
   };

@@ -1,6 +1,6 @@
 import { type FixResult, type LoopRecord, STAGES, type StageName, type StageStatus, type TypedStageRecord } from '@greenloop/core';
 import type { WorkerContext } from './context.ts';
-import { publishArtifacts } from './publish-artifacts.ts';
+import { publishArtifacts } from './publish/artifacts.ts';
 
 /**
  * The fix stage's record, gathered from each cluster's recorded outcome (a cluster whose job ended

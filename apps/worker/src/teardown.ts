@@ -3,7 +3,8 @@ import { loadEnvironment, type WorkerContext } from './context.ts';
 import { spendLedger } from './fix/budget.ts';
 import { removeWorktree } from './git/repo.ts';
 import { loopPaths } from './paths.ts';
-import { publishArtifacts } from './publish-artifacts.ts';
+import { publishArtifacts } from './publish/artifacts.ts';
+import { enqueuePullRequest } from './publish/pull-request-job.ts';
 import { closeOpenStages } from './stage-closing.ts';
 import { stopServices } from './stages/deploy.ts';
 
@@ -68,6 +69,8 @@ export async function teardown(ctx: WorkerContext, loop: LoopRecord): Promise<Lo
     const paths = loopPaths(ctx.env.home, loop.id);
     for (let n = 1; n <= loop.cycle; n++) await removeWorktree(ctx.env.repo, paths.deployWorktree(n)).catch(() => undefined);
     await removeWorktree(ctx.env.repo, paths.integrateWorktree).catch(() => undefined);
+    // Its own job, not a child of the controller: a GitHub outage never changes the verdict or holds the environment.
+    await enqueuePullRequest(ctx, loop);
   }
   // Released before `done` is written: a crash between the two replays a teardown that is a no-op.
   await store.releaseEnvironment(loop.environment, loop.id);

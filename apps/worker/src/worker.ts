@@ -35,6 +35,7 @@ import { processLoop } from './controller.ts';
 import { finalFailureHandlers, onJobFailed } from './final-failure.ts';
 import { dispatcher, type JobHandlers } from './job-handlers.ts';
 import { retryAfterBackoff, runNotifyJob } from './notify/notify-job.ts';
+import { runPullRequestJob } from './publish/pull-request-job.ts';
 import { pruneFinishedLoops } from './retention.ts';
 import { withSecretsKnown } from './secrets-known.ts';
 import { analyzeStage } from './stages/analyze.ts';
@@ -134,6 +135,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       };
       return await runNotifyJob(deps, payload, job, token);
     },
+    'publish.pull-request': async (payload) => (await runPullRequestJob(ctx, payload)).status,
     'schedule.fire': async ({ environment, schedule }) => {
       getEnvironment(await config(), environment);
       const actor = { kind: 'schedule', name: schedule } as const;
@@ -165,6 +167,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     analyze: env.GREENLOOP_CONCURRENCY,
     fix: fixConcurrency,
     notify: 1,
+    publish: 2,
     schedules: 1,
     maintenance: 1,
   };

@@ -8,7 +8,7 @@ import type { StageName } from './domain.ts';
  * payload when they pick a job up, so a malformed job fails loudly instead of half-running.
  */
 
-export const QUEUE_NAMES = ['loops', 'deploy', 'test', 'analyze', 'fix', 'notify', 'schedules', 'maintenance'] as const;
+export const QUEUE_NAMES = ['loops', 'deploy', 'test', 'analyze', 'fix', 'notify', 'publish', 'schedules', 'maintenance'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 const loopId = z.string().regex(/^[a-z0-9-]{6,64}$/);
@@ -35,9 +35,10 @@ const retry = (attempts: number, delay: number): JobsOptions => ({ attempts, bac
  * - `fail-stage`: the stage record (still `running`) is closed as `failed`, so the controller wakes to a reason;
  * - `fail-fix`: the cluster's fix outcome is recorded as `failed`;
  * - `notice`: a notice on the loop says what was not delivered;
+ * - `publish-notice`: a notice and an event on the loop say the pull request was not opened or updated, and why;
  * - `log`: logged only (nothing else depends on it).
  */
-export type FinalFailure = 'fail-loop' | 'fail-stage' | 'fail-fix' | 'notice' | 'log';
+export type FinalFailure = 'fail-loop' | 'fail-stage' | 'fail-fix' | 'notice' | 'publish-notice' | 'log';
 
 export const JobCatalog = {
   /** The loop controller: advances the loop's state machine; parent of every stage job. */
@@ -53,6 +54,13 @@ export const JobCatalog = {
    * (429, 5xx, network) is retried later, delayed by Retry-After when the receiver gives one.
    */
   notify: { queue: 'notify', schema: NotifyPayload, options: { attempts: 10, backoff: { type: 'retry-after' } }, onFinalFailure: 'notice' },
+  /**
+   * At loop end (green, or stopped with commits on its branch): pushes the branch and opens or updates the
+   * pull request with the evidence. Not a child of the controller, so a GitHub outage never changes the
+   * loop's verdict. 5xx and rate limits retry (in the job, then by BullMQ's backoff); 401/403/404/422 are
+   * permanent (one event saying why, no retries).
+   */
+  'publish.pull-request': { queue: 'publish', schema: LoopPayload, options: retry(6, 30_000), onFinalFailure: 'publish-notice' },
   /** Fired by a BullMQ job scheduler (cron + time zone); starts a loop recorded as started by the schedule. */
   'schedule.fire': { queue: 'schedules', schema: SchedulePayload, options: retry(3, 5000), onFinalFailure: 'log' },
   /** Retention: prunes finished loops older than GREENLOOP_RETENTION_DAYS; a job scheduler fires it every 6 h. */

@@ -59,9 +59,10 @@ describe('redact', () => {
           fixer: { passEnv: ['MODEL_KEY'] },
         },
         b: { notifications: { slack: { botTokenEnv: 'SLACK_BOT_TOKEN' } } },
+        c: { pullRequest: { tokenEnv: 'GH_PR_TOKEN' } },
       },
     });
-    expect(names.sort()).toEqual(['HOOK_SECRET', 'HOOK_URL', 'MODEL_KEY', 'PUSH', 'SLACK_BOT_TOKEN', 'SLACK_URL']);
+    expect(names.sort()).toEqual(['GH_PR_TOKEN', 'HOOK_SECRET', 'HOOK_URL', 'MODEL_KEY', 'PUSH', 'SLACK_BOT_TOKEN', 'SLACK_URL']);
     const values = secretValuesOf(
       { GREENLOOP_API_TOKEN: 'bootstrap-token-1234', REDIS_URL: 'redis://:pa%40ss-word@h:1', SLACK_URL: 'https://hooks.slack.com/x' },
       names,

@@ -199,6 +199,7 @@ export function secretEnvNames(config: {
     {
       notifications?: { slack?: { webhookUrlEnv?: string; botTokenEnv?: string }; webhook?: { urlEnv: string; secretEnv: string } };
       loop?: { push?: { tokenEnv?: string } };
+      pullRequest?: { tokenEnv: string };
       fixer?: { passEnv: readonly string[] };
     }
   >;
@@ -213,6 +214,7 @@ export function secretEnvNames(config: {
       names.add(n.webhook.secretEnv);
     }
     if (e.loop?.push?.tokenEnv) names.add(e.loop.push.tokenEnv);
+    if (e.pullRequest) names.add(e.pullRequest.tokenEnv);
     // What passEnv hands a fixer is a credential it needs (a model API key): no output may show it back.
     for (const name of e.fixer?.passEnv ?? []) names.add(name);
   }

@@ -24,6 +24,7 @@ import { serviceUrlVar } from '../../../worker/src/paths.ts';
 import { runCommand } from '../../../worker/src/process/run-command.ts';
 import { readRecordedRequests } from '../../../worker/src/proxy/request-record.ts';
 import { startServiceProxies } from '../../../worker/src/proxy/service-proxies.ts';
+import { checkPullRequestAccess } from '../../../worker/src/publish/pull-request-check.ts';
 import { withSuiteUrls } from '../../../worker/src/stages/suite-placeholders.ts';
 import { findJunitFiles } from '../../../worker/src/stages/test.ts';
 import { EXIT, type Io, UsageError } from '../io.ts';
@@ -31,7 +32,7 @@ import { findHealthPath } from './detect-stack.ts';
 
 /** One thing doctor checked: wired (true), not wired (false) or not checkable here (null), with the fix. */
 export interface DoctorCheck {
-  id: 'config' | 'deploy' | 'suite' | 'junit' | 'logs' | 'log-times' | 'traffic' | 'request-lines';
+  id: 'config' | 'deploy' | 'suite' | 'junit' | 'logs' | 'log-times' | 'traffic' | 'request-lines' | 'pull-request';
   ok: boolean | null;
   message: string;
   fix?: string;
@@ -288,6 +289,10 @@ export async function doctorCommand(io: Io, args: string[], opts: { cwd: string;
     }
   } finally {
     for (const d of [...deploy.deployed].reverse()) await deploy.stop(d).catch(() => undefined);
+  }
+  if (env.pullRequest) {
+    const access = await checkPullRequestAccess(env.pullRequest, process.env, { log, ...(env.loop.push ? { pushRemote: env.loop.push.remote } : {}) });
+    checks.push({ id: 'pull-request', ...access });
   }
   print();
   if (!opts.json) io.out(p.dim(`evidence kept in ${root}`));

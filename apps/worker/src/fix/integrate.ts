@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describeError, type FixResult, GreenloopError, type IntegrateResult, type Logger } from '@greenloop/core';
-import { addBranchWorktree, GIT_SAFE_ARGS, git, resolveCommit } from '../git/repo.ts';
-
-const execFileAsync = promisify(execFile);
+import { type PushTarget, pushBranch } from '../git/push.ts';
+import { addBranchWorktree, git, resolveCommit } from '../git/repo.ts';
 
 export interface IntegrateRequest {
   repo: string;
@@ -16,7 +13,7 @@ export interface IntegrateRequest {
   /** The cycle's fix results in the order they should land; only `accepted` ones with a commit are applied. */
   fixes: readonly FixResult[];
   /** Push the branch after integrating. The token goes in an HTTP header, never the URL, a log line or the result. */
-  push?: { remote: string; token?: string };
+  push?: PushTarget;
   /**
    * Re-does a fix whose cherry-pick conflicts: its fixer runs again from `base` (the loop branch with the
    * fixes integrated so far), told why, and the new result is picked in this same cycle. Without it a
@@ -86,7 +83,8 @@ export async function integrateFixes(req: IntegrateRequest): Promise<IntegrateRe
 
   const commit = await resolveCommit(req.worktree, 'HEAD');
   const result: IntegrateResult = { commit, applied, dropped, ...(redone.length ? { redone } : {}) };
-  if (req.push) result.pushed = await pushBranch(req.worktree, req.branch, req.push, log);
+  // A failed push does not fail the cycle, whose commit is already on the local branch.
+  if (req.push) result.pushed = (await pushBranch(req.worktree, 'HEAD', req.branch, req.push, log)).pushed;
   return result;
 }
 
@@ -214,36 +212,4 @@ async function conflictingFixes(worktree: string, branch: string, commit: string
 async function changedFiles(worktree: string, commit: string): Promise<string[]> {
   const out = await git(worktree).raw(['-c', 'core.quotePath=false', 'diff-tree', '--no-commit-id', '--name-only', '-r', '--root', commit]);
   return out.split('\n').filter(Boolean);
-}
-
-/**
- * Pushes HEAD to the branch on the remote. The token travels as `http.extraHeader` through git's
- * GIT_CONFIG_* environment variables: never in the URL, and not in argv either, where any local user
- * could read it from the process list. A failed push is logged (token scrubbed) and reported as
- * `pushed: false`; it does not fail the cycle, whose commit is already on the local branch.
- */
-async function pushBranch(worktree: string, branch: string, push: { remote: string; token?: string }, log: Logger): Promise<boolean> {
-  if (push.remote.startsWith('-')) {
-    log.warn({ remote: push.remote }, 'not pushing: the remote name starts with "-"');
-    return false;
-  }
-  // git needs greenloop's own PATH, HOME and credential settings; only the header is added.
-  const env: Record<string, string | undefined> = { ...process.env, GIT_TERMINAL_PROMPT: '0' };
-  if (push.token) {
-    const i = Number.parseInt(env.GIT_CONFIG_COUNT ?? '0', 10) || 0;
-    env.GIT_CONFIG_COUNT = String(i + 1);
-    env[`GIT_CONFIG_KEY_${i}`] = 'http.extraHeader';
-    env[`GIT_CONFIG_VALUE_${i}`] = `Authorization: Bearer ${push.token}`;
-  }
-  const scrub = (s: string) => (push.token ? s.split(push.token).join('[redacted]') : s);
-  try {
-    // No pre-push hook: it would run with greenloop's environment and the token.
-    await execFileAsync('git', [...GIT_SAFE_ARGS, 'push', '--porcelain', push.remote, `HEAD:refs/heads/${branch}`], { cwd: worktree, env, timeout: 300_000 });
-    log.info({ remote: push.remote }, 'branch pushed');
-    return true;
-  } catch (err) {
-    const e = err as { stderr?: string; message?: string };
-    log.warn({ remote: push.remote, error: scrub((e.stderr || e.message || String(err)).trim()).slice(-2000) }, 'push failed');
-    return false;
-  }
 }

@@ -1,7 +1,7 @@
 import { describeError, GreenloopError, isRetryable, type JobStage, recordStageDuration, type StageRecord, type StageResult } from '@greenloop/core';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from '../context.ts';
-import { publishArtifacts } from '../publish-artifacts.ts';
+import { publishArtifacts } from '../publish/artifacts.ts';
 
 export interface StageRun {
   loopId: string;

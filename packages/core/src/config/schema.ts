@@ -246,6 +246,29 @@ export const NotificationsSchema = z.strictObject({
   webhook: z.strictObject({ urlEnv: z.string().min(1), secretEnv: z.string().min(1) }).optional(),
 });
 
+/**
+ * A pull request (GitHub) or merge request (GitLab) from the loop branch to `base` when a loop ends with
+ * commits on its branch, its body the loop's evidence. Draft unless green.
+ */
+export const PullRequestSchema = z
+  .strictObject({
+    provider: z.enum(['github', 'gitlab'], { error: 'expected pullRequest.provider: github or gitlab' }).default('github'),
+    /** GitHub: "owner/name"; GitLab: the project's path, "group/subgroup/project". */
+    repository: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/, { error: 'expected "owner/name", e.g. "acme/shop"' }),
+    /** The branch the pull request targets; unset: the repository's default branch. */
+    base: z.string().min(1).optional(),
+    /** Name of the environment variable holding the token (GitHub fine-grained: Pull requests read/write, Contents read/write when greenloop pushes; classic: repo. GitLab: api scope). */
+    tokenEnv: z.string().min(1),
+    /** GitHub: the REST API base URL (default https://api.github.com; Enterprise Server: https://<host>/api/v3). GitLab: the instance URL (default https://gitlab.com). */
+    apiUrl: z.string().url({ error: 'expected a URL, e.g. https://github.example.com/api/v3' }).optional(),
+    /** Base of the report links in the body; unset: GREENLOOP_URL when it is set, else the reports are named without links. */
+    publicUrl: z.string().url({ error: 'expected a URL, e.g. https://greenloop.example.com' }).optional(),
+  })
+  .refine((p) => p.provider !== 'github' || p.repository.split('/').length === 2, {
+    error: 'expected "owner/name" for GitHub, e.g. "acme/shop"',
+    path: ['repository'],
+  });
+
 export const ScheduleSchema = z.strictObject({
   name,
   cron: z.string().min(1),
@@ -260,6 +283,8 @@ export const EnvironmentSchema = z.strictObject({
   loop: LoopLimitsSchema.default(LoopLimitsSchema.parse({})),
   categories: z.array(CategorySchema).default([]),
   notifications: NotificationsSchema.default({}),
+  /** Open or update a pull request with the loop's evidence when it ends with commits on its branch. */
+  pullRequest: PullRequestSchema.optional(),
   schedules: z.array(ScheduleSchema).default([]),
   /** Sandbox (bubblewrap) for fixers, verify, tests and local services. auto: used when it works, and fixers refuse to run without it; on: required; off: everything runs with greenloop's access. */
   sandbox: z.enum(['auto', 'on', 'off']).default('auto'),
@@ -287,3 +312,4 @@ export type FixerConfig = z.output<typeof FixerSchema>;
 export type FixerBudget = z.output<typeof FixerBudgetSchema>;
 export type LoopLimits = z.output<typeof LoopLimitsSchema>;
 export type CategoryConfig = z.output<typeof CategorySchema>;
+export type PullRequestConfig = z.output<typeof PullRequestSchema>;

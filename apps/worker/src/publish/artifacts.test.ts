@@ -4,10 +4,10 @@ import { FakeGcs } from '@greenloop/core/fake-gcs';
 import { GcsArtifactStore } from '@greenloop/core/gcs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoHarness } from '../../../test/demo-harness.ts';
-import { loopPaths } from './paths.ts';
-import { publishArtifacts } from './publish-artifacts.ts';
-import { pruneFinishedLoops } from './retention.ts';
+import { demoHarness } from '../../../../test/demo-harness.ts';
+import { loopPaths } from '../paths.ts';
+import { pruneFinishedLoops } from '../retention.ts';
+import { publishArtifacts } from './artifacts.ts';
 
 describe('publishing a loop’s evidence to the artifact store', () => {
   const h = demoHarness();

@@ -1,6 +1,6 @@
 import { describeError } from '@greenloop/core';
-import type { WorkerContext } from './context.ts';
-import { loopPaths } from './paths.ts';
+import type { WorkerContext } from '../context.ts';
+import { loopPaths } from '../paths.ts';
 
 /**
  * Publishes what the loop has written so far to the artifact store (a no-op for the local store, whose
