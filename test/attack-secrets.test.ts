@@ -18,7 +18,7 @@ import { createLogger } from '@greenloop/core';
 import { startWorker } from '@greenloop/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLANTED_SECRETS } from '../packages/core/src/planted-secrets.ts';
-import { demoHarness, type Harness } from './demo-harness.ts';
+import { demoHarness, type Harness, withDemoSettings } from './demo-harness.ts';
 
 const rand = () => randomBytes(12).toString('hex');
 
@@ -108,14 +108,17 @@ describe('attack: planted secrets never leave greenloop unredacted', () => {
         `  await fetch(process.env.GREENLOOP_URL_API + '/api/leak?' + new URLSearchParams({ token: 'qs-token-123', note: lines.join(' ') }), { headers: { authorization: 'Bearer tok3n-abcdefgh1234', cookie: 'session=c2Vzc2lvbi1pZD1hYmMxMjM' } }).catch(() => {});\n` +
         `  assert.fail(lines.join('\\n'));\n});\n`,
     );
-    const config = readFileSync(join(r, 'greenloop.yaml'), 'utf8')
+    let config = readFileSync(join(r, 'greenloop.yaml'), 'utf8')
       .replace('command: ["node", "src/server.js"]', 'command: ["node", "tools/leaky-server.js"]')
       .replace(
         'command: ["node", "tools/demo-fixer.js", "{{clusterFile}}"]',
         'command: ["node", "tools/leaky-fixer.js", "{{clusterFile}}"]\n      passEnv: [LEAK_PASS_TOKEN]',
       )
-      .replace('loop: { maxCycles: 6, maxDuration: 10m, noProgressCycles: 3 }', 'loop: { maxCycles: 2, maxDuration: 10m, noProgressCycles: 3 }')
-      .concat('    notifications:\n      slack: { webhookUrlEnv: LEAK_SLACK_URL }\n      webhook: { urlEnv: LEAK_HOOK_URL, secretEnv: LEAK_HOOK_SECRET }\n');
+      .replace('loop: { maxCycles: 6, maxDuration: 10m, noProgressCycles: 3 }', 'loop: { maxCycles: 2, maxDuration: 10m, noProgressCycles: 3 }');
+    config = withDemoSettings(
+      config,
+      '    notifications:\n      slack: { webhookUrlEnv: LEAK_SLACK_URL }\n      webhook: { urlEnv: LEAK_HOOK_URL, secretEnv: LEAK_HOOK_SECRET }\n',
+    );
     expect(config).toContain('leaky-server.js');
     expect(config).toContain('leaky-fixer.js');
     expect(config).toContain('maxCycles: 2');

@@ -1,6 +1,6 @@
 // Shared set-up for the end-to-end tests: a scratch copy of the demo service, an isolated prefix and
 // home directory, and a cleanup that removes every key, queue and file the test made.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Env, type LoopRecord, LoopStore, readEnv, TERMINAL_STATES } from '@greenloop/core';
@@ -22,6 +22,24 @@ export interface Harness {
  * greenloop's settings for one end-to-end test: the Redis the global setup started, a home under `dir`,
  * `repo` as the repository, and a key prefix and admin token of its own.
  */
+/**
+ * Adds lines (indented for an environment's keys, 4 spaces) to the `demo` environment of a greenloop.yaml
+ * text: at the end of its block, wherever it stands among the other environments.
+ */
+export function withDemoSettings(yaml: string, lines: string): string {
+  const start = yaml.indexOf('\n  demo:\n');
+  if (start < 0) throw new Error('no demo environment in this greenloop.yaml');
+  const next = yaml.slice(start + 1).search(/\n {2}\S/);
+  const end = next < 0 ? yaml.length : start + 1 + next + 1;
+  const block = yaml.slice(0, end).replace(/\n*$/, '\n');
+  return `${block}${lines.endsWith('\n') ? lines : `${lines}\n`}${end < yaml.length ? `\n${yaml.slice(end)}` : ''}`;
+}
+
+/** {@link withDemoSettings} on the file itself. */
+export function addDemoSettings(file: string, lines: string): void {
+  writeFileSync(file, withDemoSettings(readFileSync(file, 'utf8'), lines));
+}
+
 export function isolatedEnv(dir: string, repo: string, overrides: Record<string, string> = {}): { env: Env; redisUrl: string; token: string; prefix: string } {
   const redisUrl = process.env.REDIS_URL;
   if (!redisUrl) throw new Error('REDIS_URL is not set (vitest global setup starts Redis)');

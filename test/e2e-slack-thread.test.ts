@@ -1,13 +1,12 @@
 // End-to-end: the demo loop with Slack bot mode, run by two workers (BullMQ, real Redis, git, child
 // processes), posting through @slack/web-api to a loopback fake of the Web API. Whichever worker takes a
 // notify job, the loop has one parent message, updated in place, and one reply per cycle plus the ending.
-import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeQueues, createLogger, createQueues, startLoop } from '@greenloop/core';
 import { startWorker } from '@greenloop/worker';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type FakeSlack, type FakeSlackMessage, startFakeSlack } from '../apps/worker/src/test-support/fake-slack.ts';
-import { demoHarness, type Harness } from './demo-harness.ts';
+import { addDemoSettings, demoHarness, type Harness } from './demo-harness.ts';
 
 const TOKEN = `xoxb-e2e-${Math.random().toString(36).slice(2)}-thread`;
 const CHANNEL = 'C0E2ETHREAD';
@@ -24,7 +23,7 @@ describe('e2e: Slack, one thread per loop', () => {
     fake = await startFakeSlack({ tokens: [TOKEN], channels: { [CHANNEL]: {} }, minPostIntervalMs: 900 });
     const harness = demoHarness({ GREENLOOP_SLACK_API_URL: fake.apiUrl });
     h = harness;
-    appendFileSync(
+    addDemoSettings(
       join(harness.repo, 'greenloop.yaml'),
       `    notifications: { slack: { botTokenEnv: GL_E2E_SLACK_TOKEN, channel: ${CHANNEL}, mention: [U024BE7LH] } }\n`,
     );

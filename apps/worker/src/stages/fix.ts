@@ -3,6 +3,7 @@ import { type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome 
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { budgetRefusal, fixAllowance, recordSpendMetric, spendLedger } from '../fix/budget.ts';
 import { configSecretNames } from '../fix/fixer-env.ts';
+import { withFixerSlot } from '../fix/fixer-slots.ts';
 import { integrateFixes } from '../fix/integrate.ts';
 import { appendFixSection } from '../fix/outcomes-report.ts';
 import { proveFix } from '../fix/prove-on-deploy.ts';
@@ -56,59 +57,89 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
   const cycleServices = fixer.proveOnDeploy ? ((await ctx.store.getStage(loopId, n, 'deploy'))?.result?.services ?? []) : [];
   const result = await ctx.cancels.run(loopId, (signal) =>
     runOwnedAttempt({ ...owned, maxWaitMs, signal }, async (processes): Promise<FixResult> => {
-      // The budget is checked again right before this worker starts the fixer (fixers of this cycle that ran
-      // first have reported since the plan); a fixer another worker still runs is waited for, never refused.
-      const ledger = fixer.budget ? await spendLedger(ctx.store, loopId, n) : undefined;
-      const overBudget = ledger && budgetRefusal(ledger, fixer.budget, fingerprint);
-      if (overBudget) return { fingerprint, outcome: 'skipped', reason: `not started: ${overBudget}`, attempts: 0 };
-      const budget = ledger && fixAllowance(ledger, fixer.budget, fingerprint);
-      await ctx.store.emit({ type: 'stage.progress', loopId, cycle: n, stage: 'fix', message: `fixer started for "${cluster.title}"`, data: { fingerprint } });
-      return await runFix({
-        repo: ctx.env.repo,
-        baseCommit: cycle.commit,
+      // fixer.concurrency holds per loop, whatever the worker's fix queue allows (other environments' settings).
+      const slot = {
+        redis: ctx.store.redis,
+        prefix: ctx.store.prefix,
         loopId,
-        cycle: n,
-        cluster,
-        promptFile: files.markdown,
-        clusterFile: files.json,
-        fixer,
-        worktreeRoot: paths.fixWorktrees,
-        artifactDir: join(paths.cycleDir(n), 'fix', fingerprint),
-        processEnv: ctx.processEnv,
-        // Every *Env the config names (push token, Slack, webhook) is greenloop's secret, whatever passEnv says.
-        secretEnv: configSecretNames(environment),
-        sandbox,
-        processes,
-        ...(budget ? { budget } : {}),
-        ...(fixer.proveOnDeploy
-          ? {
-              prove: (fix: FixResult, attempt: number, dir: string) =>
-                proveFix({
-                  repo: ctx.env.repo,
-                  loopId,
-                  cycle: n,
-                  fingerprint,
-                  attempt,
-                  commit: fix.commit as string,
-                  environment,
-                  clusterFile: files.json,
-                  cycleServices,
-                  dir,
-                  worktree: join(paths.fixWorktrees, `prove-${loopId}-${n}-${fingerprint}-${attempt}`),
-                  provider: (s) => ctx.deployProvider(s),
-                  stop: (d) => ctx.stopDeployed(d),
-                  processEnv: ctx.processEnv,
-                  sandbox,
-                  processes,
-                  signal,
-                  log: ctx.log.child({ loopId, cycle: n, fingerprint, attempt }),
-                  progress: (message) =>
-                    void ctx.store.emit({ type: 'stage.progress', loopId, cycle: n, stage: 'fix', message, data: { fingerprint } }).catch(() => undefined),
-                }),
-            }
-          : {}),
+        holder: `${n}:${fingerprint}`,
+        limit: fixer.concurrency,
+        leaseMs: maxWaitMs,
         signal,
-        log: ctx.log.child({ loopId, cycle: n, fingerprint }),
+        onWait: (running: number) =>
+          void ctx.store
+            .emit({
+              type: 'stage.progress',
+              loopId,
+              cycle: n,
+              stage: 'fix',
+              message: `fix for "${cluster.title}" waits: ${running} of fixer.concurrency ${fixer.concurrency} running`,
+              data: { fingerprint },
+            })
+            .catch(() => undefined),
+      };
+      return await withFixerSlot(slot, async () => {
+        // The budget is checked again right before this worker starts the fixer (fixers of this cycle that ran
+        // first have reported since the plan); a fixer another worker still runs is waited for, never refused.
+        const ledger = fixer.budget ? await spendLedger(ctx.store, loopId, n) : undefined;
+        const overBudget = ledger && budgetRefusal(ledger, fixer.budget, fingerprint);
+        if (overBudget) return { fingerprint, outcome: 'skipped', reason: `not started: ${overBudget}`, attempts: 0 };
+        const budget = ledger && fixAllowance(ledger, fixer.budget, fingerprint);
+        await ctx.store.emit({
+          type: 'stage.progress',
+          loopId,
+          cycle: n,
+          stage: 'fix',
+          message: `fixer started for "${cluster.title}"`,
+          data: { fingerprint },
+        });
+        return await runFix({
+          repo: ctx.env.repo,
+          baseCommit: cycle.commit,
+          loopId,
+          cycle: n,
+          cluster,
+          promptFile: files.markdown,
+          clusterFile: files.json,
+          fixer,
+          worktreeRoot: paths.fixWorktrees,
+          artifactDir: join(paths.cycleDir(n), 'fix', fingerprint),
+          processEnv: ctx.processEnv,
+          // Every *Env the config names (push token, Slack, webhook) is greenloop's secret, whatever passEnv says.
+          secretEnv: configSecretNames(environment),
+          sandbox,
+          processes,
+          ...(budget ? { budget } : {}),
+          ...(fixer.proveOnDeploy
+            ? {
+                prove: (fix: FixResult, attempt: number, dir: string) =>
+                  proveFix({
+                    repo: ctx.env.repo,
+                    loopId,
+                    cycle: n,
+                    fingerprint,
+                    attempt,
+                    commit: fix.commit as string,
+                    environment,
+                    clusterFile: files.json,
+                    cycleServices,
+                    dir,
+                    worktree: join(paths.fixWorktrees, `prove-${loopId}-${n}-${fingerprint}-${attempt}`),
+                    provider: (s) => ctx.deployProvider(s),
+                    stop: (d) => ctx.stopDeployed(d),
+                    processEnv: ctx.processEnv,
+                    sandbox,
+                    processes,
+                    signal,
+                    log: ctx.log.child({ loopId, cycle: n, fingerprint, attempt }),
+                    progress: (message) =>
+                      void ctx.store.emit({ type: 'stage.progress', loopId, cycle: n, stage: 'fix', message, data: { fingerprint } }).catch(() => undefined),
+                  }),
+              }
+            : {}),
+          signal,
+          log: ctx.log.child({ loopId, cycle: n, fingerprint }),
+        });
       });
     }),
   );
