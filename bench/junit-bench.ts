@@ -3,12 +3,14 @@
 // same file alone. Each side runs in its own child process so wall time and peak RSS are clean; sides
 // alternate and the median of the runs is reported.
 // Run: node bench/junit-bench.ts [runs]   (goals: ingest+cluster ≤ 2 s, peak RSS ≤ 300 MB, ratio ≤ 1.0)
+
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { figure } from './figure.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -209,6 +211,9 @@ export async function main(runs = 3, tests = 100_000, failures = 10_000): Promis
       `junit2json parse only:    ${result.junit2jsonMs.toFixed(0)} ms, peak RSS ${result.junit2jsonRssMb.toFixed(0)} MB (node + modules before work: ${result.junit2jsonBaseRssMb.toFixed(0)} MB)`,
     );
     console.log(`ratio greenloop / junit2json: ${result.ratio.toFixed(2)}   goal ≤ 1.0`);
+    figure('junit.100k.ms', result.greenloopMs, 'ms', '<=2000');
+    figure('junit.100k.rss', result.greenloopRssMb, 'MB', '<=300');
+    figure('junit.100k.vsJunit2json', result.ratio, 'ratio', '<=1.0');
     return result;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // Orchestration overhead: one demo cycle under greenloop (API → BullMQ → deploy → test → analyze, on
 // real Redis) ÷ the same deploy and test commands run by a plain shell script. Median of several runs.
 // Run: node bench/overhead.ts [runs]   (goal ≤ 1.02)
+
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { closeQueues, createLogger, createQueues, LoopStore, readEnv, resolveRed
 import { startWorker } from '@greenloop/worker';
 import { Redis } from 'ioredis';
 import { createDemoRepo } from '../apps/cli/src/demo-repo.ts';
+import { figure } from './figure.ts';
 
 const BASELINE = fileURLToPath(new URL('./baseline-cycle.sh', import.meta.url));
 const median = (xs: number[]) => {
@@ -84,6 +86,7 @@ export async function main(runs = 5): Promise<{ ratio: number; greenloopMs: numb
   console.log(
     `orchestration overhead: greenloop ${greenloopMs.toFixed(0)} ms / shell ${shellMs.toFixed(0)} ms = ${ratio.toFixed(3)} (medians of ${runs}); median of per-pair ratios ${pairRatio.toFixed(3)}; goal ≤ 1.02`,
   );
+  figure('overhead.demo', pairRatio, 'ratio', '<=1.02');
   return { ratio, greenloopMs, shellMs };
 }
 
