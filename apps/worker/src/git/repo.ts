@@ -162,7 +162,9 @@ async function dropWorktree(repo: string, path: string): Promise<void> {
 // fixers starting at once on a loaded 2-core machine). Worktree changes are serialized per repository in
 // this process; a failure that still looks like that race (another worker process) is retried.
 const worktreeLocks = new Map<string, Promise<void>>();
-const WORKTREE_RACE = /failed to read .*worktrees|could not lock|cannot lock ref|Unable to create .*\.lock/i;
+// Also "could not open '.git/worktrees/deploy-c17/locked' for writing": another process's `worktree prune`
+// removed the admin directory this add had just made (bench/scale-bench.ts, 10 loops on 2 workers).
+const WORKTREE_RACE = /failed to read .*worktrees|could not open .*worktrees|could not lock|cannot lock ref|Unable to create .*\.lock/i;
 
 async function withWorktreeLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
   const key = resolve(repo);
