@@ -49,7 +49,18 @@ function oneCycleConfig(repo: string): void {
 }
 
 /** The stretches of one greenloop cycle, in ms, in the order they happen. */
-const SPANS = ['created→deploy', 'deploy', 'deploy→test', 'test', 'test→analyze', 'analyze', 'analyze→verdict'] as const;
+const SPANS = [
+  'created→deploy',
+  'deploy: to ready',
+  'deploy: after',
+  'deploy→test',
+  'test: setup',
+  'test: suite',
+  'test: after',
+  'test→analyze',
+  'analyze',
+  'analyze→verdict',
+] as const;
 type Span = (typeof SPANS)[number];
 
 interface Pair {
@@ -125,9 +136,12 @@ export async function main(pairs = 15): Promise<OverheadResult> {
     const at = (s?: string) => (s ? Date.parse(s) : Number.NaN);
     const spans: Partial<Record<Span, number>> = {
       'created→deploy': at(deploy.startedAt) - at(loop.createdAt),
-      deploy: at(deploy.finishedAt) - at(deploy.startedAt),
+      'deploy: to ready': Math.max(...deploy.result.services.map((s) => at(s.readyAt))) - at(deploy.startedAt),
+      'deploy: after': at(deploy.finishedAt) - Math.max(...deploy.result.services.map((s) => at(s.readyAt))),
       'deploy→test': at(test.startedAt) - at(deploy.finishedAt),
-      test: at(test.finishedAt) - at(test.startedAt),
+      'test: setup': at(test.result.startedAt) - at(test.startedAt),
+      'test: suite': at(test.result.finishedAt) - at(test.result.startedAt),
+      'test: after': at(test.finishedAt) - at(test.result.finishedAt),
       'test→analyze': at(analyze.startedAt) - at(test.finishedAt),
       analyze: at(analyze.finishedAt) - at(analyze.startedAt),
       'analyze→verdict': at(loop.finishedAt) - at(analyze.finishedAt),
@@ -208,7 +222,7 @@ export async function main(pairs = 15): Promise<OverheadResult> {
   }
 
   console.log('  where a greenloop cycle goes (median ms over the pairs):');
-  for (const s of SPANS) console.log(`    ${s.padEnd(16)} ${median(done.map((p) => p.spans[s] ?? Number.NaN)).toFixed(0)}`);
+  for (const s of SPANS) console.log(`    ${s.padEnd(18)} ${median(done.map((p) => p.spans[s] ?? Number.NaN)).toFixed(0)}`);
   console.log(
     `    alone: deploy ${median(done.map((p) => p.deployAloneMs)).toFixed(0)}, suite ${median(done.map((p) => p.testAloneMs)).toFixed(0)}, analysis ${median(done.map((p) => p.analysisAloneMs)).toFixed(0)}; shell script ${median(done.map((p) => p.shellMs)).toFixed(0)}, greenloop ${median(done.map((p) => p.greenloopMs)).toFixed(0)}`,
   );
