@@ -184,6 +184,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
 
     // Due → started, from the records the worker wrote: a stage is due when the one before it finished.
     const gaps: number[] = [];
+    const byStage: Record<(typeof STAGES)[number], number[]> = { deploy: [], test: [], analyze: [] };
     const states: Record<string, number> = {};
     // Verdict rule → how many loops, and one message as an example (trivial suites end not-real: no traffic).
     const reasons = new Map<string, { count: number; example: string }>();
@@ -201,6 +202,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
         const rec = await store.getStage(id, 1, stage);
         if (!rec?.startedAt) break;
         gaps.push(Date.parse(rec.startedAt) - dueAt);
+        byStage[stage].push(Date.parse(rec.startedAt) - dueAt);
         if (!rec.finishedAt) break;
         dueAt = Date.parse(rec.finishedAt);
       }
@@ -232,6 +234,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
         .map((x) => x.toFixed(1))
         .join(' ')}`,
     );
+    console.log(`    due→start by stage (p50/p99 ms): ${STAGES.map((st) => `${st} ${pct(byStage[st], 50)}/${pct(byStage[st], 99)}`).join(', ')}`);
     for (const [key, r] of reasons) console.log(`    ${r.count} × ${key}, e.g. ${r.example}…`);
     figure(`scale.${n}.loopsPerMin`, r.loopsPerMin, 'loops/min');
     figure(`scale.${n}.dueToStart.p99`, r.dueToStartP99, 'ms');
