@@ -226,6 +226,13 @@ export async function main(pairs = 15): Promise<OverheadResult> {
   console.log(
     `    alone: deploy ${median(done.map((p) => p.deployAloneMs)).toFixed(0)}, suite ${median(done.map((p) => p.testAloneMs)).toFixed(0)}, analysis ${median(done.map((p) => p.analysisAloneMs)).toFixed(0)}; shell script ${median(done.map((p) => p.shellMs)).toFixed(0)}, greenloop ${median(done.map((p) => p.greenloopMs)).toFixed(0)}`,
   );
+  // greenloop's own time inside the cycle (every stretch that is not the deploy, the suite or the analysis):
+  // read from one run's records, so it does not swing with the machine's load the way the ratios do.
+  const OWN: Span[] = ['created→deploy', 'deploy: after', 'deploy→test', 'test: setup', 'test: after', 'test→analyze', 'analyze→verdict'];
+  const ownMs = median(done.map((p) => OWN.reduce((sum, s) => sum + (p.spans[s] ?? 0), 0)));
+  console.log(
+    `    greenloop's own time between and around the stages: ${ownMs.toFixed(0)} ms (${OWN.join(' + ')}; the deploy worktree is inside "deploy: to ready")`,
+  );
   const ratios = done.map((p) => p.greenloopMs / p.shellMs);
   const floors = done.map((p) => p.cycleWallMs / (p.deployAloneMs + p.testAloneMs + p.analysisAloneMs));
   const result: OverheadResult = {
@@ -247,6 +254,7 @@ export async function main(pairs = 15): Promise<OverheadResult> {
   figure('overhead.demo.min', result.ratioMin, 'ratio');
   figure('overhead.demo.max', result.ratioMax, 'ratio');
   figure('cycle.floor', result.floor, 'ratio', '<=1.05');
+  figure('cycle.ownTime', ownMs, 'ms');
   return result;
 }
 
