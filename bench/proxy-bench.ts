@@ -55,8 +55,10 @@ function child(args: string[]): Promise<{ url: string; stop(): Promise<void> }> 
       proc.removeAllListeners('exit');
       resolve({
         url: line.replace(/^url /, ''),
+        // Stopping twice (the try block, then the finally) must not wait for an exit that already happened.
         stop: () =>
           new Promise((r) => {
+            if (proc.exitCode !== null || proc.signalCode !== null) return r();
             proc.once('exit', () => r());
             proc.kill('SIGTERM');
           }),

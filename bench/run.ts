@@ -55,6 +55,7 @@ const load = () =>
 const args = parseArgs(process.argv.slice(2));
 const failed: string[] = [];
 const started = new Date();
+const loadAtStart = loadavg();
 console.log(`greenloop bench, ${started.toISOString()}; load average ${load()} (figures taken under load are pessimistic)`);
 for (const section of SECTIONS) {
   if (args.only.length && !args.only.includes(section.name)) continue;
@@ -78,7 +79,10 @@ const figures = recordedFigures();
 console.log(`\n== figures (${figures.length}; load average now ${load()}) ==`);
 for (const f of figures) console.log(figureLine(f));
 if (args.json) {
-  writeFileSync(args.json, `${JSON.stringify({ startedAt: started.toISOString(), loadAverage: loadavg(), failedSections: failed, figures }, null, 2)}\n`);
+  writeFileSync(
+    args.json,
+    `${JSON.stringify({ startedAt: started.toISOString(), loadAverage: { start: loadAtStart, end: loadavg() }, failedSections: failed, figures }, null, 2)}\n`,
+  );
   console.log(`figures written to ${args.json}`);
 }
 if (failed.length) {
