@@ -185,6 +185,8 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
     // Due → started, from the records the worker wrote: a stage is due when the one before it finished.
     const gaps: number[] = [];
     const byStage: Record<(typeof STAGES)[number], number[]> = { deploy: [], test: [], analyze: [] };
+    // The deploy's wait split at begin() (loop job picked up, HEAD resolved, the loop branch made).
+    const toBegun: number[] = [];
     const states: Record<string, number> = {};
     // Verdict rule → how many loops, and one message as an example (trivial suites end not-real: no traffic).
     const reasons = new Map<string, { count: number; example: string }>();
@@ -198,6 +200,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
         reasons.set(key, { count: (seen?.count ?? 0) + 1, example: seen?.example ?? loop.stop.message.slice(0, 160) });
       }
       let dueAt = Date.parse(loop.createdAt);
+      if (loop.startedAt) toBegun.push(Date.parse(loop.startedAt) - dueAt);
       for (const stage of STAGES) {
         const rec = await store.getStage(id, 1, stage);
         if (!rec?.startedAt) break;
@@ -234,7 +237,9 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
         .map((x) => x.toFixed(1))
         .join(' ')}`,
     );
-    console.log(`    due→start by stage (p50/p99 ms): ${STAGES.map((st) => `${st} ${pct(byStage[st], 50)}/${pct(byStage[st], 99)}`).join(', ')}`);
+    console.log(
+      `    due→start by stage (p50/p99 ms): ${STAGES.map((st) => `${st} ${pct(byStage[st], 50)}/${pct(byStage[st], 99)}`).join(', ')}; of the deploy's, loop created→begun ${pct(toBegun, 50)}/${pct(toBegun, 99)}`,
+    );
     for (const [key, r] of reasons) console.log(`    ${r.count} × ${key}, e.g. ${r.example}…`);
     figure(`scale.${n}.loopsPerMin`, r.loopsPerMin, 'loops/min');
     figure(`scale.${n}.dueToStart.p99`, r.dueToStartP99, 'ms');
