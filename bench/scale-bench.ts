@@ -19,6 +19,7 @@ import { closeQueues, createQueues, LoopStore, QUEUE_NAMES, startLoop, TERMINAL_
 import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { figure } from './figure.ts';
+import { WORKER_NODE_FLAGS } from './worker-node-flags.ts';
 
 const WORKER_MAIN = fileURLToPath(new URL('../apps/worker/src/main.ts', import.meta.url));
 const WORKERS = 2;
@@ -117,7 +118,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
   const results: SizeResult[] = [];
   try {
     for (let w = 0; w < WORKERS; w++) {
-      const child = spawn(process.execPath, [WORKER_MAIN], { env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, WORKER_MAIN], { env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
       for (const s of [child.stdout, child.stderr]) s?.on('data', (d: Buffer) => process.stderr.write(`  [worker ${w + 1}] ${d}`));
       workers.push(child);
     }
