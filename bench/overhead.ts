@@ -179,6 +179,7 @@ export async function main(pairs = 15): Promise<OverheadResult> {
   };
 
   const done: Pair[] = [];
+  const sandboxed = new Set<string>();
   try {
     console.log(
       `${pairs} pairs (+1 warm-up), order flipping each pair; load average ${loadavg()
@@ -196,6 +197,7 @@ export async function main(pairs = 15): Promise<OverheadResult> {
         sh = shell(i);
       }
       const p = await profile(gl.id);
+      sandboxed.add(p.test.sandboxed ? 'suite sandboxed' : `suite not sandboxed${p.test.sandboxNote ? `: ${p.test.sandboxNote}` : ''}`);
       const pair: Pair = {
         shellMs: sh.ms,
         greenloopMs: gl.ms,
@@ -232,6 +234,12 @@ export async function main(pairs = 15): Promise<OverheadResult> {
   const ownMs = median(done.map((p) => OWN.reduce((sum, s) => sum + (p.spans[s] ?? 0), 0)));
   console.log(
     `    greenloop's own time between and around the stages: ${ownMs.toFixed(0)} ms (${OWN.join(' + ')}; the deploy worktree is inside "deploy: to ready")`,
+  );
+  // The same suite under greenloop (recording proxy in front of the services, sandbox) vs alone, per pair.
+  const suiteExtra = median(done.map((p) => (p.spans['test: suite'] ?? Number.NaN) - p.testAloneMs));
+  const deployExtra = median(done.map((p) => (p.spans['deploy: to ready'] ?? Number.NaN) - p.deployAloneMs));
+  console.log(
+    `    per pair, greenloop − alone (median): suite ${suiteExtra.toFixed(0)} ms (${sandboxed.size ? [...sandboxed].join('/') : '?'}; through the recording proxy), deploy ${deployExtra.toFixed(0)} ms (worktree included; the script polls health with a node process per try)`,
   );
   const ratios = done.map((p) => p.greenloopMs / p.shellMs);
   const floors = done.map((p) => p.cycleWallMs / (p.deployAloneMs + p.testAloneMs + p.analysisAloneMs));
