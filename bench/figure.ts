@@ -10,7 +10,7 @@ export interface Figure {
   value: number;
   /** Space-free unit, e.g. `ratio`, `ms`, `MB`, `jobs`, `loops/min`. */
   unit: string;
-  /** The goal as printed, e.g. `goal<=1.05`; absent when the figure has none. */
+  /** The goal as printed, e.g. `goal<=1.05` (or a note, e.g. `(not green: max-cycles)`); absent when none. */
   goal?: string;
 }
 
@@ -34,19 +34,17 @@ export function figureLine(f: Figure): string {
 }
 
 /**
- * Records and prints one figure. `goal` is written as given when it starts with `goal` (`goal<=1.05`),
- * otherwise prefixed with it (`<=1.05` → `goal<=1.05`). Throws on a non-finite value or a name, unit or
- * goal with spaces, so a broken measurement says so instead of printing `NaN` into the summary.
+ * Records and prints one figure. A `goal` that starts with a comparison (`<=1.05`, `>=0.6`) is printed as
+ * `goal<=1.05`; one that already starts with `goal` as given; anything else (a note such as
+ * `(not green: max-cycles)`) verbatim after the unit. Name and unit are single words, so the first four
+ * fields of every line parse the same way. Throws on a non-finite value or a name or unit with spaces, so a
+ * broken measurement says so instead of printing `NaN` into the summary.
  */
 export function figure(name: string, value: number, unit: string, goal?: string): void {
   checkWord('name', name, name);
   checkWord('unit', unit, name);
   if (!Number.isFinite(value)) throw new Error(`figure ${name}: value ${value} is not a finite number; the measurement behind it failed`);
-  let g: string | undefined;
-  if (goal !== undefined) {
-    g = goal.startsWith('goal') ? goal : `goal${goal}`;
-    checkWord('goal', g, name);
-  }
+  const g = goal?.trim() ? (/^[<>=≤≥]/.test(goal.trim()) ? `goal${goal.trim()}` : goal.trim()) : undefined;
   const f: Figure = { name, value: Number(formatValue(value)), unit, ...(g ? { goal: g } : {}) };
   recorded.push(f);
   console.log(figureLine(f));
