@@ -13,6 +13,7 @@
  * Both servers run in one child process, so autocannon (this process) does not steal their event loop.
  * Everything lives under a fresh key prefix that is deleted at the end.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { LoopRecord } from '@greenloop/core';
 import { createLogger, LoopStore, Redis, readEnv, resolveRedis, resolveTokenSecret, TokenStore } from '@greenloop/core';
+import { figure } from './figure.ts';
 
 /** The part of autocannon's API used here (it ships no types, and @types/autocannon is not installed). */
 interface CannonRequest {
@@ -324,6 +326,8 @@ export async function main(opts: ApiBenchOptions = {}): Promise<ApiBenchResult> 
     console.log(
       `  POST /v1/loops at ${rate}/s        p50 ${result.post.p50Ms} ms, p99 ${result.post.p99Ms} ms, max ${result.post.maxMs} ms; ${accepted}/${result.post.answered} accepted (202)${Object.keys(other).length ? `, other: ${JSON.stringify(other)}` : ''}`,
     );
+    figure('api.getLoop.ratio', result.ratio, 'ratio', '>=0.6');
+    figure('api.postLoop.p99', result.post.p99Ms, 'ms');
     return result;
   } finally {
     if (child && child.exitCode === null) {

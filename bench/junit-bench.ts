@@ -3,18 +3,23 @@
 // same file alone. Each side runs in its own child process so wall time and peak RSS are clean; sides
 // alternate and the median of the runs is reported.
 // Run: node bench/junit-bench.ts [runs]   (goals: ingest+cluster ≤ 2 s, peak RSS ≤ 300 MB, ratio ≤ 1.0)
+
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { figure } from './figure.ts';
+import { WORKER_NODE_FLAGS } from './worker-node-flags.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 
 /** One side's measurement, as printed by the child. */
 interface Sample {
   ms: number;
+  /** CPU time (user + system) of the same work: steadier than wall time when the machine is shared. */
+  cpuMs: number;
   maxRssMb: number;
   /** Peak RSS after loading the side's modules, before reading the file. */
   baseRssMb: number;
@@ -30,6 +35,7 @@ export interface JUnitBenchResult {
   fileMb: number;
   clusters: number;
   greenloopMs: number;
+  greenloopCpuMs: number;
   greenloopRssMb: number;
   /** RSS of node with greenloop's analysis modules loaded, before any work. */
   greenloopBaseRssMb: number;
@@ -136,22 +142,34 @@ async function childGreenloop(file: string): Promise<Sample> {
   const { buildLogIndex } = await import('../apps/worker/src/analysis/correlate.ts');
   const { parseJUnitFiles } = await import('../apps/worker/src/analysis/junit-parser.ts');
   const baseRssMb = process.resourceUsage().maxRSS / 1024;
+  const cpu = process.cpuUsage();
   const t = performance.now();
   const parsed = await parseJUnitFiles([file]);
   const index = buildLogIndex([], { runId: 'bench', from: '2025-09-08T21:04:27.000Z', to: '2025-09-08T21:34:27.000Z' });
   const failures = parsed.tests.filter((x) => x.status === 'failed' || x.status === 'error').map((x) => analyzeFailure(x, index));
   const clusters = buildClusters(failures, { previous: [], cycle: 1 });
   const ms = performance.now() - t;
-  return { ms, maxRssMb: process.resourceUsage().maxRSS / 1024, baseRssMb, tests: parsed.tests.length, failures: failures.length, clusters: clusters.length };
+  const used = process.cpuUsage(cpu);
+  return {
+    ms,
+    cpuMs: (used.user + used.system) / 1000,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    baseRssMb,
+    tests: parsed.tests.length,
+    failures: failures.length,
+    clusters: clusters.length,
+  };
 }
 
 async function childJunit2json(file: string): Promise<Sample> {
   const { parse } = await import('junit2json');
   const baseRssMb = process.resourceUsage().maxRSS / 1024;
+  const cpu = process.cpuUsage();
   const t = performance.now();
   const xml = await readFile(file, 'utf8');
   const out = await parse(xml);
   const ms = performance.now() - t;
+  const used = process.cpuUsage(cpu);
   let tests = 0;
   let failures = 0;
   const suites = out && 'testsuite' in out ? (out.testsuite ?? []) : [];
@@ -160,11 +178,11 @@ async function childJunit2json(file: string): Promise<Sample> {
       tests++;
       if (c.failure) failures++;
     }
-  return { ms, maxRssMb: process.resourceUsage().maxRSS / 1024, baseRssMb, tests, failures, clusters: 0 };
+  return { ms, cpuMs: (used.user + used.system) / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, baseRssMb, tests, failures, clusters: 0 };
 }
 
-function runChild(side: 'greenloop' | 'junit2json', file: string): Sample {
-  const out = execFileSync(process.execPath, [SELF, `--child=${side}`, file], { encoding: 'utf8', maxBuffer: 1 << 20 });
+function runChild(side: 'greenloop' | 'junit2json', file: string, flags: readonly string[] = []): Sample {
+  const out = execFileSync(process.execPath, [...flags, SELF, `--child=${side}`, file], { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out.trim().split('\n').at(-1) as string) as Sample;
 }
 
@@ -177,8 +195,10 @@ export async function main(runs = 3, tests = 100_000, failures = 10_000): Promis
     const fileMb = (await stat(file)).size / 1024 / 1024;
     const gl: Sample[] = [];
     const j2j: Sample[] = [];
+    const glFlags: Sample[] = [];
     for (let i = 0; i < runs; i++) {
       gl.push(runChild('greenloop', file));
+      glFlags.push(runChild('greenloop', file, WORKER_NODE_FLAGS));
       j2j.push(runChild('junit2json', file));
     }
     const g = gl[0] as Sample;
@@ -188,6 +208,7 @@ export async function main(runs = 3, tests = 100_000, failures = 10_000): Promis
       fileMb,
       clusters: g.clusters,
       greenloopMs: median(gl.map((s) => s.ms)),
+      greenloopCpuMs: median(gl.map((s) => s.cpuMs)),
       greenloopRssMb: Math.max(...gl.map((s) => s.maxRssMb)),
       greenloopBaseRssMb: median(gl.map((s) => s.baseRssMb)),
       junit2jsonMs: median(j2j.map((s) => s.ms)),
@@ -203,12 +224,23 @@ export async function main(runs = 3, tests = 100_000, failures = 10_000): Promis
       `junit file: ${result.tests} tests, ${result.failures} failures, ${result.fileMb.toFixed(1)} MB; ${result.clusters} clusters (${runs} runs, medians)`,
     );
     console.log(
-      `greenloop ingest+cluster: ${result.greenloopMs.toFixed(0)} ms, peak RSS ${result.greenloopRssMb.toFixed(0)} MB (node + modules before work: ${result.greenloopBaseRssMb.toFixed(0)} MB)   goals: ≤ 2000 ms, ≤ 300 MB`,
+      `greenloop ingest+cluster: ${result.greenloopMs.toFixed(0)} ms (CPU ${result.greenloopCpuMs.toFixed(0)} ms), peak RSS ${result.greenloopRssMb.toFixed(0)} MB (node + modules before work: ${result.greenloopBaseRssMb.toFixed(0)} MB)   goals: ≤ 2000 ms, ≤ 300 MB`,
     );
     console.log(
       `junit2json parse only:    ${result.junit2jsonMs.toFixed(0)} ms, peak RSS ${result.junit2jsonRssMb.toFixed(0)} MB (node + modules before work: ${result.junit2jsonBaseRssMb.toFixed(0)} MB)`,
     );
+    const flagsMs = median(glFlags.map((x) => x.ms));
+    const flagsRssMb = Math.max(...glFlags.map((x) => x.maxRssMb));
+    console.log(
+      `greenloop with the worker's node flags (${WORKER_NODE_FLAGS.join(' ')}): ${flagsMs.toFixed(0)} ms (CPU ${median(glFlags.map((x) => x.cpuMs)).toFixed(0)} ms), peak RSS ${flagsRssMb.toFixed(0)} MB`,
+    );
     console.log(`ratio greenloop / junit2json: ${result.ratio.toFixed(2)}   goal ≤ 1.0`);
+    figure('junit.100k.ms', result.greenloopMs, 'ms', '<=2000');
+    figure('junit.100k.cpu', result.greenloopCpuMs, 'ms');
+    figure('junit.100k.rss', result.greenloopRssMb, 'MB', '<=300');
+    figure('junit.100k.vsJunit2json', result.ratio, 'ratio', '<=1.0');
+    figure('junit.100k.workerFlags.ms', flagsMs, 'ms', '<=2000');
+    figure('junit.100k.workerFlags.rss', flagsRssMb, 'MB', '<=300');
     return result;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -9,6 +9,7 @@
  *    proxied / median direct requests per second.
  * Prints `figure proxy.<name> <value>` lines (with the load average: on a shared machine, read them with it); the proxy's records go to a scratch requests.jsonl (counted).
  */
+
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -17,6 +18,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { figure } from './figure.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -53,8 +55,10 @@ function child(args: string[]): Promise<{ url: string; stop(): Promise<void> }> 
       proc.removeAllListeners('exit');
       resolve({
         url: line.replace(/^url /, ''),
+        // Stopping twice (the try block, then the finally) must not wait for an exit that already happened.
         stop: () =>
           new Promise((r) => {
+            if (proc.exitCode !== null || proc.signalCode !== null) return r();
             proc.once('exit', () => r());
             proc.kill('SIGTERM');
           }),
@@ -169,9 +173,9 @@ export async function main(n = 5000): Promise<ProxyBenchResult> {
     console.log(`recording proxy: ${n} sequential keep-alive GETs each way, then ${n} over 32 connections each way`);
     console.log(`  direct    p50 ${result.directP50} ms  p99 ${result.directP99} ms  ${result.directRps} req/s`);
     console.log(`  proxied   p50 ${result.proxiedP50} ms  p99 ${result.proxiedP99} ms  ${result.proxiedRps} req/s  (${recorded} requests recorded)`);
-    console.log(`figure proxy.p50.addedMs ${result.addedP50}`);
-    console.log(`figure proxy.p99.addedMs ${result.addedP99}`);
-    console.log(`figure proxy.throughputRatio ${result.throughputRatio}`);
+    figure('proxy.p50.added', result.addedP50, 'ms');
+    figure('proxy.p99.added', result.addedP99, 'ms');
+    figure('proxy.throughput', result.throughputRatio, 'ratio');
     return result;
   } finally {
     await prox.stop().catch(() => {});

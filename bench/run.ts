@@ -1,28 +1,91 @@
-// `npm run bench`: every benchmark, one after another, printing figures (never a pass/fail test).
-//   1. orchestration overhead of one demo cycle vs a plain shell script   (goal ≤ 1.02)
-//   2. JUnit ingest + cluster of 100,000 tests / 10,000 failures          (≤ 2 s, ≤ 300 MB, ≤ 1.0 × junit2json)
-//   3. API: GET /v1/loops/:id vs bare Fastify, p99 of POST /v1/loops at 200 req/s (≥ 0.6)
-//   4. recording proxy: added latency p50/p99 and throughput ratio, direct vs through the proxy
-// Run one alone: node bench/overhead.ts | node bench/junit-bench.ts | node bench/api-bench.ts | node bench/proxy-bench.ts
-import { main as api } from './api-bench.ts';
-import { main as junit } from './junit-bench.ts';
-import { main as overhead } from './overhead.ts';
-import { main as proxy } from './proxy-bench.ts';
+// `npm run bench`: every benchmark, one after another, printing figures (never a pass/fail test), then
+// every figure again as one machine-readable summary line each (`figure <name> <value> <unit> <goal>`).
+//   npm run bench                        all sections
+//   npm run bench -- junit api           only the named sections
+//   npm run bench -- --json out.json     also write the figures to out.json
+// Sections whose file is not in this tree (written on other branches) print "not available" instead of
+// failing, so the branches can merge in any order. A section that throws is reported and the rest still
+// run; the exit code is then 1.
+import { existsSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { figureLine, recordedFigures } from './figure.ts';
 
-const only = process.argv[2];
-if (!only || only === 'overhead') {
-  console.log('\n== orchestration overhead ==');
-  await overhead(5);
+interface Section {
+  name: string;
+  title: string;
+  /** File next to this one that exports `main()`; run with no arguments. */
+  file: string;
 }
-if (!only || only === 'junit') {
-  console.log('\n== JUnit ingest + cluster ==');
-  await junit();
+
+const SECTIONS: Section[] = [
+  { name: 'overhead', title: 'orchestration overhead and cycle floor: demo cycle vs plain shell script', file: 'overhead.ts' },
+  { name: 'scale', title: 'scale: 1, 10 and 50 loops at once on 2 worker processes', file: 'scale-bench.ts' },
+  { name: 'junit', title: 'JUnit ingest + cluster', file: 'junit-bench.ts' },
+  { name: 'api', title: 'API throughput and latency', file: 'api-bench.ts' },
+  { name: 'proxy', title: 'recording proxy cost', file: 'proxy-bench.ts' },
+  { name: 'shards', title: 'sharded test stage', file: 'shard-bench.ts' },
+  { name: 'prove', title: 'cycles to green with proveOnDeploy', file: 'prove-bench.ts' },
+];
+
+function parseArgs(argv: string[]): { only: string[]; json?: string } {
+  const only: string[] = [];
+  let json: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--json') {
+      json = argv[++i];
+      if (!json) throw new Error('--json needs a file name: npm run bench -- --json figures.json');
+    } else if (a.startsWith('--json=')) json = a.slice('--json='.length);
+    else if (SECTIONS.some((s) => s.name === a)) only.push(a);
+    else throw new Error(`unknown bench section or option ${JSON.stringify(a)}; sections: ${SECTIONS.map((s) => s.name).join(', ')}; option: --json <file>`);
+  }
+  return { only, ...(json ? { json } : {}) };
 }
-if (!only || only === 'api') {
-  console.log('\n== API throughput and latency ==');
-  await api();
+
+function hasMain(mod: unknown): mod is { main: () => Promise<unknown> } {
+  return typeof mod === 'object' && mod !== null && typeof (mod as { main?: unknown }).main === 'function';
 }
-if (!only || only === 'proxy') {
-  console.log('\n== recording proxy cost ==');
-  await proxy();
+
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+const args = parseArgs(process.argv.slice(2));
+const failed: string[] = [];
+const started = new Date();
+const loadAtStart = loadavg();
+console.log(`greenloop bench, ${started.toISOString()}; load average ${load()} (figures taken under load are pessimistic)`);
+for (const section of SECTIONS) {
+  if (args.only.length && !args.only.includes(section.name)) continue;
+  console.log(`\n== ${section.title} ==`);
+  const url = new URL(`./${section.file}`, import.meta.url);
+  if (!existsSync(fileURLToPath(url))) {
+    console.log(`not available: bench/${section.file} is not in this tree`);
+    continue;
+  }
+  try {
+    const mod: unknown = await import(url.href);
+    if (!hasMain(mod)) throw new Error(`bench/${section.file} does not export main()`);
+    await mod.main();
+  } catch (err) {
+    failed.push(section.name);
+    console.log(`section ${section.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  }
+}
+
+const figures = recordedFigures();
+console.log(`\n== figures (${figures.length}; load average now ${load()}) ==`);
+for (const f of figures) console.log(figureLine(f));
+if (args.json) {
+  writeFileSync(
+    args.json,
+    `${JSON.stringify({ startedAt: started.toISOString(), loadAverage: { start: loadAtStart, end: loadavg() }, failedSections: failed, figures }, null, 2)}\n`,
+  );
+  console.log(`figures written to ${args.json}`);
+}
+if (failed.length) {
+  console.log(`failed sections: ${failed.join(', ')} (their figures are missing above)`);
+  process.exitCode = 1;
 }

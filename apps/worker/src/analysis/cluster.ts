@@ -1,5 +1,6 @@
 import type { ClusterStatus, ClusterSummary, TriageClass } from '@greenloop/core';
-import { redact } from '@greenloop/core';
+// The redactor alone, not the core entry (BullMQ, ioredis, pino, zod: +46 MB RSS for the analysis modules, measured).
+import { redact } from '@greenloop/core/redact';
 import { truncate } from './capped-text.ts';
 import { correlateTest, type LogIndex } from './correlate.ts';
 import { endpointKey, extractEndpoints } from './endpoints.ts';
