@@ -1,0 +1,119 @@
+// End-to-end: a suite split into shards (each its own job and evidence directory, merged into one
+// analysis), the tests that failed last cycle run first, and a suite that times out still yields what
+// finished — on node --test and on pytest, with a real worker, Redis, local service and sandbox.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closeQueues, createLogger, createQueues, LoopStore, startLoop, TERMINAL_STATES } from '@greenloop/core';
+import { startWorker } from '@greenloop/worker';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isolatedEnv } from './demo-harness.ts';
+import { createShardSuiteRepo, SHARD_FILES_COMMAND, type ShardSuiteOptions } from './fixtures/shard-suite.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
+
+async function runLoop(o: ShardSuiteOptions, environment: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'greenloop-shards-'));
+  const repo = join(dir, 'repo');
+  createShardSuiteRepo(repo, o);
+  const { env, redisUrl, prefix } = isolatedEnv(dir, repo);
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const store = new LoopStore(redis, prefix);
+  cleanups.push(async () => {
+    await store.clearAll();
+    redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const events: string[] = [];
+  const worker = await startWorker(env, createLogger('e2e', 'silent'), redisUrl, { ...process.env });
+  const queues = createQueues(redis, prefix);
+  try {
+    const out = await startLoop({ store, queues }, { environment, actor: { kind: 'cli', name: 'shards' } });
+    if (out.kind !== 'created') throw new Error(out.kind);
+    const deadline = Date.now() + 150_000;
+    for (;;) {
+      const loop = await store.getLoop(out.loop.id);
+      if (loop && TERMINAL_STATES.includes(loop.state) && (await store.activeLoop(environment)) !== loop.id) break;
+      if (Date.now() > deadline) throw new Error(`loop did not end: ${JSON.stringify(loop)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    for (const e of await store.readEvents(out.loop.id, '0', { count: 5000 })) events.push(e.message);
+    const loop = await store.getLoop(out.loop.id);
+    if (!loop) throw new Error('loop vanished');
+    return { loop, store, events };
+  } finally {
+    await closeQueues(queues);
+    await worker.close();
+  }
+}
+
+describe('e2e: sharded suites, failing tests first, partial results', () => {
+  it('node --test: 3 shards merged into one analysis; cycle 2 balances by history and runs the failed file first', { timeout: 180_000 }, async () => {
+    const { loop, store, events } = await runLoop(
+      {
+        runner: 'node',
+        files: 6,
+        testsPerFile: 3,
+        waitMs: 30,
+        failing: ['f4_t1'],
+        environments: { shards: { command: SHARD_FILES_COMMAND.node, shards: 3 } },
+        loop: { maxCycles: 2 },
+      },
+      'shards',
+    );
+    expect(loop.cycle, JSON.stringify(loop.stop)).toBe(2);
+    const c1 = (await store.getStage(loop.id, 1, 'test'))?.result;
+    expect(c1?.shards?.map((s) => s.status)).toEqual(['finished', 'finished', 'finished']);
+    // Each shard its own evidence directory, two files each (6 files, equal weights on the first run).
+    expect(c1?.shards?.map((s) => s.files?.length)).toEqual([2, 2, 2]);
+    expect(new Set(c1?.shards?.map((s) => s.dir)).size).toBe(3);
+    expect(c1?.junitFiles).toHaveLength(3);
+    // One analysis over every shard: 18 tests, the one failure found; every shard's requests recorded.
+    const a1 = (await store.getStage(loop.id, 1, 'analyze'))?.result;
+    expect(a1?.totals).toMatchObject({ total: 18, failed: 1, passed: 17 });
+    expect(a1?.failingTests.some((t) => t.includes('f4_t1'))).toBe(true);
+    const requests = readFileSync(join(c1?.stdoutFile ?? '', '..', 'requests.jsonl'), 'utf8').trim().split('\n');
+    expect(requests.length).toBeGreaterThanOrEqual(18);
+    expect(events.some((m) => /split into 3 shards .*by count \(no history yet\)/.test(m))).toBe(true);
+
+    // Cycle 2: the history balances the split, and the file that failed runs first, on its own.
+    expect(events.some((m) => /split into 3 shards .*by their duration history/.test(m))).toBe(true);
+    const c2 = (await store.getStage(loop.id, 2, 'test'))?.result;
+    const withFailed = c2?.shards?.find((s) => s.files?.includes('tests/s004.test.js'));
+    expect(withFailed?.files?.[0]).toBe('tests/s004.test.js');
+    expect(existsSync(join(withFailed?.dir ?? '', 'first', 'junit.xml'))).toBe(true);
+    expect(events.some((m) => /tests that failed last cycle ran first: 2 pass now, 1 still fail \(f4_t1\)/.test(m))).toBe(true);
+    expect((await store.getStage(loop.id, 2, 'analyze'))?.result?.totals).toMatchObject({ total: 18, failed: 1 });
+  });
+
+  it('pytest: a shard that times out keeps what finished, lists the rest as not run, and the other shard stands', { timeout: 180_000 }, async () => {
+    const { loop, store, events } = await runLoop(
+      {
+        runner: 'pytest',
+        files: 4,
+        testsPerFile: 3,
+        waitMs: 20,
+        // tests/test_s001.py hangs at its second test; its shard's other file never starts.
+        hanging: ['f1_t1'],
+        environments: { slow: { command: SHARD_FILES_COMMAND.pytest, shards: 2, timeout: '6s' } },
+      },
+      'slow',
+    );
+    const t = (await store.getStage(loop.id, 1, 'test'))?.result;
+    expect(t?.timedOut).toBe(true);
+    const statuses = t?.shards?.map((s) => s.status).sort();
+    expect(statuses).toEqual(['finished', 'timed-out']);
+    const hung = t?.shards?.find((s) => s.status === 'timed-out');
+    expect(hung?.files).toContain('tests/test_s001.py');
+    // pytest, interrupted, wrote the test that finished before the hang: partial results, analyzed.
+    const a = (await store.getStage(loop.id, 1, 'analyze'))?.result;
+    expect(a?.totals.total).toBeGreaterThanOrEqual(7);
+    const otherFile = hung?.files?.find((f) => f !== 'tests/test_s001.py');
+    expect(t?.notRun).toContain(otherFile);
+    expect(events.some((m) => /TIMED OUT after 6s: partial results/.test(m))).toBe(true);
+  });
+});
