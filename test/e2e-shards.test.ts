@@ -76,7 +76,9 @@ describe('e2e: sharded suites, failing tests first, partial results', () => {
     const a1 = (await store.getStage(loop.id, 1, 'analyze'))?.result;
     expect(a1?.totals).toMatchObject({ total: 18, failed: 1, passed: 17 });
     expect(a1?.failingTests.some((t) => t.includes('f4_t1'))).toBe(true);
-    const requests = readFileSync(join(c1?.stdoutFile ?? '', '..', 'requests.jsonl'), 'utf8').trim().split('\n');
+    const requests = readFileSync(join(c1?.stdoutFile ?? '', '..', 'requests.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
     expect(requests.length).toBeGreaterThanOrEqual(18);
     expect(events.some((m) => /split into 3 shards .*by count \(no history yet\)/.test(m))).toBe(true);
 
@@ -90,30 +92,38 @@ describe('e2e: sharded suites, failing tests first, partial results', () => {
     expect((await store.getStage(loop.id, 2, 'analyze'))?.result?.totals).toMatchObject({ total: 18, failed: 1 });
   });
 
-  it('pytest: a shard that times out keeps what finished, lists the rest as not run, and the other shard stands', { timeout: 180_000 }, async () => {
+  it('pytest: a timed-out shard keeps what finished, a crashed one is reported, the rest are listed as not run, the third shard stands', {
+    timeout: 180_000,
+  }, async () => {
     const { loop, store, events } = await runLoop(
       {
         runner: 'pytest',
-        files: 4,
+        files: 6,
         testsPerFile: 3,
         waitMs: 20,
-        // tests/test_s001.py hangs at its second test; its shard's other file never starts.
+        // Shards by file count: [s000, s003], [s001, s004], [s002, s005]. s001 hangs at its second test
+        // (s004 never starts); s002 kills pytest at its first test (no JUnit at all).
         hanging: ['f1_t1'],
-        environments: { slow: { command: SHARD_FILES_COMMAND.pytest, shards: 2, timeout: '6s' } },
+        crashing: ['f2_t0'],
+        environments: { slow: { command: SHARD_FILES_COMMAND.pytest, shards: 3, timeout: '6s' } },
       },
       'slow',
     );
     const t = (await store.getStage(loop.id, 1, 'test'))?.result;
     expect(t?.timedOut).toBe(true);
-    const statuses = t?.shards?.map((s) => s.status).sort();
-    expect(statuses).toEqual(['finished', 'timed-out']);
-    const hung = t?.shards?.find((s) => s.status === 'timed-out');
-    expect(hung?.files).toContain('tests/test_s001.py');
-    // pytest, interrupted, wrote the test that finished before the hang: partial results, analyzed.
+    expect(t?.shards?.map((s) => [s.status, s.files])).toEqual([
+      ['finished', ['tests/test_s000.py', 'tests/test_s003.py']],
+      ['timed-out', ['tests/test_s001.py', 'tests/test_s004.py']],
+      ['crashed', ['tests/test_s002.py', 'tests/test_s005.py']],
+    ]);
+    // pytest, interrupted at the timeout, wrote the test that finished before the hang: partial results, analyzed.
     const a = (await store.getStage(loop.id, 1, 'analyze'))?.result;
     expect(a?.totals.total).toBeGreaterThanOrEqual(7);
-    const otherFile = hung?.files?.find((f) => f !== 'tests/test_s001.py');
-    expect(t?.notRun).toContain(otherFile);
+    expect(a?.totals.total).toBeLessThan(9);
+    expect(t?.notRun).toEqual(['tests/test_s004.py', 'tests/test_s002.py', 'tests/test_s005.py']);
     expect(events.some((m) => /TIMED OUT after 6s: partial results/.test(m))).toBe(true);
+    const report = readFileSync(a?.report.markdown ?? '', 'utf8');
+    expect(report).toMatch(/\*\*Not run \(3\):\*\*/);
+    expect(report).toMatch(/\| 3 +\| crashed/);
   });
 });

@@ -73,7 +73,8 @@ async function runShard(ctx: WorkerContext, payload: JobPayload<'stage.test-shar
     });
     return {
       shard,
-      status: res.timedOut ? 'timed-out' : 'finished',
+      // A runner that exits without a report (killed, crashed at start-up) is a crashed shard: its files are "not run".
+      status: res.timedOut ? 'timed-out' : res.junitFiles.length ? 'finished' : 'crashed',
       dir,
       ...(files ? { files } : {}),
       exitCode: res.exitCode,
