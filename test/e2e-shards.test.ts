@@ -92,6 +92,32 @@ describe('e2e: sharded suites, failing tests first, partial results', () => {
     expect((await store.getStage(loop.id, 2, 'analyze'))?.result?.totals).toMatchObject({ total: 18, failed: 1 });
   });
 
+  it("node --test --test-shard: the runner's own sharding through {{shard}}/{{shardCount}}, merged", { timeout: 180_000 }, async () => {
+    const native = [
+      'node',
+      '--test',
+      '--test-shard={{shard}}/{{shardCount}}',
+      '--test-reporter=junit',
+      '--test-reporter-destination={{artifacts}}/junit.xml',
+      'tests/*.test.js',
+    ];
+    const { loop, store, events } = await runLoop(
+      { runner: 'node', files: 4, testsPerFile: 2, waitMs: 10, environments: { native: { command: native, shards: 2, files: undefined } } },
+      'native',
+    );
+    const t = (await store.getStage(loop.id, 1, 'test'))?.result;
+    expect(t?.shards?.map((s) => [s.status, s.files])).toEqual([
+      ['finished', undefined],
+      ['finished', undefined],
+    ]);
+    expect(events.some((m) => /split into 2 shards \(the runner's own sharding\)/.test(m))).toBe(true);
+    expect(events.some((m) => /shard 2\/2: running node --test --test-shard=2\/2 /.test(m))).toBe(true);
+    // Each shard ran half the files; together, the whole suite once.
+    const a = (await store.getStage(loop.id, 1, 'analyze'))?.result;
+    expect(a?.totals).toMatchObject({ total: 8, passed: 8 });
+    expect(loop.state).toBe('green');
+  });
+
   it('pytest: a timed-out shard keeps what finished, a crashed one is reported, the rest are listed as not run, the third shard stands', {
     timeout: 180_000,
   }, async () => {

@@ -20,6 +20,9 @@ export async function testShardJob(ctx: WorkerContext, payload: JobPayload<'stag
   const records = new ShardRecords(ctx.store.redis, ctx.store.prefix, loopId, cycle);
   const done = (await records.outcomes(count)).get(shard);
   if (done) return done.status;
+  // A shard that waited in the queue past its loop's end must not test services that were stopped.
+  const test = await ctx.store.getStage(loopId, cycle, 'test');
+  if ((await ctx.store.isCancelRequested(loopId)) || (test && test.status !== 'running')) return 'crashed';
   const dir = join(loopPaths(ctx.env.home, loopId).cycleDir(cycle), 'test', `shard-${shard}`);
   try {
     const outcome = await ctx.cancels.run(loopId, (signal) => runShard(ctx, payload, dir, signal));

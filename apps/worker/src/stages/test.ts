@@ -7,6 +7,7 @@ import { runCommand } from '../process/run-command.ts';
 import { type SandboxSettings, sandboxSettings } from '../process/sandbox.ts';
 import { startServiceProxies } from '../proxy/service-proxies.ts';
 import { failingFirst } from '../shards/shard-plan.ts';
+import { ShardRecords } from '../shards/shard-records.ts';
 import { listSuiteFiles, notRunTests, previouslyFailingFiles } from '../shards/suite-files.ts';
 import { requireLoop } from './deploy.ts';
 import { runOwnedAttempt } from './owned-attempt.ts';
@@ -102,7 +103,8 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
   const dir = join(paths.cycleDir(run.cycle), 'test');
   const worktree = paths.deployWorktree(run.cycle);
 
-  await rm(dir, { recursive: true, force: true });
+  // A retried sharded stage keeps its plan and the shards that finished (their evidence is in dir).
+  if (!(await new ShardRecords(ctx.store.redis, ctx.store.prefix, loop.id, run.cycle).plan())) await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'junit'), { recursive: true });
 
   const attempt = ((await ctx.store.getStage(loop.id, run.cycle, 'test'))?.attempts ?? 1).toString();
