@@ -32,7 +32,9 @@ describe('config: tests.shards', () => {
   });
 
   it('refuses {{shardFiles}} without tests.files, and a shard count out of range', () => {
-    expect(issues({ command: ['pytest', '{{shardFiles}}'] }).join('\n')).toMatch(/environments\.staging\.tests\.files: tests\.command uses \{\{shardFiles\}\}: list the suite's files/);
+    expect(issues({ command: ['pytest', '{{shardFiles}}'] }).join('\n')).toMatch(
+      /environments\.staging\.tests\.files: tests\.command uses \{\{shardFiles\}\}: list the suite's files/,
+    );
     expect(issues({ command: ['x', '{{shard}}'], shards: 0 }).join('\n')).toMatch(/environments\.staging\.tests\.shards/);
     expect(issues({ command: ['x', '{{shard}}'], shards: 'many' }).join('\n')).toMatch(/environments\.staging\.tests\.shards/);
   });
