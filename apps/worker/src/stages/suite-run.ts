@@ -9,6 +9,7 @@ import { interruptTagged } from '../process/interrupt-tagged.ts';
 import { runCommand } from '../process/run-command.ts';
 import type { SandboxSettings } from '../process/sandbox.ts';
 import { startServiceProxies } from '../proxy/service-proxies.ts';
+import { dropInterruptedTestcases } from '../shards/interrupted-junit.ts';
 import { fileOfTest } from '../shards/shard-plan.ts';
 import type { StageRun } from './run-stage.ts';
 import { renderSuiteArgv } from './shard-argv.ts';
@@ -159,6 +160,7 @@ export async function runSuite(spec: SuiteRunSpec): Promise<SuiteRun> {
       tests.junit.map((g) => renderString(g, phaseValues)),
       worktree,
     );
+    if (res.timedOut) for (const f of junit) await dropInterruptedTestcases(f);
     out.junitFiles.push(...junit.filter((f) => !out.junitFiles.includes(f)));
     out.sandboxed &&= res.sandboxed;
     out.truncatedBytes += res.truncatedBytes;
