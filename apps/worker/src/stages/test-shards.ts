@@ -17,11 +17,16 @@ export interface MergedRun extends Omit<SuiteRun, 'filesNotStarted'> {
 
 /**
  * How many shards: `tests.shards`, or for "auto" the shard slots of the workers listening on the shards
- * queue (each takes GREENLOOP_CONCURRENCY); never more than there are files to split.
+ * queue (`slots`); never more than 64, nor than there are files to split.
  */
-export async function shardCount(ctx: WorkerContext, tests: TestsConfig, files: readonly string[] | undefined): Promise<number> {
-  const wanted = tests.shards === 'auto' ? Math.max(1, (await ctx.queues.shards.getWorkersCount()) * ctx.env.GREENLOOP_CONCURRENCY) : tests.shards;
+export async function shardCount(tests: Pick<TestsConfig, 'shards'>, files: readonly string[] | undefined, slots: () => Promise<number>): Promise<number> {
+  const wanted = tests.shards === 'auto' ? Math.max(1, await slots()) : tests.shards;
   return Math.max(1, Math.min(wanted, 64, files?.length ?? wanted));
+}
+
+/** The shard slots listening: workers on the shards queue × the shards each takes (GREENLOOP_CONCURRENCY). */
+export async function shardSlots(ctx: WorkerContext): Promise<number> {
+  return (await ctx.queues.shards.getWorkersCount()) * ctx.env.GREENLOOP_CONCURRENCY;
 }
 
 interface ShardsSpec {

@@ -15,7 +15,7 @@ import { type RerunPlan, rerunFailedTests, rerunPlan } from './rerun.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
 import { withSuiteUrls } from './suite-placeholders.ts';
 import { runSuite } from './suite-run.ts';
-import { type MergedRun, runShards, shardCount } from './test-shards.ts';
+import { type MergedRun, runShards, shardCount, shardSlots } from './test-shards.ts';
 
 /** Absolute, de-duplicated files matching the JUnit globs (relative globs are relative to `cwd`). */
 export async function findJunitFiles(globs: readonly string[], cwd: string): Promise<string[]> {
@@ -119,7 +119,7 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
   const sandbox = sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME });
   const files = tests.files ? await listSuiteFiles(tests.files, worktree, loop.environment) : undefined;
   const failing = files && tests.failedFirst ? await previouslyFailingFiles(ctx, loop.id, run.cycle, files, worktree) : new Set<string>();
-  const count = await shardCount(ctx, tests, files);
+  const count = await shardCount(tests, files, () => shardSlots(ctx));
   const plan = rerunPlan(tests);
   const rerun = (junitFiles: string[], suite: { env: Record<string, string>; values: Record<string, string> }) =>
     rerunFailed(ctx, run, plan as RerunPlan, junitFiles, { ...suite.values, artifacts: join(dir, 'rerun') }, suite.env, worktree, tests, procs, sandbox);
