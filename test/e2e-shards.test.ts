@@ -60,7 +60,7 @@ describe('e2e: sharded suites, failing tests first, partial results', () => {
         testsPerFile: 3,
         waitMs: 30,
         failing: ['f4_t1'],
-        environments: { shards: { command: SHARD_FILES_COMMAND.node, shards: 3 } },
+        environments: { shards: { command: SHARD_FILES_COMMAND.node, shards: 3, rerun: { preset: 'node-test', times: 1 } } },
         loop: { maxCycles: 2 },
       },
       'shards',
@@ -81,6 +81,9 @@ describe('e2e: sharded suites, failing tests first, partial results', () => {
       .split('\n');
     expect(requests.length).toBeGreaterThanOrEqual(18);
     expect(events.some((m) => /split into 3 shards .*by count \(no history yet\)/.test(m))).toBe(true);
+    // The rerun of the merged failures gets the failed test's file for {{shardFiles}}: one testcase, no skipped others.
+    expect(c1?.rerunJunitFiles).toHaveLength(1);
+    expect(readFileSync(c1?.rerunJunitFiles?.[0] ?? '', 'utf8').match(/<testcase /g)).toHaveLength(1);
 
     // Cycle 2: the history balances the split, and the file that failed runs first, on its own.
     expect(events.some((m) => /split into 3 shards .*by their duration history/.test(m))).toBe(true);
@@ -162,12 +165,15 @@ describe('e2e: sharded suites, failing tests first, partial results', () => {
         waitMs: 20,
         failing: ['f2_t0'],
         hangingInCycle: { tests: ['f1_t1'], cycle: 2 },
-        environments: { one: { command: SHARD_FILES_COMMAND.pytest, timeout: '8s' } },
+        environments: { one: { command: SHARD_FILES_COMMAND.pytest, timeout: '8s', rerun: { preset: 'pytest', times: 1 } } },
         loop: { maxCycles: 2 },
       },
       'one',
     );
-    expect((await store.getStage(loop.id, 1, 'test'))?.result?.timedOut).toBe(false);
+    const c1 = (await store.getStage(loop.id, 1, 'test'))?.result;
+    expect(c1?.timedOut).toBe(false);
+    // The pytest rerun: the node id alone ({{shardFiles}} empty, or pytest would rerun the whole file).
+    expect(readFileSync(c1?.rerunJunitFiles?.[0] ?? '', 'utf8').match(/<testcase /g)).toHaveLength(1);
     const t = (await store.getStage(loop.id, 2, 'test'))?.result;
     expect(t?.timedOut).toBe(true);
     expect(t?.shards).toBeUndefined();

@@ -1,6 +1,6 @@
 import { glob, mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { formatDuration, GreenloopError, type ProcessRecorder, renderString, type TestRunResult, type TestsConfig } from '@greenloop/core';
+import { formatDuration, GreenloopError, type ProcessRecorder, placeholderNames, renderString, type TestRunResult, type TestsConfig } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { loopPaths, serviceUrlVar } from '../paths.ts';
 import { runCommand } from '../process/run-command.ts';
@@ -117,10 +117,13 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
   };
   // Sandboxed: writable only the cycle's checkout and this test directory; network host (the services).
   const sandbox = sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME });
-  const files = tests.files ? await listSuiteFiles(tests.files, worktree, loop.environment) : undefined;
+  // The files matter only to a command that takes them: otherwise every part would run the whole suite.
+  const takesFiles = tests.command.some((a) => placeholderNames(a).includes('shardFiles'));
+  const files = tests.files && takesFiles ? await listSuiteFiles(tests.files, worktree, loop.environment) : undefined;
   const failing = files && tests.failedFirst ? await previouslyFailingFiles(ctx, loop.id, run.cycle, files, worktree) : new Set<string>();
   const count = await shardCount(tests, files, () => shardSlots(ctx));
   const plan = rerunPlan(tests);
+  if (plan && files) plan.suiteFiles = files;
   const rerun = (junitFiles: string[], suite: { env: Record<string, string>; values: Record<string, string> }) =>
     rerunFailed(ctx, run, plan as RerunPlan, junitFiles, { ...suite.values, artifacts: join(dir, 'rerun') }, suite.env, worktree, tests, procs, sandbox);
 
