@@ -109,7 +109,7 @@ async function awaitOutcomes(run: StageRun, records: ShardRecords, plan: ShardPl
         );
       });
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -191,7 +191,7 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
   if (merged.junitFiles.length === 0 && merged.timedOut) {
     throw new GreenloopError(
       'TESTS_TIMED_OUT',
-      `the test command did not finish within ${formatDuration(tests.timeout)} and no test result was written before it was stopped`,
+      `the test command did not finish within ${formatDuration(tests.timeout)}; its process group was killed before it wrote any test result`,
       {
         hint: `raise environments.${loop.environment}.tests.timeout, split the suite (tests.shards), or find the hanging test in ${result.stdoutFile}; pytest writes what finished when interrupted, node --test does not`,
         details: { ...result },
