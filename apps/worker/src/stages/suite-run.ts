@@ -56,6 +56,37 @@ export interface SuiteRun {
   filesNotStarted: string[];
 }
 
+/**
+ * The suite's environment (an allow-list: PATH, HOME, tests.env and greenloop's own variables, the service
+ * URLs it must call) and the placeholder values of its command.
+ */
+export function suiteEnvironment(
+  spec: Pick<SuiteRunSpec, 'ctx' | 'tests' | 'procs' | 'services' | 'dir' | 'runId' | 'values' | 'shard'>,
+  proxyUrls: Readonly<Record<string, string>> | undefined,
+): { env: Record<string, string>; values: Record<string, string> } {
+  const env: Record<string, string> = {
+    PATH: spec.ctx.processEnv.PATH ?? '/usr/bin:/bin',
+    HOME: spec.ctx.processEnv.HOME ?? '/tmp',
+    ...spec.tests.env,
+    GREENLOOP_RUN_ID: spec.runId,
+    GREENLOOP_ARTIFACTS: spec.dir,
+    GREENLOOP_CYCLE: spec.values.cycle ?? '',
+    GREENLOOP_COMMIT: spec.values.commit ?? '',
+    GREENLOOP_SHARD: String(spec.shard.index),
+    GREENLOOP_SHARD_COUNT: String(spec.shard.count),
+    ...spec.procs.env(),
+  };
+  for (const s of spec.services) env[serviceUrlVar(s.service)] = proxyUrls?.[s.service] ?? s.url;
+  const values = withSuiteUrls(spec.tests.env, spec.services, env, {
+    ...spec.values,
+    artifacts: spec.dir,
+    runId: spec.runId,
+    shard: String(spec.shard.index),
+    shardCount: String(spec.shard.count),
+  });
+  return { env, values };
+}
+
 /** How long a runner told to stop at the timeout gets to write its results before its group is killed. */
 const INTERRUPT_GRACE_MS = 5000;
 
@@ -65,30 +96,11 @@ const INTERRUPT_GRACE_MS = 5000;
  * interrupted (SIGINT) and given a few seconds to write what finished, so a timed-out run still has results.
  */
 export async function runSuite(spec: SuiteRunSpec): Promise<SuiteRun> {
-  const { ctx, run, procs, tests, dir, worktree } = spec;
+  const { run, procs, tests, dir, worktree } = spec;
   await mkdir(dir, { recursive: true });
   const label = spec.shard.count > 1 ? `shard ${spec.shard.index}/${spec.shard.count}` : 'suite';
-  const env: Record<string, string> = {
-    PATH: ctx.processEnv.PATH ?? '/usr/bin:/bin',
-    HOME: ctx.processEnv.HOME ?? '/tmp',
-    ...tests.env,
-    GREENLOOP_RUN_ID: spec.runId,
-    GREENLOOP_ARTIFACTS: dir,
-    GREENLOOP_CYCLE: spec.values.cycle ?? '',
-    GREENLOOP_COMMIT: spec.values.commit ?? '',
-    GREENLOOP_SHARD: String(spec.shard.index),
-    GREENLOOP_SHARD_COUNT: String(spec.shard.count),
-    ...procs.env(),
-  };
   await using proxies = tests.proxy ? await startServiceProxies(spec.services, join(dir, 'requests.jsonl'), spec.runId) : undefined;
-  for (const s of spec.services) env[serviceUrlVar(s.service)] = proxies?.urls[s.service] ?? s.url;
-  const values = withSuiteUrls(tests.env, spec.services, env, {
-    ...spec.values,
-    artifacts: dir,
-    runId: spec.runId,
-    shard: String(spec.shard.index),
-    shardCount: String(spec.shard.count),
-  });
+  const { env, values } = suiteEnvironment(spec, proxies?.urls);
 
   const first = spec.files && spec.first?.length && spec.first.length < spec.files.length ? [...spec.first] : [];
   const phases = first.length

@@ -2,7 +2,7 @@ import { glob, mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { formatDuration, GreenloopError, type ProcessRecorder, placeholderNames, renderString, type TestRunResult, type TestsConfig } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
-import { loopPaths, serviceUrlVar } from '../paths.ts';
+import { loopPaths } from '../paths.ts';
 import { runCommand } from '../process/run-command.ts';
 import { type SandboxSettings, sandboxSettings } from '../process/sandbox.ts';
 import { startServiceProxies } from '../proxy/service-proxies.ts';
@@ -13,8 +13,7 @@ import { requireLoop } from './deploy.ts';
 import { runOwnedAttempt } from './owned-attempt.ts';
 import { type RerunPlan, rerunFailedTests, rerunPlan } from './rerun.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
-import { withSuiteUrls } from './suite-placeholders.ts';
-import { runSuite } from './suite-run.ts';
+import { runSuite, suiteEnvironment } from './suite-run.ts';
 import { type MergedRun, runShards, shardCount, shardSlots } from './test-shards.ts';
 
 /** Absolute, de-duplicated files matching the JUnit globs (relative globs are relative to `cwd`). */
@@ -153,17 +152,10 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
   } else {
     merged = await runShards(ctx, run, { loopId: loop.id, environment: loop.environment, tests, files, failing, count, runId, dir, worktree });
     if (plan && merged.junitFiles.length) {
+      // One rerun of every shard's failures, behind proxies of its own (appending to the merged requests.jsonl).
       await using proxies = tests.proxy ? await startServiceProxies(services, join(dir, 'requests.jsonl'), `${runId}-rerun`) : undefined;
-      const env: Record<string, string> = {
-        PATH: ctx.processEnv.PATH ?? '/usr/bin:/bin',
-        HOME: ctx.processEnv.HOME ?? '/tmp',
-        ...tests.env,
-        GREENLOOP_RUN_ID: runId,
-        ...procs.env(),
-      };
-      for (const s of services) env[serviceUrlVar(s.service)] = proxies?.urls[s.service] ?? s.url;
-      const suiteValues = withSuiteUrls(tests.env, services, env, { ...values, runId, artifacts: dir, shard: '1', shardCount: '1' });
-      rerunJunitFiles = await rerun(merged.junitFiles, { env, values: suiteValues });
+      const suite = suiteEnvironment({ ctx, tests, procs, services, dir, runId, values, shard: { index: 1, count: 1 } }, proxies?.urls);
+      rerunJunitFiles = await rerun(merged.junitFiles, suite);
     }
   }
   if (merged.sandboxWarning) ctx.log.warn({ loopId: loop.id, cycle: run.cycle }, merged.sandboxWarning);
