@@ -65,7 +65,9 @@ export async function main(rounds = 2): Promise<void> {
         }
         const ms = Date.parse(test.finishedAt) - Date.parse(test.startedAt);
         times[environment].push(ms);
-        const runs = test.result?.shards?.map((x) => x.durationMs ?? 0) ?? [Date.parse(test.result?.finishedAt ?? '') - Date.parse(test.result?.startedAt ?? '')];
+        const runs = test.result?.shards?.map((x) => x.durationMs ?? 0) ?? [
+          Date.parse(test.result?.finishedAt ?? '') - Date.parse(test.result?.startedAt ?? ''),
+        ];
         const slowest = Math.max(...runs);
         console.log(
           `round ${r + 1}: ${environment === 'one' ? '1 shard ' : '4 shards'} test stage ${(ms / 1000).toFixed(2)} s (runner processes ${runs.map((x) => (x / 1000).toFixed(2)).join(', ')} s; stage − slowest ${((ms - slowest) / 1000).toFixed(2)} s)`,
