@@ -126,7 +126,7 @@ export async function runSuite(spec: SuiteRunSpec): Promise<SuiteRun> {
     sandboxed: true,
     filesNotStarted: [],
   };
-  for (const [i, phase] of phases.entries()) {
+  for (const phase of phases) {
     if (out.timedOut) {
       out.filesNotStarted.push(...(phase.files ?? []));
       continue;
@@ -181,12 +181,12 @@ export async function runSuite(spec: SuiteRunSpec): Promise<SuiteRun> {
     // The verdict is the worst part's: a failing first run is not undone by a passing rest.
     if (out.exitCode === 0 || res.exitCode === null) out.exitCode = res.exitCode;
     if (phase.name === 'first') await reportFirst(run, label, spec.shard.index, junit);
-    if (i === phases.length - 1 || res.timedOut) out.finishedAt = new Date().toISOString();
   }
   out.finishedAt = new Date().toISOString();
   out.durationMs = Date.parse(out.finishedAt) - Date.parse(startedAt);
   if (phases.length > 1) await joinOutputs(out, phases);
-  if (spec.files) await recordDurations(spec, out.junitFiles);
+  // A run cut short would record its files as shorter than they are and unbalance the next split.
+  if (spec.files && !out.timedOut) await recordDurations(spec, out.junitFiles);
   if (spec.whileProxied) await spec.whileProxied({ env, values, junitFiles: out.junitFiles, timedOut: out.timedOut });
   return out;
 }

@@ -94,8 +94,19 @@ const rerunSpec = z.strictObject({
 });
 
 /** Shards need a command that takes the shard: native ({{shard}}/{{shardCount}}) or a file list ({{shardFiles}}, from `files`). */
-function checkShards(t: { command: readonly string[]; shards: number | 'auto'; files?: readonly string[] | undefined }, ctx: z.RefinementCtx): void {
+function checkShards(
+  t: { command: readonly string[]; junit: readonly string[]; shards: number | 'auto'; files?: readonly string[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
   const names = new Set(t.command.flatMap((a) => placeholderNames(a)));
+  // Shards (and the failing-first run) share the cycle's checkout: a fixed JUnit path would be overwritten or read twice.
+  if ((t.shards !== 1 || names.has('shardFiles')) && t.junit.some((g) => !placeholderNames(g).includes('artifacts')))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['junit'],
+      message:
+        'with tests.shards or {{shardFiles}} each run writes its own JUnit: put every tests.junit glob under {{artifacts}} (and point the command there)',
+    });
   if (names.has('shardFiles') && !t.files?.length)
     ctx.addIssue({
       code: 'custom',

@@ -31,6 +31,13 @@ describe('config: tests.shards', () => {
     );
   });
 
+  it('refuses a JUnit path shared by every shard', () => {
+    expect(issues({ command: ['x', '--shard={{shard}}/{{shardCount}}'], junit: ['reports/junit.xml'], shards: 2 }).join('\n')).toMatch(
+      /environments\.staging\.tests\.junit: with tests\.shards or \{\{shardFiles\}\} each run writes its own JUnit: put every tests\.junit glob under \{\{artifacts\}\}/,
+    );
+    expect(issues({ command: ['x'], junit: ['reports/junit.xml'] })).toEqual([]);
+  });
+
   it('refuses {{shardFiles}} without tests.files, and a shard count out of range', () => {
     expect(issues({ command: ['pytest', '{{shardFiles}}'] }).join('\n')).toMatch(
       /environments\.staging\.tests\.files: tests\.command uses \{\{shardFiles\}\}: list the suite's files/,
