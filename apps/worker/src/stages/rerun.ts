@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import type { TestsConfig } from '@greenloop/core';
 import { parseJUnitFiles } from '../analysis/junit-parser.ts';
 import type { ParsedTestCase } from '../analysis/types.ts';
@@ -29,8 +30,11 @@ export function rerunPlan(tests: Pick<TestsConfig, 'rerun' | 'command'>): RerunP
 }
 
 /** The argv of one rerun of `failed`: the preset's selection, or the legacy placeholders of the argv form. */
-export function buildRerunArgv(plan: RerunPlan, failed: readonly FailedTestRef[], values: Readonly<Record<string, string>>, cwd?: string): string[] {
-  const files = plan.suiteFiles ? rerunFiles(plan, plan.suiteFiles, failed, cwd ?? '') : undefined;
+export function buildRerunArgv(plan: RerunPlan, failed: readonly FailedTestRef[], given: Readonly<Record<string, string>>, cwd?: string): string[] {
+  // A rerun is one run: a suite sharded natively reruns as shard 1 of 1 unless the caller says otherwise.
+  const values = { shard: '1', shardCount: '1', ...given };
+  const takesFiles = plan.command.some((a) => /\{\{\s*shardFiles\s*\}\}/.test(a));
+  const files = takesFiles ? rerunFiles(plan, plan.suiteFiles, failed, cwd ?? '') : undefined;
   if (plan.preset) return renderSuiteArgv(rerunArgv(plan.command, rerunSelection(plan.preset, failed, cwd)), values, files);
   return renderSuiteArgv(
     plan.command,
@@ -47,10 +51,12 @@ export function buildRerunArgv(plan: RerunPlan, failed: readonly FailedTestRef[]
  * `{{shardFiles}}` of a rerun: the failed tests' files (all the suite's when none can be told), or none for
  * pytest, whose node ids name their files already (a file given too would rerun all of it).
  */
-function rerunFiles(plan: RerunPlan, suiteFiles: readonly string[], failed: readonly FailedTestRef[], cwd: string): string[] {
+function rerunFiles(plan: RerunPlan, suiteFiles: readonly string[] | undefined, failed: readonly FailedTestRef[], cwd: string): string[] {
   if (plan.preset === 'pytest') return [];
-  const mine = [...new Set(failed.map((t) => fileOfTest(t, suiteFiles, cwd)).filter((f): f is string => f !== undefined))];
-  return mine.length ? mine : [...suiteFiles];
+  // Without the suite's list (a caller that did not glob tests.files), the runner's own `file` attributes.
+  const of = (t: FailedTestRef) => (suiteFiles ? fileOfTest(t, suiteFiles, cwd) : t.file && (t.file.startsWith('/') ? relative(cwd, t.file) : t.file));
+  const mine = [...new Set(failed.map(of).filter((f): f is string => !!f))];
+  return mine.length ? mine : [...(suiteFiles ?? [])];
 }
 
 /** What running one rerun needs from the test stage (process spawning and JUnit discovery stay there). */
