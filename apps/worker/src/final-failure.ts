@@ -2,6 +2,7 @@ import { describeError, type FinalFailure, isJobName, JobCatalog, type JobName, 
 import type { Job } from 'bullmq';
 import type { WorkerContext } from './context.ts';
 import { pullRequestJobFailed } from './publish/pull-request-job.ts';
+import { ShardRecords } from './shards/shard-records.ts';
 import { failLoop } from './teardown.ts';
 
 /**
@@ -34,6 +35,16 @@ export function finalFailureHandlers(ctx: WorkerContext): Record<FinalFailure, (
       const { loopId, cycle, fingerprint } = parsePayload('stage.fix', job.data);
       if (await store.getFixOutcome(loopId, cycle, fingerprint)) return;
       await store.putFixOutcome(loopId, cycle, { fingerprint, outcome: 'failed', reason: `the fix job failed for good: ${reason}`, attempts: 0 });
+    },
+    'fail-shard': async (job, reason) => {
+      const { loopId, cycle, shard } = parsePayload('stage.test-shard', job.data);
+      await new ShardRecords(store.redis, store.prefix, loopId, cycle).putOutcome({
+        shard,
+        status: 'crashed',
+        dir: '',
+        junitFiles: [],
+        reason: `the shard job failed for good: ${reason}`,
+      });
     },
     notice: async (job, reason) => {
       const { loopId, kind } = parsePayload('notify', job.data);

@@ -43,6 +43,7 @@ import { deployStage } from './stages/deploy.ts';
 import { fixClusterJob, integrateStage } from './stages/fix.ts';
 import { runStage, type StageOutput, type StageRun } from './stages/run-stage.ts';
 import { testStage } from './stages/test.ts';
+import { testShardJob } from './stages/test-shard.ts';
 
 export interface RunningWorker {
   close(): Promise<void>;
@@ -101,9 +102,12 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
 
   // Fixer parallelism comes from greenloop.yaml (the largest of the environments' fixer.concurrency).
   let fixConcurrency = env.GREENLOOP_CONCURRENCY;
+  // Shard slots: enough for the largest tests.shards here, so one worker alone still runs them side by side.
+  let shardConcurrency = env.GREENLOOP_CONCURRENCY;
   try {
     const initial = await config();
     fixConcurrency = Math.max(1, ...Object.values(initial.environments).map((e) => e.fixer?.concurrency ?? 1));
+    shardConcurrency = Math.max(env.GREENLOOP_CONCURRENCY, ...Object.values(initial.environments).map((e) => (e.tests.shards === 'auto' ? 1 : e.tests.shards)));
     const synced = await syncSchedulesFromConfig(queues, initial);
     for (const bad of synced.invalid) log.error({ schedule: bad }, 'schedule in greenloop.yaml is invalid and was not created');
   } catch (err) {
@@ -119,6 +123,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     'loop.run': (_payload, job, token) => processLoop(ctx, job, token),
     'stage.deploy': stage('deploy', deployStage),
     'stage.test': stage('test', testStage),
+    'stage.test-shard': (payload, job) => testShardJob(ctx, payload, job),
     'stage.analyze': stage('analyze', analyzeStage),
     'stage.integrate': stage('integrate', integrateStage),
     'stage.fix': async (payload) => (await fixClusterJob(ctx, payload)).outcome,
@@ -164,6 +169,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     loops: 50,
     deploy: env.GREENLOOP_CONCURRENCY,
     test: env.GREENLOOP_CONCURRENCY,
+    shards: shardConcurrency,
     analyze: env.GREENLOOP_CONCURRENCY,
     fix: fixConcurrency,
     notify: 1,

@@ -14,6 +14,7 @@ export type {
   FixStageResult,
   IntegrateResult,
   Realness,
+  ShardSummary,
   TestRunResult,
   TestTotals,
 } from './stage-results.ts';

@@ -8,7 +8,7 @@ import type { StageName } from './domain.ts';
  * payload when they pick a job up, so a malformed job fails loudly instead of half-running.
  */
 
-export const QUEUE_NAMES = ['loops', 'deploy', 'test', 'analyze', 'fix', 'notify', 'publish', 'schedules', 'maintenance'] as const;
+export const QUEUE_NAMES = ['loops', 'deploy', 'test', 'shards', 'analyze', 'fix', 'notify', 'publish', 'schedules', 'maintenance'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 const loopId = z.string().regex(/^[a-z0-9-]{6,64}$/);
@@ -17,6 +17,7 @@ const cycle = z.number().int().positive();
 export const LoopPayload = z.object({ loopId });
 export const StagePayload = z.object({ loopId, cycle });
 export const FixPayload = z.object({ loopId, cycle, fingerprint: z.string().regex(/^[a-f0-9]{6,64}$/) });
+export const ShardPayload = z.object({ loopId, cycle, shard: z.number().int().positive(), count: z.number().int().min(2).max(64) });
 export const NotifyPayload = z.object({
   loopId,
   kind: z.enum(['loop-started', 'cycle-finished', 'loop-finished']),
@@ -34,17 +35,23 @@ const retry = (attempts: number, delay: number): JobsOptions => ({ attempts, bac
  * - `fail-loop`: the loop is recorded `failed` with the reason and torn down, its environment released;
  * - `fail-stage`: the stage record (still `running`) is closed as `failed`, so the controller wakes to a reason;
  * - `fail-fix`: the cluster's fix outcome is recorded as `failed`;
+ * - `fail-shard`: the shard's outcome is recorded as `crashed`, so the test stage merges the others without it;
  * - `notice`: a notice on the loop says what was not delivered;
  * - `publish-notice`: a notice and an event on the loop say the pull request was not opened or updated, and why;
  * - `log`: logged only (nothing else depends on it).
  */
-export type FinalFailure = 'fail-loop' | 'fail-stage' | 'fail-fix' | 'notice' | 'publish-notice' | 'log';
+export type FinalFailure = 'fail-loop' | 'fail-stage' | 'fail-fix' | 'fail-shard' | 'notice' | 'publish-notice' | 'log';
 
 export const JobCatalog = {
   /** The loop controller: advances the loop's state machine; parent of every stage job. */
   'loop.run': { queue: 'loops', schema: LoopPayload, options: retry(5, 2000), onFinalFailure: 'fail-loop' },
   'stage.deploy': { queue: 'deploy', schema: StagePayload, options: retry(3, 5000), onFinalFailure: 'fail-stage' },
   'stage.test': { queue: 'test', schema: StagePayload, options: retry(2, 5000), onFinalFailure: 'fail-stage' },
+  /**
+   * One shard of a sharded suite (tests.shards): the test stage enqueues them in the `shards` queue, so they
+   * spread over every worker, and merges their outcomes. A shard whose worker died is retried once.
+   */
+  'stage.test-shard': { queue: 'shards', schema: ShardPayload, options: retry(2, 2000), onFinalFailure: 'fail-shard' },
   'stage.analyze': { queue: 'analyze', schema: StagePayload, options: retry(3, 2000), onFinalFailure: 'fail-stage' },
   /** One per failure cluster; they run in parallel up to the fix queue's concurrency. */
   'stage.fix': { queue: 'fix', schema: FixPayload, options: retry(2, 5000), onFinalFailure: 'fail-fix' },

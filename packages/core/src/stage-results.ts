@@ -43,6 +43,25 @@ export type DeployResult = z.infer<typeof DeployResultSchema>;
 
 // ---- test -----------------------------------------------------------------------------------------
 
+export const ShardSummarySchema = z.object({
+  shard: z.number().int(),
+  /** finished: the process exited (whatever its tests did); timed-out: killed at tests.timeout, partial results kept; crashed: no result. */
+  status: z.enum(['finished', 'timed-out', 'crashed']),
+  dir: z.string(),
+  /** The files greenloop gave it ({{shardFiles}}), previously failing ones first. */
+  files: z.array(z.string()).optional(),
+  exitCode: z.number().int().nullable().optional(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  durationMs: z.number().optional(),
+  truncatedBytes: z.number().optional(),
+  sandboxed: z.boolean().optional(),
+  junitFiles: z.array(z.string()),
+  /** Why it crashed or timed out. */
+  reason: z.string().optional(),
+});
+export type ShardSummary = z.infer<typeof ShardSummarySchema>;
+
 export const TestRunResultSchema = z.object({
   runId: z.string(),
   startedAt: z.string(),
@@ -61,6 +80,10 @@ export const TestRunResultSchema = z.object({
   sandboxed: z.boolean().optional(),
   /** Why the suite ran unsandboxed (sandbox: off, or bwrap unusable under sandbox: auto). */
   sandboxNote: z.string().optional(),
+  /** Tests (or files, when no test of theirs was ever seen) the suite was expected to run but did not: it timed out or a shard crashed. */
+  notRun: z.array(z.string()).optional(),
+  /** The shards of a sharded suite (tests.shards), each with its own evidence directory. */
+  shards: z.array(ShardSummarySchema).optional(),
 });
 export type TestRunResult = z.infer<typeof TestRunResultSchema>;
 

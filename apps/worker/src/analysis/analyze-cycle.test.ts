@@ -27,6 +27,8 @@ const tests: TestsConfig = {
   maxCountDrop: 0.2,
   outputLimit: 2_000_000,
   proxy: true,
+  shards: 1,
+  failedFirst: true,
 };
 const categories: CategoryConfig[] = [
   { name: 'agents', match: ['^agents › '], priority: 1 },

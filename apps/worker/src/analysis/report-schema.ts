@@ -96,6 +96,21 @@ export const CycleReportSchema = z.object({
     timedOut: z.boolean(),
     truncatedOutputBytes: z.number().int(),
     junitFiles: z.array(z.object({ file: z.string(), tests: z.number().int(), bytes: z.number().int(), warnings: z.array(z.string()) })),
+    /** Tests (or files) expected but without a result: the suite timed out or a shard crashed. */
+    notRun: z.array(z.string()).optional(),
+    /** A sharded suite's shards (tests.shards). */
+    shards: z
+      .array(
+        z.object({
+          shard: z.number().int(),
+          status: z.enum(['finished', 'timed-out', 'crashed']),
+          files: z.number().int().optional(),
+          durationMs: z.number().optional(),
+          exitCode: z.number().int().nullable().optional(),
+          reason: z.string().optional(),
+        }),
+      )
+      .optional(),
   }),
   services: z.array(
     z.object({

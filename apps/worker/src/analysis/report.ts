@@ -316,6 +316,19 @@ export function buildCycleReport(input: ReportInput): CycleReport {
       timedOut: run.timedOut,
       truncatedOutputBytes: run.truncatedBytes,
       junitFiles: input.files.map((f) => ({ file: f.file, tests: f.tests, bytes: f.bytes, warnings: [...f.warnings] })),
+      ...(run.notRun?.length ? { notRun: [...run.notRun] } : {}),
+      ...(run.shards
+        ? {
+            shards: run.shards.map((x) => ({
+              shard: x.shard,
+              status: x.status,
+              ...(x.files ? { files: x.files.length } : {}),
+              ...(x.durationMs !== undefined ? { durationMs: x.durationMs } : {}),
+              ...(x.exitCode !== undefined ? { exitCode: x.exitCode } : {}),
+              ...(x.reason ? { reason: redact(x.reason) } : {}),
+            })),
+          }
+        : {}),
     },
     services: serviceHealth(input.services, input.logs, run.runId),
     sandbox: sandboxSummary(run, input.services),
@@ -455,6 +468,38 @@ function html(text: string): string {
 }
 
 /** Renders the report JSON as markdown. */
+/** The shards of a sharded suite, and what a timed-out or crashed run did not get to. */
+function renderShardsAndNotRun(s: CycleReport['summary']): string[] {
+  const out: string[] = [];
+  if (s.shards?.length) {
+    out.push('', `**Shards (${s.shards.length}):**`, '');
+    out.push(
+      table(
+        ['Shard', 'Status', 'Files', 'Wall time', 'Exit code', 'Why'],
+        s.shards.map((x) => [
+          x.shard,
+          x.status,
+          x.files ?? '',
+          x.durationMs === undefined ? '' : formatDuration(x.durationMs),
+          x.exitCode ?? '',
+          html(x.reason ?? ''),
+        ]),
+      ),
+    );
+  }
+  if (s.notRun?.length) {
+    const shown = s.notRun.slice(0, 30);
+    out.push(
+      '',
+      `**Not run (${s.notRun.length}):** no result, because the run ${s.timedOut ? 'timed out' : 'lost a shard'}; the results above are what finished.`,
+      '',
+    );
+    for (const t of shown) out.push(`- ${code(t)}`);
+    if (s.notRun.length > shown.length) out.push(`- … and ${s.notRun.length - shown.length} more (report.json lists them all)`);
+  }
+  return out;
+}
+
 export function renderReportMarkdown(r: CycleReport): string {
   const s = r.summary;
   const out: string[] = [];
@@ -488,6 +533,7 @@ export function renderReportMarkdown(r: CycleReport): string {
   );
   out.push('');
   out.push(`Pass rate counts executed tests (total − skipped). Test window ${s.startedAt} → ${s.finishedAt}.`);
+  out.push(...renderShardsAndNotRun(s));
   if (r.sandbox) out.push('', r.sandbox.line);
   if (r.services.length > 0) {
     out.push('');

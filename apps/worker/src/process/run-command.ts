@@ -21,6 +21,11 @@ export interface RunCommandOptions {
   onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
   /** Run inside the sandbox (process/sandbox.ts) under these settings; the result says whether it was. */
   sandbox?: { settings: SandboxSettings } & Omit<SandboxSpec, 'argv' | 'cwd' | 'env'>;
+  /**
+   * At the timeout, `interrupt` runs first and the group is killed only `graceMs` later: a test runner
+   * told to stop (pytest on SIGINT) writes the results it has, so a suite that times out still has some.
+   */
+  onTimeout?: { interrupt: () => void; graceMs: number };
 }
 
 export interface RunCommandResult {
@@ -129,9 +134,12 @@ export async function runCommand(opts: RunCommandOptions): Promise<RunCommandRes
     killGroup(pid, 'SIGTERM');
     setTimeout(() => killGroup(pid, 'SIGKILL'), 2000).unref();
   };
+  let grace: NodeJS.Timeout | undefined;
   const timer = setTimeout(() => {
     timedOut = true;
-    stop();
+    if (!opts.onTimeout) return stop();
+    opts.onTimeout.interrupt();
+    grace = setTimeout(stop, opts.onTimeout.graceMs);
   }, opts.timeoutMs);
   const onAbort = () => {
     cancelled = true;
@@ -145,6 +153,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<RunCommandRes
 
   const outcome = await Promise.race([closed, spawnError]);
   clearTimeout(timer);
+  clearTimeout(grace);
   opts.signal?.removeEventListener('abort', onAbort);
   const truncatedBytes = (await stdout.end()) + (await stderr.end());
   if (outcome instanceof Error) {

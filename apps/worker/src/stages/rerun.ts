@@ -1,7 +1,10 @@
-import { renderArgv, type TestsConfig } from '@greenloop/core';
+import { relative } from 'node:path';
+import type { TestsConfig } from '@greenloop/core';
 import { parseJUnitFiles } from '../analysis/junit-parser.ts';
 import type { ParsedTestCase } from '../analysis/types.ts';
 import { type FailedTestRef, failedTestsPattern, rerunArgv, rerunSelection } from '../runners/rerun-presets.ts';
+import { fileOfTest } from '../shards/shard-plan.ts';
+import { renderSuiteArgv } from './shard-argv.ts';
 
 /**
  * Flake check: the failed tests run again at the same revision, up to `times` reruns, each rerun only of
@@ -14,6 +17,8 @@ export interface RerunPlan {
   command: readonly string[];
   preset?: NonNullable<Extract<TestsConfig['rerun'], { preset: string }>>['preset'];
   times: number;
+  /** The suite's files (tests.files), when its command takes {{shardFiles}}: a rerun gets the failed tests' files there. */
+  suiteFiles?: readonly string[];
 }
 
 /** The plan for `tests.rerun`, or undefined when reruns are off. The argv form keeps its one rerun; presets default to two. */
@@ -25,13 +30,33 @@ export function rerunPlan(tests: Pick<TestsConfig, 'rerun' | 'command'>): RerunP
 }
 
 /** The argv of one rerun of `failed`: the preset's selection, or the legacy placeholders of the argv form. */
-export function buildRerunArgv(plan: RerunPlan, failed: readonly FailedTestRef[], values: Readonly<Record<string, string>>, cwd?: string): string[] {
-  if (plan.preset) return renderArgv(rerunArgv(plan.command, rerunSelection(plan.preset, failed, cwd)), values);
-  return renderArgv(plan.command, {
-    ...values,
-    failedTestsPattern: failedTestsPattern(failed),
-    failedTests: [...new Set(failed.map((t) => t.name))].join(','),
-  });
+export function buildRerunArgv(plan: RerunPlan, failed: readonly FailedTestRef[], given: Readonly<Record<string, string>>, cwd?: string): string[] {
+  // A rerun is one run: a suite sharded natively reruns as shard 1 of 1 unless the caller says otherwise.
+  const values = { shard: '1', shardCount: '1', ...given };
+  const takesFiles = plan.command.some((a) => /\{\{\s*shardFiles\s*\}\}/.test(a));
+  const files = takesFiles ? rerunFiles(plan, plan.suiteFiles, failed, cwd ?? '') : undefined;
+  if (plan.preset) return renderSuiteArgv(rerunArgv(plan.command, rerunSelection(plan.preset, failed, cwd)), values, files);
+  return renderSuiteArgv(
+    plan.command,
+    {
+      ...values,
+      failedTestsPattern: failedTestsPattern(failed),
+      failedTests: [...new Set(failed.map((t) => t.name))].join(','),
+    },
+    files,
+  );
+}
+
+/**
+ * `{{shardFiles}}` of a rerun: the failed tests' files (all the suite's when none can be told), or none for
+ * pytest, whose node ids name their files already (a file given too would rerun all of it).
+ */
+function rerunFiles(plan: RerunPlan, suiteFiles: readonly string[] | undefined, failed: readonly FailedTestRef[], cwd: string): string[] {
+  if (plan.preset === 'pytest') return [];
+  // Without the suite's list (a caller that did not glob tests.files), the runner's own `file` attributes.
+  const of = (t: FailedTestRef) => (suiteFiles ? fileOfTest(t, suiteFiles, cwd) : t.file && (t.file.startsWith('/') ? relative(cwd, t.file) : t.file));
+  const mine = [...new Set(failed.map(of).filter((f): f is string => !!f))];
+  return mine.length ? mine : [...(suiteFiles ?? [])];
 }
 
 /** What running one rerun needs from the test stage (process spawning and JUnit discovery stay there). */

@@ -1,16 +1,20 @@
 import { glob, mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { formatDuration, GreenloopError, type ProcessRecorder, renderArgv, renderString, type TestRunResult, type TestsConfig } from '@greenloop/core';
+import { formatDuration, GreenloopError, type ProcessRecorder, placeholderNames, renderString, type TestRunResult, type TestsConfig } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
-import { loopPaths, serviceUrlVar } from '../paths.ts';
+import { loopPaths } from '../paths.ts';
 import { runCommand } from '../process/run-command.ts';
 import { type SandboxSettings, sandboxSettings } from '../process/sandbox.ts';
 import { startServiceProxies } from '../proxy/service-proxies.ts';
+import { failingFirst } from '../shards/shard-plan.ts';
+import { ShardRecords } from '../shards/shard-records.ts';
+import { listSuiteFiles, notRunTests, previouslyFailingFiles } from '../shards/suite-files.ts';
 import { requireLoop } from './deploy.ts';
 import { runOwnedAttempt } from './owned-attempt.ts';
 import { type RerunPlan, rerunFailedTests, rerunPlan } from './rerun.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
-import { withSuiteUrls } from './suite-placeholders.ts';
+import { runSuite, suiteEnvironment } from './suite-run.ts';
+import { type MergedRun, runShards, shardCount, shardSlots } from './test-shards.ts';
 
 /** Absolute, de-duplicated files matching the JUnit globs (relative globs are relative to `cwd`). */
 export async function findJunitFiles(globs: readonly string[], cwd: string): Promise<string[]> {
@@ -96,117 +100,110 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
   const cycle = await ctx.store.getCycle(loop.id, run.cycle);
   const paths = loopPaths(ctx.env.home, loop.id);
   const dir = join(paths.cycleDir(run.cycle), 'test');
+  const worktree = paths.deployWorktree(run.cycle);
 
-  await rm(dir, { recursive: true, force: true });
+  // A retried sharded stage keeps its plan and the shards that finished (their evidence is in dir).
+  if (!(await new ShardRecords(ctx.store.redis, ctx.store.prefix, loop.id, run.cycle).plan())) await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'junit'), { recursive: true });
 
   const attempt = ((await ctx.store.getStage(loop.id, run.cycle, 'test'))?.attempts ?? 1).toString();
   const runId = `${loop.id}-c${run.cycle}-a${attempt}`;
   const values = {
-    artifacts: dir,
     commit: cycle?.commit ?? '',
     shortCommit: (cycle?.commit ?? '').slice(0, 7),
-    runId,
     cycle: String(run.cycle),
     loop: loop.id,
   };
-  const env: Record<string, string> = {
-    PATH: ctx.processEnv.PATH ?? '/usr/bin:/bin',
-    HOME: ctx.processEnv.HOME ?? '/tmp',
-    ...tests.env,
-    GREENLOOP_RUN_ID: runId,
-    GREENLOOP_ARTIFACTS: dir,
-    GREENLOOP_CYCLE: String(run.cycle),
-    GREENLOOP_COMMIT: values.commit,
-    ...procs.env(),
-  };
-  // The suite calls recording proxies (one per service), stopped when this function returns or throws.
-  await using proxies = tests.proxy ? await startServiceProxies(services, join(dir, 'requests.jsonl'), runId) : undefined;
-  for (const s of services) env[serviceUrlVar(s.service)] = proxies?.urls[s.service] ?? s.url;
-  const suiteValues = withSuiteUrls(tests.env, services, env, values);
-  const argv = renderArgv(tests.command, suiteValues);
-  const worktree = paths.deployWorktree(run.cycle);
-
-  const startedAt = new Date().toISOString();
-  let lines = 0;
-  let lastProgress = Date.now();
-  run.progress(`running ${argv.join(' ')} (timeout ${formatDuration(tests.timeout)})`);
-  const tracked = procs.track('test');
   // Sandboxed: writable only the cycle's checkout and this test directory; network host (the services).
   const sandbox = sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME });
-  const res = await runCommand({
-    argv,
-    cwd: worktree,
-    env,
-    timeoutMs: tests.timeout,
-    stdoutFile: join(dir, 'stdout.txt'),
-    stderrFile: join(dir, 'stderr.txt'),
-    outputLimit: tests.outputLimit,
-    signal: run.signal,
-    onSpawn: tracked.onSpawn,
-    sandbox: { settings: sandbox, kind: 'test', network: 'host', writable: [worktree, dir] },
-    onOutput: (chunk) => {
-      for (const b of chunk) if (b === 10) lines++;
-      if (Date.now() - lastProgress > 3000) {
-        lastProgress = Date.now();
-        run.progress(`tests running: ${formatDuration(Date.now() - Date.parse(startedAt))}, ${lines} lines of output`);
-      }
-    },
-  });
-  const finishedAt = new Date().toISOString();
-  await tracked.release();
-  if (res.sandboxWarning) ctx.log.warn({ loopId: loop.id, cycle: run.cycle }, res.sandboxWarning);
-  if (res.cancelled) throw new GreenloopError('CANCELLED', 'test run cancelled', { retryable: true });
+  // The files matter only to a command that takes them: otherwise every part would run the whole suite.
+  const takesFiles = tests.command.some((a) => placeholderNames(a).includes('shardFiles'));
+  const files = tests.files && takesFiles ? await listSuiteFiles(tests.files, worktree, loop.environment) : undefined;
+  const failing = files && tests.failedFirst ? await previouslyFailingFiles(ctx, loop.id, run.cycle, files, worktree) : new Set<string>();
+  const count = await shardCount(tests, files, () => shardSlots(ctx));
+  const plan = rerunPlan(tests);
+  if (plan && files) plan.suiteFiles = files;
+  const rerun = (junitFiles: string[], suite: { env: Record<string, string>; values: Record<string, string> }) =>
+    rerunFailed(ctx, run, plan as RerunPlan, junitFiles, { ...suite.values, artifacts: join(dir, 'rerun') }, suite.env, worktree, tests, procs, sandbox);
 
-  const junitGlobs = tests.junit.map((g) => renderString(g, values));
-  const junitFiles = await findJunitFiles(junitGlobs, worktree);
+  let merged: MergedRun;
+  let rerunJunitFiles: string[] | undefined;
+  if (count === 1) {
+    const order = files ? failingFirst(files, failing) : undefined;
+    const suite = await runSuite({
+      ctx,
+      run,
+      procs,
+      environment: loop.environment,
+      tests,
+      sandbox,
+      services,
+      worktree,
+      dir,
+      runId,
+      values,
+      shard: { index: 1, count: 1 },
+      ...(order ? { files: [...order.first, ...order.rest], first: order.first } : {}),
+      whileProxied: async (s) => {
+        if (plan && s.junitFiles.length && !s.timedOut) rerunJunitFiles = await rerun(s.junitFiles, s);
+      },
+    });
+    merged = { ...suite, notRunFiles: suite.timedOut ? [...(files ?? [])] : [] };
+  } else {
+    merged = await runShards(ctx, run, { loopId: loop.id, environment: loop.environment, tests, files, failing, count, runId, dir, worktree });
+    if (plan && merged.junitFiles.length) {
+      // One rerun of every shard's failures, behind proxies of its own (appending to the merged requests.jsonl).
+      await using proxies = tests.proxy ? await startServiceProxies(services, join(dir, 'requests.jsonl'), `${runId}-rerun`) : undefined;
+      const suite = suiteEnvironment({ ctx, tests, procs, services, dir, runId, values, shard: { index: 1, count: 1 } }, proxies?.urls);
+      rerunJunitFiles = await rerun(merged.junitFiles, suite);
+    }
+  }
+  if (merged.sandboxWarning) ctx.log.warn({ loopId: loop.id, cycle: run.cycle }, merged.sandboxWarning);
+
+  const notRun =
+    merged.timedOut || merged.shards?.some((s) => s.status !== 'finished') ? await notRunTests(ctx, loop.id, run.cycle, merged, files, worktree) : [];
   const result: TestRunResult = {
     runId,
-    startedAt,
-    finishedAt,
-    exitCode: res.exitCode,
-    signal: res.signal,
-    timedOut: res.timedOut,
-    junitFiles,
-    stdoutFile: join(dir, 'stdout.txt'),
-    stderrFile: join(dir, 'stderr.txt'),
-    truncatedBytes: res.truncatedBytes,
-    sandboxed: res.sandboxed,
-    ...(res.sandboxed ? {} : { sandboxNote: res.sandboxWarning ?? 'sandbox: off in greenloop.yaml' }),
+    startedAt: merged.startedAt,
+    finishedAt: merged.finishedAt,
+    exitCode: merged.exitCode,
+    signal: merged.signal,
+    timedOut: merged.timedOut,
+    junitFiles: merged.junitFiles,
+    stdoutFile: merged.stdoutFile,
+    stderrFile: merged.stderrFile,
+    truncatedBytes: merged.truncatedBytes,
+    sandboxed: merged.sandboxed,
+    ...(merged.sandboxed ? {} : { sandboxNote: merged.sandboxWarning ?? 'sandbox: off in greenloop.yaml' }),
+    ...(rerunJunitFiles ? { rerunJunitFiles } : {}),
+    ...(notRun.length ? { notRun } : {}),
+    ...(merged.shards ? { shards: merged.shards } : {}),
   };
-  if (res.timedOut) {
-    throw new GreenloopError('TESTS_TIMED_OUT', `the test command did not finish within ${formatDuration(tests.timeout)}; its process group was killed`, {
-      hint: `raise environments.${loop.environment}.tests.timeout or find the hanging test in ${result.stdoutFile}`,
-      details: { ...result },
-    });
+  const junitGlobs = tests.junit.map((g) => renderString(g, { ...values, runId, artifacts: dir, shard: '1', shardCount: String(count) }));
+  if (merged.junitFiles.length === 0 && merged.timedOut) {
+    throw new GreenloopError(
+      'TESTS_TIMED_OUT',
+      `the test command did not finish within ${formatDuration(tests.timeout)}; its process group was killed before it wrote any test result`,
+      {
+        hint: `raise environments.${loop.environment}.tests.timeout, split the suite (tests.shards), or find the hanging test in ${result.stdoutFile}; pytest writes what finished when interrupted, node --test does not`,
+        details: { ...result },
+      },
+    );
   }
-  if (junitFiles.length === 0) {
+  if (merged.junitFiles.length === 0) {
     throw new GreenloopError(
       'JUNIT_MISSING',
-      `the test command exited with code ${res.exitCode ?? res.signal} and wrote no JUnit XML matching ${junitGlobs.join(', ')}`,
+      `the test command exited with code ${merged.exitCode ?? merged.signal} and wrote no JUnit XML matching ${junitGlobs.join(', ')}`,
       {
         hint: `make the runner write JUnit XML (e.g. node --test --test-reporter=junit --test-reporter-destination={{artifacts}}/junit.xml) and list it in tests.junit; output is in ${result.stdoutFile}`,
         details: { ...result },
       },
     );
   }
-  const plan = rerunPlan(tests);
-  if (plan) {
-    result.rerunJunitFiles = await rerunFailed(
-      ctx,
-      run,
-      plan,
-      junitFiles,
-      { ...suiteValues, artifacts: join(dir, 'rerun') },
-      env,
-      worktree,
-      tests,
-      procs,
-      sandbox,
-    );
-  }
+  const how = merged.shards ? `${merged.shards.length} shards` : 'suite';
+  const partial = merged.timedOut ? `; TIMED OUT after ${formatDuration(tests.timeout)}: partial results, ${notRun.length} test(s)/file(s) not run` : '';
   return {
     result,
-    summary: `suite finished with exit code ${res.exitCode ?? res.signal} in ${formatDuration(res.durationMs)}; ${junitFiles.length} JUnit file(s) to analyze${res.sandboxed ? '' : `; UNSANDBOXED: ${result.sandboxNote}`}`,
+    summary: `${how} finished with exit code ${merged.exitCode ?? merged.signal} in ${formatDuration(merged.durationMs)}; ${merged.junitFiles.length} JUnit file(s) to analyze${partial}${merged.sandboxed ? '' : `; UNSANDBOXED: ${result.sandboxNote}`}`,
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration.ts';
+import { placeholderNames } from '../placeholders.ts';
 import { checkServiceRefs } from './service-refs.ts';
 
 export { deployTemplates, findCycle, type ServiceRefs, serviceDependencies } from './service-refs.ts';
@@ -92,28 +93,68 @@ const rerunSpec = z.strictObject({
   times: z.number().int().min(1).max(5).default(2),
 });
 
-export const TestsSchema = z.strictObject({
-  command: argv,
-  /** Globs of JUnit XML files the command writes (placeholders allowed). */
-  junit: z.array(z.string()).min(1).default(['{{artifacts}}/junit/**/*.xml']),
-  timeout: duration.default(1_800_000),
-  /** Values may hold {{url.<service>}} (the URL the suite must call) and the command's placeholders. */
-  env: envMap.default({}),
-  /**
-   * Reruns of failed tests, to tell flaky from broken: `{ preset, times, command? }` (the preset builds the
-   * filter from the JUnit names; `command` defaults to tests.command) or an argv ({{failedTestsPattern}}: a
-   * regex of the names, {{failedTests}}: the names comma-separated; rerun once). {{artifacts}} is each rerun's own directory.
-   */
-  rerun: z.union([argv, rerunSpec]).optional(),
-  /** Realness floor: a run whose tests together took less than this is flagged as not real. */
-  minDuration: duration.default(0),
-  /** Flag a run whose test count dropped by more than this fraction since the previous cycle. */
-  maxCountDrop: z.number().min(0).max(1).default(0.2),
-  /** Max bytes of stdout/stderr kept as evidence per stream. */
-  outputLimit: z.number().int().positive().default(2_000_000),
-  /** Put a recording proxy in front of each service: the suite gets its URL; every request is recorded to test/requests.jsonl. */
-  proxy: z.boolean().default(true),
-});
+/** Shards need a command that takes the shard: native ({{shard}}/{{shardCount}}) or a file list ({{shardFiles}}, from `files`). */
+function checkShards(
+  t: { command: readonly string[]; junit: readonly string[]; shards: number | 'auto'; files?: readonly string[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const names = new Set(t.command.flatMap((a) => placeholderNames(a)));
+  // Shards (and the failing-first run) share the cycle's checkout: a fixed JUnit path would be overwritten or read twice.
+  if ((t.shards !== 1 || names.has('shardFiles')) && t.junit.some((g) => !placeholderNames(g).includes('artifacts')))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['junit'],
+      message:
+        'with tests.shards or {{shardFiles}} each run writes its own JUnit: put every tests.junit glob under {{artifacts}} (and point the command there)',
+    });
+  if (names.has('shardFiles') && !t.files?.length)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['files'],
+      message: 'tests.command uses {{shardFiles}}: list the suite\'s files in tests.files (globs, e.g. ["tests/test_*.py"])',
+    });
+  if (t.shards !== 1 && !names.has('shard') && !names.has('shardFiles'))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['command'],
+      message: `tests.shards is ${t.shards} but tests.command takes no shard: add "--shard={{shard}}/{{shardCount}}" (Playwright, Jest, Vitest) or "{{shardFiles}}" as an element (with tests.files)`,
+    });
+}
+
+export const TestsSchema = z
+  .strictObject({
+    command: argv,
+    /** Globs of JUnit XML files the command writes (placeholders allowed). */
+    junit: z.array(z.string()).min(1).default(['{{artifacts}}/junit/**/*.xml']),
+    timeout: duration.default(1_800_000),
+    /** Values may hold {{url.<service>}} (the URL the suite must call) and the command's placeholders. */
+    env: envMap.default({}),
+    /**
+     * Reruns of failed tests, to tell flaky from broken: `{ preset, times, command? }` (the preset builds the
+     * filter from the JUnit names; `command` defaults to tests.command) or an argv ({{failedTestsPattern}}: a
+     * regex of the names, {{failedTests}}: the names comma-separated; rerun once). {{artifacts}} is each rerun's own directory.
+     */
+    rerun: z.union([argv, rerunSpec]).optional(),
+    /** Realness floor: a run whose tests together took less than this is flagged as not real. */
+    minDuration: duration.default(0),
+    /** Flag a run whose test count dropped by more than this fraction since the previous cycle. */
+    maxCountDrop: z.number().min(0).max(1).default(0.2),
+    /** Max bytes of stdout/stderr kept as evidence per stream. */
+    outputLimit: z.number().int().positive().default(2_000_000),
+    /** Put a recording proxy in front of each service: the suite gets its URL; every request is recorded to test/requests.jsonl. */
+    proxy: z.boolean().default(true),
+    /**
+     * Parallel runs the suite is split across, each its own job (any worker, any machine): a number, or "auto"
+     * (the shard slots of the workers listening). The command takes {{shard}}/{{shardCount}} (runners with
+     * native sharding) or {{shardFiles}} (the files greenloop balanced by their duration history).
+     */
+    shards: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
+    /** Globs of the suite's test files (relative to the checkout), for {{shardFiles}} and failing-tests-first. */
+    files: z.array(z.string().min(1)).optional(),
+    /** Run the files whose tests failed (or flaked) in the previous cycle first, as their own run (needs {{shardFiles}}). */
+    failedFirst: z.boolean().default(true),
+  })
+  .superRefine(checkShards);
 
 const localLogs = z.strictObject({ provider: z.literal('local') });
 const cloudLogging = z.strictObject({
