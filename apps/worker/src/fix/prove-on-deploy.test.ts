@@ -88,6 +88,7 @@ describe('proveFix', () => {
     loopId: 'loop-1',
     cycle: 1,
     fingerprint: 'abc123def456',
+    environmentName: 'staging',
     attempt: 1,
     clusterFile,
     cycleServices: [],
@@ -131,6 +132,22 @@ describe('proveFix', () => {
       expect(gate).toMatchObject({ name: 'proven-on-deploy', passed: true });
       expect(gate.reason).toMatch(/^proven .*1 passed of 1 test/);
       expect(isAlive(stopped.at(-1)?.pid as number)).toBe(false);
+    });
+
+    it('runs a sharded suite command ({{shardFiles}}, {{shard}}) whole, as shard 1 of 1 over every suite file', { timeout: 30_000 }, async () => {
+      const sharded = EnvironmentSchema.parse({
+        services: [{ name: 'api', deploy: { provider: 'local', command: ['node', 'server.js'], readyTimeout: '10s' } }],
+        tests: {
+          command: ['node', 'suite.js', '--shard={{shard}}/{{shardCount}}', '{{shardFiles}}'],
+          files: ['*.js'],
+          shards: 2,
+          junit: ['{{artifacts}}/junit.xml'],
+          timeout: '30s',
+        },
+      });
+      const req = request({ commit: commitOnTop(repo, { 'answer.txt': '42\n' }), environment: sharded, provider: () => local, stop });
+      const gate = await proveFix(req);
+      expect(gate).toMatchObject({ name: 'proven-on-deploy', passed: true });
     });
 
     it('rejects a candidate that does not start, with the deploy error as evidence', { timeout: 30_000 }, async () => {

@@ -17,7 +17,9 @@ import { addDetachedWorktree, removeWorktree } from '../git/repo.ts';
 import { serviceUrlVar } from '../paths.ts';
 import { runCommand } from '../process/run-command.ts';
 import type { SandboxSettings } from '../process/sandbox.ts';
+import { listSuiteFiles } from '../shards/suite-files.ts';
 import { buildRerunArgv, rerunPlan } from '../stages/rerun.ts';
+import { renderSuiteArgv } from '../stages/shard-argv.ts';
 import { withSuiteUrls } from '../stages/suite-placeholders.ts';
 import { findJunitFiles } from '../stages/test.ts';
 import type { GateRecord } from './gates.ts';
@@ -40,6 +42,8 @@ export interface ProveRequest {
   /** The fix's commit (on its fix branch). */
   commit: string;
   environment: EnvironmentConfig;
+  /** Its name in greenloop.yaml (for errors that name a field). */
+  environmentName: string;
   /** clusters/<fingerprint>.json of the cycle's analysis: the tests to run and how they failed. */
   clusterFile: string;
   /** What the cycle deployed: command-provider services are used as they are. */
@@ -236,7 +240,12 @@ async function runClusterTests(
   for (const s of services) env[serviceUrlVar(s.service)] = s.url;
   const suiteValues = withSuiteUrls(tests.env, services, env, values);
   const plan = rerunPlan(tests);
-  const argv = plan ? buildRerunArgv(plan, cluster, suiteValues, req.worktree) : renderArgv(tests.command, suiteValues);
+  // Without a rerun preset the whole suite runs as one shard: every file of tests.files when the command
+  // takes {{shardFiles}}, shard 1 of 1 when it uses the runner's own sharding.
+  const suiteFiles = tests.files ? await listSuiteFiles(tests.files, req.worktree, req.environmentName) : undefined;
+  const argv = plan
+    ? buildRerunArgv(plan, cluster, suiteValues, req.worktree)
+    : renderSuiteArgv(tests.command, { shard: '1', shardCount: '1', ...suiteValues }, suiteFiles);
   const tracked = req.processes?.track('test');
   const res = await runCommand({
     argv,

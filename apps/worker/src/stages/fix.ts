@@ -121,6 +121,7 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
                     attempt,
                     commit: fix.commit as string,
                     environment,
+                    environmentName: loop.environment,
                     clusterFile: files.json,
                     cycleServices,
                     dir,
