@@ -126,7 +126,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     'stage.test-shard': (payload, job) => testShardJob(ctx, payload, job),
     'stage.analyze': stage('analyze', analyzeStage),
     'stage.integrate': stage('integrate', integrateStage),
-    'stage.fix': async (payload) => (await fixClusterJob(ctx, payload)).outcome,
+    'stage.fix': async (payload, job, token) => (await fixClusterJob(ctx, payload, job, token)).outcome,
     notify: async (payload, job, token) => {
       const loop = await store.getLoop(payload.loopId);
       if (!loop) return 'loop gone';

@@ -3,8 +3,10 @@ import type { Redis } from 'ioredis';
 /**
  * `fixer.concurrency` per loop, across every worker. A worker's fix queue runs as many jobs as the largest
  * concurrency any environment asks for, so an environment that asks for fewer is held to it here: a fix job
- * takes a slot before its fixer starts and gives it back when the fixer ends. Slots are leases (a sorted set
- * scored by expiry), so a worker that dies holding one frees it when the lease runs out.
+ * takes a slot before its fixer starts and gives it back when the fixer ends. A job that finds no slot must
+ * not wait in place (it would hold the worker's queue slot that a stalled job of the same loop needs after a
+ * crash): the caller delays it instead. Slots are leases (a sorted set scored by expiry), so a worker that dies
+ * holding one frees it when the lease runs out, and the same holder (a replayed job) takes its slot back at once.
  */
 
 // KEYS[1] the loop's slot set; ARGV: member, now (ms), lease expiry (ms), limit. 1 when the slot is held.
@@ -17,39 +19,36 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonu
 end
 return 0`;
 
-export interface FixerSlotOptions {
+export interface FixerSlot {
   redis: Redis;
   prefix: string;
   loopId: string;
-  /** Who holds the slot (the cluster's fingerprint: one fixer per cluster and cycle). */
+  /** Who holds the slot: cycle and cluster (one fixer per cluster and cycle). */
   holder: string;
   limit: number;
   /** How long the slot is held at most (the fixer's whole allowance). */
   leaseMs: number;
-  signal?: AbortSignal;
-  /** Called once when the job has to wait, with how many fixers of the loop are running. */
-  onWait?: (running: number) => void;
-  pollMs?: number;
 }
 
-/** Waits for a free slot of the loop, runs `fn`, and frees the slot. */
-export async function withFixerSlot<T>(o: FixerSlotOptions, fn: () => Promise<T>): Promise<T> {
-  const key = `${o.prefix}:loop:${o.loopId}:fixer-slots`;
-  let waited = false;
-  for (;;) {
-    const now = Date.now();
-    const took = await o.redis.eval(TAKE, 1, key, o.holder, String(now), String(now + o.leaseMs), String(o.limit));
-    if (took === 1) break;
-    if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
-    if (!waited) {
-      waited = true;
-      o.onWait?.(await o.redis.zcard(key));
-    }
-    await new Promise((r) => setTimeout(r, o.pollMs ?? 250));
-  }
-  try {
-    return await fn();
-  } finally {
-    await o.redis.zrem(key, o.holder).catch(() => undefined);
-  }
+const slotKey = (s: FixerSlot) => `${s.prefix}:loop:${s.loopId}:fixer-slots`;
+
+/** Takes one of the loop's slots (or renews the one this holder has); false when all are taken. */
+export async function takeFixerSlot(s: FixerSlot): Promise<boolean> {
+  const now = Date.now();
+  return (await s.redis.eval(TAKE, 1, slotKey(s), s.holder, String(now), String(now + s.leaseMs), String(s.limit))) === 1;
+}
+
+export async function releaseFixerSlot(s: FixerSlot): Promise<void> {
+  await s.redis.zrem(slotKey(s), s.holder);
+}
+
+/** How many of the loop's fixers hold a slot now. */
+export async function fixersRunning(s: FixerSlot): Promise<number> {
+  await s.redis.zremrangebyscore(slotKey(s), '-inf', Date.now());
+  return await s.redis.zcard(slotKey(s));
+}
+
+/** True the first time a holder has to wait (so the wait is announced once, not at every retry). */
+export async function firstWait(s: FixerSlot): Promise<boolean> {
+  return (await s.redis.set(`${slotKey(s)}:waited:${s.holder}`, '1', 'PX', s.leaseMs, 'NX')) === 'OK';
 }

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
+import { DelayedError, type Job } from 'bullmq';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { budgetRefusal, fixAllowance, recordSpendMetric, spendLedger } from '../fix/budget.ts';
 import { configSecretNames } from '../fix/fixer-env.ts';
-import { withFixerSlot } from '../fix/fixer-slots.ts';
+import { firstWait, fixersRunning, releaseFixerSlot, takeFixerSlot } from '../fix/fixer-slots.ts';
 import { integrateFixes } from '../fix/integrate.ts';
 import { appendFixSection } from '../fix/outcomes-report.ts';
 import { proveFix } from '../fix/prove-on-deploy.ts';
@@ -19,7 +20,12 @@ import type { StageOutput, StageRun } from './run-stage.ts';
  * One fixer for one failure cluster (a child job of the controller; several run in parallel). Its
  * outcome is stored under loop + cycle + cluster, so a replayed job returns the recorded outcome.
  */
-export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: string; cycle: number; fingerprint: string }): Promise<FixResult> {
+export async function fixClusterJob(
+  ctx: WorkerContext,
+  payload: { loopId: string; cycle: number; fingerprint: string },
+  job: Job,
+  token: string,
+): Promise<FixResult> {
   const { loopId, cycle: n, fingerprint } = payload;
   const recorded = await ctx.store.getFixOutcome(loopId, n, fingerprint);
   if (recorded) return recorded;
@@ -55,30 +61,27 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
   const maxWaitMs = (fixer.timeout + fixer.verifyTimeout + proveMs) * fixer.attemptsPerCycle + 60_000;
   const sandbox = sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME });
   const cycleServices = fixer.proveOnDeploy ? ((await ctx.store.getStage(loopId, n, 'deploy'))?.result?.services ?? []) : [];
-  const result = await ctx.cancels.run(loopId, (signal) =>
-    runOwnedAttempt({ ...owned, maxWaitMs, signal }, async (processes): Promise<FixResult> => {
-      // fixer.concurrency holds per loop, whatever the worker's fix queue allows (other environments' settings).
-      const slot = {
-        redis: ctx.store.redis,
-        prefix: ctx.store.prefix,
+  // fixer.concurrency holds per loop, whatever the worker's fix queue allows (other environments' settings).
+  // Without a free slot the job goes back to wait as a delayed job, freeing this worker for others.
+  const slot = { redis: ctx.store.redis, prefix: ctx.store.prefix, loopId, holder: `${n}:${fingerprint}`, limit: fixer.concurrency, leaseMs: maxWaitMs };
+  if (!(await takeFixerSlot(slot))) {
+    if (await firstWait(slot)) {
+      const running = await fixersRunning(slot);
+      await ctx.store.emit({
+        type: 'stage.progress',
         loopId,
-        holder: `${n}:${fingerprint}`,
-        limit: fixer.concurrency,
-        leaseMs: maxWaitMs,
-        signal,
-        onWait: (running: number) =>
-          void ctx.store
-            .emit({
-              type: 'stage.progress',
-              loopId,
-              cycle: n,
-              stage: 'fix',
-              message: `fix for "${cluster.title}" waits: ${running} of fixer.concurrency ${fixer.concurrency} running`,
-              data: { fingerprint },
-            })
-            .catch(() => undefined),
-      };
-      return await withFixerSlot(slot, async () => {
+        cycle: n,
+        stage: 'fix',
+        message: `fix for "${cluster.title}" waits: ${running} of fixer.concurrency ${fixer.concurrency} running`,
+        data: { fingerprint },
+      });
+    }
+    await job.moveToDelayed(Date.now() + SLOT_RETRY_MS, token);
+    throw new DelayedError();
+  }
+  const result = await ctx.cancels
+    .run(loopId, (signal) =>
+      runOwnedAttempt({ ...owned, maxWaitMs, signal }, async (processes): Promise<FixResult> => {
         // The budget is checked again right before this worker starts the fixer (fixers of this cycle that ran
         // first have reported since the plan); a fixer another worker still runs is waited for, never refused.
         const ledger = fixer.budget ? await spendLedger(ctx.store, loopId, n) : undefined;
@@ -141,11 +144,14 @@ export async function fixClusterJob(ctx: WorkerContext, payload: { loopId: strin
           signal,
           log: ctx.log.child({ loopId, cycle: n, fingerprint }),
         });
-      });
-    }),
-  );
+      }),
+    )
+    .finally(() => releaseFixerSlot(slot).catch(() => undefined));
   return await save(result);
 }
+
+/** How soon a fix job that found no free fixer slot of its loop looks again. */
+const SLOT_RETRY_MS = 500;
 
 /** What deploying a fix's candidate may take besides its test run (builds and rollouts included). */
 const PROVE_DEPLOY_MS = 15 * 60_000;
