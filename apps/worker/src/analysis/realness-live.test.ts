@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createLogger, type DeployedService, ServiceSchema, type TestRunResult, TestsSchema } from '@greenloop/core';
+import { createLogger, type DeployedService, type LogEntry, ServiceSchema, type TestRunResult, TestsSchema } from '@greenloop/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitHealthy } from '../deploy/health.ts';
 import { LocalProvider } from '../deploy/local.ts';
@@ -118,8 +118,12 @@ async function cycle(name: string, urls: string[], during?: () => Promise<unknow
 
 describe('realness with a real service, real suites and greenloop probes', () => {
   it('the deploy probe is marked and logged as such by the service', async () => {
-    const logs = await new LocalLogSource().pull({ services: [deployed], from: deployed.readyAt, to: new Date().toISOString(), runId: 'x' });
-    const probes = logs.entries.filter((e) => e.probe);
+    // The service writes its log line after it answered the probe: give the line a moment to reach the file.
+    let probes: LogEntry[] = [];
+    for (const deadline = Date.now() + 5000; probes.length === 0 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      const logs = await new LocalLogSource().pull({ services: [deployed], from: deployed.readyAt, to: new Date().toISOString(), runId: 'x' });
+      probes = logs.entries.filter((e) => e.probe);
+    }
     expect(probes.length).toBeGreaterThan(0);
     expect(probes[0]?.httpRequest).toMatchObject({ method: 'GET', path: '/healthz', status: 200 });
   });
