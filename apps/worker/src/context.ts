@@ -1,11 +1,14 @@
 import {
   type ArtifactStore,
+  CONFIG_FILE,
+  ConfigError,
   type DeployedService,
   type Env,
   type EnvironmentConfig,
   type GreenloopConfig,
   getEnvironment,
   type Logger,
+  type LoopRecord,
   type LoopStore,
   type Queues,
 } from '@greenloop/core';
@@ -22,8 +25,13 @@ export interface WorkerContext {
   store: LoopStore;
   queues: Queues;
   cancels: CancelRegistry;
-  /** greenloop.yaml of the target repository: parsed once, re-read when the file changes. */
+  /**
+   * greenloop.yaml of the repository's working tree: parsed once, re-read when the file changes. For what
+   * concerns the worker as a whole (slots, schedules) and loops that have not started.
+   */
   config: () => Promise<GreenloopConfig>;
+  /** greenloop.yaml as committed at `commit`: what a loop runs with (see {@link loadEnvironment}). */
+  configAt: (commit: string) => Promise<GreenloopConfig>;
   deployProvider(service: EnvironmentConfig['services'][number]): DeployProvider;
   /** Stops what a deploy started, from its record alone (no config needed: it may have changed since). */
   stopDeployed(deployed: DeployedService): Promise<void>;
@@ -32,8 +40,29 @@ export interface WorkerContext {
   artifacts: ArtifactStore;
 }
 
-/** The named environment of greenloop.yaml; edits to the file apply from the next step on. */
-export async function loadEnvironment(ctx: WorkerContext, name: string): Promise<{ config: GreenloopConfig; environment: EnvironmentConfig }> {
-  const config = await ctx.config();
-  return { config, environment: getEnvironment(config, name) };
+/**
+ * The loop's environment from greenloop.yaml at the loop's base commit, so every step of a loop runs
+ * with one configuration: edits to the working tree apply to loops started after them, and a fixer's
+ * commits on the loop branch never change it. A loop that has not started yet (no base commit) reads
+ * the working tree's.
+ */
+export async function loadEnvironment(
+  ctx: WorkerContext,
+  loop: Pick<LoopRecord, 'environment' | 'baseCommit'>,
+): Promise<{ config: GreenloopConfig; environment: EnvironmentConfig }> {
+  if (!loop.baseCommit) {
+    const config = await ctx.config();
+    return { config, environment: getEnvironment(config, loop.environment) };
+  }
+  const config = await ctx.configAt(loop.baseCommit);
+  try {
+    return { config, environment: getEnvironment(config, loop.environment) };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(
+      `${CONFIG_FILE} at commit ${loop.baseCommit.slice(0, 12)}: ${err.message}`,
+      [],
+      'a loop runs with the configuration of the commit it starts at',
+    );
+  }
 }

@@ -1,6 +1,7 @@
 import {
   type AnalyzeStageResult,
   addJob,
+  ConfigError,
   type CycleOutcome,
   type CycleRecord,
   describeError,
@@ -57,15 +58,16 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
     });
   }
 
-  let environment: EnvironmentConfig;
   try {
-    environment = (await loadEnvironment(ctx, loop.environment)).environment;
-  } catch (err) {
-    return await finish(ctx, loop, 'failed', { rule: 'stage-error', message: describeError(err) });
-  }
-
-  try {
+    // Begun first: the loop's configuration is greenloop.yaml at the commit begin() records.
     if (loop.state === 'queued') loop = await begin(ctx, loop);
+    let environment: EnvironmentConfig;
+    try {
+      environment = (await loadEnvironment(ctx, loop)).environment;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return await finish(ctx, loop, 'failed', { rule: 'config-invalid', message: `${err.code}: ${describeError(err)}` });
+    }
 
     for (;;) {
       if (await store.isCancelRequested(loopId)) {

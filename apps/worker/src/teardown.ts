@@ -100,7 +100,7 @@ export async function failLoop(ctx: WorkerContext, loopId: string, reason: strin
 /** Green with candidate revisions (Cloud Run, 0% traffic under a tag): now they get the traffic. */
 async function promoteCandidates(ctx: WorkerContext, loop: LoopRecord): Promise<void> {
   const deployed = (await ctx.store.getStage(loop.id, loop.cycle, 'deploy'))?.result?.services ?? [];
-  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const { environment } = await loadEnvironment(ctx, loop);
   for (const d of deployed) {
     const svc = environment.services.find((s) => s.name === d.service);
     if (svc?.deploy.provider !== 'cloud-run' || !svc.deploy.candidate) continue;
@@ -117,9 +117,13 @@ async function promoteCandidates(ctx: WorkerContext, loop: LoopRecord): Promise<
 
 /** fixer.proveOnDeploy on Cloud Run: candidates a worker that died mid-proof left tagged are removed. */
 async function sweepFixCandidates(ctx: WorkerContext, loop: LoopRecord): Promise<void> {
+  // A loop's config is its base commit's and never changes: one that does not load never ran a proof.
+  const environment = await loadEnvironment(ctx, loop).then(
+    (l) => l.environment,
+    () => undefined,
+  );
+  if (!environment?.fixer?.proveOnDeploy) return;
   try {
-    const { environment } = await loadEnvironment(ctx, loop.environment);
-    if (!environment.fixer?.proveOnDeploy) return;
     for (const svc of environment.services) {
       if (svc.deploy.provider !== 'cloud-run') continue;
       const removed =
@@ -135,7 +139,7 @@ async function sweepFixCandidates(ctx: WorkerContext, loop: LoopRecord): Promise
 /** Enqueues a notification; a notification problem never stops a loop. */
 export async function notify(ctx: WorkerContext, loop: LoopRecord, kind: 'loop-started' | 'cycle-finished' | 'loop-finished', cycle?: number): Promise<void> {
   try {
-    const { environment } = await loadEnvironment(ctx, loop.environment);
+    const { environment } = await loadEnvironment(ctx, loop);
     if (!environment.notifications.slack && !environment.notifications.webhook) return;
     await addJob(
       ctx.queues,

@@ -30,7 +30,8 @@ import { type Job, type Processor, UnrecoverableError, Worker } from 'bullmq';
 import { createDeployProviders, createLogSources } from './adapters.ts';
 import { CancelRegistry } from './cancel.ts';
 import { startClaimHeartbeat } from './claim-heartbeat.ts';
-import type { WorkerContext } from './context.ts';
+import { createCommitConfigLoader } from './config-at-commit.ts';
+import { loadEnvironment, type WorkerContext } from './context.ts';
 import { processLoop } from './controller.ts';
 import { finalFailureHandlers, onJobFailed } from './final-failure.ts';
 import { dispatcher, type JobHandlers } from './job-handlers.ts';
@@ -86,6 +87,8 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   // Every secret greenloop knows is redacted by value: its own env now, each *Env greenloop.yaml names on load.
   addKnownSecrets(secretValuesOf(processEnv, [], redisUrl));
   const config = async () => withSecretsKnown(await loadConfig(), processEnv);
+  // A loop's config is its base commit's: the union of every config loaded is known to the redactor.
+  const configAt = createCommitConfigLoader(env.repo, (c) => withSecretsKnown(c, processEnv));
   const ctx: WorkerContext = {
     env,
     processEnv,
@@ -94,6 +97,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     queues,
     cancels,
     config,
+    configAt,
     deployProvider: deploy.forService,
     stopDeployed: deploy.stop,
     logSource: logs,
@@ -133,7 +137,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       const deps = {
         store,
         env: processEnv,
-        config: getEnvironment(await config(), loop.environment).notifications,
+        config: (await loadEnvironment(ctx, loop)).environment.notifications,
         baseUrl: env.GREENLOOP_URL,
         log,
         ...(env.GREENLOOP_SLACK_API_URL ? { slackApiUrl: env.GREENLOOP_SLACK_API_URL } : {}),

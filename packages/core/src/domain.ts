@@ -42,6 +42,8 @@ export const STOP_RULES = [
   'environment',
   'stage-error',
   'budget',
+  /** greenloop.yaml at the loop's base commit is missing or invalid (CONFIG_INVALID). */
+  'config-invalid',
 ] as const;
 export type StopRule = (typeof STOP_RULES)[number];
 

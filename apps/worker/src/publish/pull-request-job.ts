@@ -15,7 +15,7 @@ export type HostTuning = RetryPolicy;
 export async function runPullRequestJob(ctx: WorkerContext, payload: JobPayload<'publish.pull-request'>, tuning: HostTuning = {}): Promise<PublishOutcome> {
   const loop = await ctx.store.getLoop(payload.loopId);
   if (!loop) return { status: 'skipped', reason: `loop ${payload.loopId} does not exist (pruned?)` };
-  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const { environment } = await loadEnvironment(ctx, loop);
   const config = environment.pullRequest;
   if (!config) return { status: 'skipped', reason: `environment ${loop.environment} has no pullRequest configured` };
   const token = ctx.processEnv[config.tokenEnv];
@@ -50,7 +50,7 @@ export async function runPullRequestJob(ctx: WorkerContext, payload: JobPayload<
 export async function enqueuePullRequest(ctx: WorkerContext, loop: LoopRecord): Promise<void> {
   if (!shouldPublish(loop)) return;
   try {
-    const { environment } = await loadEnvironment(ctx, loop.environment);
+    const { environment } = await loadEnvironment(ctx, loop);
     if (!environment.pullRequest) return;
     await addJob(ctx.queues, 'publish.pull-request', { loopId: loop.id }, { jobId: `${loop.id}.publish.pull-request` });
   } catch (err) {
@@ -63,7 +63,7 @@ export async function pullRequestJobFailed(ctx: WorkerContext, loopId: string, a
   // A loop pruned by retention meanwhile gets no notice (it would leave a hash with no loop in it).
   const loop = await ctx.store.getLoop(loopId);
   if (!loop) return;
-  const provider = await loadEnvironment(ctx, loop.environment).then(
+  const provider = await loadEnvironment(ctx, loop).then(
     ({ environment }) => environment.pullRequest?.provider,
     () => undefined,
   );

@@ -28,7 +28,7 @@ async function readStatuses(file: string): Promise<Record<string, TestStatus> | 
  */
 export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<StageOutput<AnalyzeStageResult>> {
   const loop = await requireLoop(ctx, run.loopId);
-  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const { environment } = await loadEnvironment(ctx, loop);
   const [cycle, deploy, test] = await Promise.all([
     ctx.store.getCycle(loop.id, run.cycle),
     ctx.store.getStage(loop.id, run.cycle, 'deploy'),

@@ -49,7 +49,7 @@ async function runDeploy(ctx: WorkerContext, run: StageRun, procs: ProcessRecord
   const loop = await requireLoop(ctx, run.loopId);
   const cycle = await ctx.store.getCycle(run.loopId, run.cycle);
   if (!cycle) throw new GreenloopError('CYCLE_NOT_FOUND', `cycle ${run.cycle} of loop ${run.loopId} does not exist`);
-  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const { environment } = await loadEnvironment(ctx, loop);
   const paths = loopPaths(ctx.env.home, loop.id);
   const cycleDir = paths.cycleDir(run.cycle);
   await mkdir(join(cycleDir, 'deploy'), { recursive: true });

@@ -46,7 +46,7 @@ export async function fixClusterJob(
   if (await ctx.store.isCancelRequested(loopId)) return await save({ fingerprint, outcome: 'cancelled', attempts: 0 });
 
   const loop = await requireLoop(ctx, loopId);
-  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const { environment } = await loadEnvironment(ctx, loop);
   const fixer = environment.fixer;
   if (!fixer) return await save({ fingerprint, outcome: 'skipped', reason: 'no fixer configured', attempts: 0 });
   const cycle = await ctx.store.getCycle(loopId, n);
@@ -159,7 +159,7 @@ const PROVE_DEPLOY_MS = 15 * 60_000;
 /** Integrate: accepted fixes cherry-picked onto the loop branch; the next cycle deploys the result. */
 export async function integrateStage(ctx: WorkerContext, run: StageRun): Promise<StageOutput<IntegrateResult>> {
   const loop = await requireLoop(ctx, run.loopId);
-  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const { environment } = await loadEnvironment(ctx, loop);
   const cycle = await ctx.store.getCycle(loop.id, run.cycle);
   const fix = cycle?.stages.fix?.result;
   if (!cycle || !fix || !loop.branch) throw new GreenloopError('FIX_MISSING', `cycle ${run.cycle} has no fix stage to integrate`);

@@ -41,7 +41,7 @@ async function runShard(ctx: WorkerContext, payload: JobPayload<'stage.test-shar
   const plan = await new ShardRecords(ctx.store.redis, ctx.store.prefix, loopId, cycle).plan();
   if (!plan) throw new GreenloopError('SHARD_PLAN_MISSING', `cycle ${cycle} has no shard plan for shard ${shard}/${count}`);
   const loop = await requireLoop(ctx, loopId);
-  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const { environment } = await loadEnvironment(ctx, loop);
   const services = (await ctx.store.getStage(loopId, cycle, 'deploy'))?.result?.services;
   if (!services) throw new GreenloopError('DEPLOY_MISSING', `cycle ${cycle} has no successful deploy to test`);
   const commit = (await ctx.store.getCycle(loopId, cycle))?.commit ?? '';

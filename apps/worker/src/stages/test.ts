@@ -78,7 +78,7 @@ async function rerunFailed(
  */
 export async function testStage(ctx: WorkerContext, run: StageRun): Promise<StageOutput<TestRunResult>> {
   const loop = await requireLoop(ctx, run.loopId);
-  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const { environment } = await loadEnvironment(ctx, loop);
   // A retry (lost lock, crashed worker) adopts a run that is still owned or finished; ends one that is not.
   return await runOwnedAttempt({ ...ownedAttemptBase(ctx, run), stage: 'test', maxWaitMs: 2 * environment.tests.timeout + 60_000 }, (procs) =>
     runTests(ctx, run, procs),
@@ -92,7 +92,7 @@ export function ownedAttemptBase(ctx: WorkerContext, run: StageRun) {
 
 async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorder): Promise<StageOutput<TestRunResult>> {
   const loop = await requireLoop(ctx, run.loopId);
-  const { environment } = await loadEnvironment(ctx, loop.environment);
+  const { environment } = await loadEnvironment(ctx, loop);
   const tests = environment.tests;
   const deploy = await ctx.store.getStage(loop.id, run.cycle, 'deploy');
   const services = deploy?.result?.services;

@@ -39,14 +39,22 @@ export async function loadConfig(file: string): Promise<GreenloopConfig> {
       'set GREENLOOP_REPO to a git repository that has a greenloop.yaml at its root',
     );
   }
+  return parseConfigText(text, file);
+}
+
+/**
+ * Parses and validates greenloop.yaml text; `source` names where it came from in errors (a path, or
+ * "greenloop.yaml at commit abc1234"). YAML syntax errors name the line and column.
+ */
+export function parseConfigText(text: string, source: string): GreenloopConfig {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) {
     throw new ConfigError(
-      `${file} is not valid YAML`,
+      `${source} is not valid YAML`,
       doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]}`),
     );
   }
-  return parseConfig(doc.toJS(), file);
+  return parseConfig(doc.toJS(), source);
 }
 
 /** The named environment, or a ConfigError listing the ones that exist. */
