@@ -45,10 +45,18 @@ async function readAtCommit(repo: string, commit: string): Promise<GreenloopConf
     text = await gitExec(repo, ['cat-file', 'blob', `${commit}:${CONFIG_FILE}`]);
   } catch (err) {
     const stderr = String((err as { stderr?: unknown }).stderr ?? '');
-    if (/does not exist in|exists on disk, but not in/.test(stderr)) {
+    // git says the same of a commit it does not have (a full hash is taken on trust): told apart here.
+    if (/does not exist in|exists on disk, but not in/.test(stderr) && (await hasCommit(repo, commit))) {
       throw new ConfigError(`${source} does not exist`, [], `commit a ${CONFIG_FILE} at the repository root; a loop reads the one of the commit it starts at`);
     }
     throw new Error(`cannot read ${source} from ${repo}: ${stderr.trim() || (err as Error).message}`);
   }
   return parseConfigText(text, source);
+}
+
+async function hasCommit(repo: string, commit: string): Promise<boolean> {
+  return await gitExec(repo, ['cat-file', '-e', `${commit}^{commit}`]).then(
+    () => true,
+    () => false,
+  );
 }
