@@ -1,5 +1,6 @@
 // Shared set-up for the end-to-end tests: a scratch copy of the demo service, an isolated prefix and
 // home directory, and a cleanup that removes every key, queue and file the test made.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,15 @@ export function withDemoSettings(yaml: string, lines: string): string {
   const end = next < 0 ? yaml.length : start + 1 + next + 1;
   const block = yaml.slice(0, end).replace(/\n*$/, '\n');
   return `${block}${lines.endsWith('\n') ? lines : `${lines}\n`}${end < yaml.length ? `\n${yaml.slice(end)}` : ''}`;
+}
+
+/**
+ * Commits every tracked change in `repo` and returns the commit: a loop runs with greenloop.yaml as
+ * committed at the commit it starts at, so a test that edits the file commits it before starting one.
+ */
+export function commitAll(repo: string, message: string): string {
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', message], { cwd: repo });
+  return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
 }
 
 /** {@link withDemoSettings} on the file itself. */

@@ -6,7 +6,7 @@ import { closeQueues, createLogger, createQueues, type LoopRecord, type Queues, 
 import { startWorker } from '@greenloop/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { demoHarness } from './demo-harness.ts';
+import { commitAll, demoHarness } from './demo-harness.ts';
 
 type Yaml = { environments: { demo: { services: { deploy: Record<string, unknown> }[]; tests: Record<string, unknown> } } };
 
@@ -31,6 +31,8 @@ describe('e2e: bad inputs stop the loop with a clear reason', () => {
     const y = parse(original) as Yaml;
     edit(y);
     writeFileSync(join(h.repo, 'greenloop.yaml'), stringify(y));
+    // A loop runs with the file committed at the commit it starts at.
+    commitAll(h.repo, 'bad input');
     const out = await startLoop({ store: h.store, queues }, { environment: 'demo', actor: { kind: 'cli', name: 'bad-inputs' } });
     if (out.kind !== 'created') throw new Error(`loop not created: ${JSON.stringify(out)}`);
     return await h.waitForEnd(out.loop.id, 60_000);
@@ -80,6 +82,7 @@ describe('e2e: bad inputs stop the loop with a clear reason', () => {
       y.environments.demo.tests.command = 'npm test' as unknown as string[];
     });
     expect(loop.state).toBe('failed');
+    expect(loop.stop?.rule).toBe('config-invalid');
     expect(loop.stop?.message).toContain('environments.demo.tests.command: expected an array of strings');
   });
 });

@@ -1,22 +1,16 @@
 // End-to-end: a loop runs with greenloop.yaml as committed at its base commit. Editing the working tree's
 // file mid-loop changes nothing for it; a config that is invalid at the commit ends the loop at once with
 // rule `config-invalid`, naming the field and the commit, even when the working tree's file is valid.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeQueues, createLogger, createQueues, type LoopRecord, type Queues, startLoop } from '@greenloop/core';
 import { type RunningWorker, startWorker } from '@greenloop/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { demoHarness, type Harness } from './demo-harness.ts';
+import { commitAll, demoHarness, type Harness } from './demo-harness.ts';
 
 interface DemoYaml {
   environments: { demo: { tests: { command: unknown }; loop: { maxCycles: number } } };
-}
-
-function commitAll(repo: string, message: string): string {
-  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', message], { cwd: repo });
-  return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repo }).toString().trim();
 }
 
 describe('e2e: a loop reads greenloop.yaml from its base commit', () => {

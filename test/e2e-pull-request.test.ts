@@ -8,7 +8,7 @@ import { closeQueues, createLogger, createQueues, startLoop } from '@greenloop/c
 import { startWorker } from '@greenloop/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeGitHub } from '../apps/worker/src/test-support/fake-github.ts';
-import { demoHarness, type Harness } from './demo-harness.ts';
+import { commitAll, demoHarness, type Harness } from './demo-harness.ts';
 
 const TOKEN = 'ghp_E2eFakeToken0123456789abcdefABCDEF012';
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
@@ -23,7 +23,6 @@ describe('e2e: demo loop → pull request', () => {
     h = demoHarness({ GREENLOOP_URL: 'https://greenloop.acme.example' });
     bare = join(h.dir, 'github.git');
     git(h.dir, 'init', '-q', '--bare', '-b', 'main', bare);
-    git(h.repo, 'push', '-q', bare, 'HEAD:refs/heads/main');
     fake = await FakeGitHub.start({ repository: 'acme/demo', token: TOKEN, gitDir: bare });
     git(h.repo, 'remote', 'add', 'origin', fake.gitUrl);
     const file = join(h.repo, 'greenloop.yaml');
@@ -34,6 +33,9 @@ describe('e2e: demo loop → pull request', () => {
         `$1loop: { $2, push: { remote: origin, tokenEnv: GH_TOKEN } }\n$1pullRequest: { repository: acme/demo, tokenEnv: GH_TOKEN, apiUrl: "${fake.apiUrl}" }`,
       ),
     );
+    // A loop reads greenloop.yaml at its base commit: the settings are committed, and that commit is main.
+    commitAll(h.repo, 'push and pull request settings');
+    git(h.repo, 'push', '-q', bare, 'HEAD:refs/heads/main');
     const log = createLogger('e2e', 'warn');
     const worker = await startWorker(h.env, log, h.redisUrl, { ...process.env, GH_TOKEN: TOKEN, GREENLOOP_URL: 'https://greenloop.acme.example' });
     close = async () => {

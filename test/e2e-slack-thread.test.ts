@@ -6,7 +6,7 @@ import { closeQueues, createLogger, createQueues, startLoop } from '@greenloop/c
 import { startWorker } from '@greenloop/worker';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type FakeSlack, type FakeSlackMessage, startFakeSlack } from '../apps/worker/src/test-support/fake-slack.ts';
-import { addDemoSettings, demoHarness, type Harness } from './demo-harness.ts';
+import { addDemoSettings, commitAll, demoHarness, type Harness } from './demo-harness.ts';
 
 const TOKEN = `xoxb-e2e-${Math.random().toString(36).slice(2)}-thread`;
 const CHANNEL = 'C0E2ETHREAD';
@@ -27,6 +27,7 @@ describe('e2e: Slack, one thread per loop', () => {
       join(harness.repo, 'greenloop.yaml'),
       `    notifications: { slack: { botTokenEnv: GL_E2E_SLACK_TOKEN, channel: ${CHANNEL}, mention: [U024BE7LH] } }\n`,
     );
+    commitAll(harness.repo, 'slack notifications');
     const processEnv = { ...process.env, GL_E2E_SLACK_TOKEN: TOKEN };
     const workers = [
       await startWorker(harness.env, createLogger('e2e-a', 'silent'), harness.redisUrl, processEnv),

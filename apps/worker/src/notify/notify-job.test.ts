@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { addJob, closeQueues, createLogger, createQueues, type Queues } from '@greenloop/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addDemoSettings, demoHarness } from '../../../../test/demo-harness.ts';
+import { addDemoSettings, commitAll, demoHarness } from '../../../../test/demo-harness.ts';
 import { type RunningWorker, startWorker } from '../worker.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,6 +30,7 @@ describe('notify job (real worker, loopback webhook)', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
     addDemoSettings(join(h.repo, 'greenloop.yaml'), '    notifications: { slack: { webhookUrlEnv: GL_TEST_SLACK_URL } }\n');
+    commitAll(h.repo, 'slack notifications');
     worker = await startWorker(h.env, createLogger('test', 'silent'), h.redisUrl, { PATH: process.env.PATH, GL_TEST_SLACK_URL: url });
     queues = createQueues(h.store.redis, h.env.GREENLOOP_PREFIX);
     await h.store.createLoop({

@@ -35,11 +35,9 @@ describe('pull request job (real worker, fake GitHub)', () => {
 
   beforeAll(async () => {
     git(h.dir, 'init', '-q', '--bare', '-b', 'main', bare);
-    base = git(h.repo, 'rev-parse', 'HEAD');
-    git(h.repo, 'push', '-q', bare, 'HEAD:refs/heads/main');
     fake = await FakeGitHub.start({ repository: 'acme/shop', token: TOKEN, gitDir: bare });
     git(h.repo, 'remote', 'add', 'origin', fake.gitUrl);
-    // greenloop.yaml is read from the working tree at each step.
+    // A loop reads greenloop.yaml at its base commit: the settings are committed, and that commit is main.
     const file = join(h.repo, 'greenloop.yaml');
     const yaml = readFileSync(file, 'utf8').replace(
       /^( {4})loop: \{ (.*) \}$/m,
@@ -47,6 +45,9 @@ describe('pull request job (real worker, fake GitHub)', () => {
     );
     expect(yaml).toContain('pullRequest:');
     writeFileSync(file, yaml);
+    git(h.repo, 'commit', '-qam', 'push and pull request settings');
+    base = git(h.repo, 'rev-parse', 'HEAD');
+    git(h.repo, 'push', '-q', bare, 'HEAD:refs/heads/main');
     const processEnv = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
