@@ -95,5 +95,6 @@ export async function initCommand(io: Io, args: string[], opts: { env?: string; 
   io.out(`  suite: ${detected.tests.command.join(' ')}`);
   if (detected.tests.note) io.out(p.yellow(`  ${detected.tests.note}`));
   io.out(`next: \`greenloop doctor ${environment}\` deploys once, runs the suite once and says what is wired`);
+  io.out(`then commit ${CONFIG_FILE}: a loop runs with the file as committed at the commit it starts at`);
   return EXIT.ok;
 }
