@@ -77,4 +77,15 @@ describe('createCommitConfigLoader', () => {
     expect(unknown).not.toBeInstanceOf(ConfigError);
     expect(unknown.message).toMatch(/cannot read greenloop.yaml at commit 000000000000 from .*: fatal: /);
   });
+
+  it('tries again after a git failure (not cached), but keeps a config error', async () => {
+    const load = createCommitConfigLoader(dir);
+    await expect(load('later')).rejects.not.toBeInstanceOf(ConfigError);
+    await expect(load(bad)).rejects.toBeInstanceOf(ConfigError);
+    git('branch', 'later', one);
+    expect(commandOf(await load('later'))).toEqual(['node', '--test']);
+    // The invalid commit is not read again: every call gets the one cached error.
+    const [a, b] = await Promise.all([load(bad).catch((e: unknown) => e), load(bad).catch((e: unknown) => e)]);
+    expect(a).toBe(b);
+  });
 });
