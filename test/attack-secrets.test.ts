@@ -13,12 +13,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
-import { startApi } from '@greenloop/api';
 import { createLogger } from '@greenloop/core';
-import { startWorker } from '@greenloop/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLANTED_SECRETS } from '../packages/core/src/planted-secrets.ts';
-import { demoHarness, type Harness, withDemoSettings } from './demo-harness.ts';
+import { demoHarness, type Harness, type Stack, startStack, withDemoSettings } from './demo-harness.ts';
 
 const rand = () => randomBytes(12).toString('hex');
 
@@ -61,8 +59,7 @@ function walk(dir: string): string[] {
 
 describe('attack: planted secrets never leave greenloop unredacted', () => {
   let h: Harness;
-  let close: (() => Promise<void>) | undefined;
-  let apiUrl = '';
+  let stack: Stack | undefined;
   let slack: Awaited<ReturnType<typeof receiver>>;
   let hook: Awaited<ReturnType<typeof receiver>>;
   const logLines: string[] = [];
@@ -134,17 +131,11 @@ describe('attack: planted secrets never leave greenloop unredacted', () => {
       },
     });
     const log = createLogger('attack-secrets', 'debug', sink);
-    const worker = await startWorker(h.env, log, h.redisUrl, { ...process.env, ...env });
-    const api = await startApi(h.env, log, h.redisUrl);
-    apiUrl = api.url;
-    close = async () => {
-      await api.close();
-      await worker.close();
-    };
+    stack = await startStack(h, { ...process.env, ...env }, log);
   });
 
   afterAll(async () => {
-    await close?.();
+    await stack?.close();
     await h?.cleanup();
     slack?.server.closeAllConnections();
     hook?.server.closeAllConnections();
@@ -153,7 +144,7 @@ describe('attack: planted secrets never leave greenloop unredacted', () => {
   }, 90_000);
 
   it('0 secrets in reports, dossiers, prompts, fix results, events, API views, artifacts, logs, Slack and webhooks', { timeout: 300_000 }, async () => {
-    const admin = { authorization: `Bearer ${h.token}` };
+    const { apiUrl, auth: admin } = stack!;
     const created = await fetch(`${apiUrl}/v1/tokens`, {
       method: 'POST',
       headers: { ...admin, 'content-type': 'application/json' },
@@ -161,13 +152,7 @@ describe('attack: planted secrets never leave greenloop unredacted', () => {
     });
     expect(created.status).toBe(201);
     const viewer = { authorization: `Bearer ${((await created.json()) as { token: string }).token}` };
-    const res = await fetch(`${apiUrl}/v1/loops`, {
-      method: 'POST',
-      headers: { ...admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ environment: 'demo' }),
-    });
-    expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
+    const id = await stack!.startLoop('demo');
     const loop = await h.waitForEnd(id, 280_000);
 
     const rows: { where: string; items: number; found: string[] }[] = [];

@@ -4,18 +4,14 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startApi } from '@greenloop/api';
-import { createLogger } from '@greenloop/core';
 import { FakeGcs } from '@greenloop/core/fake-gcs';
-import { startWorker } from '@greenloop/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoHarness, type Harness } from './demo-harness.ts';
+import { demoHarness, type Harness, type Stack, startStack } from './demo-harness.ts';
 
 describe('e2e: evidence in Cloud Storage', () => {
   let h: Harness;
   let fake: FakeGcs;
-  let close: (() => Promise<void>) | undefined;
-  let apiUrl = '';
+  let stack: Stack | undefined;
 
   beforeAll(async () => {
     fake = await new FakeGcs('gl-e2e').start();
@@ -24,30 +20,17 @@ describe('e2e: evidence in Cloud Storage', () => {
     const yaml = join(h.repo, 'greenloop.yaml');
     writeFileSync(yaml, readFileSync(yaml, 'utf8').replace('maxCycles: 6', 'maxCycles: 2'));
     execFileSync('git', ['commit', '-qam', 'two cycles'], { cwd: h.repo });
-    const log = createLogger('e2e', 'warn');
-    const worker = await startWorker(h.env, log, h.redisUrl, { ...process.env });
-    const api = await startApi(h.env, log, h.redisUrl);
-    apiUrl = api.url;
-    close = async () => {
-      await api.close();
-      await worker.close();
-    };
+    stack = await startStack(h);
   });
   afterAll(async () => {
-    await close?.();
+    await stack?.close();
     await h?.cleanup();
     await fake?.stop();
   });
 
   it('publishes every stage’s evidence and serves it from the bucket', { timeout: 120_000 }, async () => {
-    const auth = { authorization: `Bearer ${h.token}` };
-    const res = await fetch(`${apiUrl}/v1/loops`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ environment: 'demo' }),
-    });
-    expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
+    const { apiUrl, auth } = stack!;
+    const id = await stack!.startLoop('demo');
     // Meanwhile the worker registry shows the jobs this worker runs.
     let busiest = 0;
     const watching = setInterval(() => {

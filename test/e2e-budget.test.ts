@@ -5,12 +5,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startApi } from '@greenloop/api';
-import { type CycleRecord, createLogger, type LoopRecord } from '@greenloop/core';
-import { startWorker } from '@greenloop/worker';
+import type { CycleRecord, LoopRecord } from '@greenloop/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { demoHarness } from './demo-harness.ts';
+import { demoHarness, startStack } from './demo-harness.ts';
 
 /** The demo's stand-in fixer, wrapped to print a Claude Code result costing $0.60 afterwards, whatever it did. */
 const COSTLY_FIXER = `import { spawnSync } from 'node:child_process';
@@ -50,18 +48,10 @@ describe('e2e: fixer budget', () => {
     execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'add', '-A'], { cwd: h.repo });
     execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'a fixer that reports its cost, and a loop budget'], { cwd: h.repo });
 
-    const log = createLogger('e2e', 'warn');
-    const worker = await startWorker(h.env, log, h.redisUrl, { ...process.env });
-    const api = await startApi(h.env, log, h.redisUrl);
-    const auth = { authorization: `Bearer ${h.token}` };
+    const stack = await startStack(h);
+    const { apiUrl, auth } = stack;
     try {
-      const res = await fetch(`${api.url}/v1/loops`, {
-        method: 'POST',
-        headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ environment: 'demo' }),
-      });
-      expect(res.status).toBe(202);
-      const { id } = (await res.json()) as { id: string };
+      const id = await stack.startLoop('demo');
       const loop = await h.waitForEnd(id, 140_000);
 
       // Stopped before cycle 2's fixes: $0.60 spent, and another $0.60 run would pass $1.00.
@@ -84,28 +74,27 @@ describe('e2e: fixer budget', () => {
       }
 
       // The loop and cycle records through the API.
-      const view = (await (await fetch(`${api.url}/v1/loops/${id}`, { headers: auth })).json()) as LoopRecord & { cycles: CycleRecord[] };
+      const view = (await (await fetch(`${apiUrl}/v1/loops/${id}`, { headers: auth })).json()) as LoopRecord & { cycles: CycleRecord[] };
       expect(view.spend).toEqual({ usd: 0.6, inputTokens: 5000, outputTokens: 400 });
       expect(view.cycles[0]?.spend).toEqual({ usd: 0.6, inputTokens: 5000, outputTokens: 400 });
       expect(view.cycles[1]?.spend).toBeUndefined();
 
       // The last cycle's report lists cycle 1's fixes with their spend, in markdown and JSON.
-      const md = await (await fetch(`${api.url}/v1/loops/${id}/cycles/2/report`, { headers: { ...auth, accept: 'text/markdown' } })).text();
+      const md = await (await fetch(`${apiUrl}/v1/loops/${id}/cycles/2/report`, { headers: { ...auth, accept: 'text/markdown' } })).text();
       expect(md).toContain('| Cluster | Outcome | Why | Spend |');
       expect(md).toContain('Fixer spend in cycle 1: $0.60, 5,000 input + 400 output tokens; the loop so far: $0.60, 5,000 input + 400 output tokens.');
       expect(md).toContain('not started: fixer.budget.perLoop');
-      const json = (await (await fetch(`${api.url}/v1/loops/${id}/cycles/2/report`, { headers: { ...auth, accept: 'application/json' } })).json()) as {
+      const json = (await (await fetch(`${apiUrl}/v1/loops/${id}/cycles/2/report`, { headers: { ...auth, accept: 'application/json' } })).json()) as {
         fixerSpend?: { cycle: number; spend?: unknown; loop?: unknown }[];
       };
       expect(json.fixerSpend).toMatchObject([{ cycle: 1, spend: { usd: 0.6 }, loop: { usd: 0.6 } }]);
 
-      const metrics = (await (await fetch(`${api.url}/metrics`, { headers: auth })).text()).split('\n');
+      const metrics = (await (await fetch(`${apiUrl}/metrics`, { headers: auth })).text()).split('\n');
       expect(metrics).toContain('greenloop_fixer_spend_usd_total{environment="demo"} 0.6');
       expect(metrics).toContain('greenloop_fixer_input_tokens_total{environment="demo"} 5000');
       expect(metrics).toContain('greenloop_fixer_output_tokens_total{environment="demo"} 400');
     } finally {
-      await api.close();
-      await worker.close();
+      await stack.close();
     }
   });
 
@@ -122,18 +111,9 @@ describe('e2e: fixer budget', () => {
       cwd: h.repo,
     });
 
-    const log = createLogger('e2e', 'warn');
-    const worker = await startWorker(h.env, log, h.redisUrl, { ...process.env });
-    const api = await startApi(h.env, log, h.redisUrl);
-    const auth = { authorization: `Bearer ${h.token}` };
+    const stack = await startStack(h);
     try {
-      const res = await fetch(`${api.url}/v1/loops`, {
-        method: 'POST',
-        headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ environment: 'demo' }),
-      });
-      expect(res.status).toBe(202);
-      const { id } = (await res.json()) as { id: string };
+      const id = await stack.startLoop('demo');
       const loop = await h.waitForEnd(id, 140_000);
 
       // Every cluster's fixer ran once ($0.60 each, nothing changed); one more run each would pass $1.00.
@@ -152,8 +132,7 @@ describe('e2e: fixer budget', () => {
       expect(loop.cycle).toBe(2);
       expect(loop.spend).toEqual({ usd: Math.round(0.6 * n * 100) / 100, inputTokens: 1000 * n, outputTokens: 100 * n });
     } finally {
-      await api.close();
-      await worker.close();
+      await stack.close();
     }
   });
 });

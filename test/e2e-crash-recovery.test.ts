@@ -1,39 +1,24 @@
 // End-to-end (long): kill -9 the worker process while a test stage runs; a new worker finishes the loop
 // green with no cycle deployed twice and no record lost.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { closeQueues, createQueues, type LoopEvent, startLoop } from '@greenloop/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../apps/worker/src/process/run-command.ts';
-import { demoHarness } from './demo-harness.ts';
-
-const WORKER_MAIN = fileURLToPath(new URL('../apps/worker/src/main.ts', import.meta.url));
+import { demoHarness, startLoopDirect, waitForEvent, workerProcesses } from './demo-harness.ts';
 
 describe('e2e: worker crash during a test stage', () => {
   const h = demoHarness({ GREENLOOP_LOCK_DURATION: '3s', GREENLOOP_STALLED_INTERVAL: '1s' });
-  const children: ChildProcess[] = [];
-  const startWorkerProcess = () => {
-    const child = spawn(process.execPath, [WORKER_MAIN], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        REDIS_URL: h.redisUrl,
-        GREENLOOP_HOME: h.env.home,
-        GREENLOOP_REPO: h.repo,
-        GREENLOOP_PREFIX: h.env.GREENLOOP_PREFIX,
-        GREENLOOP_LOCK_DURATION: '3s',
-        GREENLOOP_STALLED_INTERVAL: '1s',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    return child;
-  };
+  const workers = workerProcesses({
+    redisUrl: h.redisUrl,
+    home: h.env.home,
+    repo: h.repo,
+    prefix: h.env.GREENLOOP_PREFIX,
+    logLevel: 'warn',
+    extra: { GREENLOOP_LOCK_DURATION: '3s', GREENLOOP_STALLED_INTERVAL: '1s' },
+  });
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    workers.killAll();
     await h.cleanup();
   });
 
@@ -46,34 +31,22 @@ describe('e2e: worker crash during a test stage', () => {
     execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'add', '-A'], { cwd: h.repo });
     execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'slow test'], { cwd: h.repo });
 
-    const first = startWorkerProcess();
-    const queues = createQueues(h.store.redis, h.env.GREENLOOP_PREFIX);
-    const out = await startLoop({ store: h.store, queues }, { environment: 'demo', actor: { kind: 'cli', name: 'crash-test' } });
-    await closeQueues(queues);
-    if (out.kind !== 'created') throw new Error(`loop not created: ${out.kind}`);
-    const id = out.loop.id;
+    const first = workers.start();
+    const id = await startLoopDirect(h.store, h.env.GREENLOOP_PREFIX, 'demo', 'crash-test');
 
     // Wait for cycle 1's test stage to start, then kill -9 the worker.
-    let cursor = '0';
+    const started = await waitForEvent(h.store, id, (e) => e.type === 'stage.started' && e.stage === 'test' && e.cycle === 1, 60_000);
     let killed = false;
-    const deadline = Date.now() + 60_000;
-    while (!killed && Date.now() < deadline) {
-      const events: LoopEvent[] = await h.store.readEvents(id, cursor, { blockMs: 500 });
-      for (const e of events) {
-        cursor = e.id ?? cursor;
-        if (e.type === 'stage.started' && e.stage === 'test' && e.cycle === 1) {
-          await new Promise((r) => setTimeout(r, 500));
-          first.kill('SIGKILL');
-          killed = true;
-          break;
-        }
-      }
+    if (started) {
+      await new Promise((r) => setTimeout(r, 500));
+      first.kill('SIGKILL');
+      killed = true;
     }
     expect(killed).toBe(true);
     await new Promise((r) => first.once('exit', r));
     expect(first.signalCode).toBe('SIGKILL');
 
-    startWorkerProcess();
+    workers.start();
     const loop = await h.waitForEnd(id, 150_000);
     expect(loop.state).toBe('green');
     expect(loop.cycle).toBeGreaterThanOrEqual(3);

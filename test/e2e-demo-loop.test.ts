@@ -3,43 +3,27 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { startApi } from '@greenloop/api';
-import { type CycleRecord, createLogger, type LoopRecord } from '@greenloop/core';
-import { startWorker } from '@greenloop/worker';
+import type { CycleRecord, LoopRecord } from '@greenloop/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../apps/worker/src/process/run-command.ts';
-import { demoHarness, type Harness } from './demo-harness.ts';
+import { demoHarness, type Harness, type Stack, startStack } from './demo-harness.ts';
 
 describe('e2e: demo loop', () => {
   let h: Harness;
-  let close: (() => Promise<void>) | undefined;
-  let apiUrl = '';
+  let stack: Stack | undefined;
 
   beforeAll(async () => {
     h = demoHarness();
-    const log = createLogger('e2e', 'warn');
-    const worker = await startWorker(h.env, log, h.redisUrl, { ...process.env });
-    const api = await startApi(h.env, log, h.redisUrl);
-    apiUrl = api.url;
-    close = async () => {
-      await api.close();
-      await worker.close();
-    };
+    stack = await startStack(h);
   });
   afterAll(async () => {
-    await close?.();
+    await stack?.close();
     await h?.cleanup();
   });
 
   it('goes green after at least 3 cycles, with a report per cycle and the fixes on the loop branch', { timeout: 180_000 }, async () => {
-    const auth = { authorization: `Bearer ${h.token}` };
-    const res = await fetch(`${apiUrl}/v1/loops`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ environment: 'demo' }),
-    });
-    expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
+    const { apiUrl, auth } = stack!;
+    const id = await stack!.startLoop('demo');
 
     const loop = await h.waitForEnd(id, 170_000);
     expect(loop.stop).toMatchObject({ rule: 'green' });

@@ -5,44 +5,27 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { startApi } from '@greenloop/api';
-import { createLogger, type FixResult } from '@greenloop/core';
-import { startWorker } from '@greenloop/worker';
+import type { FixResult } from '@greenloop/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProofRecord } from '../apps/worker/src/fix/prove-on-deploy.ts';
 import { isAlive } from '../apps/worker/src/process/run-command.ts';
-import { demoHarness, type Harness } from './demo-harness.ts';
+import { demoHarness, type Harness, type Stack, startStack } from './demo-harness.ts';
 
 describe('e2e: proveOnDeploy on the local provider', () => {
   let h: Harness;
-  let close: (() => Promise<void>) | undefined;
-  let apiUrl = '';
+  let stack: Stack | undefined;
 
   beforeAll(async () => {
     h = demoHarness();
-    const log = createLogger('e2e', 'warn');
-    const worker = await startWorker(h.env, log, h.redisUrl, { ...process.env });
-    const api = await startApi(h.env, log, h.redisUrl);
-    apiUrl = api.url;
-    close = async () => {
-      await api.close();
-      await worker.close();
-    };
+    stack = await startStack(h);
   });
   afterAll(async () => {
-    await close?.();
+    await stack?.close();
     await h?.cleanup();
   });
 
   it('rejects a wrong first fix on its deployed candidate and integrates the re-done one in the same cycle', { timeout: 240_000 }, async () => {
-    const auth = { authorization: `Bearer ${h.token}` };
-    const res = await fetch(`${apiUrl}/v1/loops`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ environment: 'hurried-prove' }),
-    });
-    expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
+    const id = await stack!.startLoop('hurried-prove');
     const loop = await h.waitForEnd(id, 230_000);
     expect(loop.stop).toMatchObject({ rule: 'green' });
     // The demo's three cycles: the wrong first try cost no cycle (without proving it costs one: bench/prove-bench.ts).

@@ -4,11 +4,11 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { closeQueues, createLogger, createQueues, startLoop } from '@greenloop/core';
+import { createLogger } from '@greenloop/core';
 import { startWorker } from '@greenloop/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeGitHub } from '../apps/worker/src/test-support/fake-github.ts';
-import { commitAll, demoHarness, type Harness } from './demo-harness.ts';
+import { commitAll, demoHarness, type Harness, startLoopDirect } from './demo-harness.ts';
 
 const TOKEN = 'ghp_E2eFakeToken0123456789abcdefABCDEF012';
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
@@ -49,11 +49,7 @@ describe('e2e: demo loop → pull request', () => {
   });
 
   it('goes green and opens one ready pull request with each cycle, each fix and its commit', { timeout: 180_000 }, async () => {
-    const queues = createQueues(h.store.redis, h.env.GREENLOOP_PREFIX);
-    const started = await startLoop({ store: h.store, queues }, { environment: 'demo', actor: { kind: 'cli', name: 'e2e' } });
-    await closeQueues(queues);
-    if (started.kind !== 'created') throw new Error(`loop not created: ${started.kind}`);
-    const loop = await h.waitForEnd(started.loop.id, 170_000);
+    const loop = await h.waitForEnd(await startLoopDirect(h.store, h.env.GREENLOOP_PREFIX, 'demo', 'e2e'), 170_000);
     expect(loop.state).toBe('green');
 
     const deadline = Date.now() + 30_000;

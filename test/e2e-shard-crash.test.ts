@@ -1,17 +1,13 @@
 // End-to-end: kill -9 the worker while the shards of a sharded suite run; a new worker takes over the test
 // stage (same plan) and the shard jobs (their earlier attempts ended), and the merged run is complete.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { closeQueues, createQueues, type LoopEvent, LoopStore, startLoop, TERMINAL_STATES } from '@greenloop/core';
+import { LoopStore } from '@greenloop/core';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isolatedEnv } from './demo-harness.ts';
+import { isolatedEnv, startLoopDirect, waitForEnd, waitForEvent, workerProcesses } from './demo-harness.ts';
 import { createShardSuiteRepo, SHARD_FILES_COMMAND } from './fixtures/shard-suite.ts';
-
-const WORKER_MAIN = fileURLToPath(new URL('../apps/worker/src/main.ts', import.meta.url));
 
 describe('e2e: worker crash while shards run', () => {
   const dir = mkdtempSync(join(tmpdir(), 'greenloop-shard-crash-'));
@@ -27,69 +23,39 @@ describe('e2e: worker crash while shards run', () => {
   const { env, redisUrl, prefix } = isolatedEnv(dir, repo, { GREENLOOP_LOCK_DURATION: '3s', GREENLOOP_STALLED_INTERVAL: '1s' });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const store = new LoopStore(redis, prefix);
-  const children: ChildProcess[] = [];
-  const startWorkerProcess = () => {
-    const child = spawn(process.execPath, [WORKER_MAIN], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        REDIS_URL: redisUrl,
-        GREENLOOP_HOME: env.home,
-        GREENLOOP_REPO: repo,
-        GREENLOOP_PREFIX: prefix,
-        GREENLOOP_LOCK_DURATION: '3s',
-        GREENLOOP_STALLED_INTERVAL: '1s',
-        LOG_LEVEL: 'error',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    return child;
-  };
+  const workers = workerProcesses({
+    redisUrl,
+    home: env.home,
+    repo,
+    prefix,
+    logLevel: 'error',
+    extra: { GREENLOOP_LOCK_DURATION: '3s', GREENLOOP_STALLED_INTERVAL: '1s' },
+  });
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    workers.killAll();
     await store.clearAll();
     redis.disconnect();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('reruns the shards a dead worker held and merges a complete run', { timeout: 120_000 }, async () => {
-    const first = startWorkerProcess();
-    const queues = createQueues(redis, prefix);
-    const out = await startLoop({ store, queues }, { environment: 'crash', actor: { kind: 'cli', name: 'shard-crash' } });
-    await closeQueues(queues);
-    if (out.kind !== 'created') throw new Error(`loop not created: ${out.kind}`);
-    const id = out.loop.id;
+    const first = workers.start();
+    const id = await startLoopDirect(store, prefix, 'crash', 'shard-crash');
 
-    let cursor = '0';
+    const running = await waitForEvent(store, id, (e) => /^shard 2\/2: running /.test(e.message), 60_000);
     let killed = false;
-    const deadline = Date.now() + 60_000;
-    while (!killed && Date.now() < deadline) {
-      const events: LoopEvent[] = await store.readEvents(id, cursor, { blockMs: 500 });
-      for (const e of events) {
-        cursor = e.id ?? cursor;
-        if (/^shard 2\/2: running /.test(e.message)) {
-          await new Promise((r) => setTimeout(r, 800));
-          first.kill('SIGKILL');
-          killed = true;
-          break;
-        }
-      }
+    if (running) {
+      await new Promise((r) => setTimeout(r, 800));
+      first.kill('SIGKILL');
+      killed = true;
     }
     expect(killed).toBe(true);
     await new Promise((r) => first.once('exit', r));
     // Nothing recorded yet: the dead worker's shards were mid-run.
     expect(await redis.hlen(`${prefix}:loop:${id}:shards`)).toBe(1);
 
-    startWorkerProcess();
-    const end = Date.now() + 90_000;
-    for (;;) {
-      const loop = await store.getLoop(id);
-      if (loop && TERMINAL_STATES.includes(loop.state) && (await store.activeLoop('crash')) !== id) break;
-      if (Date.now() > end) throw new Error(`loop did not end: ${JSON.stringify(loop)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    const loop = await store.getLoop(id);
+    workers.start();
+    const loop = await waitForEnd(store, id, 90_000);
     expect(loop?.state, JSON.stringify(loop?.stop)).toBe('green');
     const t = (await store.getStage(id, 1, 'test'))?.result;
     expect(t?.shards?.map((s) => s.status)).toEqual(['finished', 'finished']);
