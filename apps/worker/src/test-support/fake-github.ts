@@ -1,6 +1,6 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { promisify } from 'node:util';
+import { closeServer, gitIn, hasBranch, type InjectedFailure, InjectedFailures, listenOnLoopback, readBody, sendJson } from './fake-forge.ts';
 
 /**
  * A local fake of the GitHub REST endpoints greenloop's Octokit client calls, backed by a real bare git
@@ -10,8 +10,6 @@ import { promisify } from 'node:util';
  * Whether a head branch exists and has commits the base lacks is asked of the bare repository, as
  * GitHub would. Tests inject failures and read `requests` to see what the client sent. Test-only.
  */
-
-const execFileAsync = promisify(execFile);
 
 export interface FakeGitHubRequest {
   method: string;
@@ -38,14 +36,9 @@ export interface FakeComment {
 }
 
 /** An answer the fake gives instead of handling a matching call. */
-export interface FakeGitHubFailure {
+export interface FakeGitHubFailure extends InjectedFailure {
   /** e.g. "POST /pulls" — method and the path after /repos/{o}/{r}; unset: any API call. */
   route?: string;
-  status: number;
-  headers?: Record<string, string>;
-  body?: unknown;
-  /** How many matching calls in a row fail (default 1). */
-  times?: number;
   /** Runs when the failure is served (e.g. a concurrent change GitHub saw first). */
   onServe?: () => void;
 }
@@ -58,7 +51,7 @@ export class FakeGitHub {
   draftsSupported = true;
   /** Authorization headers the git endpoint saw on pushes. */
   readonly gitAuthorizations: string[] = [];
-  private readonly failures: FakeGitHubFailure[] = [];
+  private readonly failures = new InjectedFailures<FakeGitHubFailure>();
   private readonly server: Server;
   private nextId = 1000;
   port = 0;
@@ -82,9 +75,7 @@ export class FakeGitHub {
   static async start(opts: { repository: string; token: string; gitDir: string; defaultBranch?: string }): Promise<FakeGitHub> {
     const [owner = '', repo = ''] = opts.repository.split('/');
     const fake = new FakeGitHub(owner, repo, opts.token, opts.gitDir, opts.defaultBranch ?? 'main');
-    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
-    const addr = fake.server.address();
-    fake.port = typeof addr === 'object' && addr ? addr.port : 0;
+    fake.port = await listenOnLoopback(fake.server);
     return fake;
   }
 
@@ -99,12 +90,11 @@ export class FakeGitHub {
   }
 
   fail(f: FakeGitHubFailure): void {
-    this.failures.push({ times: 1, ...f });
+    this.failures.add(f);
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -121,10 +111,8 @@ export class FakeGitHub {
       const prefix = `/api/v3/repos/${this.owner}/${this.repo}`;
       if (!url.pathname.startsWith(prefix)) return send(res, 404, { message: 'Not Found' });
       const route = `${req.method} ${url.pathname.slice(prefix.length) || '/'}`;
-      const failure = this.failures.find((f) => !f.route || routeMatches(f.route, route));
+      const failure = this.failures.take(route, routeMatches);
       if (failure) {
-        failure.times = (failure.times ?? 1) - 1;
-        if (failure.times <= 0) this.failures.splice(this.failures.indexOf(failure), 1);
         failure.onServe?.();
         return send(res, failure.status, failure.body ?? { message: `injected ${failure.status}` }, failure.headers);
       }
@@ -150,13 +138,13 @@ export class FakeGitHub {
     if (route === 'POST /pulls') {
       const head = String(b.head ?? '');
       const base = String(b.base ?? '');
-      if (!(await this.hasBranch(head))) return send(res, 422, validation({ resource: 'PullRequest', field: 'head', code: 'invalid' }));
-      if (!(await this.hasBranch(base))) return send(res, 422, validation({ resource: 'PullRequest', field: 'base', code: 'invalid' }));
+      if (!(await hasBranch(this.gitDir, head))) return send(res, 422, validation({ resource: 'PullRequest', field: 'head', code: 'invalid' }));
+      if (!(await hasBranch(this.gitDir, base))) return send(res, 422, validation({ resource: 'PullRequest', field: 'base', code: 'invalid' }));
       if (b.draft === true && !this.draftsSupported)
         return send(res, 422, validation({ resource: 'PullRequest', code: 'custom', message: 'Draft pull requests are not supported in this repository.' }));
       if (this.pulls.some((p) => p.state === 'open' && p.head === head))
         return send(res, 422, validation({ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${this.owner}:${head}.` }));
-      if ((await this.git_(['rev-list', '--count', `refs/heads/${base}..refs/heads/${head}`])).trim() === '0')
+      if ((await gitIn(this.gitDir, ['rev-list', '--count', `refs/heads/${base}..refs/heads/${head}`])).trim() === '0')
         return send(res, 422, validation({ resource: 'PullRequest', code: 'custom', message: `No commits between ${base} and ${head}` }));
       const pull: FakePull = {
         number: this.pulls.length + 1,
@@ -258,18 +246,6 @@ export class FakeGitHub {
     res.writeHead(status, headers).end(out.subarray(split + 4));
   }
 
-  private async hasBranch(name: string): Promise<boolean> {
-    if (!name || name.startsWith('-')) return false;
-    return await this.git_(['rev-parse', '--verify', '--quiet', `refs/heads/${name}`]).then(
-      () => true,
-      () => false,
-    );
-  }
-
-  private async git_(args: string[]): Promise<string> {
-    return (await execFileAsync('git', ['-C', this.gitDir, ...args])).stdout;
-  }
-
   private apiBase(): string {
     return `${this.apiUrl}/repos/${this.owner}/${this.repo}`;
   }
@@ -301,12 +277,5 @@ function validation(error: Record<string, string>) {
   return { message: 'Validation Failed', errors: [error], documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request' };
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
+const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
+  sendJson(res, status, body, headers, 'application/json; charset=utf-8');

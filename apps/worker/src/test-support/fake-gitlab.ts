@@ -1,6 +1,5 @@
-import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { promisify } from 'node:util';
+import { closeServer, hasBranch, type InjectedFailure, InjectedFailures, listenOnLoopback, readBody, sendJson } from './fake-forge.ts';
 
 /**
  * A local fake of the GitLab REST (v4) endpoints gitbeaker calls for merge requests, backed by a real
@@ -8,8 +7,6 @@ import { promisify } from 'node:util';
  * `PUT /projects/:id/merge_requests/:iid`, `GET|POST /projects/:id/merge_requests/:iid/notes`,
  * `PUT …/notes/:note_id`. Tests inject failures and read `requests`. Test-only.
  */
-
-const execFileAsync = promisify(execFile);
 
 export interface FakeMergeRequest {
   iid: number;
@@ -26,13 +23,9 @@ export interface FakeNote {
   body: string;
 }
 
-export interface FakeGitLabFailure {
+export interface FakeGitLabFailure extends InjectedFailure {
   /** e.g. "GET /merge_requests" — method and the path after /api/v4/projects/:id; unset: any call. */
   route?: string;
-  status: number;
-  headers?: Record<string, string>;
-  body?: unknown;
-  times?: number;
 }
 
 export class FakeGitLab {
@@ -42,7 +35,7 @@ export class FakeGitLab {
   readonly project: string;
   readonly gitDir: string;
   private readonly token: string;
-  private readonly failures: FakeGitLabFailure[] = [];
+  private readonly failures = new InjectedFailures<FakeGitLabFailure>();
   private readonly server: Server;
   private nextNote = 500;
   port = 0;
@@ -56,9 +49,7 @@ export class FakeGitLab {
 
   static async start(opts: { project: string; token: string; gitDir: string }): Promise<FakeGitLab> {
     const fake = new FakeGitLab(opts.project, opts.token, opts.gitDir);
-    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
-    const addr = fake.server.address();
-    fake.port = typeof addr === 'object' && addr ? addr.port : 0;
+    fake.port = await listenOnLoopback(fake.server);
     return fake;
   }
 
@@ -68,20 +59,17 @@ export class FakeGitLab {
   }
 
   fail(f: FakeGitLabFailure): void {
-    this.failures.push({ times: 1, ...f });
+    this.failures.add(f);
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://fake');
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      const raw = Buffer.concat(chunks).toString('utf8');
+      const raw = (await readBody(req)).toString('utf8');
       const body: unknown = raw ? parseBody(raw, String(req.headers['content-type'] ?? '')) : undefined;
       const token = req.headers['private-token'] as string | undefined;
       this.requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams, body, token });
@@ -89,10 +77,8 @@ export class FakeGitLab {
       const prefix = `/api/v4/projects/${encodeURIComponent(this.project)}`;
       if (!url.pathname.startsWith(prefix)) return send(res, 404, { message: '404 Project Not Found' });
       const route = `${req.method} ${url.pathname.slice(prefix.length) || '/'}`;
-      const failure = this.failures.find((f) => !f.route || f.route === route.replace(/\/\d+/g, '/:n'));
+      const failure = this.failures.take(route, (pattern, r) => pattern === r.replace(/\/\d+/g, '/:n'));
       if (failure) {
-        failure.times = (failure.times ?? 1) - 1;
-        if (failure.times <= 0) this.failures.splice(this.failures.indexOf(failure), 1);
         return send(res, failure.status, failure.body ?? { message: `injected ${failure.status}` }, failure.headers);
       }
       await this.api(route, url, (body ?? {}) as Record<string, unknown>, res);
@@ -115,7 +101,7 @@ export class FakeGitLab {
     if (route === 'POST /merge_requests') {
       const source = String(b.source_branch ?? '');
       const target = String(b.target_branch ?? '');
-      if (!(await this.hasBranch(source))) return send(res, 422, { message: ['Source branch does not exist'] });
+      if (!(await hasBranch(this.gitDir, source))) return send(res, 422, { message: ['Source branch does not exist'] });
       const open = this.mergeRequests.find((m) => m.state === 'opened' && m.source === source);
       if (open) return send(res, 409, { message: [`Another open merge request already exists for this source branch: !${open.iid}`] });
       const mr: FakeMergeRequest = {
@@ -161,14 +147,6 @@ export class FakeGitLab {
     send(res, 404, { message: `404 ${route}` });
   }
 
-  private async hasBranch(name: string): Promise<boolean> {
-    if (!name || name.startsWith('-')) return false;
-    return await execFileAsync('git', ['-C', this.gitDir, 'rev-parse', '--verify', '--quiet', `refs/heads/${name}`]).then(
-      () => true,
-      () => false,
-    );
-  }
-
   private mrJson(m: FakeMergeRequest) {
     return {
       iid: m.iid,
@@ -188,6 +166,4 @@ function parseBody(raw: string, type: string): unknown {
   return Object.fromEntries(new URLSearchParams(raw));
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-}
+const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => sendJson(res, status, body, headers);
