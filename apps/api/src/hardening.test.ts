@@ -4,19 +4,12 @@
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { setupTestApi, type TestApi } from './testing.ts';
+import { runningLoop, setupTestApi, type TestApi } from './testing.ts';
 
 const LOOP = 'hard-1';
 
 async function seed(t: TestApi): Promise<void> {
-  await t.store.createLoop({
-    id: LOOP,
-    environment: 'staging',
-    state: 'running',
-    createdAt: new Date().toISOString(),
-    startedBy: { kind: 'api', name: 'x' },
-    cycle: 1,
-  });
+  await t.store.createLoop(runningLoop(LOOP));
 }
 
 /** Opens an event stream and resolves with its response once headers arrive (the body keeps flowing). */

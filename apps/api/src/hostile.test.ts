@@ -1,20 +1,13 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BODY_LIMIT } from './app.ts';
-import { setupTestApi, type TestApi } from './testing.ts';
+import { runningLoop, setupTestApi, type TestApi } from './testing.ts';
 
 let t: TestApi;
 
 beforeAll(async () => {
   t = await setupTestApi();
-  await t.store.createLoop({
-    id: 'hostile-1',
-    environment: 'staging',
-    state: 'green',
-    createdAt: new Date().toISOString(),
-    startedBy: { kind: 'api', name: 'x' },
-    cycle: 1,
-  });
+  await t.store.createLoop(runningLoop('hostile-1', { state: 'green' }));
 });
 
 afterAll(async () => {

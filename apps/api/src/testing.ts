@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Env, Queues, Role } from '@greenloop/core';
+import type { Env, LoopRecord, Queues, Role } from '@greenloop/core';
 import {
   closeQueues,
   createConfigLoader,
@@ -36,6 +36,11 @@ environments:
         deploy: { provider: local, command: ["node", "server.js"] }
     tests: { command: ["npm", "test"] }
 `;
+
+/** A loop's record for seeding the API's store: running in `staging`, at cycle 1, started through the API now. */
+export function runningLoop(id: string, over: Partial<LoopRecord> = {}): LoopRecord {
+  return { id, environment: 'staging', state: 'running', createdAt: new Date().toISOString(), startedBy: { kind: 'api', name: 'x' }, cycle: 1, ...over };
+}
 
 export interface TestApi {
   app: FastifyInstance;

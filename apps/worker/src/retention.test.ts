@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoopRecord } from '@greenloop/core';
+import { finishedLoop } from '@greenloop/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { demoHarness } from '../../../test/demo-harness.ts';
 import { loopPaths } from './paths.ts';
@@ -22,18 +23,8 @@ describe('retention (real Redis, git, files)', () => {
       .filter((b) => b.startsWith('greenloop'));
 
   async function seed(id: string, over: Partial<LoopRecord>, opts: { pushed?: boolean } = {}): Promise<void> {
-    const created = over.createdAt ?? new Date(Date.now() - 40 * DAY).toISOString();
-    const loop: LoopRecord = {
-      id,
-      environment: 'demo',
-      state: 'green',
-      createdAt: created,
-      finishedAt: created,
-      startedBy: { kind: 'cli', name: 't' },
-      cycle: 1,
-      teardown: 'done',
-      ...over,
-    };
+    const loop = finishedLoop(id, 40, over);
+    const created = loop.createdAt;
     await h.store.createLoop(loop);
     await h.store.saveCycle({ loopId: id, n: 1, commit: 'c0ffee', startedAt: created, failingTests: ['a › b'], stages: {} });
     await h.store.saveStage(id, 1, {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { LoopRecord } from './domain.ts';
 import type { AnalyzeStageResult } from './stage-results.ts';
 import { LoopStore } from './store.ts';
 
@@ -22,6 +23,25 @@ export function testRedis(): { redis: Redis; url: string; prefix: string; store:
       await store.clearAll();
       redis.disconnect();
     },
+  };
+}
+
+/**
+ * A finished loop's record for seeding a store: green, torn down, started from the CLI, at cycle 1, created
+ * (and finished) `daysAgo` days ago unless `over` says otherwise — what retention looks at.
+ */
+export function finishedLoop(id: string, daysAgo: number, over: Partial<LoopRecord> = {}): LoopRecord {
+  const created = over.createdAt ?? new Date(Date.now() - daysAgo * 86_400_000).toISOString();
+  return {
+    id,
+    environment: 'demo',
+    state: 'green',
+    createdAt: created,
+    finishedAt: created,
+    startedBy: { kind: 'cli', name: 't' },
+    cycle: 1,
+    teardown: 'done',
+    ...over,
   };
 }
 

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { FakeGcs } from '@greenloop/core/fake-gcs';
 import { GcsArtifactStore } from '@greenloop/core/gcs';
+import { finishedLoop } from '@greenloop/core/testing';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoHarness } from '../../../../test/demo-harness.ts';
@@ -49,17 +50,7 @@ describe('publishing a loop’s evidence to the artifact store', () => {
 
   it('retention deletes the loop’s objects with its records (a dry run only counts them)', async () => {
     const id = 'loop-pub-old';
-    const created = new Date(Date.now() - 40 * 86_400_000).toISOString();
-    await h.store.createLoop({
-      id,
-      environment: 'demo',
-      state: 'green',
-      createdAt: created,
-      finishedAt: created,
-      startedBy: { kind: 'cli', name: 't' },
-      cycle: 1,
-      teardown: 'done',
-    });
+    await h.store.createLoop(finishedLoop(id, 40));
     const paths = loopPaths(h.env.home, id);
     mkdirSync(paths.cycleDir(1), { recursive: true });
     writeFileSync(`${paths.cycleDir(1)}/a.log`, 'aaaa');

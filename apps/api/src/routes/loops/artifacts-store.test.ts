@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { FakeGcs } from '@greenloop/core/fake-gcs';
 import { GcsArtifactStore } from '@greenloop/core/gcs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { setupTestApi, type TestApi } from '../../testing.ts';
+import { runningLoop, setupTestApi, type TestApi } from '../../testing.ts';
 
 // The API reading evidence from Cloud Storage (the real client against a fake JSON API): the files are
 // published from a directory the API never sees, as a worker on another machine would.
@@ -30,14 +30,7 @@ describe('artifacts and reports served from a Cloud Storage artifact store', () 
     const reportJson = { cycle: 1, evidenceFiles: { stdout: join(dir, 'cycle-1', 'leaky.log'), stderr: '/etc/passwd', junit: ['junit/results.xml'] } };
     writeFileSync(join(dir, 'cycle-1', 'report.json'), JSON.stringify(reportJson));
     await store.syncLoop(L, dir);
-    await t.store.createLoop({
-      id: L,
-      environment: 'staging',
-      state: 'running',
-      createdAt: new Date().toISOString(),
-      startedBy: { kind: 'api', name: 'x' },
-      cycle: 1,
-    });
+    await t.store.createLoop(runningLoop(L));
     await t.store.saveCycle({
       loopId: L,
       n: 1,

@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { setupTestApi, type TestApi } from '../../testing.ts';
+import { runningLoop, setupTestApi, type TestApi } from '../../testing.ts';
 
 let t: TestApi;
 let base: URL;
@@ -10,14 +10,7 @@ const L = 'loop-art-1';
 
 beforeAll(async () => {
   t = await setupTestApi();
-  await t.store.createLoop({
-    id: L,
-    environment: 'staging',
-    state: 'running',
-    createdAt: new Date().toISOString(),
-    startedBy: { kind: 'api', name: 'x' },
-    cycle: 1,
-  });
+  await t.store.createLoop(runningLoop(L));
   const dir = join(t.home, 'artifacts', L);
   mkdirSync(join(dir, 'cycle-1', 'junit'), { recursive: true });
   writeFileSync(join(dir, 'cycle-1', 'junit', 'results.xml'), '<testsuites/>');

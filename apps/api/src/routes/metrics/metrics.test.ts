@@ -1,6 +1,6 @@
 import { addJob, LoopStore, recordFixerSpend, recordFixOutcome, recordStageDuration } from '@greenloop/core';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { setupTestApi, type TestApi } from '../../testing.ts';
+import { runningLoop, setupTestApi, type TestApi } from '../../testing.ts';
 
 let t: TestApi;
 
@@ -13,22 +13,8 @@ afterEach(async () => {
 });
 
 test('/metrics shows loops by state, queue depths, stage duration histograms and fixer outcomes', async () => {
-  await t.store.createLoop({
-    id: 'metrics-1',
-    environment: 'staging',
-    state: 'running',
-    createdAt: new Date().toISOString(),
-    startedBy: { kind: 'api', name: 'x' },
-    cycle: 1,
-  });
-  await t.store.createLoop({
-    id: 'metrics-2',
-    environment: 'production',
-    state: 'green',
-    createdAt: new Date().toISOString(),
-    startedBy: { kind: 'api', name: 'x' },
-    cycle: 1,
-  });
+  await t.store.createLoop(runningLoop('metrics-1'));
+  await t.store.createLoop(runningLoop('metrics-2', { environment: 'production', state: 'green' }));
   await addJob(t.queues, 'stage.deploy', { loopId: 'metrics-1', cycle: 1 });
   await recordStageDuration(t.store.redis, t.store.prefix, 'deploy', 700);
   await recordStageDuration(t.store.redis, t.store.prefix, 'deploy', 12_000);
