@@ -6,7 +6,8 @@
  * back, and prints throughput and this process's peak RSS above its baseline: the figure that shows
  * uploads and downloads hold bounded memory, whatever the file size. The fake JSON API (which keeps the
  * objects in memory) runs in a child process so its memory is not counted. Loopback only: the figures
- * measure greenloop's and the client's overhead, not a network.
+ * measure greenloop's and the client's overhead, not a network. `npm run bench -- artifacts` runs it with
+ * 64 MiB (seconds, not minutes; the RSS figure is the point and does not grow with the size).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,14 +20,10 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { FakeGcs } from '../packages/core/src/artifact-store/fake-gcs.ts';
 import { GcsArtifactStore } from '../packages/core/src/artifact-store/gcs.ts';
+import { figure } from './figure.ts';
 
-if (process.argv[2] === '--fake') {
-  const fake = await new FakeGcs('bench').start();
-  process.stdout.write(`${fake.port}\n`);
-  process.stdin.resume();
-  process.stdin.on('end', () => void fake.stop().then(() => process.exit(0)));
-} else {
-  const mib = Number(process.argv[2] ?? 256);
+/** Publishes and reads back `mib` MiB plus 200 small files; prints throughput and peak RSS. */
+export async function main(mib = 64): Promise<void> {
   const child: ChildProcess = spawn(process.execPath, [fileURLToPath(import.meta.url), '--fake'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) =>
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (l) => resolve(Number(l))),
@@ -71,8 +68,20 @@ if (process.argv[2] === '--fake') {
     console.log(
       `  download ${mb(read)} MiB streamed in ${(downMs / 1000).toFixed(2)} s = ${(read / 1024 / 1024 / (downMs / 1000)).toFixed(1)} MiB/s; peak RSS +${mb(peak - base)} MiB`,
     );
+    figure('artifacts.upload', r.bytes / 1024 / 1024 / (upMs / 1000), 'MiB/s');
+    figure('artifacts.upload.rss', (upPeak - base) / 1024 / 1024, 'MiB');
+    figure('artifacts.download', read / 1024 / 1024 / (downMs / 1000), 'MiB/s');
+    figure('artifacts.download.rss', (peak - base) / 1024 / 1024, 'MiB');
   } finally {
     child.stdin?.end();
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+if (import.meta.main && process.argv[2] === '--fake') {
+  // The child: the fake JSON API, until the parent closes its stdin.
+  const fake = await new FakeGcs('bench').start();
+  process.stdout.write(`${fake.port}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => void fake.stop().then(() => process.exit(0)));
+} else if (import.meta.main) await main(Number(process.argv[2] ?? 256));

@@ -15,6 +15,7 @@ import { createLogger, LoopStore, Redis, resolveRedis } from '@greenloop/core';
 import { clusterHistories } from '../apps/api/src/routes/insights/clusters.ts';
 import { flakyTests } from '../apps/api/src/routes/insights/flaky.ts';
 import { readHistory } from '../apps/api/src/routes/insights/history.ts';
+import { figure } from './figure.ts';
 
 const LOOPS = 200;
 const CYCLES = 3;
@@ -94,6 +95,9 @@ export async function main(): Promise<void> {
       console.log(
         `${loops} loops × ${CYCLES} cycles: read ${read.toFixed(1)} ms, clusters ${clusters.toFixed(2)} ms (${clusterHistories(history).length}), flaky ${flaky.toFixed(2)} ms (${flakyTests(history).length})`,
       );
+      figure(`insights.${loops}.read`, read, 'ms');
+      figure(`insights.${loops}.clusters`, clusters, 'ms');
+      figure(`insights.${loops}.flaky`, flaky, 'ms');
     }
   } finally {
     await store.clearAll();

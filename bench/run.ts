@@ -26,6 +26,10 @@ const SECTIONS: Section[] = [
   { name: 'proxy', title: 'recording proxy cost', file: 'proxy-bench.ts' },
   { name: 'shards', title: 'sharded test stage', file: 'shard-bench.ts' },
   { name: 'prove', title: 'cycles to green with proveOnDeploy', file: 'prove-bench.ts' },
+  { name: 'insights', title: 'insights: cluster and flaky histories over 30 and 200 loops', file: 'insights-bench.ts' },
+  { name: 'slack', title: 'Slack per loop: thread mode vs incoming webhook', file: 'slack-thread-bench.ts' },
+  { name: 'spend', title: 'fixer usage parsing and budget checks', file: 'spend-bench.ts' },
+  { name: 'artifacts', title: 'artifact store: 64 MiB to Cloud Storage and back (fake JSON API on loopback)', file: 'artifact-store-bench.ts' },
 ];
 
 function parseArgs(argv: string[]): { only: string[]; json?: string } {
