@@ -7,19 +7,8 @@ import { ANALYZED } from '@greenloop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoHarness } from '../../../test/demo-harness.ts';
 import { isAlive } from './process/run-command.ts';
+import { until } from './test-support/until.ts';
 import { type RunningWorker, startWorker } from './worker.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('ending a loop (real worker)', () => {
   const h = demoHarness();

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -6,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { type ClusterSummary, FixerSchema, type Logger } from '@greenloop/core';
 import { pino } from 'pino';
 import { git } from '../git/repo.ts';
+import { gitHttpBackend } from '../test-support/git-http-backend.ts';
 import type { FixRequest } from './run-fix.ts';
 
 /**
@@ -158,46 +158,13 @@ export interface GitHttpServer {
 export async function gitHttpServer(root: string, token: string): Promise<GitHttpServer> {
   const requests: GitHttpServer['requests'] = [];
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     requests.push({ url: req.url ?? '', authorization: req.headers.authorization });
     if (req.headers.authorization !== `Bearer ${token}`) {
       res.writeHead(401, { 'WWW-Authenticate': 'Bearer' }).end('unauthorized');
       return;
     }
-    const cgi = spawn('git', ['http-backend'], {
-      env: {
-        PATH: process.env.PATH,
-        GIT_PROJECT_ROOT: root,
-        GIT_HTTP_EXPORT_ALL: '1',
-        REMOTE_USER: 'greenloop',
-        REMOTE_ADDR: '127.0.0.1',
-        REQUEST_METHOD: req.method ?? 'GET',
-        PATH_INFO: decodeURIComponent(url.pathname),
-        QUERY_STRING: url.search.slice(1),
-        CONTENT_TYPE: req.headers['content-type'] ?? '',
-        ...(req.headers['content-length'] ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),
-        HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
-        GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
-      },
-    });
-    req.pipe(cgi.stdin);
-    const chunks: Buffer[] = [];
-    cgi.stdout.on('data', (c: Buffer) => chunks.push(c));
-    cgi.on('close', () => {
-      const out = Buffer.concat(chunks);
-      const split = out.indexOf('\r\n\r\n');
-      const head = out.subarray(0, split).toString('latin1');
-      const headers: Record<string, string> = {};
-      let status = 200;
-      for (const line of head.split('\r\n')) {
-        const i = line.indexOf(':');
-        const name = line.slice(0, i).trim();
-        const value = line.slice(i + 1).trim();
-        if (name.toLowerCase() === 'status') status = Number.parseInt(value, 10);
-        else if (name) headers[name] = value;
-      }
-      res.writeHead(status, headers).end(out.subarray(split + 4));
-    });
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
+    gitHttpBackend(req, res, root, path).catch((err: Error) => res.writeHead(500).end(`git http-backend: ${err.message}`));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const address = server.address();

@@ -2,12 +2,13 @@
 // fake of GitLab's v4 endpoints (branches looked up in a real bare repository): draft as a "Draft: "
 // title, a retried job updates, a later loop comments once, refusals are one event.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, type LoopRecord } from '@greenloop/core';
 import { ANALYZED, testRedis } from '@greenloop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initForgeRepos } from '../test-support/fake-forge.ts';
 import { FakeGitLab } from '../test-support/fake-gitlab.ts';
 import { gitlabHost } from './gitlab.ts';
 import { type PublishDeps, publishPullRequest } from './publish-pull-request.ts';
@@ -25,13 +26,7 @@ describe('publishing a merge request (gitbeaker → fake GitLab)', () => {
   const sleeps: number[] = [];
 
   beforeAll(async () => {
-    git(dir, 'init', '-q', '--bare', '-b', 'main', bare);
-    git(dir, 'init', '-q', '-b', 'main', repo);
-    writeFileSync(join(repo, 'a.txt'), 'a\n');
-    git(repo, 'add', '.');
-    git(repo, 'commit', '-qm', 'base');
-    git(repo, 'push', '-q', bare, 'main');
-    base = git(repo, 'rev-parse', 'HEAD');
+    base = initForgeRepos(repo, bare, { 'a.txt': 'a\n' });
     fake = await FakeGitLab.start({ project: 'acme/platform/shop', token: TOKEN, gitDir: bare });
   });
   afterAll(async () => {

@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { createLogger, type LoopRecord, type LoopStore } from '@greenloop/core';
 import { ANALYZED, testRedis } from '@greenloop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initForgeRepos } from '../test-support/fake-forge.ts';
 import { FakeGitHub } from '../test-support/fake-github.ts';
 import { githubHost } from './github.ts';
 import { type PublishDeps, publishPullRequest } from './publish-pull-request.ts';
@@ -38,13 +39,7 @@ describe('publishing a pull request (Octokit → fake GitHub)', () => {
   const sleeps: number[] = [];
 
   beforeAll(async () => {
-    git(dir, 'init', '-q', '--bare', '-b', 'main', bare);
-    git(dir, 'init', '-q', '-b', 'main', repo);
-    writeFileSync(join(repo, 'app.js'), 'module.exports = 1;\n');
-    git(repo, 'add', '.');
-    git(repo, 'commit', '-qm', 'base');
-    git(repo, 'push', '-q', bare, 'main');
-    base = git(repo, 'rev-parse', 'HEAD');
+    base = initForgeRepos(repo, bare, { 'app.js': 'module.exports = 1;\n' });
     fake = await FakeGitHub.start({ repository: 'acme/shop', token: TOKEN, gitDir: bare });
     git(repo, 'remote', 'add', 'origin', fake.gitUrl);
   });

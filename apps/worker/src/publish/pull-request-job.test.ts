@@ -10,20 +10,11 @@ import { ANALYZED } from '@greenloop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoHarness } from '../../../../test/demo-harness.ts';
 import { FakeGitHub } from '../test-support/fake-github.ts';
+import { until } from '../test-support/until.ts';
 import { type RunningWorker, startWorker } from '../worker.ts';
 
 const TOKEN = 'ghp_JobTestToken0123456789abcdefABCDEF01';
 const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' }).trim();
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('pull request job (real worker, fake GitHub)', () => {
   const h = demoHarness({ GREENLOOP_URL: 'https://greenloop.acme.example' });

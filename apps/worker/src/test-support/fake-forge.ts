@@ -1,5 +1,7 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 /**
@@ -74,4 +76,19 @@ export async function hasBranch(gitDir: string, name: string): Promise<boolean> 
     () => true,
     () => false,
   );
+}
+
+/**
+ * A working repository `repo` with one commit (`files`) on main, pushed to a new bare repository `bare`:
+ * the copy a fake forge serves. The commit's id.
+ */
+export function initForgeRepos(repo: string, bare: string, files: Record<string, string>): string {
+  const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' }).trim();
+  git(dirname(bare), 'init', '-q', '--bare', '-b', 'main', bare);
+  git(dirname(repo), 'init', '-q', '-b', 'main', repo);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(repo, name), text);
+  git(repo, 'add', '.');
+  git(repo, 'commit', '-qm', 'base');
+  git(repo, 'push', '-q', bare, 'main');
+  return git(repo, 'rev-parse', 'HEAD');
 }

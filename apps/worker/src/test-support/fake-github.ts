@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeServer, gitIn, hasBranch, type InjectedFailure, InjectedFailures, listenOnLoopback, readBody, sendJson } from './fake-forge.ts';
+import { gitHttpBackend } from './git-http-backend.ts';
 
 /**
  * A local fake of the GitHub REST endpoints greenloop's Octokit client calls, backed by a real bare git
@@ -206,44 +206,7 @@ export class FakeGitHub {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="fake-github"' }).end('unauthorized');
       return;
     }
-    const child = spawn('git', ['http-backend'], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        GIT_PROJECT_ROOT: this.gitDir,
-        GIT_HTTP_EXPORT_ALL: '1',
-        PATH_INFO: url.pathname.slice(`/${this.owner}/${this.repo}.git`.length) || '/',
-        REQUEST_METHOD: req.method ?? 'GET',
-        QUERY_STRING: url.search.slice(1),
-        CONTENT_TYPE: req.headers['content-type'] ?? '',
-        // A user: http-backend allows receive-pack (push) only for authenticated requests.
-        REMOTE_USER: 'greenloop',
-        REMOTE_ADDR: '127.0.0.1',
-        ...(req.headers['content-encoding'] ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] } : {}),
-        ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
-      },
-    });
-    // http-backend may exit before reading everything (a refused push): a broken pipe is its answer, not a crash.
-    child.stdin.on('error', () => {});
-    req.pipe(child.stdin);
-    const out = await new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      child.stdout.on('data', (c: Buffer) => chunks.push(c));
-      child.on('error', reject);
-      child.on('close', () => resolve(Buffer.concat(chunks)));
-    });
-    const split = out.indexOf('\r\n\r\n');
-    const head = out.subarray(0, split).toString('latin1');
-    const headers: Record<string, string> = {};
-    let status = 200;
-    for (const line of head.split('\r\n')) {
-      const i = line.indexOf(':');
-      if (i < 0) continue;
-      const k = line.slice(0, i).trim().toLowerCase();
-      const v = line.slice(i + 1).trim();
-      if (k === 'status') status = Number.parseInt(v, 10);
-      else headers[k] = v;
-    }
-    res.writeHead(status, headers).end(out.subarray(split + 4));
+    await gitHttpBackend(req, res, this.gitDir, url.pathname.slice(`/${this.owner}/${this.repo}.git`.length));
   }
 
   private apiBase(): string {
