@@ -9,14 +9,14 @@
 // project run with fixer.attemptsPerCycle 2 (the shipped `demo` environment: 1), so the difference is
 // proving. Prints per project and mode: cycles to green, wall time, proofs run and fixes rejected on deploy.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeQueues, createLogger, createQueues, type LoopRecord, LoopStore, Redis, readEnv, startLoop, TERMINAL_STATES } from '@greenloop/core';
-import { startWorker } from '@greenloop/worker';
+import type { LoopRecord, LoopStore } from '@greenloop/core';
 import { parse, stringify } from 'yaml';
 import { createDemoRepo } from '../apps/cli/src/demo-repo.ts';
 import { createExampleRepo } from '../test/stack-harness.ts';
+import { startBenchWorker } from './bench-worker.ts';
 import { figure } from './figure.ts';
 
 interface Project {
@@ -89,38 +89,13 @@ async function runProject(p: Project, redisUrl: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), `gl-prove-bench-${p.name}-`));
   const repo = join(dir, 'repo');
   p.create(repo);
-  const env = readEnv({
-    REDIS_URL: redisUrl,
-    GREENLOOP_HOME: join(dir, 'home'),
-    GREENLOOP_REPO: repo,
-    GREENLOOP_PREFIX: `glprove-${p.name}-${Date.now().toString(36)}`,
-    LOG_LEVEL: 'warn',
-  });
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const store = new LoopStore(redis, env.GREENLOOP_PREFIX);
-  const worker = await startWorker(env, createLogger('bench', 'warn'), redisUrl, { PATH: process.env.PATH, HOME: process.env.HOME });
-  const queues = createQueues(redis, env.GREENLOOP_PREFIX);
+  const bench = await startBenchWorker({ redisUrl, dir, repo, prefix: `glprove-${p.name}` });
   try {
     // Both modes at once (their own environments): the cycle counts do not depend on timing.
-    const loops = await Promise.all(
-      p.envs.map(async (environment) => {
-        const started = Date.now();
-        const out = await startLoop({ store, queues }, { environment, actor: { kind: 'cli', name: 'prove-bench' } });
-        if (out.kind !== 'created') throw new Error(`${p.name}/${environment}: ${out.kind}`);
-        for (;;) {
-          const l = await store.getLoop(out.loop.id);
-          if (l && TERMINAL_STATES.includes(l.state) && (await store.activeLoop(environment)) !== l.id) return { loop: l, ms: Date.now() - started };
-          await new Promise((r) => setTimeout(r, 250));
-        }
-      }),
-    );
-    for (const [i, { loop, ms }] of loops.entries()) report(p, i === 1, loop, ms, await proofsOf(store, loop));
+    const loops = await Promise.all(p.envs.map((environment) => bench.runLoop(environment, 'prove-bench')));
+    for (const [i, { loop, ms }] of loops.entries()) report(p, i === 1, loop, ms, await proofsOf(bench.store, loop));
   } finally {
-    await worker.close();
-    await closeQueues(queues);
-    await store.clearAll();
-    redis.disconnect();
-    rmSync(dir, { recursive: true, force: true });
+    await bench.close();
   }
 }
 

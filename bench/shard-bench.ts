@@ -8,12 +8,11 @@
  * over the median 1-shard one (the stage record's start to finish: planning, shard jobs, proxies, runner
  * start-up and the merge included). Prints the load average too: on a shared machine, read it with it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeQueues, createLogger, createQueues, LoopStore, Redis, readEnv, startLoop, TERMINAL_STATES } from '@greenloop/core';
-import { startWorker } from '@greenloop/worker';
 import { createShardSuiteRepo, SHARD_FILES_COMMAND } from '../test/fixtures/shard-suite.ts';
+import { startBenchWorker } from './bench-worker.ts';
 import { figure } from './figure.ts';
 
 const median = (xs: readonly number[]) => {
@@ -36,30 +35,15 @@ export async function main(rounds = 2): Promise<void> {
       four: { command: SHARD_FILES_COMMAND.node, shards: 4, failedFirst: false },
     },
   });
-  const env = readEnv({
-    REDIS_URL: redisUrl,
-    GREENLOOP_HOME: join(dir, 'home'),
-    GREENLOOP_REPO: repo,
-    GREENLOOP_PREFIX: `glshard-${Date.now().toString(36)}`,
-    LOG_LEVEL: 'warn',
-  });
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const store = new LoopStore(redis, env.GREENLOOP_PREFIX);
-  const worker = await startWorker(env, createLogger('bench', 'warn'), redisUrl, { PATH: process.env.PATH, HOME: process.env.HOME });
-  const queues = createQueues(redis, env.GREENLOOP_PREFIX);
+  const bench = await startBenchWorker({ redisUrl, dir, repo, prefix: 'glshard' });
+  const { store } = bench;
   const times: Record<'one' | 'four', number[]> = { one: [], four: [] };
   try {
     for (let r = 0; r < rounds; r++) {
       for (const environment of r % 2 ? (['four', 'one'] as const) : (['one', 'four'] as const)) {
-        const out = await startLoop({ store, queues }, { environment, actor: { kind: 'cli', name: 'shard-bench' } });
-        if (out.kind !== 'created') throw new Error(`${environment}: ${out.kind}`);
-        for (;;) {
-          const l = await store.getLoop(out.loop.id);
-          if (l && TERMINAL_STATES.includes(l.state) && (await store.activeLoop(environment)) !== l.id) break;
-          await new Promise((res) => setTimeout(res, 250));
-        }
-        const test = await store.getStage(out.loop.id, 1, 'test');
-        const total = (await store.getStage(out.loop.id, 1, 'analyze'))?.result?.totals.total;
+        const { loop } = await bench.runLoop(environment, 'shard-bench');
+        const test = await store.getStage(loop.id, 1, 'test');
+        const total = (await store.getStage(loop.id, 1, 'analyze'))?.result?.totals.total;
         if (test?.status !== 'succeeded' || !test.finishedAt || total !== 200) {
           throw new Error(`${environment}: the test stage ${test?.status} with ${total} tests (${test?.error?.message ?? test?.summary})`);
         }
@@ -75,11 +59,7 @@ export async function main(rounds = 2): Promise<void> {
       }
     }
   } finally {
-    await closeQueues(queues);
-    await worker.close();
-    await store.clearAll();
-    redis.disconnect();
-    rmSync(dir, { recursive: true, force: true });
+    await bench.close();
   }
   const one = median(times.one);
   const four = median(times.four);
