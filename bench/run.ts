@@ -29,6 +29,7 @@ const SECTIONS: Section[] = [
   { name: 'insights', title: 'insights: cluster and flaky histories over 30 and 200 loops', file: 'insights-bench.ts' },
   { name: 'slack', title: 'Slack per loop: thread mode vs incoming webhook', file: 'slack-thread-bench.ts' },
   { name: 'spend', title: 'fixer usage parsing and budget checks', file: 'spend-bench.ts' },
+  { name: 'config', title: 'greenloop.yaml read at a commit (cold and cached) vs the working-tree loader', file: 'config-at-commit-bench.ts' },
   { name: 'artifacts', title: 'artifact store: 64 MiB to Cloud Storage and back (fake JSON API on loopback)', file: 'artifact-store-bench.ts' },
 ];
 

@@ -3,11 +3,11 @@
 // rule `config-invalid`, naming the field and the commit, even when the working tree's file is valid.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { closeQueues, createLogger, createQueues, type LoopRecord, type Queues, startLoop } from '@greenloop/core';
+import { createLogger, type LoopRecord } from '@greenloop/core';
 import { type RunningWorker, startWorker } from '@greenloop/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { commitAll, demoHarness, type Harness } from './demo-harness.ts';
+import { commitAll, demoHarness, type Harness, startLoopDirect } from './demo-harness.ts';
 
 interface DemoYaml {
   environments: { demo: { tests: { command: unknown }; loop: { maxCycles: number } } };
@@ -16,7 +16,6 @@ interface DemoYaml {
 describe('e2e: a loop reads greenloop.yaml from its base commit', () => {
   let h: Harness;
   let worker: RunningWorker;
-  let queues: Queues;
   let file = '';
   let original = '';
 
@@ -25,19 +24,13 @@ describe('e2e: a loop reads greenloop.yaml from its base commit', () => {
     file = join(h.repo, 'greenloop.yaml');
     original = readFileSync(file, 'utf8');
     worker = await startWorker(h.env, createLogger('e2e', 'silent'), h.redisUrl, { ...process.env });
-    queues = createQueues(h.store.redis, h.env.GREENLOOP_PREFIX);
   });
   afterAll(async () => {
-    await closeQueues(queues);
     await worker?.close();
     await h?.cleanup();
   });
 
-  async function start(name: string): Promise<string> {
-    const out = await startLoop({ store: h.store, queues }, { environment: 'demo', actor: { kind: 'cli', name } });
-    if (out.kind !== 'created') throw new Error(out.kind);
-    return out.loop.id;
-  }
+  const start = (name: string) => startLoopDirect(h.store, h.env.GREENLOOP_PREFIX, 'demo', name);
 
   it('keeps the commit’s tests.command when the working tree’s is changed after cycle 1 started', { timeout: 120_000 }, async () => {
     // Two cycles are enough to see cycle 2 run the committed suite (the demo needs 3 to go green).
