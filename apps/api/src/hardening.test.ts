@@ -136,7 +136,7 @@ describe('trustProxy', () => {
         app.inject({
           method: 'GET',
           url: '/v1/loops',
-          headers: { authorization: 'Bearer glt_0123456789abcdef_' + '1'.repeat(64), 'x-forwarded-for': client },
+          headers: { authorization: `Bearer glt_0123456789abcdef_${'1'.repeat(64)}`, 'x-forwarded-for': client },
           remoteAddress: '127.0.0.1',
         });
       for (let i = 0; i < 3; i++) expect((await bad('203.0.113.7')).statusCode).toBe(401);

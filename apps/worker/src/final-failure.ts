@@ -23,7 +23,7 @@ export function finalFailureHandlers(ctx: WorkerContext): Record<FinalFailure, (
       const stage = STAGES.find((s) => StageTable[s].job === job.name);
       if (!stage) return;
       const rec = await store.getStage(loopId, cycle, stage);
-      if (!rec || rec.status !== 'running') return;
+      if (rec?.status !== 'running') return;
       await store.saveStage(loopId, cycle, {
         ...rec,
         status: 'failed',

@@ -64,7 +64,7 @@ async function closeStage<S extends StageName>(ctx: WorkerContext, loop: LoopRec
   const { store } = ctx;
   const n = loop.cycle;
   const rec = await store.getStage(loop.id, n, stage);
-  if (!rec || rec.status !== 'running') return;
+  if (rec?.status !== 'running') return;
   if (stage === 'fix') {
     const fix = await store.getStage(loop.id, n, 'fix');
     if (fix) await collectFixes(ctx, loop.id, n, fix, 'cancelled');

@@ -6,7 +6,6 @@ import {
   type EnvironmentConfig,
   type Logger,
   type ProcessRecorder,
-  renderArgv,
   renderString,
   type ServiceConfig,
 } from '@greenloop/core';

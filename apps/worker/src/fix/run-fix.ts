@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   addSpend,
@@ -18,6 +18,7 @@ import {
   type Spend,
 } from '@greenloop/core';
 import { cloneForFix, GIT_IDENTITY, gitExec, gitOnFiles, removeCheckout } from '../git/repo.ts';
+import { readFileTail } from '../process/file-tail.ts';
 import { type RunCommandOptions, type RunCommandResult, runCommand } from '../process/run-command.ts';
 import type { SandboxSettings } from '../process/sandbox.ts';
 import { PARSEABLE_DIFF_ARGS, parseDiff } from './diff.ts';
@@ -373,28 +374,11 @@ function budgetBlindSpot(fixer: FixRequest['fixer'], spend: Spend | undefined): 
 /** The end of a command's output, for a reason a person (or the next attempt) can act on. */
 async function outputTail(...files: string[]): Promise<string> {
   for (const file of files) {
-    const text = (await readTail(file, TAIL_BYTES)).trim();
+    const text = ((await readFileTail(file, TAIL_BYTES)) ?? '').trim();
     // The tail becomes FixResult.reason: events, API views, logs and the next prompt. Redacted here, once.
     if (text) return `; output ends with:\n${redact(text)}`;
   }
   return '';
-}
-
-async function readTail(file: string, bytes: number): Promise<string> {
-  try {
-    const size = (await stat(file)).size;
-    const fh = await open(file, 'r');
-    try {
-      const len = Math.min(size, bytes);
-      const buf = Buffer.alloc(len);
-      await fh.read(buf, 0, len, size - len);
-      return buf.toString('utf8');
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    return '';
-  }
 }
 
 /** The private index greenloop reads a fixer's files through: beside the clone, outside its reach. */

@@ -1,5 +1,5 @@
-import { open, stat } from 'node:fs/promises';
 import { type FixerConfig, type Spend, SpendSchema } from '@greenloop/core';
+import { readFileTail } from '../process/file-tail.ts';
 
 /**
  * What a fixer run cost, read from what the agent CLI reports about itself: only the numbers are kept.
@@ -42,12 +42,12 @@ export async function readFixerUsage(opts: {
   const notes: string[] = [];
   let reading: UsageReading = {};
   if (opts.usageFile) {
-    reading = parseUsageFile(await readWindow(opts.usageFile, USAGE_FILE_MAX_BYTES + 1), USAGE_FILE_MAX_BYTES);
+    reading = parseUsageFile(await readFileTail(opts.usageFile, USAGE_FILE_MAX_BYTES + 1), USAGE_FILE_MAX_BYTES);
     if (reading.note) notes.push(reading.note);
   }
   for (const file of [opts.stdoutFile, opts.stderrFile]) {
     if (reading.spend) break;
-    reading = parseUsageText(await readWindow(file, OUTPUT_WINDOW_BYTES));
+    reading = parseUsageText(await readFileTail(file, OUTPUT_WINDOW_BYTES));
     if (reading.note) notes.push(reading.note);
   }
   const out: UsageReading = { ...reading };
@@ -183,23 +183,6 @@ function withPrice(spend: Spend, price: FixerConfig['pricePerMillionTokens']): S
   if (spend.usd !== undefined || !price || (spend.inputTokens === undefined && spend.outputTokens === undefined)) return spend;
   const usd = ((spend.inputTokens ?? 0) * price.input + (spend.outputTokens ?? 0) * price.output) / 1_000_000;
   return { ...spend, usd: Math.round(usd * 1e8) / 1e8 };
-}
-
-async function readWindow(file: string, bytes: number): Promise<string | undefined> {
-  try {
-    const size = (await stat(file)).size;
-    const fh = await open(file, 'r');
-    try {
-      const len = Math.min(size, bytes);
-      const buf = Buffer.alloc(len);
-      await fh.read(buf, 0, len, size - len);
-      return buf.toString('utf8');
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    return undefined;
-  }
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes are control characters by definition.
