@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { LoopRecord, LoopStore } from '@greenloop/core';
 import { parse, stringify } from 'yaml';
 import { createDemoRepo } from '../apps/cli/src/demo-repo.ts';
-import { createExampleRepo } from '../test/stack-harness.ts';
+import { createExampleRepo, missingToolchain } from '../test/stack-harness.ts';
 import { startBenchWorker } from './bench-worker.ts';
 import { figure } from './figure.ts';
 
@@ -27,15 +27,6 @@ interface Project {
   missing?: () => string | undefined;
   create(dir: string): void;
 }
-
-const works = (argv: string[]) => {
-  try {
-    execFileSync(argv[0] as string, argv.slice(1), { stdio: 'ignore', timeout: 20_000 });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * An example's `fixable` environment with 2 attempts per cycle as `<name>`, and as `<name>-prove` with
@@ -59,30 +50,25 @@ function withProveEnvironment(repo: string, name: string, hurried: boolean): voi
   git('commit', '-qam', 'bench: fixable-prove environment');
 }
 
-const example = (name: string, missing: () => string | undefined, hurried = false): Project => ({
+const example = (name: string, hurried = false): Project => ({
   name: hurried ? `${name}-hurried` : name,
   envs: hurried ? ['hurried', 'hurried-prove'] : ['fixable', 'fixable-prove'],
-  missing,
+  missing: () => missingToolchain(name),
   create: (dir) => {
     createExampleRepo(name, dir);
     withProveEnvironment(dir, hurried ? 'hurried' : 'fixable', hurried);
   },
 });
-const hasPytest = () => (works(['python3', '-c', 'import pytest']) ? undefined : 'python3 with pytest');
-// As `npm run` runs it: node_modules/.bin on PATH, where @playwright/test puts `playwright`.
-const hasPlaywright = () => (works(['playwright', '--version']) ? undefined : 'playwright on PATH (run through npm, after npm ci)');
-const hasGo = () => (works(['go', 'version']) && works(['gotestsum', '--version']) ? undefined : 'go and gotestsum');
-
 const PROJECTS: Project[] = [
   { name: 'demo', envs: ['demo', 'demo-prove'], create: (dir) => createDemoRepo(dir) },
   { name: 'demo-hurried', envs: ['hurried', 'hurried-prove'], create: (dir) => createDemoRepo(dir) },
-  example('python-service', hasPytest),
-  example('python-service', hasPytest, true),
-  example('go-service', hasGo),
-  example('go-service', hasGo, true),
-  example('node-playwright-service', hasPlaywright),
-  example('node-playwright-service', hasPlaywright, true),
-  example('two-service', hasPytest),
+  example('python-service'),
+  example('python-service', true),
+  example('go-service'),
+  example('go-service', true),
+  example('node-playwright-service'),
+  example('node-playwright-service', true),
+  example('two-service'),
 ];
 
 async function runProject(p: Project, redisUrl: string): Promise<void> {

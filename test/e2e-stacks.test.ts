@@ -1,39 +1,13 @@
 // End-to-end (long): the foreign-stack examples, six scenarios each, through the real API and worker on
 // real Redis, git and child processes. Prints the scenario table and asserts every expected verdict.
 // Narrow a local run with E2E_STACKS=python-service,go-service and E2E_SCENARIOS=fixable,flaky.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EXAMPLES, type Observation, problems, SCENARIOS, type Scenario, type StackRun, scenarioTable, startStack } from './stack-harness.ts';
+import { EXAMPLES, missingToolchain, type Observation, problems, SCENARIOS, type Scenario, type StackRun, scenarioTable, startStack } from './stack-harness.ts';
 
-const works = (argv: string[]) => {
-  try {
-    execFileSync(argv[0] as string, argv.slice(1), { stdio: 'ignore', timeout: 20_000 });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/** Each example with the reason its toolchain is missing (undefined: it can run here). The stand-in fixers are Python. */
-const STACKS: { example: string; missing: () => string | undefined }[] = [
-  { example: 'python-service', missing: () => (works(['python3', '-c', 'import pytest']) ? undefined : 'python3 with pytest (apt: python3-pytest)') },
-  {
-    example: 'node-playwright-service',
-    missing: () =>
-      works(['playwright', '--version']) && works(['python3', '--version'])
-        ? undefined
-        : 'python3, and playwright on PATH (npm ci at the root installs @playwright/test)',
-  },
-  {
-    example: 'go-service',
-    missing: () =>
-      works(['go', 'version']) && works(['gotestsum', '--version']) && works(['python3', '--version'])
-        ? undefined
-        : 'python3, go and gotestsum (apt: golang-go gotestsum)',
-  },
-];
+/** Each example with the reason its toolchain is missing (undefined: it can run here). */
+const STACKS = ['python-service', 'node-playwright-service', 'go-service'].map((example) => ({ example, missing: () => missingToolchain(example) }));
 
 const only = (name: string) => (process.env[name] ? process.env[name].split(',') : undefined);
 const stacks = only('E2E_STACKS');
@@ -69,7 +43,7 @@ for (const { example, missing } of STACKS) {
 }
 
 // Two services: the suite calls the front only; the pricing bug throws in the back, the front answers 502.
-const twoServiceMissing = !works(['python3', '-c', 'import pytest']) ? 'python3 with pytest (apt: python3-pytest)' : undefined;
+const twoServiceMissing = missingToolchain('two-service');
 if (twoServiceMissing) console.warn(`e2e-stacks: skipping two-service: ${twoServiceMissing} is not installed`);
 describe.skipIf(twoServiceMissing !== undefined || (stacks !== undefined && !stacks.includes('two-service')))('e2e: two-service', () => {
   let stack: StackRun | undefined;

@@ -78,6 +78,39 @@ export interface StackRun {
 }
 
 /** Copies an example into a fresh git repository (one commit on main), so the loops never touch this repo. */
+const works = (argv: string[]) => {
+  try {
+    execFileSync(argv[0] as string, argv.slice(1), { stdio: 'ignore', timeout: 20_000 });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * What an example needs that this machine lacks, in words with the package to install, or undefined when it
+ * can run here. The stand-in fixer is Python for every example; Playwright's CLI is on PATH when run through
+ * npm (node_modules/.bin).
+ */
+export function missingToolchain(example: string): string | undefined {
+  const python = works(['python3', '-c', 'import pytest']);
+  switch (example) {
+    case 'python-service':
+    case 'two-service':
+      return python ? undefined : 'python3 with pytest (apt: python3-pytest)';
+    case 'node-playwright-service':
+      return python && works(['playwright', '--version'])
+        ? undefined
+        : 'python3 with pytest, and playwright on PATH (npm ci at the root installs @playwright/test)';
+    case 'go-service':
+      return python && works(['go', 'version']) && works(['gotestsum', '--version'])
+        ? undefined
+        : 'python3 with pytest, go and gotestsum (apt: golang-go gotestsum)';
+    default:
+      return undefined;
+  }
+}
+
 export function createExampleRepo(example: string, dir: string): void {
   const source = join(EXAMPLES, example);
   if (!existsSync(source)) throw new Error(`example missing at ${source}`);
