@@ -13,13 +13,12 @@ import { parseJUnitFiles } from '../analysis/junit-parser.ts';
 import { deployInOrder } from '../deploy/order.ts';
 import type { DeployProvider } from '../deploy/types.ts';
 import { addDetachedWorktree, removeWorktree } from '../git/repo.ts';
-import { serviceUrlVar } from '../paths.ts';
 import { runCommand } from '../process/run-command.ts';
 import type { SandboxSettings } from '../process/sandbox.ts';
 import { listSuiteFiles } from '../shards/suite-files.ts';
 import { buildRerunArgv, rerunPlan } from '../stages/rerun.ts';
 import { renderSuiteArgv } from '../stages/shard-argv.ts';
-import { withSuiteUrls } from '../stages/suite-placeholders.ts';
+import { suiteEnvironment } from '../stages/suite-run.ts';
 import { findJunitFiles } from '../stages/test.ts';
 import type { GateRecord } from './gates.ts';
 import { type ClusterTest, judgeProof, PROVE_GATE, type ProofVerdict } from './prove-verdict.ts';
@@ -225,26 +224,17 @@ async function runClusterTests(
   const dir = join(req.dir, 'test');
   await mkdir(join(dir, 'junit'), { recursive: true });
   const runId = `${req.loopId}-c${req.cycle}-prove-${req.fingerprint}-a${req.attempt}`;
-  const values = { artifacts: dir, commit: req.commit, shortCommit: req.commit.slice(0, 7), runId, cycle: String(req.cycle), loop: req.loopId };
-  const env: Record<string, string> = {
-    PATH: req.processEnv.PATH ?? '/usr/bin:/bin',
-    HOME: req.processEnv.HOME ?? '/tmp',
-    ...tests.env,
-    GREENLOOP_RUN_ID: runId,
-    GREENLOOP_ARTIFACTS: dir,
-    GREENLOOP_CYCLE: String(req.cycle),
-    GREENLOOP_COMMIT: req.commit,
-    ...req.processes?.env(),
-  };
-  for (const s of services) env[serviceUrlVar(s.service)] = s.url;
-  const suiteValues = withSuiteUrls(tests.env, services, env, values);
+  const values = { commit: req.commit, shortCommit: req.commit.slice(0, 7), cycle: String(req.cycle), loop: req.loopId };
+  // The whole suite (when it runs whole) is shard 1 of 1: a sharded command's placeholders resolve.
+  const { env, values: suiteValues } = suiteEnvironment(
+    { processEnv: req.processEnv, tests, procs: req.processes, services, dir, runId, values, shard: { index: 1, count: 1 } },
+    undefined,
+  );
   const plan = rerunPlan(tests);
   // Without a rerun preset the whole suite runs as one shard: every file of tests.files when the command
   // takes {{shardFiles}}, shard 1 of 1 when it uses the runner's own sharding.
   const suiteFiles = tests.files ? await listSuiteFiles(tests.files, req.worktree, req.environmentName) : undefined;
-  const argv = plan
-    ? buildRerunArgv(plan, cluster, suiteValues, req.worktree)
-    : renderSuiteArgv(tests.command, { shard: '1', shardCount: '1', ...suiteValues }, suiteFiles);
+  const argv = plan ? buildRerunArgv(plan, cluster, suiteValues, req.worktree) : renderSuiteArgv(tests.command, suiteValues, suiteFiles);
   const tracked = req.processes?.track('test');
   const res = await runCommand({
     argv,
@@ -260,7 +250,7 @@ async function runClusterTests(
   });
   await tracked?.release();
   const files = await findJunitFiles(
-    tests.junit.map((g) => renderString(g, values)),
+    tests.junit.map((g) => renderString(g, suiteValues)),
     req.worktree,
   );
   const parsed = files.length ? (await parseJUnitFiles(files)).tests : [];

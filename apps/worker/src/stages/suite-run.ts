@@ -61,12 +61,16 @@ export interface SuiteRun {
  * URLs it must call) and the placeholder values of its command.
  */
 export function suiteEnvironment(
-  spec: Pick<SuiteRunSpec, 'ctx' | 'tests' | 'procs' | 'services' | 'dir' | 'runId' | 'values' | 'shard'>,
+  spec: Pick<SuiteRunSpec, 'tests' | 'services' | 'dir' | 'runId' | 'values' | 'shard'> & {
+    processEnv: Readonly<Record<string, string | undefined>>;
+    /** The process recorder's variables (the run's tag), when the run is recorded. */
+    procs?: { env(): Record<string, string> } | undefined;
+  },
   proxyUrls: Readonly<Record<string, string>> | undefined,
 ): { env: Record<string, string>; values: Record<string, string> } {
   const env: Record<string, string> = {
-    PATH: spec.ctx.processEnv.PATH ?? '/usr/bin:/bin',
-    HOME: spec.ctx.processEnv.HOME ?? '/tmp',
+    PATH: spec.processEnv.PATH ?? '/usr/bin:/bin',
+    HOME: spec.processEnv.HOME ?? '/tmp',
     ...spec.tests.env,
     GREENLOOP_RUN_ID: spec.runId,
     GREENLOOP_ARTIFACTS: spec.dir,
@@ -74,7 +78,7 @@ export function suiteEnvironment(
     GREENLOOP_COMMIT: spec.values.commit ?? '',
     GREENLOOP_SHARD: String(spec.shard.index),
     GREENLOOP_SHARD_COUNT: String(spec.shard.count),
-    ...spec.procs.env(),
+    ...spec.procs?.env(),
   };
   for (const s of spec.services) env[serviceUrlVar(s.service)] = proxyUrls?.[s.service] ?? s.url;
   const values = withSuiteUrls(spec.tests.env, spec.services, env, {
@@ -100,7 +104,7 @@ export async function runSuite(spec: SuiteRunSpec): Promise<SuiteRun> {
   await mkdir(dir, { recursive: true });
   const label = spec.shard.count > 1 ? `shard ${spec.shard.index}/${spec.shard.count}` : 'suite';
   await using proxies = tests.proxy ? await startServiceProxies(spec.services, join(dir, 'requests.jsonl'), spec.runId) : undefined;
-  const { env, values } = suiteEnvironment(spec, proxies?.urls);
+  const { env, values } = suiteEnvironment({ ...spec, processEnv: spec.ctx.processEnv }, proxies?.urls);
 
   const first = spec.files && spec.first?.length && spec.first.length < spec.files.length ? [...spec.first] : [];
   const phases = first.length

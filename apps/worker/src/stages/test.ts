@@ -154,7 +154,7 @@ async function runTests(ctx: WorkerContext, run: StageRun, procs: ProcessRecorde
     if (plan && merged.junitFiles.length) {
       // One rerun of every shard's failures, behind proxies of its own (appending to the merged requests.jsonl).
       await using proxies = tests.proxy ? await startServiceProxies(services, join(dir, 'requests.jsonl'), `${runId}-rerun`) : undefined;
-      const suite = suiteEnvironment({ ctx, tests, procs, services, dir, runId, values, shard: { index: 1, count: 1 } }, proxies?.urls);
+      const suite = suiteEnvironment({ processEnv: ctx.processEnv, tests, procs, services, dir, runId, values, shard: { index: 1, count: 1 } }, proxies?.urls);
       rerunJunitFiles = await rerun(merged.junitFiles, suite);
     }
   }
