@@ -1,5 +1,6 @@
 import type { Logger } from '@greenloop/core';
 import { Octokit } from '@octokit/rest';
+import { parseRetryAfter } from '../notify/http-delivery.ts';
 import { type RetryPolicy, withRetries } from './host-retry.ts';
 import { type HostComment, PublishError, type PullRequestHost, type PullRequestRef } from './pull-request-host.ts';
 
@@ -192,10 +193,10 @@ function isRateLimited(headers: Record<string, string | number | undefined>, mes
   return header(headers, 'retry-after') !== undefined || header(headers, 'x-ratelimit-remaining') === '0' || /rate limit/i.test(message);
 }
 
-/** Retry-After (seconds), else the primary limit's reset time (epoch seconds). */
+/** Retry-After (seconds or a date), else the primary limit's reset time (epoch seconds). */
 function rateLimitWait(headers: Record<string, string | number | undefined>, nowMs: number): number | undefined {
-  const retryAfter = header(headers, 'retry-after');
-  if (retryAfter && /^\d+$/.test(retryAfter.trim())) return Number(retryAfter.trim()) * 1000;
+  const retryAfter = parseRetryAfter(header(headers, 'retry-after') ?? null, nowMs);
+  if (retryAfter !== undefined) return retryAfter;
   const reset = header(headers, 'x-ratelimit-reset');
   if (header(headers, 'x-ratelimit-remaining') === '0' && reset && /^\d+$/.test(reset)) return Math.max(1000, Number(reset) * 1000 - nowMs);
   return undefined;

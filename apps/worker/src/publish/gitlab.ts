@@ -1,5 +1,6 @@
 import { Gitlab } from '@gitbeaker/rest';
 import type { Logger } from '@greenloop/core';
+import { parseRetryAfter } from '../notify/http-delivery.ts';
 import { type RetryPolicy, withRetries } from './host-retry.ts';
 import { type HostComment, PublishError, type PullRequestHost, type PullRequestRef } from './pull-request-host.ts';
 
@@ -100,8 +101,7 @@ export function classifyGitLab(err: unknown, what: string, ctx: { repository: st
   const status = response.status;
   const said = (err instanceof Error ? err.message : '').slice(0, 500);
   if (status === 429) {
-    const ra = response.headers.get('retry-after');
-    const retryAfterMs = ra && /^\d+$/.test(ra.trim()) ? Number(ra.trim()) * 1000 : 60_000;
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now()) ?? 60_000;
     return new PublishError(`GitLab rate-limited ${what} (429); retrying in ${Math.ceil(retryAfterMs / 1000)}s`, { kind: 'transient', status, retryAfterMs });
   }
   if (status === 401)
