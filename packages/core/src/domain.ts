@@ -61,9 +61,25 @@ export interface Actor {
   name: string;
 }
 
+/**
+ * Where a project loop's code comes from, copied from the project record when the loop is created so a
+ * later PATCH of the project never changes a running loop. Absent for the installation's own repository
+ * (GREENLOOP_REPO, the laptop and demo mode), whose environments keep their short names.
+ */
+export interface LoopSource {
+  project: string;
+  /** https, ssh or (for tests and single machines) a local path / file:// URL of a bare repository. */
+  remote: string;
+  baseBranch: string;
+  /** The *name* of the worker environment variable holding the remote's credentials; never the value. */
+  credentialsSecret?: string;
+}
+
 export interface LoopRecord {
   id: string;
+  /** `<environment>` of the installation's repository, or `<project>/<environment>` (see LoopSource). */
   environment: string;
+  source?: LoopSource;
   state: LoopState;
   createdAt: string;
   startedAt?: string;
