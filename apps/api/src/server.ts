@@ -1,6 +1,7 @@
 import type { Env, Logger } from '@greenloop/core';
 import {
   addKnownSecrets,
+  checkRedisAuth,
   closeQueues,
   createArtifactStore,
   createConfigLoader,
@@ -46,6 +47,11 @@ export async function startApi(env: Env, log: Logger | undefined, redisUrl: stri
   const redis = watch(createRedis(redisUrl, 'producer'), 'api');
   const reads = watch(createRedis(redisUrl, 'reader'), 'api-reads');
   await Promise.all([waitReady(redis, redisUrl), waitReady(reads, redisUrl)]);
+  await checkRedisAuth(redisUrl, log, env.GREENLOOP_REDIS_AUTH).catch((err: unknown) => {
+    redis.disconnect();
+    reads.disconnect();
+    throw err;
+  });
   const store = new LoopStore(redis, env.GREENLOOP_PREFIX, { reads, claimLeaseMs: env.GREENLOOP_CLAIM_LEASE });
   await upgradeStore(store, log);
   const queues = createQueues(redis, env.GREENLOOP_PREFIX);

@@ -1,6 +1,7 @@
 import {
   addKnownSecrets,
   appendAudit,
+  checkRedisAuth,
   closeQueues,
   createArtifactStore,
   createConfigLoader,
@@ -72,6 +73,11 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   const redisLog = new RedisConnectionLog(log);
   const redis = redisLog.watch(createRedis(redisUrl, 'worker'), 'worker');
   await waitReady(redis, redisUrl);
+  // The worker runs untrusted suites and services on the host network: a Redis they can write is said loudly.
+  await checkRedisAuth(redisUrl, log, env.GREENLOOP_REDIS_AUTH).catch((err: unknown) => {
+    redis.disconnect();
+    throw err;
+  });
   const store = new LoopStore(redis, env.GREENLOOP_PREFIX, { claimLeaseMs: env.GREENLOOP_CLAIM_LEASE });
   // Before any job runs: jobs of loops started by an older greenloop read their records in this layout.
   await upgradeStore(store, log);

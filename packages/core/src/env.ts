@@ -44,6 +44,12 @@ export const EnvSchema = z.object({
    */
   GREENLOOP_TOKEN_SECRET: z.string().min(32, { error: 'GREENLOOP_TOKEN_SECRET must be at least 32 characters' }).optional(),
   /**
+   * What the API and worker do when their Redis runs commands without a password (any local process,
+   * sandboxed suites included, could then write it): "warn" (default: one loud log line at start-up) or
+   * "require" (refuse to start; for shared hosts).
+   */
+  GREENLOOP_REDIS_AUTH: z.enum(['warn', 'require'], { error: 'GREENLOOP_REDIS_AUTH must be "warn" or "require"' }).default('warn'),
+  /**
    * Which proxies' X-Forwarded-For the API believes (Fastify trustProxy): unset/"false" none (the
    * socket address is the client), "true" any, a number of hops, or a comma-separated list of
    * addresses/CIDRs. Failed-auth budgets are per client address, so behind a proxy set this.

@@ -1,11 +1,15 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, type ResolvedRedis, resolveRedis } from './redis.ts';
+import { GreenloopError } from './errors.ts';
+import { createLogger } from './logger.ts';
+import { checkRedisAuth, freePort, type ResolvedRedis, redisAuthState, resolveRedis } from './redis.ts';
 
 /** The command lines of running processes that mention `needle` (what any process of the user can read). */
 function cmdlinesWith(needle: string): string[] {
@@ -60,5 +64,62 @@ describe('embedded redis-server has a password only greenloop knows', () => {
     await server.stop();
     server = await resolveRedis({ home, log: pino({ level: 'silent' }), pathVar: process.env.PATH, port });
     expect(new URL(server.url).password).toBe(password);
+  });
+});
+
+describe('a Redis that runs commands without a password is found out at start-up', () => {
+  const home = mkdtempSync(join(tmpdir(), 'gl-redis-open-'));
+  const stops: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const stop of stops) await stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  /** A password-less redis-server on a free port, as `apt-get install redis-server` runs one. */
+  async function openRedis(): Promise<string> {
+    const port = await freePort();
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    stops.push(async () => {
+      child.kill('SIGKILL');
+    });
+    const url = `redis://127.0.0.1:${port}`;
+    for (let i = 0; i < 100 && (await redisAuthState(url, 300)) !== 'open'; i++) await new Promise((r) => setTimeout(r, 50));
+    return url;
+  }
+
+  it('open, protected or unreachable; open is one loud structured warning, or a refusal under require', { timeout: 20_000 }, async () => {
+    const open = await openRedis();
+    const embedded = await resolveRedis({ home, log: pino({ level: 'silent' }), pathVar: process.env.PATH, port: await freePort() });
+    stops.push(() => embedded.stop());
+    const closed = `redis://127.0.0.1:${await freePort()}`;
+
+    expect(await redisAuthState(open)).toBe('open');
+    expect(await redisAuthState(embedded.url)).toBe('protected');
+    // A password in the URL does not hide an open Redis (it would accept the password and anyone else).
+    expect(await redisAuthState(open.replace('redis://', 'redis://:some-password@'))).toBe('open');
+    expect(await redisAuthState(closed)).toBe('unreachable');
+
+    const lines: string[] = [];
+    const log = createLogger(
+      'redis-check',
+      'info',
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          lines.push(chunk.toString('utf8'));
+          cb();
+        },
+      }),
+    );
+    expect(await checkRedisAuth(embedded.url, log, 'require')).toBe('protected');
+    expect(lines).toEqual([]);
+    expect(await checkRedisAuth(open, log, 'warn')).toBe('open');
+    expect(lines).toHaveLength(1);
+    const warning = JSON.parse(lines[0] ?? '{}') as { level: number; event: string; redis: string; fix: string; msg: string };
+    expect(warning).toMatchObject({ level: 40, event: 'redis.unauthenticated', redis: `${open}` });
+    expect(warning.msg).toMatch(/^SECURITY: Redis at .* runs commands without a password/);
+    expect(warning.fix).toContain('requirepass');
+    const refused = await checkRedisAuth(open, log, 'require').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(GreenloopError);
+    expect((refused as GreenloopError).code).toBe('REDIS_UNAUTHENTICATED');
   });
 });

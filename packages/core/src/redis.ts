@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect as connectTcp, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
+import { connect as connectTls } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import { GreenloopError } from './errors.ts';
 import type { Logger } from './logger.ts';
@@ -118,16 +119,8 @@ export const REDIS_INSTALL_HINT =
 export async function resolveRedis(opts: { redisUrl?: string; home: string; log: Logger; pathVar?: string; port?: number }): Promise<ResolvedRedis> {
   if (opts.redisUrl) return { url: opts.redisUrl, source: 'env', stop: async () => {} };
   const localUrl = 'redis://127.0.0.1:6379';
-  if (opts.port === undefined && (await pings(localUrl))) {
-    // It answered without a password, so anything on this host can write it — sandboxed suites and
-    // services too (they share the host network). Tokens still need the server-side secret, but loop
-    // records do not: say so instead of hiding it.
-    opts.log.warn(
-      { redis: localUrl },
-      'using the Redis on 127.0.0.1:6379, which needs no password, so every local process (including a sandboxed test suite or service) can write greenloop’s records; set REDIS_URL to a Redis with a password (or stop this one and greenloop starts its own with a generated password)',
-    );
-    return { url: localUrl, source: 'local', stop: async () => {} };
-  }
+  // Whether that one needs a password is checkRedisAuth's to say, once, wherever the URL came from.
+  if (opts.port === undefined && (await pings(localUrl))) return { url: localUrl, source: 'local', stop: async () => {} };
 
   const bin = findOnPath('redis-server', opts.pathVar);
   if (!bin) throw new GreenloopError('REDIS_MISSING', 'no Redis answers on 127.0.0.1:6379 and no redis-server binary is on PATH', { hint: REDIS_INSTALL_HINT });
@@ -197,4 +190,55 @@ function embeddedRedisPassword(dir: string): string {
   writeFileSync(file, `${password}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return password;
+}
+
+/**
+ * What the Redis at `url` does for a client that sends no password: `open` (it runs commands, so any
+ * process that can connect — a sandboxed test suite or service on the host network included — can
+ * write greenloop's records), `protected` (it answers NOAUTH), or `unreachable`. Asks with a bare PING
+ * on a connection of its own, whatever credentials `url` carries.
+ */
+export async function redisAuthState(url: string, timeoutMs = 2000): Promise<'open' | 'protected' | 'unreachable'> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'unreachable';
+  }
+  const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const port = Number(u.port || 6379);
+  return await new Promise((done) => {
+    const sock = u.protocol === 'rediss:' ? connectTls({ host, port, servername: host }) : connectTcp({ host, port });
+    const finish = (state: 'open' | 'protected' | 'unreachable') => {
+      clearTimeout(timer);
+      sock.destroy();
+      done(state);
+    };
+    const timer = setTimeout(() => finish('unreachable'), timeoutMs);
+    sock.once(u.protocol === 'rediss:' ? 'secureConnect' : 'connect', () => sock.write('PING\r\n'));
+    sock.once('data', (d: Buffer) => finish(d.toString('latin1').startsWith('+PONG') ? 'open' : 'protected'));
+    sock.once('error', () => finish('unreachable'));
+  });
+}
+
+/** `GREENLOOP_REDIS_AUTH`: what a process does on finding its Redis open (`warn`, the default, or `require`: refuse to start). */
+export type RedisAuthPolicy = 'warn' | 'require';
+
+export const OPEN_REDIS_FIX =
+  'give Redis a password (requirepass, or ACL users) and put it in REDIS_URL (redis://:PASSWORD@host:6379), or unset REDIS_URL and stop the Redis on 127.0.0.1:6379 so greenloop starts its own with a generated password';
+
+/**
+ * Start-up check of the API and the worker: a Redis that runs commands without a password lets every
+ * local process write loop records and queue jobs (tokens stay safe: their records are MACs under the
+ * token secret). Logs one loud structured warning (`event: "redis.unauthenticated"`), or refuses to
+ * start under `GREENLOOP_REDIS_AUTH=require`.
+ */
+export async function checkRedisAuth(url: string, log: Logger | undefined, policy: RedisAuthPolicy): Promise<'open' | 'protected' | 'unreachable'> {
+  const state = await redisAuthState(url);
+  if (state !== 'open') return state;
+  const what = `Redis at ${redactUrl(url)} runs commands without a password: every process on this host that can connect to it — including a sandboxed test suite or local service, which share the host network — can rewrite greenloop's loops and queue jobs`;
+  if (policy === 'require')
+    throw new GreenloopError('REDIS_UNAUTHENTICATED', `${what}; refusing to start (GREENLOOP_REDIS_AUTH=require)`, { hint: OPEN_REDIS_FIX });
+  log?.warn({ event: 'redis.unauthenticated', redis: redactUrl(url), fix: OPEN_REDIS_FIX }, `SECURITY: ${what}. Fix: ${OPEN_REDIS_FIX}`);
+  return state;
 }
