@@ -165,7 +165,7 @@ export async function runCli(opts: RunOptions): Promise<number> {
       case 'gc':
         return await (await import('./commands/gc.ts')).gcCommand(io, args, { json, dryRun: values['dry-run'] === true });
       case 'doctor':
-        return await (await import('./commands/doctor.ts')).doctorCommand(io, args, { cwd: opts.cwd ?? process.cwd(), json });
+        return await (await import('./commands/doctor.ts')).doctorCommand(io, args, { cwd: opts.cwd ?? process.cwd(), json, processEnv: opts.processEnv });
       default:
         throw new UsageError(`unknown command "${cmd}"`);
     }

@@ -1,15 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GreenloopError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { checkRedisAuth, freePort, type ResolvedRedis, redisAuthState, resolveRedis } from './redis.ts';
+import { startOpenRedis } from './testing.ts';
 
 /** The command lines of running processes that mention `needle` (what any process of the user can read). */
 function cmdlinesWith(needle: string): string[] {
@@ -75,20 +75,10 @@ describe('a Redis that runs commands without a password is found out at start-up
     rmSync(home, { recursive: true, force: true });
   });
 
-  /** A password-less redis-server on a free port, as `apt-get install redis-server` runs one. */
-  async function openRedis(): Promise<string> {
-    const port = await freePort();
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    stops.push(async () => {
-      child.kill('SIGKILL');
-    });
-    const url = `redis://127.0.0.1:${port}`;
-    for (let i = 0; i < 100 && (await redisAuthState(url, 300)) !== 'open'; i++) await new Promise((r) => setTimeout(r, 50));
-    return url;
-  }
-
   it('open, protected or unreachable; open is one loud structured warning, or a refusal under require', { timeout: 20_000 }, async () => {
-    const open = await openRedis();
+    const server = await startOpenRedis();
+    stops.push(async () => server.stop());
+    const open = server.url;
     const embedded = await resolveRedis({ home, log: pino({ level: 'silent' }), pathVar: process.env.PATH, port: await freePort() });
     stops.push(() => embedded.stop());
     const closed = `redis://127.0.0.1:${await freePort()}`;

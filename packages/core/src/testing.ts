@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { LoopRecord } from './domain.ts';
+import { freePort, redisAuthState } from './redis.ts';
 import type { AnalyzeStageResult } from './stage-results.ts';
 import { LoopStore } from './store.ts';
 
@@ -58,3 +60,15 @@ export const ANALYZED: AnalyzeStageResult = {
   clusterFiles: {},
   testStatusesFile: '/s.json',
 };
+
+/**
+ * Test helper: a redis-server without a password on a free loopback port, as `apt-get install
+ * redis-server` runs one (needs redis-server on PATH). `stop()` kills it.
+ */
+export async function startOpenRedis(): Promise<{ url: string; stop: () => void }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100 && (await redisAuthState(url, 300)) !== 'open'; i++) await new Promise((r) => setTimeout(r, 50));
+  return { url, stop: () => child.kill('SIGKILL') };
+}

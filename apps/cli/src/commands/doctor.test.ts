@@ -1,7 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { createLogger, freePort, type ResolvedRedis, resolveRedis } from '@greenloop/core';
+import { startOpenRedis } from '@greenloop/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli.ts';
 
 /**
@@ -10,7 +12,15 @@ import { runCli } from '../cli.ts';
  */
 
 const root = mkdtempSync(join(tmpdir(), 'gl-doctor-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+// The Redis doctor is shown: a password-protected one (what greenloop starts itself), unless a test says otherwise.
+let redis: ResolvedRedis | undefined;
+beforeAll(async () => {
+  redis = await resolveRedis({ home: join(root, 'home'), log: createLogger('doctor-test', 'silent'), pathVar: process.env.PATH, port: await freePort() });
+});
+afterAll(async () => {
+  await redis?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
 
 const APP = `import http.server, os
 class H(http.server.BaseHTTPRequestHandler):
@@ -41,11 +51,11 @@ function project(name: string, files: Record<string, string>): string {
   return dir;
 }
 
-async function cli(cwd: string, argv: string[]) {
+async function cli(cwd: string, argv: string[], processEnv: Record<string, string> = { REDIS_URL: redis?.url ?? '' }) {
   const out: string[] = [];
   const code = await runCli({
     argv,
-    processEnv: {},
+    processEnv,
     out: (l) => out.push(l),
     err: (l) => out.push(l),
     isTTY: false,
@@ -60,6 +70,7 @@ describe('greenloop doctor', () => {
     const dir = project('py-ok', { 'requirements.txt': '', 'app.py': APP, 'tests/test_app.py': SUITE });
     expect((await cli(dir, ['init'])).code).toBe(0);
     const r = await cli(dir, ['doctor']);
+    expect(r.out).toMatch(/✓ redis: Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+ requires a password/);
     expect(r.out).toMatch(/✓ config: greenloop.yaml is valid; environment staging: py-ok \(local\)/);
     expect(r.out).toMatch(/✓ deploy: py-ok started \(local\) at http:\/\/127\.0\.0\.1:\d+ and answered \/health with 2xx/);
     expect(r.out).toMatch(/✓ junit: 2 tests in 1 JUnit file\(s\): 2 passed, 0 failed, 0 skipped/);
@@ -101,5 +112,18 @@ describe('greenloop doctor', () => {
     const none = await cli(project('no-config', { 'app.py': '' }), ['doctor']);
     expect(none.out).toMatch(/✗ config: no greenloop.yaml in .*\n {4}fix: `greenloop init` writes one/);
     expect(none.code).toBe(1);
+  });
+
+  it('a Redis that runs commands without a password is a problem, with the fix', { timeout: 20_000 }, async () => {
+    const open = await startOpenRedis();
+    try {
+      const r = await cli(project('open-redis', { 'app.py': '' }), ['doctor', '--json'], { REDIS_URL: open.url });
+      const check = (JSON.parse(r.out) as { checks: { id: string; ok: boolean | null; message: string; fix?: string }[] }).checks.find((c) => c.id === 'redis');
+      expect(check).toMatchObject({ ok: false, message: expect.stringMatching(/^Redis at redis:\/\/127\.0\.0\.1:\d+ runs commands without a password/) });
+      expect(check?.fix).toContain('requirepass');
+      expect(r.code).toBe(1);
+    } finally {
+      open.stop();
+    }
   });
 });

@@ -11,6 +11,9 @@ import {
   type GreenloopConfig,
   GreenloopError,
   loadConfig,
+  OPEN_REDIS_FIX,
+  redactUrl,
+  redisAuthState,
   renderArgv,
 } from '@greenloop/core';
 // doctor runs greenloop's own stages' parts in this process, on the working copy, without Redis or a loop.
@@ -32,7 +35,7 @@ import { findHealthPath } from './detect-stack.ts';
 
 /** One thing doctor checked: wired (true), not wired (false) or not checkable here (null), with the fix. */
 export interface DoctorCheck {
-  id: 'config' | 'deploy' | 'suite' | 'junit' | 'logs' | 'log-times' | 'traffic' | 'request-lines' | 'pull-request';
+  id: 'redis' | 'config' | 'deploy' | 'suite' | 'junit' | 'logs' | 'log-times' | 'traffic' | 'request-lines' | 'pull-request';
   ok: boolean | null;
   message: string;
   fix?: string;
@@ -215,7 +218,33 @@ function trafficChecks(
  * services once from the working copy with the configured providers, runs the suite once, reads the logs
  * back and says in plain words what is wired and what is not, with the fix for each. Exit 0 when all is wired.
  */
-export async function doctorCommand(io: Io, args: string[], opts: { cwd: string; json: boolean }): Promise<number> {
+/**
+ * The Redis greenloop would use (REDIS_URL, else the one on 127.0.0.1:6379, else its own embedded one
+ * with a generated password): a problem when it runs commands without a password, since the loop's
+ * test suites and services share the host network with it.
+ */
+async function redisCheck(processEnv: Readonly<Record<string, string | undefined>>): Promise<DoctorCheck> {
+  const url = processEnv.REDIS_URL || 'redis://127.0.0.1:6379';
+  const shown = redactUrl(url);
+  const state = await redisAuthState(url);
+  if (state === 'open')
+    return {
+      id: 'redis',
+      ok: false,
+      message: `Redis at ${shown} runs commands without a password: the loop's test suites and local services (host network) could rewrite greenloop's loops and queue jobs`,
+      fix: OPEN_REDIS_FIX,
+    };
+  if (state === 'protected') return { id: 'redis', ok: true, message: `Redis at ${shown} requires a password` };
+  return processEnv.REDIS_URL
+    ? { id: 'redis', ok: false, message: `Redis at ${shown} (REDIS_URL) does not answer`, fix: 'start it, or unset REDIS_URL to let greenloop start its own' }
+    : { id: 'redis', ok: true, message: 'no Redis on 127.0.0.1:6379: greenloop starts its own, with a generated password' };
+}
+
+export async function doctorCommand(
+  io: Io,
+  args: string[],
+  opts: { cwd: string; json: boolean; processEnv: Readonly<Record<string, string | undefined>> },
+): Promise<number> {
   if (args.length > 1) throw new UsageError('doctor takes at most one argument: the environment');
   const checks: DoctorCheck[] = [];
   const p = io.paint;
@@ -238,6 +267,7 @@ export async function doctorCommand(io: Io, args: string[], opts: { cwd: string;
     );
   };
 
+  checks.push(await redisCheck(opts.processEnv));
   let config: GreenloopConfig;
   if (!existsSync(join(opts.cwd, CONFIG_FILE))) {
     checks.push({ id: 'config', ok: false, message: `no ${CONFIG_FILE} in ${opts.cwd}`, fix: '`greenloop init` writes one for the stack it finds here' });
