@@ -1,14 +1,17 @@
 // Attack suite (runs in CI): a hostile fixer and a hostile test suite try to read greenloop's environment,
 // write the user's repository (working tree, .git/hooks, .git/config), read another loop's artifacts,
 // reach Redis, plant git hooks/config for greenloop's own git calls, and leave a daemon running. Real
-// bubblewrap, real git, real processes. Prints `attempt | blocked? | how` and asserts every row blocked;
-// a control run with `sandbox: off` shows the same attacks succeeding, so the checks can fail.
+// bubblewrap, real git, real processes, a real API. Prints `attempt | blocked? | how` and asserts every
+// row blocked, except a suite reaching a Redis on this host that runs commands without a password: that
+// row says NO, and the test checks that greenloop's start-up check finds that very Redis out (a warning,
+// or a refusal under GREENLOOP_REDIS_AUTH=require). A control run with `sandbox: off` shows the same
+// attacks succeeding (minting a token too, with the secret read from greenloop's environment), so the
+// checks can fail.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import type { FixResult } from '@greenloop/core';
+import { checkRedisAuth, createLogger, type FixResult, GreenloopError, redisAuthState } from '@greenloop/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeRepo, type TestRepo, testCluster } from '../apps/worker/src/fix/testing.ts';
 import { probeSandbox } from '../apps/worker/src/process/sandbox.ts';
@@ -17,11 +20,15 @@ import type { DriverInput } from './fixtures/attack/driver.ts';
 const HOSTILE = join(import.meta.dirname, 'fixtures', 'attack', 'hostile.mjs');
 const DRIVER = join(import.meta.dirname, 'fixtures', 'attack', 'driver.ts');
 const probe = await probeSandbox();
+const TESTS_REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const OPEN_REDIS_FLAG =
+  "this host's Redis runs commands without a password: greenloop logs redis.unauthenticated at start-up, doctor flags it, GREENLOOP_REDIS_AUTH=require refuses it";
 if (!probe.available) console.warn(`attack-sandbox: SKIPPED, bubblewrap cannot run here: ${probe.detail}`);
 
 // greenloop's secrets, in the environment of the process that plays greenloop (the driver).
 const CANARIES = {
   GREENLOOP_API_TOKEN: `canary-admin-token-${Math.random().toString(36).slice(2)}`,
+  GREENLOOP_TOKEN_SECRET: `canary-token-secret-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`,
   REDIS_URL: `redis://:canary-redis-pw-${Math.random().toString(36).slice(2)}@127.0.0.1:6379`,
   SLACK_WEBHOOK_URL: `https://hooks.slack.com/services/T0/B0/canary${Math.random().toString(36).slice(2)}`,
 };
@@ -37,8 +44,8 @@ interface Row {
   attempt: string;
   blocked: boolean;
   how: string;
-  /** Rows whose outcome depends on other work (helper B's Redis password) are reported, asserted once it lands. */
-  dependsOn?: string;
+  /** A gap greenloop knows and says at start-up (an open Redis on this host): reported as NO, not asserted. */
+  flagged?: string;
 }
 interface Outcome {
   fix: FixResult;
@@ -87,6 +94,8 @@ async function attack(mode: 'on' | 'off', network: 'host' | 'none'): Promise<Sce
     clusterFile: join(evidence, 'cluster.json'),
     testWorktree: join(home, 'worktrees', 'loop-a', 'deploy-c1'),
     testArtifacts,
+    apiRedisUrl: TESTS_REDIS,
+    prefix: `glattack-${Math.random().toString(36).slice(2, 10)}`,
     out: join(t.root, 'outcome.json'),
   };
   const configBefore = readFileSync(join(t.repo, '.git', 'config'), 'utf8');
@@ -116,19 +125,6 @@ function daemonAlive(tag: string): boolean {
   return false;
 }
 
-/** Whether Redis on loopback answers PING without a password (then network host reaches its data). */
-async function redisOpen(): Promise<boolean> {
-  return await new Promise((done) => {
-    const s = connect({ host: '127.0.0.1', port: 6379 });
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => {
-      s.destroy();
-      done(d.toString().trim() === '+PONG');
-    });
-    s.on('error', () => done(false));
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const leaked = (text: string) => Object.values(CANARIES).some((c) => text.includes(c)) || text.includes(OTHER_LOOP_SECRET);
 
@@ -140,8 +136,7 @@ async function judge(scene: Scene, role: 'fixer' | 'test', network: 'host' | 'no
     report.find((a) => a.attempt === name) ?? { attempt: name, got: false, detail: 'attempt did not report (the script did not run?)' };
   const git = (...args: string[]) => execFileSync('git', ['-C', t.repo, ...args], { encoding: 'utf8' });
   const rows: Row[] = [];
-  const row = (attempt: string, blocked: boolean, how: string, dependsOn?: string) =>
-    rows.push({ role, attempt, blocked, how, ...(dependsOn ? { dependsOn } : {}) });
+  const row = (attempt: string, blocked: boolean, how: string, flagged?: string) => rows.push({ role, attempt, blocked, how, ...(flagged ? { flagged } : {}) });
 
   for (const name of ['read /proc/$PPID/environ', 'scan /proc/*/environ']) {
     const a = find(name);
@@ -156,8 +151,9 @@ async function judge(scene: Scene, role: 'fixer' | 'test', network: 'host' | 'no
   const other = find("read another loop's artifacts");
   row(other.attempt, !leaked(other.detail), other.detail);
   const redis = find('connect to Redis 127.0.0.1:6379 and PING');
-  const redisBlocked = !redis.got;
-  row(`${redis.attempt} (network ${network})`, redisBlocked, redis.detail, network === 'host' ? "that Redis's own password (B)" : undefined);
+  row(`${redis.attempt} (network ${network})`, !redis.got, redis.detail, redis.got ? OPEN_REDIS_FLAG : undefined);
+  const mint = find('mint an admin token (write Redis, call the API)');
+  row(mint.attempt, !mint.got, mint.detail);
   if (outcome.embeddedRedis) {
     const embedded = find("connect to greenloop's embedded Redis and PING");
     row(`${embedded.attempt} (network ${network})`, !embedded.got, embedded.detail);
@@ -199,7 +195,7 @@ afterAll(() => {
   if (table.length === 0) return;
   const lines = table.map(
     (r) =>
-      `${r.role.padEnd(6)} | ${r.attempt.padEnd(52)} | ${(r.blocked ? 'yes' : r.dependsOn ? `NO (needs ${r.dependsOn})` : 'NO').padEnd(8)} | ${r.how.replace(/\s+/g, ' ').slice(0, 110)}`,
+      `${r.role.padEnd(6)} | ${r.attempt.padEnd(52)} | ${(r.blocked ? 'yes' : 'NO').padEnd(8)} | ${r.how.replace(/\s+/g, ' ').slice(0, 150)}${r.flagged ? ` [flagged: ${r.flagged}]` : ''}`,
   );
   console.log(`\nattack table (sandbox on):\n${'role'.padEnd(6)} | ${'attempt'.padEnd(52)} | blocked? | how\n${lines.join('\n')}\n`);
 });
@@ -214,10 +210,18 @@ describe.skipIf(!probe.available)('attack suite: hostile fixer and hostile test 
       table.push(...rows);
       // Every attempt reported (the scripts really ran inside the sandbox).
       expect(rows.filter((r) => r.how.includes('did not report'))).toEqual([]);
-      // Redis over host networking is open until Redis itself requires a password (helper B): asserted then.
-      const open = await redisOpen();
-      const mustBlock = rows.filter((r) => !r.dependsOn || !open);
-      expect(mustBlock.filter((r) => !r.blocked)).toEqual([]);
+      expect(rows.filter((r) => !r.blocked && !r.flagged)).toEqual([]);
+      // A suite on the host network reaches a password-less Redis on this host: not blocked, but said. The
+      // very Redis it reached is what greenloop's start-up check reports (or refuses).
+      const open = rows.filter((r) => r.flagged);
+      if (open.length) {
+        const silent = createLogger('attack', 'silent');
+        expect(await checkRedisAuth('redis://127.0.0.1:6379', silent, 'warn')).toBe('open');
+        await expect(checkRedisAuth('redis://127.0.0.1:6379', silent, 'require')).rejects.toBeInstanceOf(GreenloopError);
+      }
+      // Writing Redis is not enough to mint a token: where the suite could write it, the API still said 401.
+      const mint = rows.find((r) => r.role === 'test' && r.attempt.startsWith('mint'));
+      if ((await redisAuthState(TESTS_REDIS)) === 'open') expect(mint?.how).toMatch(/^Redis write answered: \+OK :1;.*: 401$/);
       // The accepted fix came back as a commit on the fix branch, read from the clone's files.
       expect(scene.outcome.fix.outcome).toBe('accepted');
       expect(scene.outcome.fixBranch).toBe(scene.outcome.fix.commit);
@@ -233,6 +237,8 @@ describe.skipIf(!probe.available)('attack suite: hostile fixer and hostile test 
       const rows = [...(await judge(scene, 'fixer', 'host')), ...(await judge(scene, 'test', 'host'))];
       const notBlocked = rows.filter((r) => !r.blocked).map((r) => `${r.role}: ${r.attempt}`);
       if (scene.outcome.embeddedRedis) expect(notBlocked).toContain("fixer: read the embedded Redis's password file");
+      // Unsandboxed, the token secret is in greenloop's environment: a record written with it is a token.
+      if ((await redisAuthState(TESTS_REDIS)) === 'open') expect(notBlocked).toContain('fixer: mint an admin token (write Redis, call the API)');
       expect(notBlocked).toEqual(
         expect.arrayContaining([
           'fixer: read /proc/$PPID/environ',
