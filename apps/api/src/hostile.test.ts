@@ -1,9 +1,22 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BODY_LIMIT } from './app.ts';
-import { runningLoop, setupTestApi, type TestApi } from './testing.ts';
+import { runningLoop, setupTestApi, type TestApi, undocumentedBy } from './testing.ts';
 
 let t: TestApi;
+/** What every request of this file got: the figures printed at the end (requests, 5xx, slowest). */
+const stats = { requests: 0, status5xx: 0, slowestMs: 0, slowest: '' };
+
+/** One request through the app, counted. */
+async function hit(opts: InjectOptions): Promise<LightMyRequestResponse> {
+  const started = performance.now();
+  const res = await t.app.inject(opts);
+  const ms = performance.now() - started;
+  stats.requests++;
+  if (res.statusCode >= 500) stats.status5xx++;
+  if (ms > stats.slowestMs) Object.assign(stats, { slowestMs: ms, slowest: `${opts.method} ${String(opts.url).slice(0, 60)}` });
+  return res;
+}
 
 beforeAll(async () => {
   t = await setupTestApi();
@@ -11,6 +24,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  console.log(
+    `hostile input: ${stats.requests} requests, ${stats.status5xx} × 5xx, slowest ${stats.slowestMs.toFixed(0)} ms (${stats.slowest}); every request answered (a hang fails its test)`,
+  );
   await t.cleanup();
 });
 
@@ -24,6 +40,15 @@ const ROUTES: { method: InjectOptions['method']; path: string; body?: boolean }[
   { method: 'GET', path: '/v1/loops/{id}/cycles/{n}/report' },
   { method: 'GET', path: '/v1/loops/{id}/artifacts/{n}' },
   { method: 'GET', path: '/v1/loops/{id}/events' },
+  { method: 'GET', path: '/v1/loops/{id}/cycles/{n}/evidence' },
+  { method: 'GET', path: '/v1/events' },
+  { method: 'GET', path: '/v1/session' },
+  { method: 'GET', path: '/v1/insights/clusters' },
+  { method: 'GET', path: '/v1/insights/flaky' },
+  { method: 'GET', path: '/v1/insights/trends' },
+  { method: 'GET', path: '/v1/workers' },
+  { method: 'GET', path: '/metrics' },
+  { method: 'GET', path: '/healthz' },
   { method: 'GET', path: '/v1/schedules' },
   { method: 'POST', path: '/v1/schedules', body: true },
   { method: 'GET', path: '/v1/schedules/{id}' },
@@ -104,13 +129,22 @@ function expect4xx(res: LightMyRequestResponse, what: string): void {
 }
 
 describe('hostile input never gets a 5xx', () => {
+  test('the route list covers every operation the API documents', async () => {
+    expect(
+      await undocumentedBy(
+        t.app,
+        ROUTES.map((r) => ({ method: String(r.method), url: fill(r.path, 'x') })),
+      ),
+    ).toEqual([]);
+  });
+
   test.each(ROUTES.filter((r) => r.path.includes('{')).map((r) => [`${r.method} ${r.path}`, r] as const))('hostile path parameters: %s', async (_n, r) => {
     for (const seg of HOSTILE_SEGMENTS) {
       // inject resolves dot segments like a browser: /v1/loops/../events is /v1/events, a valid endless
       // stream. The raw-socket artifact tests cover unnormalized dot segments.
       if (r.path.endsWith('/events') && (seg === '..' || seg === '%2e%2e')) continue;
       const url = fill(r.path, seg);
-      const res = await t.app.inject({ method: r.method, url, headers: t.auth('admin'), ...(r.body ? { payload: {} } : {}) });
+      const res = await hit({ method: r.method, url, headers: t.auth('admin'), ...(r.body ? { payload: {} } : {}) });
       // A few of these are valid ids of things that do not exist, which is a 404; nothing is a 2xx or 5xx.
       expect4xx(res, `${r.method} ${url}`);
     }
@@ -119,7 +153,7 @@ describe('hostile input never gets a 5xx', () => {
   test.each(ROUTES.filter((r) => r.body).map((r) => [`${r.method} ${r.path}`, r] as const))('hostile bodies: %s', async (_n, r) => {
     const url = fill(r.path, r.path.includes('schedules') ? 'staging.nightly' : 'hostile-1');
     for (const b of HOSTILE_BODIES) {
-      const res = await t.app.inject({
+      const res = await hit({
         method: r.method,
         url,
         headers: { ...t.auth('admin'), 'content-type': b.type ?? 'application/json' },
@@ -132,9 +166,10 @@ describe('hostile input never gets a 5xx', () => {
   test.each(ROUTES.filter((r) => r.method === 'GET').map((r) => [`${r.method} ${r.path}`, r] as const))('hostile query strings: %s', async (_n, r) => {
     const url = fill(r.path, r.path.includes('schedules') ? 'staging.nightly' : 'hostile-1');
     // Routes that take query parameters reject unknown ones and bad values; the others ignore the query.
-    const takesQuery = ['/v1/loops', '/v1/schedules', '/v1/audit', '/v1/loops/{id}/events'].includes(r.path);
+    const takesQuery =
+      ['/v1/loops', '/v1/schedules', '/v1/audit', '/v1/loops/{id}/events', '/v1/events'].includes(r.path) || r.path.startsWith('/v1/insights/');
     for (const q of HOSTILE_QUERIES) {
-      const res = await t.app.inject({ method: 'GET', url: `${url}?${q}`, headers: t.auth('admin') });
+      const res = await hit({ method: 'GET', url: `${url}?${q}`, headers: t.auth('admin') });
       if (takesQuery) expect4xx(res, `GET ${url}?${q}`);
       else expectNot5xx(res, `GET ${url}?${q}`);
     }
@@ -159,7 +194,7 @@ describe('hostile input never gets a 5xx', () => {
         { method: 'GET' as const, url: '/v1/loops/hostile-1/events' },
         { method: 'GET' as const, url: '/v1/loops/hostile-1/cycles/1/report' },
       ]) {
-        const res = await t.app.inject({ ...r, headers });
+        const res = await hit({ ...r, headers });
         expect(res.statusCode, `${r.method} ${r.url} ${JSON.stringify(headers).slice(0, 80)} → ${res.body.slice(0, 200)}`).toBeLessThan(500);
       }
     }
@@ -173,7 +208,7 @@ describe('hostile input never gets a 5xx', () => {
       ['GET', '/../../etc/passwd'],
       ['OPTIONS', '/v1/tokens'],
     ] as const) {
-      const res = await t.app.inject({ method, url, headers: t.auth('admin') });
+      const res = await hit({ method, url, headers: t.auth('admin') });
       expect4xx(res, `${method} ${url}`);
     }
   });
@@ -182,10 +217,10 @@ describe('hostile input never gets a 5xx', () => {
 describe('issue 12 hardening: still no 5xx, no hangs', () => {
   test('audit cursors: 0-0 and ids past 64 bits are 400, valid ones page', async () => {
     for (const cursor of ['0-0', '00-0', '0-00', '18446744073709551616-0', '1-18446744073709551616']) {
-      expect4xx(await t.app.inject({ method: 'GET', url: `/v1/audit?cursor=${cursor}`, headers: t.auth('admin') }), `cursor ${cursor}`);
+      expect4xx(await hit({ method: 'GET', url: `/v1/audit?cursor=${cursor}`, headers: t.auth('admin') }), `cursor ${cursor}`);
     }
     for (const cursor of ['0-1', '999999999999999-9999999999', '1-1']) {
-      const res = await t.app.inject({ method: 'GET', url: `/v1/audit?cursor=${cursor}`, headers: t.auth('admin') });
+      const res = await hit({ method: 'GET', url: `/v1/audit?cursor=${cursor}`, headers: t.auth('admin') });
       expectNot5xx(res, `cursor ${cursor}`);
     }
   });
@@ -194,7 +229,7 @@ describe('issue 12 hardening: still no 5xx, no hangs', () => {
     for (const r of ROUTES.filter((x) => x.method === 'GET')) {
       const url = fill(r.path, r.path.includes('schedules') ? 'staging.nightly' : 'hostile-1').replace('{n}', '1');
       const res = await Promise.race([
-        t.app.inject({ method: 'HEAD', url, headers: t.auth('admin') }),
+        hit({ method: 'HEAD', url, headers: t.auth('admin') }),
         new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 1500)),
       ]);
       expect(res, `HEAD ${url}`).not.toBe('hung');
@@ -204,7 +239,7 @@ describe('issue 12 hardening: still no 5xx, no hangs', () => {
 
   test("bull-board's routes keep fastify's 413 / 415 as 4xx in the API's format", async () => {
     const add = '/admin/queues/api/queues/loops/add';
-    const big = await t.app.inject({
+    const big = await hit({
       method: 'POST',
       url: add,
       headers: { ...t.auth('admin'), 'content-type': 'application/json' },
@@ -212,14 +247,14 @@ describe('issue 12 hardening: still no 5xx, no hangs', () => {
     });
     expect(big.statusCode).toBe(413);
     expect(big.json().code).toBe('BODY_TOO_LARGE');
-    const xml = await t.app.inject({
+    const xml = await hit({
       method: 'PUT',
       url: '/admin/queues/api/queues/loops/retry/failed',
       headers: { ...t.auth('admin'), 'content-type': 'application/xml' },
       payload: '<a/>',
     });
     expect(xml.statusCode).toBe(415);
-    const viewer = await t.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: t.auth('viewer') });
+    const viewer = await hit({ method: 'GET', url: '/admin/queues/api/queues', headers: t.auth('viewer') });
     expect(viewer.statusCode).toBe(403);
   });
 });

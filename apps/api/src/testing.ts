@@ -138,3 +138,21 @@ export async function startTestApis(
   const tokens = new TokenStore(redis.redis, redis.prefix, { secret: resolveTokenSecret({ home }) });
   return { apis, redis, tokens, home, cleanup };
 }
+
+/**
+ * Test helper: the operations the API documents (its OpenAPI paths, HEAD aside) that none of `requests`
+ * reaches, as "METHOD /path/{param}". Route lists in tests check themselves with it, so a route added
+ * later without a row fails them instead of going unchecked.
+ */
+export async function undocumentedBy(app: FastifyInstance, requests: readonly { method: string; url: string }[]): Promise<string[]> {
+  const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, unknown>> };
+  const sent = requests.map((r) => `${r.method.toUpperCase()} ${r.url.split('?')[0]}`);
+  const missing: string[] = [];
+  for (const [path, ops] of Object.entries(doc.paths))
+    for (const method of Object.keys(ops).map((m) => m.toUpperCase())) {
+      if (method === 'HEAD') continue;
+      const re = new RegExp(`^${method} ${path.replace(/\/$/, '').replace(/\{[^}]+\}/g, '[^/]+')}/?$`);
+      if (!sent.some((r) => re.test(r))) missing.push(`${method} ${path}`);
+    }
+  return missing;
+}
