@@ -192,31 +192,33 @@ function urlPassword(url: unknown): string | undefined {
   }
 }
 
-/** Names of the variables a greenloop.yaml names as secrets (`notifications.*`, `loop.push.tokenEnv`, `fixer.passEnv`). */
-export function secretEnvNames(config: {
-  environments: Record<
-    string,
-    {
-      notifications?: { slack?: { webhookUrlEnv?: string; botTokenEnv?: string }; webhook?: { urlEnv: string; secretEnv: string } };
-      loop?: { push?: { tokenEnv?: string } };
-      pullRequest?: { tokenEnv: string };
-      fixer?: { passEnv: readonly string[] };
-    }
-  >;
-}): string[] {
+/**
+ * The variable names a greenloop.yaml names as secrets, in every environment: the value of each `…Env`
+ * key at any depth (loop.push.tokenEnv, notifications.slack.webhookUrlEnv / botTokenEnv,
+ * notifications.webhook.urlEnv / secretEnv, pullRequest.tokenEnv, and any added later). A fixer's
+ * passEnv may name none of them, whichever environment names it.
+ */
+export function configSecretNames(config: { environments: Record<string, unknown> }): string[] {
   const names = new Set<string>();
-  for (const e of Object.values(config.environments)) {
-    const n = e.notifications;
-    if (n?.slack?.webhookUrlEnv) names.add(n.slack.webhookUrlEnv);
-    if (n?.slack?.botTokenEnv) names.add(n.slack.botTokenEnv);
-    if (n?.webhook) {
-      names.add(n.webhook.urlEnv);
-      names.add(n.webhook.secretEnv);
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (/Env$/.test(k) && typeof x === 'string') names.add(x);
+        else walk(x);
+      }
     }
-    if (e.loop?.push?.tokenEnv) names.add(e.loop.push.tokenEnv);
-    if (e.pullRequest) names.add(e.pullRequest.tokenEnv);
-    // What passEnv hands a fixer is a credential it needs (a model API key): no output may show it back.
-    for (const name of e.fixer?.passEnv ?? []) names.add(name);
-  }
+  };
+  walk(config.environments);
+  return [...names].sort();
+}
+
+/**
+ * Names of the variables whose values the redactor removes: {@link configSecretNames}, and what
+ * `fixer.passEnv` hands a fixer (a credential it needs, a model API key: no output may show it back).
+ */
+export function secretEnvNames(config: { environments: Record<string, { fixer?: { passEnv: readonly string[] }; [key: string]: unknown }> }): string[] {
+  const names = new Set(configSecretNames(config));
+  for (const e of Object.values(config.environments)) for (const name of e.fixer?.passEnv ?? []) names.add(name);
   return [...names];
 }

@@ -1,18 +1,31 @@
-import { EnvironmentSchema } from '@greenloop/core';
+import { configSecretNames, EnvironmentSchema } from '@greenloop/core';
 import { describe, expect, it } from 'vitest';
-import { buildFixerEnv, configSecretNames } from './fixer-env.ts';
+import { buildFixerEnv } from './fixer-env.ts';
 
-const environment = EnvironmentSchema.parse({
+const base = {
   services: [{ name: 'api', deploy: { provider: 'local', command: ['node', 'server.js'] } }],
   tests: { command: ['npm', 'test'] },
   fixer: { command: ['agent'] },
-  loop: { push: { remote: 'origin', tokenEnv: 'PUSH_TOKEN' } },
-  notifications: { slack: { webhookUrlEnv: 'SLACK_HOOK' }, webhook: { urlEnv: 'HOOK_URL', secretEnv: 'HOOK_SECRET' } },
-});
+};
+// The fixer runs for staging; production's secrets are greenloop's all the same.
+const config = {
+  environments: {
+    staging: EnvironmentSchema.parse({
+      ...base,
+      loop: { push: { remote: 'origin', tokenEnv: 'PUSH_TOKEN' } },
+      notifications: { slack: { webhookUrlEnv: 'SLACK_HOOK' }, webhook: { urlEnv: 'HOOK_URL', secretEnv: 'HOOK_SECRET' } },
+    }),
+    production: EnvironmentSchema.parse({
+      ...base,
+      notifications: { slack: { botTokenEnv: 'PROD_SLACK_BOT', channel: 'C0123ABCD' } },
+      pullRequest: { repository: 'acme/app', tokenEnv: 'PROD_GH_TOKEN' },
+    }),
+  },
+};
 
 describe('fixer environment', () => {
-  it('names every *Env variable of the environment config as a secret', () => {
-    expect(configSecretNames(environment)).toEqual(['HOOK_SECRET', 'HOOK_URL', 'PUSH_TOKEN', 'SLACK_HOOK']);
+  it('names every *Env variable of every environment as a secret', () => {
+    expect(configSecretNames(config)).toEqual(['HOOK_SECRET', 'HOOK_URL', 'PROD_GH_TOKEN', 'PROD_SLACK_BOT', 'PUSH_TOKEN', 'SLACK_HOOK']);
   });
 
   it('refuses greenloop variables, the variables greenloop reads and the config secrets, whatever passEnv says', () => {
@@ -29,13 +42,15 @@ describe('fixer environment', () => {
       SLACK_HOOK: 'https://hooks.slack.com/services/leak-5',
       HOOK_URL: 'https://x/leak-6',
       HOOK_SECRET: 'leak-7',
+      PROD_SLACK_BOT: 'xoxb-leak-8',
+      PROD_GH_TOKEN: 'ghp_leak-9',
     };
     const passEnv = Object.keys(processEnv).filter((k) => k !== 'PATH' && k !== 'HOME');
     const { env, refused } = buildFixerEnv({
       fixer: { passEnv, env: {} },
       processEnv,
       files: { promptFile: '/p', clusterFile: '/c', worktree: '/w' },
-      secretEnv: configSecretNames(environment),
+      secretEnv: configSecretNames(config),
     });
     expect(refused.sort()).toEqual(passEnv.filter((k) => k !== 'ANTHROPIC_API_KEY').sort());
     expect(env.ANTHROPIC_API_KEY).toBe('sk-ok');

@@ -27,28 +27,8 @@ const OWN = /^(GREENLOOP_|REDIS_)/;
 const GREENLOOP_READS = new Set([...Object.keys(EnvSchema.shape), 'GOOGLE_APPLICATION_CREDENTIALS']);
 
 /**
- * The variable names a greenloop.yaml environment names as secrets: the value of every `...Env` key at
- * any depth (loop.push.tokenEnv, notifications.slack.webhookUrlEnv, webhook.urlEnv/secretEnv, and any
- * added later), so passEnv can never hand them to a fixer.
- */
-export function configSecretNames(config: unknown): string[] {
-  const names = new Set<string>();
-  const walk = (v: unknown) => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        if (/Env$/.test(k) && typeof x === 'string') names.add(x);
-        else walk(x);
-      }
-    }
-  };
-  walk(config);
-  return [...names].sort();
-}
-
-/**
  * Builds the fixer's environment. Refused whatever passEnv says: GREENLOOP_*, REDIS_*, every variable
- * greenloop reads, and `secretEnv` (the environment's `configSecretNames`).
+ * greenloop reads, and `secretEnv` (core's `configSecretNames` of the whole greenloop.yaml).
  */
 export function buildFixerEnv(opts: {
   fixer: Pick<FixerConfig, 'env' | 'passEnv'>;

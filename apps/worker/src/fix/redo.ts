@@ -5,13 +5,14 @@ import { loopPaths } from '../paths.ts';
 import { sandboxSettings } from '../process/sandbox.ts';
 import { runOwnedAttempt } from '../stages/owned-attempt.ts';
 import { budgetRefusal, recordSpendMetric, spendLedger } from './budget.ts';
-import { configSecretNames } from './fixer-env.ts';
 import { runFix } from './run-fix.ts';
 
 /** What re-doing one conflicting fix needs from the integrate stage. */
 export interface RedoRequest {
   loop: LoopRecord;
   environment: EnvironmentConfig;
+  /** What the fixer's passEnv may not name: core's configSecretNames of the whole greenloop.yaml. */
+  secretEnv: readonly string[];
   cycle: CycleRecord;
   /** The accepted fix whose pick conflicted. */
   fix: FixResult;
@@ -69,7 +70,7 @@ export async function redoConflictingFix(ctx: WorkerContext, req: RedoRequest): 
       worktreeRoot: paths.fixWorktrees,
       artifactDir: join(paths.cycleDir(cycle.n), 'fix', fix.fingerprint, 'redo'),
       processEnv: ctx.processEnv,
-      secretEnv: configSecretNames(environment),
+      secretEnv: req.secretEnv,
       sandbox: sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME }),
       processes,
       // One attempt: the first fix was accepted; only its placement changed.

@@ -1,9 +1,8 @@
 import { join } from 'node:path';
-import { type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
+import { configSecretNames, type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
 import { DelayedError, type Job } from 'bullmq';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { budgetRefusal, fixAllowance, recordSpendMetric, spendLedger } from '../fix/budget.ts';
-import { configSecretNames } from '../fix/fixer-env.ts';
 import { firstWait, fixersRunning, releaseFixerSlot, takeFixerSlot } from '../fix/fixer-slots.ts';
 import { integrateFixes } from '../fix/integrate.ts';
 import { appendFixSection } from '../fix/outcomes-report.ts';
@@ -46,7 +45,7 @@ export async function fixClusterJob(
   if (await ctx.store.isCancelRequested(loopId)) return await save({ fingerprint, outcome: 'cancelled', attempts: 0 });
 
   const loop = await requireLoop(ctx, loopId);
-  const { environment } = await loadEnvironment(ctx, loop);
+  const { config, environment } = await loadEnvironment(ctx, loop);
   const fixer = environment.fixer;
   if (!fixer) return await save({ fingerprint, outcome: 'skipped', reason: 'no fixer configured', attempts: 0 });
   const cycle = await ctx.store.getCycle(loopId, n);
@@ -108,8 +107,8 @@ export async function fixClusterJob(
           worktreeRoot: paths.fixWorktrees,
           artifactDir: join(paths.cycleDir(n), 'fix', fingerprint),
           processEnv: ctx.processEnv,
-          // Every *Env the config names (push token, Slack, webhook) is greenloop's secret, whatever passEnv says.
-          secretEnv: configSecretNames(environment),
+          // Every *Env greenloop.yaml names, in any environment, is greenloop's secret, whatever passEnv says.
+          secretEnv: configSecretNames(config),
           sandbox,
           processes,
           ...(budget ? { budget } : {}),
@@ -159,7 +158,7 @@ const PROVE_DEPLOY_MS = 15 * 60_000;
 /** Integrate: accepted fixes cherry-picked onto the loop branch; the next cycle deploys the result. */
 export async function integrateStage(ctx: WorkerContext, run: StageRun): Promise<StageOutput<IntegrateResult>> {
   const loop = await requireLoop(ctx, run.loopId);
-  const { environment } = await loadEnvironment(ctx, loop);
+  const { config, environment } = await loadEnvironment(ctx, loop);
   const cycle = await ctx.store.getCycle(loop.id, run.cycle);
   const fix = cycle?.stages.fix?.result;
   if (!cycle || !fix || !loop.branch) throw new GreenloopError('FIX_MISSING', `cycle ${run.cycle} has no fix stage to integrate`);
@@ -176,7 +175,8 @@ export async function integrateStage(ctx: WorkerContext, run: StageRun): Promise
     fixes: accepted,
     ...(push ? { push: { remote: push.remote, ...(token ? { token } : {}) } } : {}),
     // A fix that conflicts is re-done on top of the fixes integrated before it, in this cycle.
-    redo: (f, base, conflict) => redoConflictingFix(ctx, { loop, environment, cycle, fix: f, base, conflict, signal: run.signal }),
+    redo: (f, base, conflict) =>
+      redoConflictingFix(ctx, { loop, environment, secretEnv: configSecretNames(config), cycle, fix: f, base, conflict, signal: run.signal }),
     log: ctx.log.child({ loopId: loop.id, cycle: run.cycle }),
   });
   const analysis = cycle.stages.analyze?.result;
