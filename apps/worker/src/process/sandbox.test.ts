@@ -63,6 +63,19 @@ describe('bwrapArgv', () => {
     expect(argv.slice(argv.indexOf('--') + 1)).toEqual([process.execPath, '-e', '0']);
   });
 
+  it("README's Security model lists every flag bwrapArgv uses", () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', '..', '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Security model'), readme.indexOf('\n## ', readme.indexOf('## Security model') + 1));
+    const flags = new Set(
+      [
+        bwrapArgv(spec({ kind: 'fixer', network: 'none', readable: [join(home, 'artifacts', 'loop-a')] }), places),
+        bwrapArgv(spec({ kind: 'service', outliveParent: true }), places),
+      ].flatMap((argv) => argv.filter((a) => a.startsWith('--') && a !== '--')),
+    );
+    expect(flags.size).toBeGreaterThan(10);
+    expect([...flags].filter((f) => !section.includes(f))).toEqual([]);
+  });
+
   it('exposes tools on PATH under a hidden place read-only, never the hidden place itself', () => {
     const tools = join(home, 'tools');
     const userBin = join(root, 'user', 'bin');
