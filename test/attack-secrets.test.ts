@@ -125,8 +125,11 @@ describe('attack: planted secrets never leave greenloop unredacted', () => {
     writeFileSync(join(r, 'tools', 'leaky-server.js'), `import { leak } from './leak.js';\nleak();\nawait import('../src/server.js');\n`);
     writeFileSync(
       join(r, 'tools', 'leaky-fixer.js'),
-      // Then the demo's own fixer, so fixes land on the loop branch and the loop opens a pull request.
-      `import { leak } from './leak.js';\nleak();\nconsole.log('passEnv gave me', process.env.LEAK_PASS_TOKEN);\nawait import('./demo-fixer.js');\n`,
+      // Then the demo's own fixer, so fixes land on the loop branch and the loop opens a pull request; where
+      // it has no fix (the leak test's own cluster), a failure whose last words are the secrets, which the
+      // fix result's reason quotes from the output's tail.
+      `import { execFileSync } from 'node:child_process';\nimport { leak } from './leak.js';\nleak();\nconsole.log('passEnv gave me', process.env.LEAK_PASS_TOKEN);\nawait import('./demo-fixer.js');\n` +
+        `if (!execFileSync('git', ['status', '--porcelain'], { encoding: 'utf8' }).trim()) { leak(); process.exit(1); }\n`,
     );
     writeFileSync(
       join(r, 'e2e', 'leak.test.js'),
@@ -238,7 +241,10 @@ describe('attack: planted secrets never leave greenloop unredacted', () => {
       views.push(await get(`/v1/loops/${id}/cycles/${n}/report`));
       const md = await fetch(`${apiUrl}/v1/loops/${id}/cycles/${n}/report`, { headers: { ...viewer, accept: 'text/markdown' } });
       views.push({ status: md.status, text: await md.text() });
+      views.push(await get(`/v1/loops/${id}/cycles/${n}/evidence`));
     }
+    views.push(await get('/v1/workers'), await get('/metrics'), await get('/v1/audit', admin));
+    expect(views.filter((v) => v.status !== 200).map((v) => v.status)).toEqual([]);
     const insights = [await get('/v1/insights/clusters'), await get('/v1/insights/flaky'), await get('/v1/insights/trends')];
     expect(insights.map((v) => v.status)).toEqual([200, 200, 200]);
     expect(insights[0]?.text, "this loop's clusters are in the insights").toContain(id);
@@ -247,7 +253,7 @@ describe('attack: planted secrets never leave greenloop unredacted', () => {
       insights.map((v, i) => ({ name: `insights ${i}`, text: v.text })),
     );
     scan(
-      'API views (loop, loops, cycles, reports)',
+      'API views (loop, loops, cycles, reports, evidence, workers, metrics; audit as admin)',
       views.map((v, i) => ({ name: `view ${i} (${v.status})`, text: v.text })),
     );
 
@@ -298,7 +304,9 @@ describe('attack: planted secrets never leave greenloop unredacted', () => {
       `GCS objects read by people and agents (${objects.length} objects in the bucket)`,
       objects.filter((o) => personFacing(o.rel)).map((o) => ({ name: o.rel, text: o.data.toString('utf8') })),
     );
-    // Not vacuous: the secrets did reach the raw evidence, and every boundary had something to scan.
+    // Not vacuous: a failed fixer's reason quotes its output (redacted), the secrets did reach the raw
+    // evidence, and every boundary had something to scan.
+    expect(rows.find((r) => r.where.startsWith('fix results'))?.redacted, 'fix results quoting the fixer output').toBeGreaterThan(0);
     const rawOut = files
       .filter((f) => /stdout|\.log$/.test(f))
       .map((f) => readFileSync(f, 'utf8'))
