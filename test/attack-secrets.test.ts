@@ -304,9 +304,8 @@ describe('attack: planted secrets never leave greenloop unredacted', () => {
       `GCS objects read by people and agents (${objects.length} objects in the bucket)`,
       objects.filter((o) => personFacing(o.rel)).map((o) => ({ name: o.rel, text: o.data.toString('utf8') })),
     );
-    // Not vacuous: a failed fixer's reason quotes its output (redacted), the secrets did reach the raw
-    // evidence, and every boundary had something to scan.
-    expect(rows.find((r) => r.where.startsWith('fix results'))?.redacted, 'fix results quoting the fixer output').toBeGreaterThan(0);
+    // Not vacuous: the secrets did reach the raw evidence; below, a failed fixer's reason quotes its output
+    // (redacted), and every boundary had something to scan.
     const rawOut = files
       .filter((f) => /stdout|\.log$/.test(f))
       .map((f) => readFileSync(f, 'utf8'))
@@ -344,6 +343,7 @@ describe('attack: planted secrets never leave greenloop unredacted', () => {
       .map((o) => o.data.toString('utf8'))
       .join('\n');
     expect(secrets.filter(([, v]) => rawObjects.includes(v)).length, 'planted secrets in raw evidence in the bucket').toBeGreaterThan(secrets.length / 2);
+    expect(rows.find((r) => r.where.startsWith('fix results'))?.redacted, 'fix results quoting the fixer output').toBeGreaterThan(0);
     for (const r of rows) expect(r.items, `${r.where} had something to scan`).toBeGreaterThan(0);
     expect(rows.flatMap((r) => r.found)).toEqual([]);
   });
