@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addDetachedWorktree, git } from '../git/repo.ts';
@@ -343,14 +343,19 @@ writeFileSync('.aider.tags.cache.v4/cache.db', 'x');
     await mainCheckoutUntouched();
   });
 
-  it("never runs the user repository's hooks for greenloop's own git calls", async () => {
+  it("never runs the user repository's hooks, hooksPath or fsmonitor for greenloop's own git calls", async () => {
     const { log } = memoryLogger();
     const marker = join(t.root, 'hook-ran');
-    for (const hook of ['post-checkout', 'reference-transaction', 'pre-commit', 'post-commit']) {
-      const file = join(t.repo, '.git', 'hooks', hook);
-      await writeFile(file, `#!/bin/sh\necho ${hook} >> '${marker}'\n`);
+    const script = async (file: string, what: string) => {
+      await writeFile(file, `#!/bin/sh\necho ${what} >> '${marker}'\n`);
       await chmod(file, 0o755);
-    }
+    };
+    for (const hook of ['post-checkout', 'reference-transaction', 'pre-commit', 'post-commit']) await script(join(t.repo, '.git', 'hooks', hook), hook);
+    // What a process with greenloop's access could have written into the repository's config.
+    await mkdir(join(t.root, 'planted-hooks'), { recursive: true });
+    await script(join(t.root, 'planted-hooks', 'post-checkout'), 'hooksPath');
+    await script(join(t.root, 'fsmonitor.sh'), 'fsmonitor');
+    await appendFile(join(t.repo, '.git', 'config'), `[core]\n\thooksPath = ${join(t.root, 'planted-hooks')}\n\tfsmonitor = ${join(t.root, 'fsmonitor.sh')}\n`);
     const fixer = await editingFixer(t.root, 'edit', { write: { 'src/a.js': 'export const a = () => 2;\n' } });
     const result = await runFix(await fixRequest(t, testCluster('abcdefa'), fixerConfig(fixer), log));
     expect(result.outcome).toBe('accepted');
