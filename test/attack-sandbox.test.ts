@@ -41,6 +41,7 @@ interface Attempt {
 }
 interface Row {
   role: 'fixer' | 'test';
+  network: 'host' | 'none';
   attempt: string;
   blocked: boolean;
   how: string;
@@ -136,7 +137,8 @@ async function judge(scene: Scene, role: 'fixer' | 'test', network: 'host' | 'no
     report.find((a) => a.attempt === name) ?? { attempt: name, got: false, detail: 'attempt did not report (the script did not run?)' };
   const git = (...args: string[]) => execFileSync('git', ['-C', t.repo, ...args], { encoding: 'utf8' });
   const rows: Row[] = [];
-  const row = (attempt: string, blocked: boolean, how: string, flagged?: string) => rows.push({ role, attempt, blocked, how, ...(flagged ? { flagged } : {}) });
+  const row = (attempt: string, blocked: boolean, how: string, flagged?: string) =>
+    rows.push({ role, network, attempt, blocked, how, ...(flagged ? { flagged } : {}) });
 
   for (const name of ['read /proc/$PPID/environ', 'scan /proc/*/environ']) {
     const a = find(name);
@@ -151,12 +153,12 @@ async function judge(scene: Scene, role: 'fixer' | 'test', network: 'host' | 'no
   const other = find("read another loop's artifacts");
   row(other.attempt, !leaked(other.detail), other.detail);
   const redis = find('connect to Redis 127.0.0.1:6379 and PING');
-  row(`${redis.attempt} (network ${network})`, !redis.got, redis.detail, redis.got ? OPEN_REDIS_FLAG : undefined);
+  row(redis.attempt, !redis.got, redis.detail, redis.got ? OPEN_REDIS_FLAG : undefined);
   const mint = find('mint an admin token (write Redis, call the API)');
   row(mint.attempt, !mint.got, mint.detail);
   if (outcome.embeddedRedis) {
     const embedded = find("connect to greenloop's embedded Redis and PING");
-    row(`${embedded.attempt} (network ${network})`, !embedded.got, embedded.detail);
+    row(embedded.attempt, !embedded.got, embedded.detail);
     const password = find("read the embedded Redis's password file");
     row(password.attempt, !password.got, password.detail);
   }
@@ -195,36 +197,53 @@ afterAll(() => {
   if (table.length === 0) return;
   const lines = table.map(
     (r) =>
-      `${r.role.padEnd(6)} | ${r.attempt.padEnd(52)} | ${(r.blocked ? 'yes' : 'NO').padEnd(8)} | ${r.how.replace(/\s+/g, ' ').slice(0, 150)}${r.flagged ? ` [flagged: ${r.flagged}]` : ''}`,
+      `${`${r.role} (network ${r.network})`.padEnd(22)} | ${r.attempt.padEnd(52)} | ${(r.blocked ? 'yes' : 'NO').padEnd(8)} | ${r.how.replace(/\s+/g, ' ').slice(0, 150)}${r.flagged ? ` [flagged: ${r.flagged}]` : ''}`,
   );
-  console.log(`\nattack table (sandbox on):\n${'role'.padEnd(6)} | ${'attempt'.padEnd(52)} | blocked? | how\n${lines.join('\n')}\n`);
+  console.log(`\nattack table (sandbox on):\n${'role'.padEnd(22)} | ${'attempt'.padEnd(52)} | blocked? | how\n${lines.join('\n')}\n`);
 });
+
+/**
+ * What every sandboxed run must show: each attempt reported (the scripts really ran in the sandbox) and
+ * blocked, except reaching a password-less Redis on this host over the host network — flagged, and then
+ * the start-up check must find that very Redis out — while minting a token through it still fails.
+ */
+async function expectBlocked(scene: Scene, rows: Row[]): Promise<void> {
+  expect(scene.outcome.fix.sandboxed).toBe(true);
+  expect(scene.outcome.test.sandboxed).toBe(true);
+  expect(rows.filter((r) => r.how.includes('did not report'))).toEqual([]);
+  expect(rows.filter((r) => !r.blocked && !r.flagged)).toEqual([]);
+  if (rows.some((r) => r.flagged)) {
+    const silent = createLogger('attack', 'silent');
+    expect(await checkRedisAuth('redis://127.0.0.1:6379', silent, 'warn')).toBe('open');
+    await expect(checkRedisAuth('redis://127.0.0.1:6379', silent, 'require')).rejects.toBeInstanceOf(GreenloopError);
+  }
+  // Writing Redis is not enough to mint a token: whoever could write it (host network), the API said 401.
+  if ((await redisAuthState(TESTS_REDIS)) === 'open')
+    for (const mint of rows.filter((r) => r.network === 'host' && r.attempt.startsWith('mint')))
+      expect(mint.how, `${mint.role}: ${mint.attempt}`).toMatch(/^Redis write answered: \+OK :1;.*: 401$/);
+  // The accepted fix came back as a commit on the fix branch, read from the clone's files.
+  expect(scene.outcome.fix.outcome).toBe('accepted');
+  expect(scene.outcome.fixBranch).toBe(scene.outcome.fix.commit);
+}
 
 describe.skipIf(!probe.available)('attack suite: hostile fixer and hostile test suite in the sandbox', () => {
   it('blocks every attempt of a fixer with network none and of a test suite (network host)', { timeout: 120_000 }, async () => {
     const scene = await attack('on', 'none');
     try {
-      expect(scene.outcome.fix.sandboxed).toBe(true);
-      expect(scene.outcome.test.sandboxed).toBe(true);
       const rows = [...(await judge(scene, 'fixer', 'none')), ...(await judge(scene, 'test', 'host'))];
       table.push(...rows);
-      // Every attempt reported (the scripts really ran inside the sandbox).
-      expect(rows.filter((r) => r.how.includes('did not report'))).toEqual([]);
-      expect(rows.filter((r) => !r.blocked && !r.flagged)).toEqual([]);
-      // A suite on the host network reaches a password-less Redis on this host: not blocked, but said. The
-      // very Redis it reached is what greenloop's start-up check reports (or refuses).
-      const open = rows.filter((r) => r.flagged);
-      if (open.length) {
-        const silent = createLogger('attack', 'silent');
-        expect(await checkRedisAuth('redis://127.0.0.1:6379', silent, 'warn')).toBe('open');
-        await expect(checkRedisAuth('redis://127.0.0.1:6379', silent, 'require')).rejects.toBeInstanceOf(GreenloopError);
-      }
-      // Writing Redis is not enough to mint a token: where the suite could write it, the API still said 401.
-      const mint = rows.find((r) => r.role === 'test' && r.attempt.startsWith('mint'));
-      if ((await redisAuthState(TESTS_REDIS)) === 'open') expect(mint?.how).toMatch(/^Redis write answered: \+OK :1;.*: 401$/);
-      // The accepted fix came back as a commit on the fix branch, read from the clone's files.
-      expect(scene.outcome.fix.outcome).toBe('accepted');
-      expect(scene.outcome.fixBranch).toBe(scene.outcome.fix.commit);
+      await expectBlocked(scene, rows);
+    } finally {
+      await scene.t.cleanup();
+    }
+  });
+
+  it('a fixer with network host (the default) is held the same way', { timeout: 120_000 }, async () => {
+    const scene = await attack('on', 'host');
+    try {
+      const rows = await judge(scene, 'fixer', 'host');
+      table.push(...rows);
+      await expectBlocked(scene, rows);
     } finally {
       await scene.t.cleanup();
     }
