@@ -4,7 +4,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EXAMPLES, missingToolchain, type Observation, problems, SCENARIOS, type Scenario, type StackRun, scenarioTable, startStack } from './stack-harness.ts';
+import {
+  EXAMPLES,
+  missingToolchain,
+  type Observation,
+  problems,
+  SCENARIOS,
+  type Scenario,
+  type ScenarioRunner,
+  scenarioTable,
+  startScenarioRunner,
+} from './stack-harness.ts';
 
 /** Each example with the reason its toolchain is missing (undefined: it can run here). */
 const STACKS = ['python-service', 'node-playwright-service', 'go-service'].map((example) => ({ example, missing: () => missingToolchain(example) }));
@@ -26,13 +36,13 @@ for (const { example, missing } of STACKS) {
   // The scenarios of one stack run concurrently (separate environments, one worker): most of a loop's
   // time is waiting on child processes, so this cuts the file's wall time about threefold.
   describe.skipIf(why !== undefined).concurrent(`e2e: ${example}`, () => {
-    let stack: Promise<StackRun> | undefined;
+    let stack: Promise<ScenarioRunner> | undefined;
     afterAll(async () => {
       await (await stack)?.close();
     }, 60_000);
     for (const scenario of scenarios) {
       it(scenario, { timeout: 480_000 }, async () => {
-        stack ??= startStack(example);
+        stack ??= startScenarioRunner(example);
         const o = await (await stack).run(scenario, 240_000);
         rows.push(o);
         for (const c of o.cycles) console.log(`${example}/${scenario} cycle ${c.n}: ${c.timing}`);
@@ -46,13 +56,13 @@ for (const { example, missing } of STACKS) {
 const twoServiceMissing = missingToolchain('two-service');
 if (twoServiceMissing) console.warn(`e2e-stacks: skipping two-service: ${twoServiceMissing} is not installed`);
 describe.skipIf(twoServiceMissing !== undefined || (stacks !== undefined && !stacks.includes('two-service')))('e2e: two-service', () => {
-  let stack: StackRun | undefined;
+  let stack: ScenarioRunner | undefined;
   afterAll(async () => {
     await stack?.close();
   }, 60_000);
 
   it("front → back goes green; the back's traceback reaches the front failure's cluster and dossier", { timeout: 200_000 }, async () => {
-    stack = await startStack('two-service');
+    stack = await startScenarioRunner('two-service');
     const o = await stack.run('fixable', 180_000);
     rows.push(o);
     for (const c of o.cycles) console.log(`two-service/fixable cycle ${c.n}: ${c.timing}`);

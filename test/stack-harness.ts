@@ -71,13 +71,14 @@ export interface Observation {
   stacks: { title: string; found: boolean }[];
 }
 
-export interface StackRun {
+/** A worker and an API serving one example repository, running one loop per scenario. */
+export interface ScenarioRunner {
   repo: string;
   run(scenario: Scenario, timeoutMs: number): Promise<Observation>;
   close(): Promise<void>;
 }
 
-/** Copies an example into a fresh git repository (one commit on main), so the loops never touch this repo. */
+/** Whether a command runs and exits 0 (a toolchain probe). */
 const works = (argv: string[]) => {
   try {
     execFileSync(argv[0] as string, argv.slice(1), { stdio: 'ignore', timeout: 20_000 });
@@ -111,6 +112,7 @@ export function missingToolchain(example: string): string | undefined {
   }
 }
 
+/** Copies an example into a fresh git repository (one commit on main), so the loops never touch this repo. */
 export function createExampleRepo(example: string, dir: string): void {
   const source = join(EXAMPLES, example);
   if (!existsSync(source)) throw new Error(`example missing at ${source}`);
@@ -129,7 +131,11 @@ export function createExampleRepo(example: string, dir: string): void {
  * end. At most `maxLoops` loops run at once: a 2-core machine compiling Go or starting Playwright five
  * times over is slower in total than three at a time.
  */
-export async function startStack(example: string, maxLoops = 3, processEnv: Record<string, string | undefined> = process.env): Promise<StackRun> {
+export async function startScenarioRunner(
+  example: string,
+  maxLoops = 3,
+  processEnv: Record<string, string | undefined> = process.env,
+): Promise<ScenarioRunner> {
   const dir = mkdtempSync(join(tmpdir(), `greenloop-${example}-`));
   const repo = join(dir, 'repo');
   createExampleRepo(example, repo);
