@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, createLogger, type DeployedService, type ServiceConfig, ServiceSchema } from '@greenloop/core';
+import { ConfigError, createLogger, type DeployedService, type ServiceConfig, ServiceSchema, serviceDependencies } from '@greenloop/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { probeSandbox } from '../process/sandbox.ts';
 import { errorOf } from '../test-support/error-of.ts';
@@ -100,6 +100,26 @@ describe('CloudRunProvider against the fake Cloud Run API', () => {
     expect(fake.count('getOperation')).toBeGreaterThan(0);
     expect(svc.latestReadyRevision).toBe(ours());
     expect(progress.some((m) => m.includes(`as revision ${ours()}`))).toBe(true);
+  });
+
+  it("sets deploy.env on the new revision's container with {{url.<service>}} filled, keeping the service's other variables", async () => {
+    const container = svc.template.containers[0] as { env?: { name: string; value?: string; valueSource?: unknown }[] };
+    container.env = [
+      { name: 'DB_PASSWORD', valueSource: { secretKeyRef: { secret: 'db', version: 'latest' } } },
+      { name: 'BACK_URL', value: 'https://stale.example' },
+    ];
+    const s = service({ env: { BACK_URL: '{{url.back}}/v1', BUILT_FROM: '{{shortCommit}}' } });
+    // The placeholder alone orders the deploy after `back` (in env or in the build argv).
+    expect(serviceDependencies(s)).toEqual(['back']);
+    expect(serviceDependencies(service({ build: ['make', 'BACK={{url.back}}'] }))).toEqual(['back']);
+    await provider.deploy(request({ service: s, urls: { back: 'https://back-xyz.a.run.app' } }));
+
+    const body = patches()[0]?.body as { template: { containers: { env?: unknown[] }[] } };
+    expect(body.template.containers[0]?.env).toEqual([
+      { name: 'DB_PASSWORD', valueSource: { secretKeyRef: { secret: 'db', version: 'latest' } } },
+      { name: 'BACK_URL', value: 'https://back-xyz.a.run.app/v1' },
+      { name: 'BUILT_FROM', value: COMMIT.slice(0, 7) },
+    ]);
   });
 
   it('fails with DEPLOY_NOT_READY and the evidence when the revision never becomes ready, keeping traffic on the previous revision', async () => {

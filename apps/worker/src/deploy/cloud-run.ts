@@ -16,6 +16,7 @@ import {
 import { type GoogleClientOptions, googleClientOptions } from '../google-client-options.ts';
 import { runCommand } from '../process/run-command.ts';
 import type { SandboxSettings } from '../process/sandbox.ts';
+import { deployValues } from './placeholder-values.ts';
 import { deployCredentialPaths } from './step-sandbox.ts';
 import type { DeployProvider, DeployRequest } from './types.ts';
 
@@ -803,18 +804,21 @@ function candidateTraffic(raw: IService, state: CloudRunServiceState, revision: 
   return [...current, ...keptTags(raw, [revision], tag.startsWith(FIX_TAG_PREFIX)), revisionTarget(revision, 0, tag)];
 }
 
-/** The container whose image greenloop replaces: the one serving the port (the ingress container), else the first. */
-function withImage(raw: IService, image: string): IService['template'] {
+/**
+ * The template with greenloop's image and `env` on the container it deploys: the one serving the port (the
+ * ingress container), else the first. The container's other variables (secrets by reference included) stay.
+ */
+function withImage(raw: IService, image: string, env: Readonly<Record<string, string>> = {}): IService['template'] {
   const template = raw.template ?? {};
   const containers = [...(template.containers ?? [])];
-  if (containers.length === 0) containers.push({ image });
-  else {
-    const i = Math.max(
-      0,
-      containers.findIndex((c) => (c.ports ?? []).length > 0),
-    );
-    containers[i] = { ...containers[i], image };
-  }
+  const i = Math.max(
+    0,
+    containers.findIndex((c) => (c.ports ?? []).length > 0),
+  );
+  const current = containers[i] ?? {};
+  const names = new Set(Object.keys(env));
+  const merged = [...(current.env ?? []).filter((e) => !names.has(e.name ?? '')), ...Object.entries(env).map(([name, value]) => ({ name, value }))];
+  containers[i] = { ...current, image, ...(merged.length > 0 ? { env: merged } : {}) };
   return { ...template, containers };
 }
 
@@ -937,8 +941,9 @@ export class CloudRunProvider implements DeployProvider {
     const cfg = req.service.deploy;
     if (cfg.provider !== 'cloud-run') throw new GreenloopError('DEPLOY_PROVIDER_MISMATCH', `service ${req.service.name} is not a cloud-run service`);
     const t: CloudRunTarget = { project: cfg.project, region: cfg.region, service: cfg.service };
-    const values = { commit: req.commit, shortCommit: req.commit.slice(0, 7), service: req.service.name };
+    const values = deployValues(req);
     const image = renderString(cfg.image, values);
+    const env = Object.fromEntries(Object.entries(cfg.env).map(([k, v]) => [k, renderString(v, values)]));
     const revision = revisionName(cfg.service, req.commit, req.loopId, req.cycle);
     const tag = req.candidateTag ?? (cfg.candidate ? candidateTag(req.cycle) : undefined);
     const deadline = Date.now() + cfg.readyTimeout;
@@ -961,7 +966,7 @@ export class CloudRunProvider implements DeployProvider {
       const raw = state.raw;
       const body: IService = {
         ...raw,
-        template: { ...withImage(raw, image), revision },
+        template: { ...withImage(raw, image, env), revision },
         traffic: tag ? candidateTraffic(raw, state, revision, tag) : latestTraffic(raw),
       };
       req.progress(`deploying ${image} to Cloud Run service ${cfg.service} as revision ${revision}${tag ? ` (candidate, tag ${tag})` : ''}`);
@@ -1011,9 +1016,7 @@ export class CloudRunProvider implements DeployProvider {
 
   private async build(req: DeployRequest, cfg: CloudRunDeployConfig, image: string): Promise<{ sandboxed: boolean; sandboxNote?: string }> {
     const argv = renderArgv(cfg.build ?? [], {
-      commit: req.commit,
-      shortCommit: req.commit.slice(0, 7),
-      service: req.service.name,
+      ...deployValues(req),
       image,
       artifacts: req.cycleDir,
       worktree: req.worktree,

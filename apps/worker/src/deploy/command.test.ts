@@ -118,6 +118,18 @@ describe('CommandProvider', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
+  it('fills {{url.<service>}} with the URLs of the services deployed before it, in its command and its env', async () => {
+    const script = "require('fs').writeFileSync(process.argv[1], JSON.stringify({ arg: process.argv[2], env: process.env.BACK_URL }))";
+    const out = join(dir, 'seen.json');
+    const s = service({
+      command: [process.execPath, '-e', script, out, '--backend={{url.back}}'],
+      env: { BACK_URL: '{{ url.back }}/api' },
+      url: 'https://front.example.test',
+    });
+    await provider.deploy(request(s, { urls: { back: 'http://127.0.0.1:4010' } }));
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual({ arg: '--backend=http://127.0.0.1:4010', env: 'http://127.0.0.1:4010/api' });
+  });
+
   it('refuses a command service with neither url nor cloudRun', async () => {
     const s = service({ command: [process.execPath, '-e', ''] });
     await expect(provider.deploy(request(s))).rejects.toMatchObject({ code: 'DEPLOY_URL_MISSING', retryable: false });

@@ -55,6 +55,12 @@ const cloudRunDeploy = cloudRunTarget.extend({
   readyTimeout: duration.default(600_000),
   /** Deploy with 0% traffic under a tag, test the tag URL, shift traffic only when green. */
   candidate: z.boolean().default(false),
+  /**
+   * Set on the new revision's container, over the variables the service already has. Values may hold
+   * {{commit}}, {{shortCommit}}, {{service}} and {{url.<service>}}, e.g. BACKEND_URL: "{{url.backend}}"
+   * (that service then deploys first).
+   */
+  env: envMap.default({}),
   after,
 });
 

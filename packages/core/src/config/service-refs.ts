@@ -11,12 +11,12 @@ import { urlPlaceholderServices } from '../placeholders.ts';
 export interface ServiceRefs {
   name: string;
   after?: readonly string[];
-  deploy: { provider: string; after?: readonly string[]; command?: readonly string[]; env?: Readonly<Record<string, string>> };
+  deploy: { provider: string; after?: readonly string[]; command?: readonly string[]; build?: readonly string[]; env?: Readonly<Record<string, string>> };
 }
 
-/** Templates of a service's deploy that may hold `{{url.<service>}}` (command argv and env values). */
+/** Templates of a service's deploy that may hold `{{url.<service>}}` (command or build argv, and env values). */
 export function deployTemplates(service: ServiceRefs): string[] {
-  return [...(service.deploy.command ?? []), ...Object.values(service.deploy.env ?? {})];
+  return [...(service.deploy.command ?? []), ...(service.deploy.build ?? []), ...Object.values(service.deploy.env ?? {})];
 }
 
 /**
