@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   EXAMPLES,
   missingToolchain,
+  NEIGHBOURS,
   type Observation,
   problems,
   SCENARIOS,
@@ -21,7 +22,13 @@ const STACKS = ['python-service', 'node-playwright-service', 'go-service'].map((
 
 const only = (name: string) => (process.env[name] ? process.env[name].split(',') : undefined);
 const stacks = only('E2E_STACKS');
-const scenarios = (only('E2E_SCENARIOS') ?? SCENARIOS) as Scenario[];
+const scenarioFilter = only('E2E_SCENARIOS');
+/** The six scenarios, and those of an example's own environments (neighbours) where its greenloop.yaml has one. */
+const scenariosOf = (example: string): Scenario[] => {
+  const own = readFileSync(join(EXAMPLES, example, 'greenloop.yaml'), 'utf8').includes(`\n  ${NEIGHBOURS}:`) ? [NEIGHBOURS] : [];
+  const all: Scenario[] = [...SCENARIOS, ...own];
+  return scenarioFilter ? all.filter((s) => scenarioFilter.includes(s)) : all;
+};
 const rows: Observation[] = [];
 
 afterAll(() => {
@@ -40,7 +47,7 @@ for (const { example, missing } of STACKS) {
     afterAll(async () => {
       await (await stack)?.close();
     }, 60_000);
-    for (const scenario of scenarios) {
+    for (const scenario of scenariosOf(example)) {
       it(scenario, { timeout: 480_000 }, async () => {
         stack ??= startScenarioRunner(example);
         const o = await (await stack).run(scenario, 240_000);

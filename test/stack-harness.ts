@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startApi } from '@greenloop/api';
-import { createLogger, type FixResult, type LoopRecord, LoopStore, STAGES, TERMINAL_STATES } from '@greenloop/core';
+import { createLogger, type FixResult, type IntegrateResult, type LoopRecord, LoopStore, STAGES, TERMINAL_STATES } from '@greenloop/core';
 import { startWorker } from '@greenloop/worker';
 import { Redis } from 'ioredis';
 import { isolatedEnv } from './demo-harness.ts';
@@ -16,7 +16,9 @@ export const EXAMPLES = join(import.meta.dirname, '..', 'examples');
 
 /** The six scenarios every example's greenloop.yaml has an environment for (environment name = scenario). */
 export const SCENARIOS = ['fixable', 'noop', 'flaky', 'crash', 'cheat', 'skip-all'] as const;
-export type Scenario = (typeof SCENARIOS)[number];
+/** A scenario only some examples have an environment for: fixes that conflict at integration (python-service). */
+export const NEIGHBOURS = 'neighbours';
+export type Scenario = (typeof SCENARIOS)[number] | typeof NEIGHBOURS;
 
 /** What a scenario must end with, in the words of the table. */
 export const EXPECTED: Record<Scenario, string> = {
@@ -26,6 +28,7 @@ export const EXPECTED: Record<Scenario, string> = {
   crash: 'deploy-failed, no test run',
   cheat: 'fix rejected by gates, not green',
   'skip-all': 'not-real, not green',
+  neighbours: 'green in 2 cycles, conflicting fix re-done in cycle 1, in both reports',
 };
 
 interface ReportCluster {
@@ -57,6 +60,9 @@ export interface CycleView {
   reportFile?: string;
   fixes: FixResult[];
   planned: string[];
+  integrate?: IntegrateResult;
+  /** The cycle's report.md (read before the scratch directory goes). */
+  markdown?: string;
   /** Seconds per stage ("deploy 1.2s test 3.4s …"), to see where a slow scenario spends its time. */
   timing: string;
 }
@@ -166,6 +172,8 @@ export async function startScenarioRunner(
       if (!cycle) continue;
       const reportFile = cycle.report?.json;
       const fix = (await store.getStage(loop.id, n, 'fix'))?.result;
+      const integrate = (await store.getStage(loop.id, n, 'integrate'))?.result;
+      const markdown = cycle.report?.markdown;
       const timing: string[] = [];
       for (const stage of STAGES) {
         const rec = await store.getStage(loop.id, n, stage);
@@ -177,6 +185,8 @@ export async function startScenarioRunner(
         ...(reportFile && existsSync(reportFile) ? { report: JSON.parse(readFileSync(reportFile, 'utf8')) as ReportView, reportFile } : {}),
         fixes: fix?.results ?? [],
         planned: fix?.planned ?? [],
+        ...(integrate ? { integrate } : {}),
+        ...(markdown && existsSync(markdown) ? { markdown: readFileSync(markdown, 'utf8') } : {}),
         timing: timing.join(' '),
       });
     }
@@ -262,6 +272,10 @@ export function observed(o: Observation): string {
     const gates = [...new Set(fixes.flatMap((f) => (f.gates ?? []).filter((g) => !g.passed).map((g) => g.name)))];
     parts.push(`fixes: ${outcomes.join('/') || 'none'}${gates.length ? ` (gates: ${gates.join(', ')})` : ''}`);
   }
+  if (o.scenario === NEIGHBOURS) {
+    const redone = o.cycles.flatMap((c) => c.integrate?.redone ?? []);
+    parts.push(`${redone.length} fix(es) re-done after a conflict, ${o.cycles.flatMap((c) => c.integrate?.dropped ?? []).length} dropped`);
+  }
   if (o.scenario === 'skip-all') parts.push(`verdicts: ${o.cycles.map((c) => c.report?.verdict ?? '—').join(',')}`);
   return parts.join(', ');
 }
@@ -324,6 +338,26 @@ export function problems(o: Observation): string[] {
         'a rejected fix names no failed gate',
       );
       break;
+    case NEIGHBOURS: {
+      expect(o.loop.state === 'green' && rule(o) === 'green', `ended ${rule(o)}: ${o.loop.stop?.message}`);
+      // Every fix of cycle 1 landed in cycle 1: no cycle was spent on a fix dropped for a conflict.
+      expect(o.cycles.length === 2, `took ${o.cycles.length} cycles`);
+      const integrate = o.cycles[0]?.integrate;
+      expect((integrate?.dropped ?? []).length === 0, `dropped at integration: ${JSON.stringify(integrate?.dropped)}`);
+      const redone = integrate?.redone ?? [];
+      expect(redone.length > 0 && redone.every((r) => r.outcome === 'accepted' && r.attempts >= 1), `re-done: ${JSON.stringify(redone)}`);
+      // The conflict and the fix it really conflicted with, in cycle 1's report and in cycle 2's.
+      for (const c of o.cycles) {
+        const section = c.markdown?.split('Fixes of cycle 1')[1] ?? '';
+        for (const r of redone) {
+          expect(
+            section.includes('re-done after a conflict') && section.includes(r.conflict),
+            `cycle ${c.n}'s report does not say ${r.fingerprint} was re-done (${r.conflict})`,
+          );
+        }
+      }
+      break;
+    }
     case 'skip-all':
       expect(o.loop.state !== 'green', 'went green with every test skipped');
       expect(rule(o) === 'not-real', `ended ${rule(o)}: ${o.loop.stop?.message}`);

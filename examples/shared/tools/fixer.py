@@ -6,6 +6,9 @@ Contract (the same a real fixer has): cwd is a fresh checkout of the repository,
   fix    apply every prepared fix in tools/fixes.json whose patterns all match one message of the cluster
   noop   change nothing (scenario "no-progress")
   cheat  delete the test files that define the failing tests (scenario "cheat": the gates must refuse it)
+  logged as fix, and adds a line for the change at the end of CHANGES.md (as teams that keep a changelog ask of
+         every change): two fixes of one cycle then edit the same lines, conflict at integration, and the
+         second must be re-done on top of the first in that cycle (scenario "neighbours")
   hurried  as fix, but wrong on its first try where a fix has a "firstGuess" (argv[3] is the attempt,
          {{attempt}}): attempt 1 applies the guess, a plausible change that does not fix the failure; a later
          attempt, or a run that finds the guess already in the code (an earlier cycle integrated it), applies
@@ -69,6 +72,11 @@ def apply_fixes(cluster, attempt=None):
     return 0
 
 
+def log_change(cluster):
+    with open("CHANGES.md", "a") as f:
+        f.write(f"- {cluster.get('title')}\n")
+
+
 def cheat(cluster):
     with open(os.path.join("tools", "fixes.json")) as f:
         test_dirs = json.load(f)["testDirs"]
@@ -89,7 +97,7 @@ def cheat(cluster):
 
 def main():
     if len(sys.argv) < 3:
-        print("usage: fixer.py fix|noop|cheat <cluster.json> | fixer.py hurried <cluster.json> <attempt>", file=sys.stderr)
+        print("usage: fixer.py fix|logged|noop|cheat <cluster.json> | fixer.py hurried <cluster.json> <attempt>", file=sys.stderr)
         return 2
     mode, cluster_file = sys.argv[1], sys.argv[2]
     with open(cluster_file) as f:
@@ -105,7 +113,10 @@ def main():
             print("usage: fixer.py hurried <cluster.json> <attempt> (pass {{attempt}})", file=sys.stderr)
             return 2
         return apply_fixes(cluster, int(sys.argv[3]))
-    return apply_fixes(cluster)
+    code = apply_fixes(cluster)
+    if mode == "logged" and code == 0:
+        log_change(cluster)
+    return code
 
 
 if __name__ == "__main__":
