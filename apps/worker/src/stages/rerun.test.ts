@@ -128,6 +128,42 @@ it('top level ok', () => { ran('top'); });
     const rerun = (await parseJUnitFiles(files)).tests.filter((t) => t.status !== 'skipped');
     expect(rerun.map((t) => [t.name, t.status])).toEqual([['starts an agent (v2)', 'failed']]);
   });
+
+  it('vitest: reruns only the failed tests of their files, by their own titles inside describe blocks', async () => {
+    // Globals: the file runs from a scratch directory where `import 'vitest'` would not resolve.
+    writeFileSync(
+      join(dir, 'api.test.mjs'),
+      `import { appendFileSync } from 'node:fs';
+const ran = (n) => appendFileSync(process.env.RAN_FILE, n + '\\n');
+describe('agents api', () => {
+  it('lists agents', () => { ran('lists'); });
+  describe('lifecycle', () => {
+    it('starts an agent (v2)', () => { ran('starts'); expect(404).toBe(200); });
+  });
+});
+it('top level ok', () => { ran('top'); });
+`,
+    );
+    writeFileSync(
+      join(dir, 'other.test.mjs'),
+      `import { appendFileSync } from 'node:fs';\nit('starts an agent (v2)', () => { appendFileSync(process.env.RAN_FILE, 'other\\n'); });\n`,
+    );
+    const vitest = join(import.meta.dirname, '..', '..', '..', '..', 'node_modules', '.bin', 'vitest');
+    const ranFile = join(dir, 'ran.txt');
+    const base = [vitest, 'run', '--globals', '--root', dir, '--reporter=junit'];
+    await run(vitest, [...base.slice(1), '--outputFile=first/junit.xml'], { cwd: dir, env: { ...process.env, RAN_FILE: ranFile } }).catch(() => undefined);
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(ranFile, 'utf8').split('\n').sort()).toEqual(['', 'lists', 'other', 'starts', 'top']);
+    writeFileSync(ranFile, '');
+    const argvs: string[][] = [];
+    const plan: RerunPlan = { command: [...base, '--outputFile={{artifacts}}/junit.xml'], preset: 'vitest', times: 1 };
+    const files = await rerunFailedTests(plan, [join(dir, 'first', 'junit.xml')], {}, join(dir, 'rerun'), dir, io(dir, { RAN_FILE: ranFile }, argvs));
+    // Only the failed test ran again: not its neighbours, and not the same title in another file.
+    expect(readFileSync(ranFile, 'utf8')).toBe('starts\n');
+    expect(argvs[0]?.slice(base.length + 1)).toEqual(['api.test.mjs', '--testNamePattern', 'starts an agent \\(v2\\)']);
+    const rerun = (await parseJUnitFiles(files)).tests.filter((t) => t.status !== 'skipped');
+    expect(rerun.map((t) => [t.name, t.status])).toEqual([[expect.stringContaining('starts an agent (v2)'), 'failed']]);
+  }, 90_000);
 });
 
 describe('the argv form (legacy placeholders)', () => {
