@@ -94,6 +94,14 @@ describe('environmentFailure: a run most of whose tests could not reach the serv
     ).toMatch(/^5 of 5 tests failed, 5 of them/);
   });
 
+  it('counts a suite whose tests mostly time out the same way (every request hangs), but not one hanging test', () => {
+    const hang = 'Error: Test timed out in 5000ms.';
+    expect(environmentFailure({ totals: { total: 6, failed: 6, skipped: 0 }, clusters: [cluster('timeout', 6, hang)] })).toMatch(
+      /^6 of 6 tests failed, 6 of them unable to reach a working service — e\.g\. "Error: Test timed out in 5000ms\."/,
+    );
+    expect(environmentFailure({ totals: { total: 6, failed: 1, skipped: 0 }, clusters: [cluster('timeout', 1, hang)] })).toBeUndefined();
+  });
+
   it('is no verdict when most tests pass, or when most fail for a code reason', () => {
     expect(environmentFailure({ totals: { total: 10, failed: 2, skipped: 0 }, clusters: [cluster('infrastructure', 2, 'socket hang up')] })).toBeUndefined();
     expect(

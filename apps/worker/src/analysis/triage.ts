@@ -110,14 +110,19 @@ export interface EnvironmentVerdictInput {
 export const ENVIRONMENT_FAILED_SHARE = 0.8;
 
 // A gateway answering for a service that is not there is the environment too (a proxy, a load balancer).
+// So is a runner timeout when it is how most of the suite fails: one hanging handler is a code bug (its
+// cluster goes to the fixer), every request hanging is a service that is not really there.
 const GATEWAY = /\b(?:502|503|504)\b|Bad Gateway|Service Unavailable|Gateway Time-?out/i;
 const failsLikeEnvironment = (c: EnvironmentVerdictInput['clusters'][number]) =>
-  c.triage === 'infrastructure' || c.endpoints.some((e) => e.status === 502 || e.status === 503 || e.status === 504) || GATEWAY.test(c.sampleMessage);
+  c.triage === 'infrastructure' ||
+  c.triage === 'timeout' ||
+  c.endpoints.some((e) => e.status === 502 || e.status === 503 || e.status === 504) ||
+  GATEWAY.test(c.sampleMessage);
 
 /**
  * A run that failed because of its environment, not the code: at least 80% of the executed tests failed,
- * and at least 80% of those with connection-level errors (refused, reset, DNS, TLS, network timeouts) or a
- * gateway's 502/503/504. Returns the evidence in words, or undefined. A few such failures among passing
+ * and at least 80% of those with connection-level errors (refused, reset, DNS, TLS, network timeouts), a
+ * gateway's 502/503/504, or the runner's timeout. Returns the evidence in words, or undefined. A few such failures among passing
  * tests are not a verdict on the run: their clusters go to a person (fixer.skipTriage) and the loop goes on.
  */
 export function environmentFailure(a: EnvironmentVerdictInput): string | undefined {
