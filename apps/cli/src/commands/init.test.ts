@@ -95,6 +95,12 @@ describe('greenloop init', () => {
     expect(rerun && !Array.isArray(rerun) ? rerun.preset : undefined).toBe(want.preset);
   });
 
+  it("says to keep greenloop's home out of git, unless .gitignore already does", async () => {
+    const hint = /echo \.greenloop\/ >> \.gitignore/;
+    expect((await init(project('no-ignore', { 'go.mod': 'module x\n' }))).out).toMatch(hint);
+    expect((await init(project('ignored', { 'go.mod': 'module x\n', '.gitignore': 'node_modules\n.greenloop/\n' }))).out).not.toMatch(hint);
+  });
+
   it('refuses to overwrite without --force, names the environment with --env, and says when it finds nothing', async () => {
     const dir = project('twice', { 'go.mod': 'module x\n' });
     expect((await init(dir)).code).toBe(0);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONFIG_FILE, loadConfig } from '@greenloop/core';
@@ -96,5 +96,15 @@ export async function initCommand(io: Io, args: string[], opts: { env?: string; 
   if (detected.tests.note) io.out(p.yellow(`  ${detected.tests.note}`));
   io.out(`next: \`greenloop doctor ${environment}\` deploys once, runs the suite once and says what is wired`);
   io.out(`then commit ${CONFIG_FILE}: a loop runs with the file as committed at the commit it starts at`);
+  if (!ignoresHome(opts.cwd)) io.out("and keep greenloop's home out of git: `echo .greenloop/ >> .gitignore` (`greenloop up` keeps evidence there)");
   return EXIT.ok;
+}
+
+/** Whether the project's .gitignore already leaves out `.greenloop`, the default GREENLOOP_HOME. */
+function ignoresHome(cwd: string): boolean {
+  const file = join(cwd, '.gitignore');
+  if (!existsSync(file)) return false;
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .some((l) => /^\/?\.greenloop\/?\s*$/.test(l.trim()));
 }
