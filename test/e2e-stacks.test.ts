@@ -7,8 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   EXAMPLES,
   missingToolchain,
-  NEIGHBOURS,
   type Observation,
+  OWN_SCENARIOS,
   problems,
   SCENARIOS,
   type Scenario,
@@ -23,10 +23,10 @@ const STACKS = ['python-service', 'node-playwright-service', 'go-service'].map((
 const only = (name: string) => (process.env[name] ? process.env[name].split(',') : undefined);
 const stacks = only('E2E_STACKS');
 const scenarioFilter = only('E2E_SCENARIOS');
-/** The six scenarios, and those of an example's own environments (neighbours) where its greenloop.yaml has one. */
+/** The six scenarios, and those of OWN_SCENARIOS the example's greenloop.yaml has an environment for. */
 const scenariosOf = (example: string): Scenario[] => {
-  const own = readFileSync(join(EXAMPLES, example, 'greenloop.yaml'), 'utf8').includes(`\n  ${NEIGHBOURS}:`) ? [NEIGHBOURS] : [];
-  const all: Scenario[] = [...SCENARIOS, ...own];
+  const yaml = readFileSync(join(EXAMPLES, example, 'greenloop.yaml'), 'utf8');
+  const all: Scenario[] = [...SCENARIOS, ...OWN_SCENARIOS.filter((s) => yaml.includes(`\n  ${s}:`))];
   return scenarioFilter ? all.filter((s) => scenarioFilter.includes(s)) : all;
 };
 const rows: Observation[] = [];
@@ -47,7 +47,7 @@ function skipWithout(example: string, why: string | undefined): boolean {
 
 afterAll(() => {
   // Rows arrive as loops finish; the table reads better per stack, in scenario order.
-  const order = (o: Observation) => [...SCENARIOS, NEIGHBOURS].indexOf(o.scenario);
+  const order = (o: Observation) => [...SCENARIOS, ...OWN_SCENARIOS].indexOf(o.scenario);
   rows.sort((a, b) => a.stack.localeCompare(b.stack) || order(a) - order(b));
   if (rows.length > 0) console.log(`\nforeign-stack scenarios:\n${scenarioTable(rows)}\n`);
 });

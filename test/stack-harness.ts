@@ -16,9 +16,12 @@ export const EXAMPLES = join(import.meta.dirname, '..', 'examples');
 
 /** The six scenarios every example's greenloop.yaml has an environment for (environment name = scenario). */
 export const SCENARIOS = ['fixable', 'noop', 'flaky', 'crash', 'cheat', 'skip-all'] as const;
-/** A scenario only some examples have an environment for: fixes that conflict at integration (python-service). */
-export const NEIGHBOURS = 'neighbours';
-export type Scenario = (typeof SCENARIOS)[number] | typeof NEIGHBOURS;
+/**
+ * Scenarios only some examples have an environment for (python-service): fixes that conflict at integration,
+ * and a suite that passes without one request to the service.
+ */
+export const OWN_SCENARIOS = ['neighbours', 'no-traffic'] as const;
+export type Scenario = (typeof SCENARIOS)[number] | (typeof OWN_SCENARIOS)[number];
 
 /** What a scenario must end with, in the words of the table. */
 export const EXPECTED: Record<Scenario, string> = {
@@ -29,6 +32,7 @@ export const EXPECTED: Record<Scenario, string> = {
   cheat: 'fix rejected by gates, not green',
   'skip-all': 'not-real, not green',
   neighbours: 'green in 2 cycles, conflicting fix re-done in cycle 1, in both reports',
+  'no-traffic': 'all tests pass, not-real, never green',
 };
 
 interface ReportCluster {
@@ -272,9 +276,13 @@ export function observed(o: Observation): string {
     const gates = [...new Set(fixes.flatMap((f) => (f.gates ?? []).filter((g) => !g.passed).map((g) => g.name)))];
     parts.push(`fixes: ${outcomes.join('/') || 'none'}${gates.length ? ` (gates: ${gates.join(', ')})` : ''}`);
   }
-  if (o.scenario === NEIGHBOURS) {
+  if (o.scenario === 'neighbours') {
     const redone = o.cycles.flatMap((c) => c.integrate?.redone ?? []);
     parts.push(`${redone.length} fix(es) re-done after a conflict, ${o.cycles.flatMap((c) => c.integrate?.dropped ?? []).length} dropped`);
+  }
+  if (o.scenario === 'no-traffic') {
+    const first = o.cycles[0]?.report;
+    parts.push(`${first?.summary.passed ?? 0}/${first?.summary.total ?? 0} passed, verdicts: ${o.cycles.map((c) => c.report?.verdict ?? '—').join(',')}`);
   }
   if (o.scenario === 'skip-all') parts.push(`verdicts: ${o.cycles.map((c) => c.report?.verdict ?? '—').join(',')}`);
   return parts.join(', ');
@@ -338,7 +346,7 @@ export function problems(o: Observation): string[] {
         'a rejected fix names no failed gate',
       );
       break;
-    case NEIGHBOURS: {
+    case 'neighbours': {
       expect(o.loop.state === 'green' && rule(o) === 'green', `ended ${rule(o)}: ${o.loop.stop?.message}`);
       // Every fix of cycle 1 landed in cycle 1: no cycle was spent on a fix dropped for a conflict.
       expect(o.cycles.length === 2, `took ${o.cycles.length} cycles`);
@@ -356,6 +364,20 @@ export function problems(o: Observation): string[] {
           );
         }
       }
+      break;
+    }
+    case 'no-traffic': {
+      const first = o.cycles[0]?.report;
+      expect((first?.summary.total ?? 0) > 0 && first?.summary.passed === first?.summary.total, 'the offline suite did not pass: nothing proven');
+      expect(o.loop.state !== 'green' && rule(o) === 'not-real', `ended ${rule(o)}: ${o.loop.stop?.message}`);
+      expect(
+        o.cycles.every((c) => c.report?.verdict === 'not-real'),
+        `verdicts ${o.cycles.map((c) => c.report?.verdict).join(',')}`,
+      );
+      // greenloop's readiness probe hit the service just before the run (its log line well inside the old 5 s
+      // skew allowance): the suite itself reached nothing, and that is the reason given.
+      const reasons = first?.realness.reasons.join(' ') ?? '';
+      expect(/services seen: none/.test(reasons), `realness reasons: ${reasons}`);
       break;
     }
     case 'skip-all':
