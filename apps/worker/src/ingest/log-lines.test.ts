@@ -201,6 +201,22 @@ describe('readLogText formats', () => {
       { time: '2026-12-02T12:50:11.000Z', severity: 'WARNING', first: 'Dec  2 12:50:11 host app[12]: WARN disk almost full', lines: 1 },
     ],
     [
+      'syslog RFC 5424 (priority, version, ISO time): the severity from the priority',
+      '<11>1 2026-12-02T12:50:11.690Z host orders 42 - - payment failed for /api/pay',
+      { time: '2026-12-02T12:50:11.690Z', severity: 'ERROR', first: '<11>1 2026-12-02T12:50:11.690Z host orders 42 - - payment failed for /api/pay', lines: 1 },
+    ],
+    [
+      'syslog RFC 3164 with its priority',
+      '<12>Dec  2 12:50:11 host orders[42]: GET /api/pay 503',
+      {
+        time: '2026-12-02T12:50:11.000Z',
+        severity: 'WARNING',
+        first: '<12>Dec  2 12:50:11 host orders[42]: GET /api/pay 503',
+        lines: 1,
+        http: { method: 'GET', path: '/api/pay', status: 503 },
+      },
+    ],
+    [
       'morgan dev: METHOD path status',
       '2026-12-02T12:50:11.690Z GET /api/users/3 404 1.234 ms - 9',
       {

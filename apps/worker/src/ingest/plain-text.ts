@@ -62,8 +62,15 @@ export function readRequestLine(text: string): LogEntry['httpRequest'] {
   return undefined;
 }
 
+/** A syslog priority (`<11>`), with the RFC 5424 version after it (`<11>1 `): what a syslog formatter writes first. */
+const SYSLOG_PRI = /^<(\d{1,3})>(?:1 )?/;
+/** Syslog severities 0–7 (the priority's low three bits). */
+const SYSLOG_SEVERITY: readonly Severity[] = ['CRITICAL', 'CRITICAL', 'CRITICAL', 'ERROR', 'WARNING', 'INFO', 'INFO', 'DEBUG'];
+
 /** Reads what a plain line says about itself. `referenceMs` gives syslog lines their year. */
-export function readPlainLine(text: string, referenceMs: number = Date.now()): PlainLine {
+export function readPlainLine(line: string, referenceMs: number = Date.now()): PlainLine {
+  const pri = SYSLOG_PRI.exec(line);
+  const text = pri ? line.slice(pri[0].length) : line;
   const lead = text.startsWith('[') ? readLeadingTime(text.slice(1), referenceMs) : readLeadingTime(text, referenceMs);
   let time: LogTime | undefined = lead ? (lead.zoneAssumed ? { ms: lead.ms, zoneAssumed: true } : { ms: lead.ms }) : undefined;
   let rest = lead ? text.slice(lead.length + (text.startsWith('[') ? 1 : 0)) : text;
@@ -74,7 +81,7 @@ export function readPlainLine(text: string, referenceMs: number = Date.now()): P
   }
   const logfmtLevel = logfmtValue(text, ['level', 'lvl', 'severity']);
   const word = LEVEL_WORD.exec(rest.slice(0, 80));
-  const severity = readSeverity(logfmtLevel) ?? readSeverity(word?.[1]);
+  const severity = readSeverity(logfmtLevel) ?? readSeverity(word?.[1]) ?? (pri ? SYSLOG_SEVERITY[Number(pri[1]) % 8] : undefined);
   rest = rest.trim();
   return { time, severity, httpRequest: readRequestLine(text), probe: text.includes('greenloop-probe') };
 }
