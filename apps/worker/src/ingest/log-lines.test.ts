@@ -217,6 +217,27 @@ describe('readLogText formats', () => {
       },
     ],
     [
+      "Ruby's Logger (Rails, Sinatra): the time in brackets after the level letter",
+      'E, [2026-12-02T12:50:11.690123 #42] ERROR -- orders: Completed 500 Internal Server Error in 5ms',
+      {
+        time: '2026-12-02T12:50:11.690Z',
+        severity: 'ERROR',
+        first: 'E, [2026-12-02T12:50:11.690123 #42] ERROR -- orders: Completed 500 Internal Server Error in 5ms',
+        lines: 1,
+      },
+    ],
+    [
+      'klog / glog (Kubernetes, Go): severity letter, month and day, no year',
+      'W1202 12:50:11.690123   42 server.go:88] GET /api/pay 429 rate limited',
+      {
+        time: '2026-12-02T12:50:11.690Z',
+        severity: 'WARNING',
+        first: 'W1202 12:50:11.690123   42 server.go:88] GET /api/pay 429 rate limited',
+        lines: 1,
+        http: { method: 'GET', path: '/api/pay', status: 429 },
+      },
+    ],
+    [
       'morgan dev: METHOD path status',
       '2026-12-02T12:50:11.690Z GET /api/users/3 404 1.234 ms - 9',
       {

@@ -3,9 +3,9 @@ import { readSeverity, type Severity } from './log-severity.ts';
 import { type LogTime, readLeadingTime } from './log-time.ts';
 
 /**
- * One plain-text log line: a leading timestamp (ISO, Python logging, Go log, syslog; optionally in
- * brackets), or an access log's bracketed time (`[02/Dec/2026:13:49:42 +0000]`); a level word near the
- * start; and a request's method, path and status from common log format (`"GET /x HTTP/1.1" 500`),
+ * One plain-text log line: a leading timestamp (ISO, Python logging, Go log, syslog with or without its
+ * priority, klog; optionally in brackets), or an access log's or Ruby Logger's bracketed time
+ * (`[02/Dec/2026:13:49:42 +0000]`, `E, [2026-12-02T13:49:42.326 #1]`); a level word near the start; and a request's method, path and status from common log format (`"GET /x HTTP/1.1" 500`),
  * arrows (`GET /x -> 500`), logfmt (`method=GET path=/x status=500`) or `GET /x 500` (morgan, gin).
  */
 
@@ -67,21 +67,43 @@ const SYSLOG_PRI = /^<(\d{1,3})>(?:1 )?/;
 /** Syslog severities 0–7 (the priority's low three bits). */
 const SYSLOG_SEVERITY: readonly Severity[] = ['CRITICAL', 'CRITICAL', 'CRITICAL', 'ERROR', 'WARNING', 'INFO', 'INFO', 'DEBUG'];
 
-/** Reads what a plain line says about itself. `referenceMs` gives syslog lines their year. */
+/** Ruby's Logger: `E, [2026-12-02T12:50:11.690123 #42] ERROR -- app: boom` (the level word follows). */
+const RUBY_LOGGER = /^[DIWEFAU], \[(\S+) #\d+\]/;
+/** glog / klog (Kubernetes and many Go services): `E1202 12:50:11.690123   42 server.go:12] boom`, no year. */
+const KLOG = /^([IWEF])(\d{2})(\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)\s+\d+ \S+:\d+\] /;
+const KLOG_SEVERITY: Record<string, Severity> = { I: 'INFO', W: 'WARNING', E: 'ERROR', F: 'CRITICAL' };
+
+/** A klog time in the reference year, or the year before when that would put it in the future (as for syslog). */
+function klogTime(m: RegExpExecArray, referenceMs: number): LogTime | undefined {
+  const year = new Date(referenceMs).getUTCFullYear();
+  for (const y of [year, year - 1]) {
+    const t = readLeadingTime(`${y}-${m[2]}-${m[3]} ${m[4]}`, referenceMs);
+    if (t && t.ms <= referenceMs + 86_400_000) return { ms: t.ms, zoneAssumed: true };
+  }
+  return undefined;
+}
+
+/** Reads what a plain line says about itself. `referenceMs` gives syslog and klog lines their year. */
 export function readPlainLine(line: string, referenceMs: number = Date.now()): PlainLine {
   const pri = SYSLOG_PRI.exec(line);
   const text = pri ? line.slice(pri[0].length) : line;
   const lead = text.startsWith('[') ? readLeadingTime(text.slice(1), referenceMs) : readLeadingTime(text, referenceMs);
   let time: LogTime | undefined = lead ? (lead.zoneAssumed ? { ms: lead.ms, zoneAssumed: true } : { ms: lead.ms }) : undefined;
   let rest = lead ? text.slice(lead.length + (text.startsWith('[') ? 1 : 0)) : text;
+  const klog = time ? undefined : KLOG.exec(text);
+  if (klog) time = klogTime(klog, referenceMs);
   if (!time) {
-    const bracket = BRACKET_TIME.exec(text);
+    const bracket = BRACKET_TIME.exec(text) ?? RUBY_LOGGER.exec(text);
     const t = bracket?.[1] ? readLeadingTime(bracket[1], referenceMs) : undefined;
     if (t) time = t.zoneAssumed ? { ms: t.ms, zoneAssumed: true } : { ms: t.ms };
   }
   const logfmtLevel = logfmtValue(text, ['level', 'lvl', 'severity']);
   const word = LEVEL_WORD.exec(rest.slice(0, 80));
-  const severity = readSeverity(logfmtLevel) ?? readSeverity(word?.[1]) ?? (pri ? SYSLOG_SEVERITY[Number(pri[1]) % 8] : undefined);
+  const severity =
+    (klog ? KLOG_SEVERITY[klog[1] as string] : undefined) ??
+    readSeverity(logfmtLevel) ??
+    readSeverity(word?.[1]) ??
+    (pri ? SYSLOG_SEVERITY[Number(pri[1]) % 8] : undefined);
   rest = rest.trim();
   return { time, severity, httpRequest: readRequestLine(text), probe: text.includes('greenloop-probe') };
 }
