@@ -7,7 +7,8 @@ import { readRequestLine } from './plain-text.ts';
  * One structured log record (a JSON line, a logfmt line, a Cloud Logging LogEntry) as greenloop's LogEntry.
  * Knows the keys of the common loggers: pino / bunyan (`time` ms, numeric `level`, `msg`, `req`/`res`),
  * Python (`asctime`/`created`, `levelname`/`levelno`, `message`, `exc_info`), structlog (`event`), zap (`ts`
- * seconds), slog / logrus (`time`, `level`, `msg`), ECS (`@timestamp`, `log.level`), Cloud Run structured
+ * seconds), slog / logrus (`time`, `level`, `msg`), ECS (`@timestamp`, `log.level`), log4j2's JsonLayout (`instant`,
+ * `thrown`), Cloud Run structured
  * logs and Cloud Logging's LogEntry (`timestamp`, `severity`, `httpRequest`, `trace`,
  * `logging.googleapis.com/trace`, `jsonPayload` / `textPayload`).
  */
@@ -24,9 +25,9 @@ export interface ReadRecord {
 
 type Rec = Record<string, unknown>;
 
-const TIME_KEYS = ['timestamp', 'time', 'ts', '@timestamp', 'datetime', 'date', 'asctime', 'created', 'timeMillis', 'eventTime', 't'];
+const TIME_KEYS = ['timestamp', 'time', 'ts', '@timestamp', 'datetime', 'date', 'asctime', 'created', 'timeMillis', 'instant', 'eventTime', 't'];
 const MESSAGE_KEYS = ['message', 'msg', 'event', 'textPayload', 'text', 'log'];
-const STACK_KEYS = ['stack', 'stack_trace', 'stacktrace', 'exc_info', 'exception', 'exc_text', 'traceback', 'error.stack_trace'];
+const STACK_KEYS = ['stack', 'stack_trace', 'stacktrace', 'exc_info', 'exception', 'exc_text', 'traceback', 'error.stack_trace', 'thrown.extendedStackTrace'];
 const METHODS = /^(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT)$/i;
 
 function isRecord(v: unknown): v is Rec {
@@ -183,7 +184,7 @@ function readHttp(rec: Rec): NonNullable<LogEntry['httpRequest']> | undefined {
 }
 
 function errorText(rec: Rec): { message?: string; stack?: string } {
-  const err = first(rec, ['err', 'error', 'exc']);
+  const err = first(rec, ['err', 'error', 'exc', 'thrown']);
   const stack = first(rec, STACK_KEYS) ?? (isRecord(err) ? (err.stack ?? err.stack_trace) : undefined);
   const out: { message?: string; stack?: string } = {};
   if (isRecord(err)) {

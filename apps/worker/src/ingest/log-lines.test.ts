@@ -136,6 +136,21 @@ describe('readLogText formats', () => {
       { time: '2026-12-02T12:50:11.690Z', severity: 'ERROR', first: 'Traceback (most recent call last): ...', lines: 1 },
     ],
     [
+      "log4j2's JsonLayout: instant {epochSecond, nanoOfSecond}, thrown with its stack trace",
+      JSON.stringify({
+        instant: { epochSecond: 1796215811, nanoOfSecond: 690000000 },
+        level: 'ERROR',
+        loggerName: 'com.acme.Orders',
+        message: 'total failed',
+        thrown: {
+          name: 'java.lang.NullPointerException',
+          message: 'price is null',
+          extendedStackTrace: 'java.lang.NullPointerException: price is null\n\tat com.acme.Orders.total(Orders.java:42)',
+        },
+      }),
+      { time: '2026-12-02T12:50:11.690Z', severity: 'ERROR', first: 'total failed', lines: 3 },
+    ],
+    [
       'Cloud Run structured split time',
       '{"timestampSeconds":1796215811,"timestampNanos":690000000,"severity":"INFO","message":"ok"}',
       { time: '2026-12-02T12:50:11.690Z', severity: 'INFO', first: 'ok', lines: 1 },

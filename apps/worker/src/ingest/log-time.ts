@@ -3,7 +3,7 @@
  * (number or numeric string, unit decided by magnitude), RFC 3339 / ISO 8601 with or without a zone,
  * Python `logging` (`2026-12-02 13:49:42,326`), Go `log` (`2026/12/02 13:49:42.123456`), syslog
  * (`Dec  2 13:49:42`), Apache/nginx common log format (`02/Dec/2026:13:49:42 +0000`) and Python
- * `http.server` (`02/Dec/2026 13:49:42`), and Cloud Logging's `{seconds, nanos}`.
+ * `http.server` (`02/Dec/2026 13:49:42`), Cloud Logging's `{seconds, nanos}` and log4j2's `{epochSecond, nanoOfSecond}`.
  */
 
 /** A time read from a log. */
@@ -136,8 +136,10 @@ export function readLogTime(value: unknown, referenceMs: number = Date.now()): L
   }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const v = value as Record<string, unknown>;
-    if (v.seconds === undefined) return undefined;
-    const ms = Number(v.seconds) * 1000 + Number(v.nanos ?? 0) / 1e6;
+    // Cloud Logging's {seconds, nanos}; log4j2's JsonLayout `instant` {epochSecond, nanoOfSecond}.
+    const seconds = v.seconds ?? v.epochSecond;
+    if (seconds === undefined) return undefined;
+    const ms = Number(seconds) * 1000 + Number(v.nanos ?? v.nanoOfSecond ?? 0) / 1e6;
     return plausible(ms) ? { ms } : undefined;
   }
   return undefined;
