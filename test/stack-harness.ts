@@ -40,7 +40,7 @@ interface ReportCluster {
   title: string;
   triage: string;
   dispatch: boolean;
-  tests: { name: string }[];
+  tests: { id: string; name: string }[];
   flakyTests: string[];
   dossier: string;
   evidence: { service: string; message: string; match: string }[];
@@ -328,7 +328,7 @@ export function problems(o: Observation): string[] {
         }
         for (const f of c.fixes) {
           const cl = c.report?.clusters.find((x) => x.fingerprint === f.fingerprint);
-          expect(!cl?.tests.some((t) => flakyIds.has(t.name)), `cycle ${c.n}: fixer ran for a flaky test`);
+          expect(!cl?.tests.some((t) => flakyIds.has(t.id)), `cycle ${c.n}: fixer ran for a flaky test`);
         }
       }
       expect(rule(o) === 'green', `ended ${rule(o)}: ${o.loop.stop?.message}`);
