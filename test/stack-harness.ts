@@ -308,6 +308,8 @@ export function problems(o: Observation): string[] {
       // The suites send no greenloop headers and the services log in their own formats: every failure
       // cluster must still get server-side evidence (request lines, errors, stack traces).
       for (const c of first?.clusters ?? []) expect(c.evidence.length > 0, `cluster "${c.title}" has no server-side evidence`);
+      // Every example seeds an exception → 500: without a server-error cluster the next line checks nothing.
+      expect(o.stacks.length > 0, 'no server-error cluster in cycle 1: the seeded 500 did not show');
       for (const x of o.stacks) expect(x.found, `the service's stack trace is not in the dossier of "${x.title}"`);
       break;
     case 'noop':
