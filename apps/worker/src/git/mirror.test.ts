@@ -29,7 +29,12 @@ describe('project mirrors', () => {
     sh(dir, 'clone', '-q', '--bare', work, path);
     return { path, head: sh(work, 'rev-parse', 'HEAD') };
   };
-  const source = (project: string, remotePath: string, over: Partial<LoopSource> = {}): LoopSource => ({ project, remote: remotePath, baseBranch: 'main', ...over });
+  const source = (project: string, remotePath: string, over: Partial<LoopSource> = {}): LoopSource => ({
+    project,
+    remote: remotePath,
+    baseBranch: 'main',
+    ...over,
+  });
   const mirrors = (over: { maxBytes?: number; processEnv?: Record<string, string> } = {}) => {
     const { log, lines } = memoryLogger();
     const m = new Mirrors({ home, maxBytes: over.maxBytes ?? 1e9, processEnv: over.processEnv ?? {}, log, isRunning: async (id) => running.has(id) });
