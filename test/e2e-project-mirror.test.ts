@@ -64,7 +64,7 @@ describe('e2e: a project loop works in the worker’s mirror of its remote', () 
     expect(git(remote, 'rev-parse', `refs/heads/greenloop/${id}`)).toBe(loop.commit);
     expect(git(remote, 'rev-parse', 'refs/heads/main')).toBe(main);
     expect(git(remote, 'for-each-ref', '--format=%(refname)', 'refs/heads/').split('\n').sort()).toEqual(
-      ['refs/heads/greenloop/' + id, 'refs/heads/main'].sort(),
+      [`refs/heads/greenloop/${id}`, 'refs/heads/main'].sort(),
     );
     expect(Number(git(remote, 'rev-list', '--count', `main..greenloop/${id}`))).toBeGreaterThanOrEqual(1);
 
