@@ -95,7 +95,8 @@ async function pruneLoop(opts: RetentionOptions, loop: LoopRecord, repo: string 
   for (const k of keys) redisBytes += Number((await store.redis.call('MEMORY', 'USAGE', k)) ?? 0);
   const paths = loopPaths(opts.home, loop.id);
   const artifactBytes = await du(paths.artifacts);
-  const pushed = await wasPushed(store, loop);
+  // A project loop's branches are in this worker's mirror only: the remote keeps what was pushed.
+  const pushed = !loop.source && (await wasPushed(store, loop));
   // A remote store's copy goes before the Redis keys, like the local files: a crashed pass finds the loop again.
   const remote = opts.artifacts && opts.artifacts.kind !== 'local' ? await opts.artifacts.deleteLoop(loop.id, { dryRun }) : undefined;
   const refs = (
