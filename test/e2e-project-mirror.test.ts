@@ -91,6 +91,7 @@ describe('e2e: a project loop works in the worker’s mirror of its remote', () 
     // No stage ran, no remote appeared.
     expect(await store.getStage(id, 1, 'deploy')).toBeUndefined();
     expect(existsSync(gone)).toBe(false);
+    expect(existsSync(join(home, 'mirrors', 'gone.git'))).toBe(false);
     // The environment takes the next loop at once.
     const next = await startLoopDirect(store, prefix, 'gone/demo', 'unreachable-again', { project: 'gone', remote: gone, baseBranch: 'main' });
     expect((await waitForEnd(store, next, 50_000)).stop?.rule).toBe('source-unavailable');

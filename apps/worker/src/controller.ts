@@ -29,6 +29,9 @@ import { ensureBranch } from './git/repo.ts';
 import { collectFixes } from './stage-closing.ts';
 import { finish, notify, teardown } from './teardown.ts';
 
+/** Why a project loop cannot begin: its remote could not be fetched, or the project cannot name a mirror. */
+const SOURCE_FAILURES = ['SOURCE_FETCH_FAILED', 'PROJECT_INVALID'];
+
 /** Thrown inside the controller to end processing for now: the job waits for its children. */
 class Suspend extends Error {}
 
@@ -66,7 +69,7 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
         loop = await begin(ctx, loop);
       } catch (err) {
         // A project's remote that cannot be fetched ends the loop (and frees its environment) with git's reason, never a retry loop.
-        if (!(err instanceof GreenloopError && err.code === 'SOURCE_FETCH_FAILED')) throw err;
+        if (!(err instanceof GreenloopError && SOURCE_FAILURES.includes(err.code))) throw err;
         return await finish(ctx, loop, 'failed', { rule: 'source-unavailable', message: `${err.code}: ${describeError(err)}` });
       }
     }

@@ -201,6 +201,8 @@ describe('project mirrors', () => {
     expect(unreachable).toMatchObject({ code: 'SOURCE_FETCH_FAILED', retryable: false });
     expect(unreachable.message).toContain(`could not fetch ${join(dir, 'no-such.git')} (project shop)`);
     expect((unreachable as GreenloopError).hint).toBe("check the project's remote URL");
+    // Nothing was fetched: no empty mirror is left behind.
+    expect(existsSync(mirrorPath(home, 'shop'))).toBe(false);
 
     const branch = await errorOf(m.fetch(source('shop', r.path, { baseBranch: 'release' }), 'l2'));
     expect(branch).toMatchObject({ code: 'SOURCE_FETCH_FAILED', message: `branch release does not exist on ${r.path} (project shop)` });

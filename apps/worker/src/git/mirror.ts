@@ -212,7 +212,8 @@ export class Mirrors {
     if (creds.token) addKnownSecrets([creds.token]);
     if (source.remote.startsWith('-')) throw fetchFailed(source, 'the remote starts with "-"');
     await serialized(`mirror:${repo}`, async () => {
-      if (!existsSync(join(repo, 'HEAD'))) {
+      const created = !existsSync(join(repo, 'HEAD'));
+      if (created) {
         await mkdir(repo, { recursive: true });
         await gitExec(repo, ['init', '-q', '--bare']);
       }
@@ -238,7 +239,11 @@ export class Mirrors {
       } catch (err) {
         const e = err as { stderr?: string; message?: string; killed?: boolean };
         const detail = e.killed ? `no answer within ${FETCH_TIMEOUT_MS / 60_000} minutes` : (e.stderr || e.message || String(err)).trim();
-        throw fetchFailed(source, scrubCredentials(detail, creds).slice(-1000), hintFor(detail, source));
+        // A mirror that never received anything is not kept (an unreachable project leaves no directory behind).
+        if (created) await rm(repo, { recursive: true, force: true });
+        // git quotes the URL it was given: shown without any user:password part, like everywhere else.
+        const shown = scrubCredentials(detail, creds).split(source.remote).join(displayRemote(source.remote));
+        throw fetchFailed(source, shown.slice(-1000), hintFor(detail, source));
       }
       this.opts.log.info({ project: source.project, remote: displayRemote(source.remote), ms: Date.now() - started }, 'project mirror fetched');
       await touch(repo);

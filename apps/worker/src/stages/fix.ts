@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
+import { describeError, type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
 import { DelayedError, type Job } from 'bullmq';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { budgetRefusal, fixAllowance, recordSpendMetric, spendLedger } from '../fix/budget.ts';
@@ -10,6 +10,7 @@ import { appendFixSection } from '../fix/outcomes-report.ts';
 import { proveFix } from '../fix/prove-on-deploy.ts';
 import { redoConflictingFix } from '../fix/redo.ts';
 import { runFix } from '../fix/run-fix.ts';
+import type { PushTarget } from '../git/push.ts';
 import { loopPaths } from '../paths.ts';
 import { sandboxSettings } from '../process/sandbox.ts';
 import { pushTargetOf } from '../publish/loop-push.ts';
@@ -167,7 +168,13 @@ export async function integrateStage(ctx: WorkerContext, run: StageRun): Promise
   if (!cycle || !fix || !loop.branch) throw new GreenloopError('FIX_MISSING', `cycle ${run.cycle} has no fix stage to integrate`);
   const accepted = fix.results.filter((r) => r.outcome === 'accepted');
   // Each cycle's commit is pushed when greenloop.yaml asks (`loop.push`); a project loop's goes to its remote.
-  const push = environment.loop.push ? pushTargetOf(ctx, loop, environment) : undefined;
+  // A push that cannot happen (the project's credentials variable unset) is said, never a failed cycle.
+  let push: PushTarget | undefined;
+  try {
+    push = environment.loop.push ? pushTargetOf(ctx, loop, environment) : undefined;
+  } catch (err) {
+    run.progress(`not pushing ${loop.branch}: ${describeError(err)}`);
+  }
   run.progress(`integrating ${accepted.length} accepted fix(es) onto ${loop.branch}`);
   const result = await integrateFixes({
     repo: await ctx.repos.repoFor(loop),
