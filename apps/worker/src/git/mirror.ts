@@ -235,7 +235,7 @@ export class Mirrors {
         '+refs/heads/*:refs/remotes/origin/*',
       ];
       try {
-        await execFileAsync('git', args, { env: remoteGitEnv(process.env, creds), timeout: FETCH_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 });
+        await fetchRetryingRefLocks(args, remoteGitEnv(process.env, creds));
       } catch (err) {
         const e = err as { stderr?: string; message?: string; killed?: boolean };
         const detail = e.killed ? `no answer within ${FETCH_TIMEOUT_MS / 60_000} minutes` : (e.stderr || e.message || String(err)).trim();
@@ -250,6 +250,22 @@ export class Mirrors {
       const seen = this.seen.get(repo);
       if (seen) seen.touchedAt = Date.now();
     });
+  }
+}
+
+// Another worker process on the same home fetching into the mirror at that moment ("cannot lock ref
+// 'refs/remotes/origin/main'"): the lock above is per process, so that race is retried.
+const REF_LOCK_RACE = /cannot lock ref|Unable to create .*\.lock|unable to update local ref/i;
+
+async function fetchRetryingRefLocks(args: string[], env: Record<string, string | undefined>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await execFileAsync('git', args, { env, timeout: FETCH_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 });
+      return;
+    } catch (err) {
+      if (attempt >= 3 || !REF_LOCK_RACE.test(String((err as { stderr?: unknown }).stderr ?? ''))) throw err;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
   }
 }
 
