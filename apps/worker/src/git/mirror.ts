@@ -26,7 +26,7 @@ const execFileAsync = promisify(execFile);
 const FETCH_TIMEOUT_MS = 15 * 60_000;
 /** Written into a mirror each time a loop uses it: its mtime orders mirrors for eviction. */
 const LAST_USED = 'greenloop-last-used';
-/** What a project name may be as a directory name (the projects API allows no more). */
+/** A project name that can name a directory of its own (no separators, no leading dot); anything else is refused. */
 const PROJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export interface MirrorOptions {

@@ -26,24 +26,26 @@ function sourcePushTarget(ctx: WorkerContext, source: LoopSource): PushTarget {
 }
 
 /**
- * The end of a project loop that has commits to propose: `greenloop/<loop>` pushed to the project's
- * remote from the worker's mirror. The outcome is a notice and an event on the loop, never a verdict
- * change; idempotent (a replayed teardown pushes the same commit again, a no-op for git).
+ * The end of a project loop that has commits to propose: its recorded commit pushed from the worker's
+ * mirror to `greenloop/<loop>` on the project's remote. The commit, not the mirror's branch: the cycle
+ * that integrated it may have run on another worker (whose mirror moved the branch); a mirror without
+ * it fetches it first. The outcome is a notice and an event on the loop, never a verdict change;
+ * idempotent (a replayed teardown pushes the same commit again, a no-op for git).
  */
 export async function pushToSource(ctx: WorkerContext, loop: LoopRecord): Promise<void> {
-  if (!loop.source || !loop.branch) return;
+  if (!loop.source || !loop.branch || !loop.commit) return;
   const remote = displayRemote(loop.source.remote);
   let message: string;
   let pushed = false;
   try {
     const target = sourcePushTarget(ctx, loop.source);
-    const repo = await ctx.repos.repoFor(loop);
-    const outcome = await pushBranch(repo, `refs/heads/${loop.branch}`, loop.branch, target, ctx.log.child({ loopId: loop.id }));
+    const repo = await ctx.repos.repoFor(loop, loop.commit);
+    const outcome = await pushBranch(repo, loop.commit, loop.branch, target, ctx.log.child({ loopId: loop.id }));
     pushed = outcome.pushed;
     message = outcome.pushed ? `pushed ${loop.branch} to ${remote}` : `could not push ${loop.branch} to ${remote}: ${outcome.error}`;
   } catch (err) {
     message = `could not push ${loop.branch} to ${remote}: ${describeError(err)}`;
   }
   await ctx.store.addNotice(loop.id, message);
-  await ctx.store.emit({ type: 'notice', loopId: loop.id, message, data: { push: { remote, branch: loop.branch, pushed } } });
+  await ctx.store.emit({ type: 'notice', loopId: loop.id, message, data: { push: { remote, branch: loop.branch, commit: loop.commit, pushed } } });
 }

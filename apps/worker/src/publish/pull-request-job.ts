@@ -40,7 +40,7 @@ export async function runPullRequestJob(ctx: WorkerContext, payload: JobPayload<
     {
       store: ctx.store,
       host: () => pullRequestHost(config, token, ctx.log, tuning),
-      repo: await ctx.repos.repoFor(loop),
+      repo: await ctx.repos.repoFor(loop, loop.commit),
       ...(push ? { push } : {}),
       ...(config.base ? { base: config.base } : {}),
       links: publicUrl ? { publicUrl } : {},
