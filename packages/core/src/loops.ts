@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Actor, LoopRecord } from './domain.ts';
+import type { Actor, LoopRecord, LoopSource } from './domain.ts';
 import { TERMINAL_STATES } from './domain.ts';
 import { addJob, type Queues } from './queues.ts';
 import type { LoopStore } from './store.ts';
@@ -20,11 +20,12 @@ export type StartLoopOutcome =
  * - One active loop per environment: an atomic claim (a lease the live loop renews), so simultaneous
  *   triggers give exactly one loop and the losers get the holder's id. A loop keeps its claim through
  *   its teardown; a claim nobody renews expires and the next trigger reports it.
- * The caller has already checked that the environment exists in greenloop.yaml.
+ * The caller has already checked that the environment exists in greenloop.yaml, or, for a project's
+ * `<project>/<environment>`, resolved the project into `source` (see loopSourceFor).
  */
 export async function startLoop(
   deps: { store: LoopStore; queues: Queues },
-  req: { environment: string; actor: Actor; idempotencyKey?: string },
+  req: { environment: string; actor: Actor; idempotencyKey?: string; source?: LoopSource },
 ): Promise<StartLoopOutcome> {
   const { store } = deps;
   const id = newLoopId();
@@ -46,7 +47,15 @@ export async function startLoop(
     if (req.idempotencyKey) await store.redis.del(store.key('idem', req.idempotencyKey));
     return { kind: 'conflict', activeLoopId: claim.holder };
   }
-  const loop: LoopRecord = { id, environment: req.environment, state: 'queued', createdAt: new Date().toISOString(), startedBy: req.actor, cycle: 0 };
+  const loop: LoopRecord = {
+    id,
+    environment: req.environment,
+    ...(req.source ? { source: req.source } : {}),
+    state: 'queued',
+    createdAt: new Date().toISOString(),
+    startedBy: req.actor,
+    cycle: 0,
+  };
   await store.createLoop(loop);
   await addJob(deps.queues, 'loop.run', { loopId: id }, { jobId: id });
   await store.emit({ type: 'loop.queued', loopId: id, message: `loop ${id} queued on ${req.environment} by ${req.actor.kind} ${req.actor.name}` });
