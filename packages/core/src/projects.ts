@@ -121,9 +121,12 @@ const ProjectName = z
   .refine((n) => !RESERVED_PROJECT_NAMES.has(n), { error: (i) => `"${String(i.input)}" is reserved (${[...RESERVED_PROJECT_NAMES].join(', ')})` });
 const Remote = z.string().min(1).max(2048).superRefine(check(remoteProblem));
 const BaseBranch = z.string().superRefine(check(branchProblem));
+/** What credentialsSecret holds: an environment variable's name. */
+export const CREDENTIALS_SECRET_PATTERN = /^[A-Z_][A-Z0-9_]{0,127}$/;
+
 const CredentialsSecret = z
   .string()
-  .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { error: 'must be the name of an environment variable (A-Z, 0-9 and "_", not starting with a digit), never its value' })
+  .regex(CREDENTIALS_SECRET_PATTERN, { error: 'must be the name of an environment variable (A-Z, 0-9 and "_", not starting with a digit), never its value' })
   .refine((n) => !OWN_VARIABLE.test(n), { error: "must not be one of greenloop's own variables (GREENLOOP_*, REDIS_*)" });
 
 /** What POST /v1/projects takes. */
@@ -263,6 +266,12 @@ function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
+/** PROJECT_NOT_FOUND for `name` (reached through `environment`, when given). */
+export function projectNotFound(name: string, environment?: string): GreenloopError {
+  const via = environment ? ` (environment "${environment}")` : '';
+  return new GreenloopError('PROJECT_NOT_FOUND', `unknown project "${name}"${via}; add it with POST /v1/projects or \`greenloop projects add\``);
+}
+
 /** What a worker advertises in the registry when it runs project loops (clones LoopRecord.source). */
 export const PROJECTS_CAPABILITY = 'projects';
 
@@ -282,13 +291,14 @@ export async function loopSourceFor(projects: ProjectStore, store: LoopStore, en
   const { project } = splitEnvironmentName(environment);
   if (project === undefined) return undefined;
   const record = await projects.get(project);
-  if (!record) throw new GreenloopError('PROJECT_NOT_FOUND', `unknown project "${project}" (environment "${environment}"); add it with POST /v1/projects`);
+  if (!record) throw projectNotFound(project, environment);
   const outdated = await workersWithout(store, PROJECTS_CAPABILITY);
   if (outdated.length)
     throw new GreenloopError(
       'WORKERS_OUTDATED',
       `${outdated.length} worker(s) run an older greenloop without project support; upgrade them first (GET /v1/workers lists them)`,
-      { details: { workers: outdated.map((w) => ({ id: w.id, host: w.host, version: w.version })) } },
+      // Retryable: it passes by itself once the upgrade is through (a scheduled loop tries again).
+      { retryable: true, details: { workers: outdated.map((w) => ({ id: w.id, host: w.host, version: w.version })) } },
     );
   return projectSource(record);
 }
