@@ -20,7 +20,7 @@ export const API_ERRORS = {
   ),
   PATH_NOT_ALLOWED: def<{ path: string; reason: string }>(400, (p) => `artifact path ${JSON.stringify(p.path)} is not allowed: ${p.reason}`),
   SCHEDULE_INVALID: def<{ issues: string[] }>(400, (p) => `invalid schedule: ${p.issues.join('; ')}`),
-  // The project errors come from core (ProjectStore, loopSourceFor) with their message; see CORE_CODES.
+  // The project errors come from core (ProjectStore) with their message; see CORE_CODES.
   PROJECT_INVALID: def<{ message: string }>(400, (p) => p.message),
   UNAUTHENTICATED: def<{ reason: string }>(401, (p) => p.reason),
   FORBIDDEN: def<{ need: string; have: string; name: string }>(403, (p) => `this needs the ${p.need} role; token "${p.name}" has the ${p.have} role`),
@@ -44,6 +44,7 @@ export const API_ERRORS = {
   TOKEN_NAME_TAKEN: def<{ name: string }>(409, (p) => `a token named "${p.name}" already exists; revoke it first or pick another name`),
   PROJECT_EXISTS: def<{ message: string }>(409, (p) => p.message),
   PROJECT_BUSY: def<{ message: string }>(409, (p) => p.message),
+  PROJECT_CONTENDED: def<{ message: string }>(409, (p) => p.message),
   /** A live worker runs a greenloop that would ignore LoopRecord.source (rolling upgrade in progress). */
   WORKERS_OUTDATED: def<{ message: string }>(409, (p) => p.message),
   BODY_TOO_LARGE: def<{ limit: number }>(413, (p) => `request body is larger than ${p.limit} bytes`),
@@ -65,7 +66,14 @@ export const API_ERRORS = {
 export type ApiErrorCode = keyof typeof API_ERRORS;
 
 /** Core errors answered as they are: their message is already the one a client should read (4xx). */
-const CORE_CODES = ['PROJECT_INVALID', 'PROJECT_NOT_FOUND', 'PROJECT_EXISTS', 'PROJECT_BUSY', 'WORKERS_OUTDATED'] as const satisfies ApiErrorCode[];
+const CORE_CODES = [
+  'PROJECT_INVALID',
+  'PROJECT_NOT_FOUND',
+  'PROJECT_EXISTS',
+  'PROJECT_BUSY',
+  'PROJECT_CONTENDED',
+  'WORKERS_OUTDATED',
+] as const satisfies ApiErrorCode[];
 const isCoreCode = (code: string): code is (typeof CORE_CODES)[number] => (CORE_CODES as readonly string[]).includes(code);
 type ParamsOf<C extends ApiErrorCode> = Parameters<(typeof API_ERRORS)[C]['message']>[0];
 

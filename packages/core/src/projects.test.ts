@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GreenloopError } from './errors.ts';
 import { startLoop } from './loops.ts';
-import { LOOP_ENVIRONMENT_PATTERN, loopSourceFor, PROJECTS_CAPABILITY, ProjectStore, projectSource, remoteProblem, splitEnvironmentName } from './projects.ts';
+import { LOOP_ENVIRONMENT_PATTERN, PROJECTS_CAPABILITY, ProjectStore, projectSource, remoteProblem, splitEnvironmentName } from './projects.ts';
 import { closeQueues, createQueues, type Queues } from './queues.ts';
 import { testRedis } from './testing.ts';
 import { registerWorker } from './worker-registry.ts';
@@ -178,22 +178,22 @@ describe('ProjectStore (real Redis)', () => {
     expect(await projects.delete('shop')).toBeDefined();
   });
 
-  it('loopSourceFor: nothing for a short name, the project copy for <project>/<env>, 404-style error for an unknown project', async () => {
+  it('loopSource: nothing for a short name, the project copy for <project>/<env>, 404-style error for an unknown project', async () => {
     const shop = await projects.create({ name: 'shop', remote: 'git@github.com:acme/shop.git', baseBranch: 'trunk', credentialsSecret: 'SHOP_KEY' }, 'a');
-    expect(await loopSourceFor(projects, t.store, 'staging')).toBeUndefined();
-    expect(await loopSourceFor(projects, t.store, 'shop/staging')).toEqual({
+    expect(await projects.loopSource('staging')).toBeUndefined();
+    expect(await projects.loopSource('shop/staging')).toEqual({
       project: 'shop',
       remote: 'git@github.com:acme/shop.git',
       baseBranch: 'trunk',
       credentialsSecret: 'SHOP_KEY',
     });
-    expect(projectSource(shop)).toEqual(await loopSourceFor(projects, t.store, 'shop/prod'));
-    const unknown = await rejection(loopSourceFor(projects, t.store, 'billing/staging'));
+    expect(projectSource(shop)).toEqual(await projects.loopSource('shop/prod'));
+    const unknown = await rejection(projects.loopSource('billing/staging'));
     expect(unknown.code).toBe('PROJECT_NOT_FOUND');
     expect(unknown.message).toContain('unknown project "billing"');
   });
 
-  it('loopSourceFor refuses while a live worker lacks the projects capability (rolling upgrade), and passes once it is gone', async () => {
+  it('loopSource refuses while a live worker lacks the projects capability (rolling upgrade), and passes once it is gone', async () => {
     await projects.create({ name: 'shop', remote: '/srv/git/shop.git' }, 'a');
     const current = registerWorker(t.redis, t.prefix, { id: 'w-new', capacity: {}, artifacts: 'local:/x', capabilities: [PROJECTS_CAPABILITY] });
     const old = registerWorker(t.redis, t.prefix, { id: 'w-old', version: '0.0.9', capacity: {}, artifacts: 'local:/x' });
@@ -214,7 +214,7 @@ describe('ProjectStore (real Redis)', () => {
       }),
     );
     await t.redis.zadd(`${t.prefix}:workers`, Date.now(), 'w-older');
-    const err = await rejection(loopSourceFor(projects, t.store, 'shop/staging'));
+    const err = await rejection(projects.loopSource('shop/staging'));
     expect(err.code).toBe('WORKERS_OUTDATED');
     expect(err.message).toMatch(/^2 worker\(s\) run an older greenloop without project support; upgrade them first/);
     expect(err.details?.workers).toEqual([
@@ -222,10 +222,10 @@ describe('ProjectStore (real Redis)', () => {
       expect.objectContaining({ id: 'w-old', version: '0.0.9' }),
     ]);
     // Short names never need the capability.
-    expect(await loopSourceFor(projects, t.store, 'staging')).toBeUndefined();
+    expect(await projects.loopSource('staging')).toBeUndefined();
     await old.stop();
     await t.redis.del(`${t.prefix}:worker:w-older`);
-    expect((await loopSourceFor(projects, t.store, 'shop/staging'))?.project).toBe('shop');
+    expect((await projects.loopSource('shop/staging'))?.project).toBe('shop');
     await current.stop();
   });
 });

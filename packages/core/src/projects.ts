@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { formatIssues } from './config/load.ts';
-import type { LoopSource } from './domain.ts';
+import type { LoopSource, LoopState } from './domain.ts';
 import { TERMINAL_STATES } from './domain.ts';
 import { GreenloopError } from './errors.ts';
 import { type LoopStore, pipelineValues } from './store.ts';
-import { listWorkers, type WorkerInfo } from './worker-registry.ts';
+import { listWorkers } from './worker-registry.ts';
 
 /**
  * Projects: the repositories one installation serves besides its own (GREENLOOP_REPO). A project names a
@@ -27,6 +27,9 @@ const RESERVED_PROJECT_NAMES = new Set(['greenloop', 'system', 'bootstrap', 'def
 
 /** Environment variables greenloop reads itself: a project's credentials must never be one of them. */
 const OWN_VARIABLE = /^(GREENLOOP_|REDIS_)/;
+
+/** What a worker advertises in the registry when it runs project loops (clones LoopRecord.source). */
+export const PROJECTS_CAPABILITY = 'projects';
 
 /** What is stored per project (`<prefix>:project:<name>`). */
 export interface ProjectRecord {
@@ -130,7 +133,7 @@ const CredentialsSecret = z
   .refine((n) => !OWN_VARIABLE.test(n), { error: "must not be one of greenloop's own variables (GREENLOOP_*, REDIS_*)" });
 
 /** What POST /v1/projects takes. */
-export const ProjectCreateSchema = z.strictObject({
+const ProjectCreateSchema = z.strictObject({
   name: ProjectName,
   remote: Remote,
   baseBranch: BaseBranch.default('main'),
@@ -139,7 +142,7 @@ export const ProjectCreateSchema = z.strictObject({
 export type ProjectCreate = z.input<typeof ProjectCreateSchema>;
 
 /** What PATCH /v1/projects/:name takes: the fields given change; `credentialsSecret: null` removes it. */
-export const ProjectPatchSchema = z.strictObject({
+const ProjectPatchSchema = z.strictObject({
   remote: Remote.optional(),
   baseBranch: BaseBranch.optional(),
   credentialsSecret: CredentialsSecret.nullable().optional(),
@@ -152,11 +155,6 @@ function parseProject<S extends z.ZodType>(schema: S, input: unknown): z.output<
   if (result.success) return result.data;
   const issues = formatIssues(result.error);
   throw new GreenloopError('PROJECT_INVALID', `invalid project: ${issues.join('; ')}`, { details: { issues } });
-}
-
-/** A project name, checked (PROJECT_INVALID naming `name` when it is not one). */
-export function assertProjectName(name: string): void {
-  parseProject(z.object({ name: ProjectName }), { name });
 }
 
 // KEYS: record. ARGV: the JSON read, the JSON to write. Writes only if nobody changed the record since.
@@ -229,14 +227,14 @@ export class ProjectStore {
       else if (fields.credentialsSecret !== undefined) next.credentialsSecret = fields.credentialsSecret;
       if ((await this.#store.redis.eval(COMPARE_AND_SET, 1, this.recordKey(name), raw, JSON.stringify(next))) === 1) return next;
     }
-    throw new GreenloopError('PROJECT_CONTENDED', `project "${name}" kept changing while it was being updated; retry`, { retryable: true });
+    throw new GreenloopError('PROJECT_CONTENDED', `project "${name}" kept changing while this update was being written; retry it`, { retryable: true });
   }
 
   /**
    * The project's loops that are queued or running: those holding an environment claim of the project
    * (a loop claims its environment before it is queued and keeps the claim until it has torn down).
    */
-  async activeLoops(name: string): Promise<{ id: string; environment: string; state: string }[]> {
+  async activeLoops(name: string): Promise<{ id: string; environment: string; state: LoopState }[]> {
     const holders = await this.#store.claims.holdersUnder(`${name}/`);
     const loops = await this.#store.getLoops([...holders.values()]);
     return loops.filter((l) => !TERMINAL_STATES.includes(l.state)).map((l) => ({ id: l.id, environment: l.environment, state: l.state }));
@@ -260,6 +258,28 @@ export class ProjectStore {
     await this.#store.redis.multi().del(this.recordKey(name)).srem(this.namesKey, name).exec();
     return record;
   }
+  /**
+   * Where a loop on `environment` takes its code from: nothing for a short name (the installation's own
+   * repository), the project's source for `<project>/<environment>`. Throws PROJECT_NOT_FOUND for an
+   * unknown project, and WORKERS_OUTDATED while a live worker would not understand LoopRecord.source
+   * (it would run the loop against its own repository). The environment itself is not checked: only
+   * the worker reads greenloop.yaml, at the loop's commit.
+   */
+  async loopSource(environment: string): Promise<LoopSource | undefined> {
+    const { project } = splitEnvironmentName(environment);
+    if (project === undefined) return undefined;
+    const record = await this.get(project);
+    if (!record) throw projectNotFound(project, environment);
+    const outdated = (await listWorkers(this.#store.redis, this.#store.prefix)).filter((w) => !(w.capabilities ?? []).includes(PROJECTS_CAPABILITY));
+    if (outdated.length)
+      throw new GreenloopError(
+        'WORKERS_OUTDATED',
+        `${outdated.length} worker(s) run an older greenloop without project support; upgrade them first (GET /v1/workers lists them)`,
+        // Retryable: it passes by itself once the upgrade is through (a scheduled loop tries again).
+        { retryable: true, details: { workers: outdated.map((w) => ({ id: w.id, host: w.host, version: w.version })) } },
+      );
+    return projectSource(record);
+  }
 }
 
 function stripUndefined<T extends object>(o: T): T {
@@ -270,35 +290,4 @@ function stripUndefined<T extends object>(o: T): T {
 export function projectNotFound(name: string, environment?: string): GreenloopError {
   const via = environment ? ` (environment "${environment}")` : '';
   return new GreenloopError('PROJECT_NOT_FOUND', `unknown project "${name}"${via}; add it with POST /v1/projects or \`greenloop projects add\``);
-}
-
-/** What a worker advertises in the registry when it runs project loops (clones LoopRecord.source). */
-export const PROJECTS_CAPABILITY = 'projects';
-
-/** Live workers that do not advertise `capability` (an older greenloop during a rolling upgrade). */
-export async function workersWithout(store: LoopStore, capability: string): Promise<WorkerInfo[]> {
-  return (await listWorkers(store.redis, store.prefix)).filter((w) => !(w.capabilities ?? []).includes(capability));
-}
-
-/**
- * Where a loop on `environment` takes its code from: nothing for a short name (the installation's own
- * repository), the project's source for `<project>/<environment>`. Throws PROJECT_NOT_FOUND for an
- * unknown project, and WORKERS_OUTDATED while a live worker would not understand LoopRecord.source
- * (it would run the loop against its own repository). The environment itself is not checked: only
- * the worker reads greenloop.yaml, at the loop's commit.
- */
-export async function loopSourceFor(projects: ProjectStore, store: LoopStore, environment: string): Promise<LoopSource | undefined> {
-  const { project } = splitEnvironmentName(environment);
-  if (project === undefined) return undefined;
-  const record = await projects.get(project);
-  if (!record) throw projectNotFound(project, environment);
-  const outdated = await workersWithout(store, PROJECTS_CAPABILITY);
-  if (outdated.length)
-    throw new GreenloopError(
-      'WORKERS_OUTDATED',
-      `${outdated.length} worker(s) run an older greenloop without project support; upgrade them first (GET /v1/workers lists them)`,
-      // Retryable: it passes by itself once the upgrade is through (a scheduled loop tries again).
-      { retryable: true, details: { workers: outdated.map((w) => ({ id: w.id, host: w.host, version: w.version })) } },
-    );
-  return projectSource(record);
 }

@@ -7,7 +7,7 @@ import type { GreenloopConfig } from './config/schema.ts';
 import { GreenloopError } from './errors.ts';
 import { JobCatalog, type JobPayload } from './jobs.ts';
 import { type StartLoopOutcome, startLoop } from './loops.ts';
-import { loopSourceFor, type ProjectStore } from './projects.ts';
+import type { ProjectStore } from './projects.ts';
 import type { Queues } from './queues.ts';
 import type { LoopStore } from './store.ts';
 
@@ -221,7 +221,7 @@ export async function fireSchedule(
   deps: { store: LoopStore; queues: Queues; projects: ProjectStore; config: () => Promise<GreenloopConfig> },
   { environment, schedule }: JobPayload<'schedule.fire'>,
 ): Promise<StartLoopOutcome> {
-  const source = await loopSourceFor(deps.projects, deps.store, environment);
+  const source = await deps.projects.loopSource(environment);
   if (!source) getEnvironment(await deps.config(), environment);
   const actor = { kind: 'schedule', name: schedule } as const;
   const out = await startLoop(deps, { environment, actor, ...(source ? { source } : {}) });

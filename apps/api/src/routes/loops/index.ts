@@ -1,17 +1,5 @@
 import type { LoopFields, LoopState } from '@greenloop/core';
-import {
-  appendAudit,
-  cancelLoop,
-  cyclesOf,
-  LOOP_FIELD,
-  LOOP_STATES,
-  loopSourceFor,
-  noticesOf,
-  redactDeep,
-  redactJson,
-  startLoop,
-  TERMINAL_STATES,
-} from '@greenloop/core';
+import { appendAudit, cancelLoop, cyclesOf, LOOP_FIELD, LOOP_STATES, noticesOf, redactDeep, redactJson, startLoop, TERMINAL_STATES } from '@greenloop/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { apiError, errorResponses } from '../../errors.ts';
 import { actorOf, principalOf } from '../../plugins/auth.ts';
@@ -96,7 +84,7 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
       const { environment } = request.body;
       // A project's environment is checked by the worker (greenloop.yaml at the loop's commit); the
       // installation's own ones here, against GREENLOOP_REPO's greenloop.yaml.
-      const source = await loopSourceFor(app.projects, app.store, environment);
+      const source = await app.projects.loopSource(environment);
       if (!source) {
         const config = await app.loadConfig();
         if (!config.environments[environment]) throw apiError('UNKNOWN_ENVIRONMENT', { name: environment, configured: Object.keys(config.environments) });
