@@ -254,6 +254,11 @@ describe('projects and <project>/<environment>', () => {
     const one = await cli(['status', id], { role: 'viewer' });
     expect(one.out).toContain('environment  shop/staging');
 
+    const schedule = await cli(['schedules', 'add', 'shop/staging', 'nightly', '0 3 * * *']);
+    expect(schedule.out).toContain('schedule shop/staging.nightly created');
+    expect((await cli(['schedules', '--env', 'shop/staging'], { role: 'viewer' })).out).toMatch(/shop\/staging\.nightly\s+0 3 \* \* \*/);
+    expect((await cli(['schedules', 'rm', 'shop/staging.nightly'])).out).toBe('schedule shop/staging.nightly deleted');
+
     const busy = await cli(['projects', 'remove', 'shop'], { role: 'admin' });
     expect(busy.code).toBe(1);
     expect(busy.err).toContain(`project "shop" has 1 active loop(s): ${id} (shop/staging, queued)`);
