@@ -125,4 +125,12 @@ describe('/v1/projects', () => {
     });
     expect((await call('GET', '/v1/projects/shop', 'viewer')).statusCode).toBe(200);
   });
+
+  test('OpenAPI documents the routes, and POST /v1/loops says the API cannot check a project environment', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    expect(Object.keys(doc.paths['/v1/projects/'] ?? {}).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(doc.paths['/v1/projects/{name}'] ?? {}).sort()).toEqual(['delete', 'get', 'patch']);
+    expect(doc.paths['/v1/loops/'].post.description).toContain('stops the loop with `config-invalid`');
+    expect(doc.components.schemas.Project.properties).toHaveProperty('credentialsSecret');
+  });
 });
