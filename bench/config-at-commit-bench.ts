@@ -30,15 +30,15 @@ export async function main(coldRuns = 30): Promise<void> {
     const commit = createDemoRepo(repo);
     const cold: number[] = [];
     for (let i = 0; i < coldRuns; i++) {
-      const load = createCommitConfigLoader(repo);
+      const load = createCommitConfigLoader();
       const t = performance.now();
-      await load(commit);
+      await load(repo, commit);
       cold.push(performance.now() - t);
     }
     figure('config.commit.cold', median(cold), 'ms', '<=50');
-    const cached = createCommitConfigLoader(repo);
-    await cached(commit);
-    figure('config.commit.cached', 1000 * (await perCall(10_000, () => cached(commit))), 'µs', '<=100');
+    const cached = createCommitConfigLoader();
+    await cached(repo, commit);
+    figure('config.commit.cached', 1000 * (await perCall(10_000, () => cached(repo, commit))), 'µs', '<=100');
     const tree = createConfigLoader(repo);
     await tree();
     figure('config.worktree.cached', 1000 * (await perCall(10_000, tree)), 'µs', '(the stat-per-call loader it replaces for loops)');

@@ -31,6 +31,7 @@ const SECTIONS: Section[] = [
   { name: 'spend', title: 'fixer usage parsing and budget checks', file: 'spend-bench.ts' },
   { name: 'config', title: 'greenloop.yaml read at a commit (cold and cached) vs the working-tree loader', file: 'config-at-commit-bench.ts' },
   { name: 'artifacts', title: 'artifact store: 64 MiB to Cloud Storage and back (fake JSON API on loopback)', file: 'artifact-store-bench.ts' },
+  { name: 'mirrors', title: "project mirrors: a loop's fetch (cold and warm) and a job's look-up", file: 'mirror-bench.ts' },
 ];
 
 function parseArgs(argv: string[]): { only: string[]; json?: string } {

@@ -15,6 +15,7 @@ import {
   type Logger,
   type LoopEvent,
   type LoopRecord,
+  type LoopSource,
   LoopStore,
   readEnv,
   TERMINAL_STATES,
@@ -159,11 +160,11 @@ export async function startStack(
   };
 }
 
-/** Starts a loop straight through the queues, as the CLI does (no API); its id. */
-export async function startLoopDirect(store: LoopStore, prefix: string, environment: string, actorName: string): Promise<string> {
+/** Starts a loop straight through the queues, as the CLI does (no API); its id. `source`: a project loop's. */
+export async function startLoopDirect(store: LoopStore, prefix: string, environment: string, actorName: string, source?: LoopSource): Promise<string> {
   const queues = createQueues(store.redis, prefix);
   try {
-    const out = await enqueueLoop({ store, queues }, { environment, actor: { kind: 'cli', name: actorName } });
+    const out = await enqueueLoop({ store, queues }, { environment, actor: { kind: 'cli', name: actorName }, ...(source ? { source } : {}) });
     if (out.kind !== 'created') throw new Error(`loop not created: ${out.kind}`);
     return out.loop.id;
   } finally {

@@ -36,41 +36,41 @@ const commandOf = (c: GreenloopConfig) => c.environments.e?.tests.command;
 describe('createCommitConfigLoader', () => {
   it('reads each commit’s committed file, whatever the working tree holds', async () => {
     writeFileSync(join(dir, 'greenloop.yaml'), yaml('["working", "tree"]'));
-    const load = createCommitConfigLoader(dir);
-    expect(commandOf(await load(one))).toEqual(['node', '--test']);
-    expect(commandOf(await load(two))).toEqual(['npm', 'test']);
+    const load = createCommitConfigLoader();
+    expect(commandOf(await load(dir, one))).toEqual(['node', '--test']);
+    expect(commandOf(await load(dir, two))).toEqual(['npm', 'test']);
   });
 
   it('parses a commit once and keeps the most recently used commits (onLoad sees each parse)', async () => {
     const loaded: string[] = [];
-    const load = createCommitConfigLoader(dir, (c) => loaded.push(String(commandOf(c))), 2);
-    const first = await load(one);
-    expect(await load(one)).toBe(first);
-    await load(two);
-    await load(one); // one is now the most recent: two goes first
-    await load(bad).catch(() => undefined);
-    expect(await load(one)).toBe(first);
-    await load(two);
+    const load = createCommitConfigLoader((c) => loaded.push(String(commandOf(c))), 2);
+    const first = await load(dir, one);
+    expect(await load(dir, one)).toBe(first);
+    await load(dir, two);
+    await load(dir, one); // one is now the most recent: two goes first
+    await load(dir, bad).catch(() => undefined);
+    expect(await load(dir, one)).toBe(first);
+    await load(dir, two);
     expect(loaded).toEqual(['node,--test', 'npm,test', 'npm,test']);
   });
 
   it('names the field and the commit when the committed file is invalid, and the line when it is not YAML', async () => {
-    const load = createCommitConfigLoader(dir);
-    const err = await errorOf(load(bad));
+    const load = createCommitConfigLoader();
+    const err = await errorOf(load(dir, bad));
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toContain(`greenloop.yaml at commit ${bad.slice(0, 12)} is invalid`);
     expect(err.message).toContain('environments.e.tests.command');
-    const yamlErr = await errorOf(load(broken));
+    const yamlErr = await errorOf(load(dir, broken));
     expect(yamlErr).toBeInstanceOf(ConfigError);
     expect(yamlErr.message).toMatch(new RegExp(`greenloop.yaml at commit ${broken.slice(0, 12)} is not valid YAML[\\s\\S]*line \\d+, column \\d+`));
   });
 
   it('says the file is missing at a commit without one, and is not a config error for an unknown commit', async () => {
-    const load = createCommitConfigLoader(dir);
-    const missing = await errorOf(load(none));
+    const load = createCommitConfigLoader();
+    const missing = await errorOf(load(dir, none));
     expect(missing).toBeInstanceOf(ConfigError);
     expect(missing.message).toBe(`greenloop.yaml at commit ${none.slice(0, 12)} does not exist`);
-    const unknown = await load('0'.repeat(40)).then(
+    const unknown = await load(dir, '0'.repeat(40)).then(
       () => new Error('expected a failure'),
       (err: unknown) => err as Error,
     );
@@ -79,13 +79,13 @@ describe('createCommitConfigLoader', () => {
   });
 
   it('tries again after a git failure (not cached), but keeps a config error', async () => {
-    const load = createCommitConfigLoader(dir);
-    await expect(load('later')).rejects.not.toBeInstanceOf(ConfigError);
-    await expect(load(bad)).rejects.toBeInstanceOf(ConfigError);
+    const load = createCommitConfigLoader();
+    await expect(load(dir, 'later')).rejects.not.toBeInstanceOf(ConfigError);
+    await expect(load(dir, bad)).rejects.toBeInstanceOf(ConfigError);
     git('branch', 'later', one);
-    expect(commandOf(await load('later'))).toEqual(['node', '--test']);
+    expect(commandOf(await load(dir, 'later'))).toEqual(['node', '--test']);
     // The invalid commit is not read again: every call gets the one cached error.
-    const [a, b] = await Promise.all([load(bad).catch((e: unknown) => e), load(bad).catch((e: unknown) => e)]);
+    const [a, b] = await Promise.all([load(dir, bad).catch((e: unknown) => e), load(dir, bad).catch((e: unknown) => e)]);
     expect(a).toBe(b);
   });
 });

@@ -5,18 +5,19 @@ import { gitExec } from './git/repo.ts';
 export const CONFIG_CACHE_SIZE = 32;
 
 /**
- * greenloop.yaml as committed at a commit of `repo`, parsed and validated, cached per commit (least
- * recently used of `size` dropped). A commit's content never changes, so an invalid config stays cached
- * as the same ConfigError; a git failure (not a config problem) is not cached and is tried again.
+ * greenloop.yaml as committed at a commit of a repository, parsed and validated, cached per commit (least
+ * recently used of `size` dropped). Keyed by the commit alone, whichever repository it is read from: a
+ * commit id names its content, so its file is the same in the installation's repository and in every
+ * project mirror. An invalid config stays cached as the same ConfigError; a git failure (not a config
+ * problem: the commit is not in that repository) is not cached and is tried again.
  * `onLoad` sees every config parsed (the worker registers the secrets it names with the redactor).
  */
 export function createCommitConfigLoader(
-  repo: string,
   onLoad: (config: GreenloopConfig) => void = () => {},
   size = CONFIG_CACHE_SIZE,
-): (commit: string) => Promise<GreenloopConfig> {
+): (repo: string, commit: string) => Promise<GreenloopConfig> {
   const cache = new Map<string, Promise<GreenloopConfig>>();
-  return async (commit) => {
+  return async (repo, commit) => {
     let config = cache.get(commit);
     if (config) {
       // Re-inserted: a Map iterates in insertion order, so the first key is the least recently used.

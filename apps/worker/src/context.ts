@@ -14,6 +14,7 @@ import {
 } from '@greenloop/core';
 import type { CancelRegistry } from './cancel.ts';
 import type { DeployProvider } from './deploy/types.ts';
+import type { LoopRepositories } from './git/loop-repository.ts';
 import type { LogSource } from './logs/types.ts';
 
 /** Everything a processor needs, built once by the composition root (worker.ts). */
@@ -30,8 +31,10 @@ export interface WorkerContext {
    * concerns the worker as a whole (slots, schedules) and loops that have not started.
    */
   config: () => Promise<GreenloopConfig>;
-  /** greenloop.yaml as committed at `commit`: what a loop runs with (see {@link loadEnvironment}). */
-  configAt: (commit: string) => Promise<GreenloopConfig>;
+  /** greenloop.yaml as committed at `commit` of `repo`: what a loop runs with (see {@link loadEnvironment}). */
+  configAt: (repo: string, commit: string) => Promise<GreenloopConfig>;
+  /** The repository each loop's git work happens in (its project's mirror, or GREENLOOP_REPO). */
+  repos: LoopRepositories;
   deployProvider(service: EnvironmentConfig['services'][number]): DeployProvider;
   /** Stops what a deploy started, from its record alone (no config needed: it may have changed since). */
   stopDeployed(deployed: DeployedService): Promise<void>;
@@ -48,15 +51,18 @@ export interface WorkerContext {
  */
 export async function loadEnvironment(
   ctx: WorkerContext,
-  loop: Pick<LoopRecord, 'environment' | 'baseCommit'>,
+  loop: Pick<LoopRecord, 'id' | 'environment' | 'baseCommit' | 'source'>,
 ): Promise<{ config: GreenloopConfig; environment: EnvironmentConfig }> {
+  const name = configEnvironmentName(loop);
   if (!loop.baseCommit) {
+    // A project's greenloop.yaml exists only at its commits; the working tree here is the installation's.
+    if (loop.source) throw new ConfigError(`loop ${loop.id} of project ${loop.source.project} has no base commit yet: its configuration is not known`);
     const config = await ctx.config();
-    return { config, environment: getEnvironment(config, loop.environment) };
+    return { config, environment: getEnvironment(config, name) };
   }
-  const config = await ctx.configAt(loop.baseCommit);
+  const config = await ctx.configAt(await ctx.repos.repoFor(loop, loop.baseCommit), loop.baseCommit);
   try {
-    return { config, environment: getEnvironment(config, loop.environment) };
+    return { config, environment: getEnvironment(config, name) };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     throw new ConfigError(
@@ -65,4 +71,13 @@ export async function loadEnvironment(
       'a loop runs with the configuration of the commit it starts at',
     );
   }
+}
+
+/**
+ * The environment's name in greenloop.yaml: a project loop's `<project>/<environment>` without the
+ * project (the file belongs to the project and names its environments alone).
+ */
+export function configEnvironmentName(loop: Pick<LoopRecord, 'environment' | 'source'>): string {
+  const prefix = loop.source ? `${loop.source.project}/` : '';
+  return prefix && loop.environment.startsWith(prefix) ? loop.environment.slice(prefix.length) : loop.environment;
 }

@@ -9,6 +9,7 @@ import {
   evaluateStopRules,
   type FixerConfig,
   type FixStageResult,
+  GreenloopError,
   type JobStage,
   type LoopRecord,
   type LoopState,
@@ -24,9 +25,12 @@ import { environmentFailure } from './analysis/triage.ts';
 import { loadEnvironment, type WorkerContext } from './context.ts';
 import { clusterBudgetStop, spendLedger } from './fix/budget.ts';
 import { planFixes } from './fix/dispatch.ts';
-import { ensureBranch, resolveCommit } from './git/repo.ts';
+import { ensureBranch } from './git/repo.ts';
 import { collectFixes } from './stage-closing.ts';
 import { finish, notify, teardown } from './teardown.ts';
+
+/** Why a project loop cannot begin: its remote could not be fetched, or the project cannot name a mirror. */
+const SOURCE_FAILURES = ['SOURCE_FETCH_FAILED', 'PROJECT_INVALID'];
 
 /** Thrown inside the controller to end processing for now: the job waits for its children. */
 class Suspend extends Error {}
@@ -60,7 +64,15 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
 
   try {
     // Begun first: the loop's configuration is greenloop.yaml at the commit begin() records.
-    if (loop.state === 'queued') loop = await begin(ctx, loop);
+    if (loop.state === 'queued') {
+      try {
+        loop = await begin(ctx, loop);
+      } catch (err) {
+        // A project's remote that cannot be fetched ends the loop (and frees its environment) with git's reason, never a retry loop.
+        if (!(err instanceof GreenloopError && SOURCE_FAILURES.includes(err.code))) throw err;
+        return await finish(ctx, loop, 'failed', { rule: 'source-unavailable', message: `${err.code}: ${describeError(err)}` });
+      }
+    }
     let environment: EnvironmentConfig;
     try {
       environment = (await loadEnvironment(ctx, loop)).environment;
@@ -148,9 +160,9 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
 }
 
 async function begin(ctx: WorkerContext, loop: LoopRecord): Promise<LoopRecord> {
-  const base = await resolveCommit(ctx.env.repo, 'HEAD');
+  const { repo, base } = await ctx.repos.begin(loop);
   const branch = `greenloop/${loop.id}`;
-  const commit = await ensureBranch(ctx.env.repo, branch, base);
+  const commit = await ensureBranch(repo, branch, base);
   const now = new Date().toISOString();
   const started: LoopRecord = { ...loop, state: 'running', startedAt: loop.startedAt ?? now, branch, baseCommit: base, commit, cycle: 1 };
   if (!(await ctx.store.getCycle(loop.id, 1))) await ctx.store.saveCycle({ loopId: loop.id, n: 1, commit, startedAt: now, stages: {} });

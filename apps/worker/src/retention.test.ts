@@ -6,6 +6,7 @@ import type { LoopRecord } from '@greenloop/core';
 import { finishedLoop } from '@greenloop/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { demoHarness } from '../../../test/demo-harness.ts';
+import { mirrorPath } from './git/mirror.ts';
 import { loopPaths } from './paths.ts';
 import { loopKeys, pruneFinishedLoops } from './retention.ts';
 
@@ -83,5 +84,18 @@ describe('retention (real Redis, git, files)', () => {
     }
     // A second pass finds nothing more to do.
     expect((await pruneFinishedLoops(opts)).loops).toEqual([]);
+  });
+
+  it("prunes a project loop's branches from the worker's mirror of the project (pushed or not), not from GREENLOOP_REPO", async () => {
+    const mirror = mirrorPath(h.env.home, 'shop');
+    execFileSync('git', ['clone', '-q', '--bare', h.repo, mirror]);
+    const id = 'mproj0-00000006';
+    await seed(id, { environment: 'shop/demo', source: { project: 'shop', remote: '/srv/shop.git', baseBranch: 'main' } }, { pushed: true });
+    execFileSync('git', ['-C', mirror, 'branch', `greenloop/${id}`, 'main']);
+    const done = await pruneFinishedLoops({ store: h.store, repo: h.repo, home: h.env.home, retentionMs: 30 * DAY });
+    expect(done.loops.find((l) => l.id === id)).toMatchObject({ branches: [`greenloop/${id}`] });
+    expect(execFileSync('git', ['-C', mirror, 'for-each-ref', `refs/heads/greenloop/${id}`], { encoding: 'utf8' })).toBe('');
+    // The installation's repository had branches of that name too (seeded there): they are not the project's.
+    expect(branches()).toContain(`greenloop/${id}`);
   });
 });

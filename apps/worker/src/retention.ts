@@ -1,6 +1,9 @@
-import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ArtifactStore, type Logger, type LoopRecord, type LoopStore, TERMINAL_STATES } from '@greenloop/core';
+import { du } from './disk-usage.ts';
+import { mirrorPath } from './git/mirror.ts';
 import { gitExec } from './git/repo.ts';
 import { loopPaths } from './paths.ts';
 
@@ -9,7 +12,7 @@ export const DEFAULT_RETENTION_DAYS = 30;
 
 export interface RetentionOptions {
   store: LoopStore;
-  /** The user's repository (greenloop's branches live there). */
+  /** The installation's repository (the branches of loops without a project live there; a project's in its mirror). */
   repo: string;
   /** greenloop's home (artifacts and worktrees). */
   home: string;
@@ -56,6 +59,7 @@ export async function pruneFinishedLoops(opts: RetentionOptions): Promise<Retent
   const dryRun = opts.dryRun ?? false;
   const { store } = opts;
   const report: RetentionReport = { dryRun, cutoff: new Date(cutoff).toISOString(), loops: [], emptyDirs: [] };
+  const pruned = new Set<string>();
   // Loops are indexed by creation time: one finished before the cutoff was created before it too.
   const ids = await store.redis.zrangebyscore(store.key('loops'), '-inf', cutoff);
   for (const id of ids) {
@@ -67,28 +71,40 @@ export async function pruneFinishedLoops(opts: RetentionOptions): Promise<Retent
     if (!TERMINAL_STATES.includes(loop.state) || loop.teardown === 'pending') continue;
     const finishedAt = loop.finishedAt ?? loop.createdAt;
     if (Date.parse(finishedAt) > cutoff) continue;
-    report.loops.push(await pruneLoop(opts, loop, finishedAt, dryRun));
+    const repo = loopRepo(opts, loop);
+    if (repo) pruned.add(repo);
+    report.loops.push(await pruneLoop(opts, loop, repo, finishedAt, dryRun));
   }
   report.emptyDirs = await removeEmptyDirs([join(opts.home, 'worktrees'), join(opts.home, 'artifacts')], dryRun);
-  if (!dryRun && report.loops.length) await gitExec(opts.repo, ['worktree', 'prune']).catch(() => undefined);
+  if (!dryRun) for (const repo of pruned) await gitExec(repo, ['worktree', 'prune']).catch(() => undefined);
   opts.log?.info({ dryRun, loops: report.loops.length, emptyDirs: report.emptyDirs.length }, 'retention pass done');
   return report;
 }
 
-async function pruneLoop(opts: RetentionOptions, loop: LoopRecord, finishedAt: string, dryRun: boolean): Promise<PrunedLoop> {
+/** Where the loop's branches are: its project's mirror on this machine (if it still has one), or the installation's repository. */
+function loopRepo(opts: RetentionOptions, loop: LoopRecord): string | undefined {
+  if (!loop.source) return opts.repo;
+  const mirror = mirrorPath(opts.home, loop.source.project);
+  return existsSync(mirror) ? mirror : undefined;
+}
+
+async function pruneLoop(opts: RetentionOptions, loop: LoopRecord, repo: string | undefined, finishedAt: string, dryRun: boolean): Promise<PrunedLoop> {
   const { store } = opts;
   const keys = await loopKeys(store, loop.id);
   let redisBytes = 0;
   for (const k of keys) redisBytes += Number((await store.redis.call('MEMORY', 'USAGE', k)) ?? 0);
   const paths = loopPaths(opts.home, loop.id);
   const artifactBytes = await du(paths.artifacts);
-  const pushed = await wasPushed(store, loop);
+  // A project loop's branches are in this worker's mirror only: the remote keeps what was pushed.
+  const pushed = !loop.source && (await wasPushed(store, loop));
   // A remote store's copy goes before the Redis keys, like the local files: a crashed pass finds the loop again.
   const remote = opts.artifacts && opts.artifacts.kind !== 'local' ? await opts.artifacts.deleteLoop(loop.id, { dryRun }) : undefined;
   const refs = (
-    await gitExec(opts.repo, ['for-each-ref', '--format=%(refname:short)', `refs/heads/greenloop-fix/${loop.id}/`, `refs/heads/greenloop/${loop.id}`]).catch(
-      () => '',
-    )
+    repo
+      ? await gitExec(repo, ['for-each-ref', '--format=%(refname:short)', `refs/heads/greenloop-fix/${loop.id}/`, `refs/heads/greenloop/${loop.id}`]).catch(
+          () => '',
+        )
+      : ''
   )
     .split('\n')
     .map((l) => l.trim())
@@ -96,8 +112,8 @@ async function pruneLoop(opts: RetentionOptions, loop: LoopRecord, finishedAt: s
   const loopBranch = `greenloop/${loop.id}`;
   const branches = refs.filter((b) => !(pushed && b === loopBranch));
   if (!dryRun) {
-    if (branches.length)
-      await gitExec(opts.repo, ['branch', '-D', ...branches]).catch((err: unknown) =>
+    if (repo && branches.length)
+      await gitExec(repo, ['branch', '-D', ...branches]).catch((err: unknown) =>
         opts.log?.warn({ loopId: loop.id, err: String(err) }, 'could not delete branches'),
       );
     await rm(paths.artifacts, { recursive: true, force: true });
@@ -139,13 +155,6 @@ async function wasPushed(store: LoopStore, loop: LoopRecord): Promise<boolean> {
     if (integrate?.result?.pushed) return true;
   }
   return false;
-}
-
-async function du(path: string): Promise<number> {
-  let total = 0;
-  const entries = await readdir(path, { withFileTypes: true, recursive: true }).catch(() => []);
-  for (const e of entries) if (e.isFile()) total += (await stat(join(e.parentPath, e.name)).catch(() => ({ size: 0 }))).size;
-  return total;
 }
 
 /** Empty directories directly under `roots` (a loop whose checkouts were removed leaves one). */

@@ -4,6 +4,8 @@ import { spendLedger } from './fix/budget.ts';
 import { removeWorktree } from './git/repo.ts';
 import { loopPaths } from './paths.ts';
 import { publishArtifacts } from './publish/artifacts.ts';
+import { pushToSource } from './publish/loop-push.ts';
+import { shouldPublish } from './publish/publish-pull-request.ts';
 import { enqueuePullRequest } from './publish/pull-request-job.ts';
 import { closeOpenStages } from './stage-closing.ts';
 import { stopServices } from './stages/deploy.ts';
@@ -66,12 +68,19 @@ export async function teardown(ctx: WorkerContext, loop: LoopRecord): Promise<Lo
     // daemons a fixer or a suite left in a session of their own.
     const swept = await endLoopProcesses(store.redis, store.prefix, loop.id);
     if (swept) ctx.log.warn({ loopId: loop.id, processes: swept }, 'ended processes the loop left running');
+    // A loop that never began (its project's remote could not be fetched) made no worktree to remove.
+    const repo = loop.baseCommit ? await ctx.repos.repoFor(loop).catch(() => undefined) : undefined;
     const paths = loopPaths(ctx.env.home, loop.id);
-    for (let n = 1; n <= loop.cycle; n++) await removeWorktree(ctx.env.repo, paths.deployWorktree(n)).catch(() => undefined);
-    await removeWorktree(ctx.env.repo, paths.integrateWorktree).catch(() => undefined);
+    if (repo) {
+      for (let n = 1; n <= loop.cycle; n++) await removeWorktree(repo, paths.deployWorktree(n)).catch(() => undefined);
+      await removeWorktree(repo, paths.integrateWorktree).catch(() => undefined);
+    }
+    // A project loop's result exists only in this worker's mirror until it is on the project's remote.
+    if (loop.source && shouldPublish(loop)) await pushToSource(ctx, loop);
     // Its own job, not a child of the controller: a GitHub outage never changes the verdict or holds the environment.
     await enqueuePullRequest(ctx, loop);
   }
+  ctx.repos.release(loop.id);
   // Released before `done` is written: a crash between the two replays a teardown that is a no-op.
   await store.releaseEnvironment(loop.environment, loop.id);
   if (loop.teardown !== 'pending') return loop;

@@ -24,6 +24,7 @@ import {
   secretValuesOf,
   startLoop,
   syncSchedulesFromConfig,
+  TERMINAL_STATES,
   upgradeStore,
   waitReady,
 } from '@greenloop/core';
@@ -35,6 +36,8 @@ import { createCommitConfigLoader } from './config-at-commit.ts';
 import { loadEnvironment, type WorkerContext } from './context.ts';
 import { processLoop } from './controller.ts';
 import { finalFailureHandlers, onJobFailed } from './final-failure.ts';
+import { loopRepositories } from './git/loop-repository.ts';
+import { Mirrors } from './git/mirror.ts';
 import { dispatcher, type JobHandlers } from './job-handlers.ts';
 import { retryAfterBackoff, runNotifyJob } from './notify/notify-job.ts';
 import { runPullRequestJob } from './publish/pull-request-job.ts';
@@ -94,7 +97,18 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   addKnownSecrets(secretValuesOf(processEnv, [], redisUrl));
   const config = async () => withSecretsKnown(await loadConfig(), processEnv);
   // A loop's config is its base commit's: the union of every config loaded is known to the redactor.
-  const configAt = createCommitConfigLoader(env.repo, (c) => withSecretsKnown(c, processEnv));
+  const configAt = createCommitConfigLoader((c) => withSecretsKnown(c, processEnv));
+  // Project loops work in this worker's mirror of their remote; loops without a project in GREENLOOP_REPO.
+  const mirrors = new Mirrors({
+    home: env.home,
+    maxBytes: env.GREENLOOP_MIRRORS_MAX_MB * 1024 * 1024,
+    processEnv,
+    log,
+    isRunning: async (loopId) => {
+      const loop = await store.getLoop(loopId);
+      return !!loop && (!TERMINAL_STATES.includes(loop.state) || loop.teardown === 'pending');
+    },
+  });
   const ctx: WorkerContext = {
     env,
     processEnv,
@@ -104,6 +118,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     cancels,
     config,
     configAt,
+    repos: loopRepositories(env.repo, mirrors),
     deployProvider: deploy.forService,
     stopDeployed: deploy.stop,
     logSource: logs,

@@ -44,6 +44,8 @@ export const STOP_RULES = [
   'budget',
   /** greenloop.yaml at the loop's base commit is missing or invalid (CONFIG_INVALID). */
   'config-invalid',
+  /** A project loop's remote could not be fetched (SOURCE_FETCH_FAILED: unreachable, credentials, unknown branch). */
+  'source-unavailable',
 ] as const;
 export type StopRule = (typeof STOP_RULES)[number];
 

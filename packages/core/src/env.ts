@@ -35,6 +35,11 @@ export const EnvSchema = z.object({
   GREENLOOP_HOME: z.string().default('.greenloop'),
   /** The git repository with greenloop.yaml at its root. */
   GREENLOOP_REPO: z.string().default('.'),
+  /**
+   * Disk a worker's project mirrors (`<GREENLOOP_HOME>/mirrors`) may take, in MB: after a fetch, the least
+   * recently used mirrors no running loop needs are deleted until they fit.
+   */
+  GREENLOOP_MIRRORS_MAX_MB: z.coerce.number().positive().default(2048),
   /** Bootstrap admin token for the API (hashed at start; never logged). */
   GREENLOOP_API_TOKEN: z.string().min(16, { error: 'GREENLOOP_API_TOKEN must be at least 16 characters' }).optional(),
   /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Actor, LoopRecord } from './domain.ts';
+import type { Actor, LoopRecord, LoopSource } from './domain.ts';
 import { TERMINAL_STATES } from './domain.ts';
 import { addJob, type Queues } from './queues.ts';
 import type { LoopStore } from './store.ts';
@@ -24,7 +24,7 @@ export type StartLoopOutcome =
  */
 export async function startLoop(
   deps: { store: LoopStore; queues: Queues },
-  req: { environment: string; actor: Actor; idempotencyKey?: string },
+  req: { environment: string; actor: Actor; idempotencyKey?: string; source?: LoopSource },
 ): Promise<StartLoopOutcome> {
   const { store } = deps;
   const id = newLoopId();
@@ -46,7 +46,15 @@ export async function startLoop(
     if (req.idempotencyKey) await store.redis.del(store.key('idem', req.idempotencyKey));
     return { kind: 'conflict', activeLoopId: claim.holder };
   }
-  const loop: LoopRecord = { id, environment: req.environment, state: 'queued', createdAt: new Date().toISOString(), startedBy: req.actor, cycle: 0 };
+  const loop: LoopRecord = {
+    id,
+    environment: req.environment,
+    ...(req.source ? { source: req.source } : {}),
+    state: 'queued',
+    createdAt: new Date().toISOString(),
+    startedBy: req.actor,
+    cycle: 0,
+  };
   await store.createLoop(loop);
   await addJob(deps.queues, 'loop.run', { loopId: id }, { jobId: id });
   await store.emit({ type: 'loop.queued', loopId: id, message: `loop ${id} queued on ${req.environment} by ${req.actor.kind} ${req.actor.name}` });

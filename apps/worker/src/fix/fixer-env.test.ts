@@ -1,6 +1,6 @@
 import { configSecretNames, EnvironmentSchema } from '@greenloop/core';
 import { describe, expect, it } from 'vitest';
-import { buildFixerEnv } from './fixer-env.ts';
+import { buildFixerEnv, loopSecretNames } from './fixer-env.ts';
 
 const base = {
   services: [{ name: 'api', deploy: { provider: 'local', command: ['node', 'server.js'] } }],
@@ -26,6 +26,28 @@ const config = {
 describe('fixer environment', () => {
   it('names every *Env variable of every environment as a secret', () => {
     expect(configSecretNames(config)).toEqual(['HOOK_SECRET', 'HOOK_URL', 'PROD_GH_TOKEN', 'PROD_SLACK_BOT', 'PUSH_TOKEN', 'SLACK_HOOK']);
+  });
+
+  it("adds a project loop's credentials variable, so passEnv can never hand a fixer the remote's token", () => {
+    const source = { project: 'shop', remote: 'https://git.example/shop.git', baseBranch: 'main', credentialsSecret: 'SHOP_GIT_TOKEN' };
+    expect(loopSecretNames(config, { source })).toEqual([
+      'HOOK_SECRET',
+      'HOOK_URL',
+      'PROD_GH_TOKEN',
+      'PROD_SLACK_BOT',
+      'PUSH_TOKEN',
+      'SHOP_GIT_TOKEN',
+      'SLACK_HOOK',
+    ]);
+    expect(loopSecretNames(config, {})).toEqual(configSecretNames(config));
+    const { env, refused } = buildFixerEnv({
+      fixer: { passEnv: ['SHOP_GIT_TOKEN'], env: {} },
+      processEnv: { PATH: '/usr/bin', SHOP_GIT_TOKEN: 'ghs_leak' },
+      files: { promptFile: '/p', clusterFile: '/c', worktree: '/w' },
+      secretEnv: loopSecretNames(config, { source }),
+    });
+    expect(refused).toEqual(['SHOP_GIT_TOKEN']);
+    expect(Object.values(env)).not.toContain('ghs_leak');
   });
 
   it('refuses greenloop variables, the variables greenloop reads and the config secrets, whatever passEnv says', () => {

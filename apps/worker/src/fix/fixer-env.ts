@@ -1,4 +1,4 @@
-import { EnvSchema, type FixerConfig } from '@greenloop/core';
+import { configSecretNames, EnvSchema, type FixerConfig, type LoopRecord } from '@greenloop/core';
 
 /**
  * The complete environment of a fixer (and its verify command): an allow-list, never greenloop's own
@@ -25,6 +25,14 @@ const ALWAYS = ['PATH', 'HOME'];
 const OWN = /^(GREENLOOP_|REDIS_)/;
 /** Every variable greenloop reads (its env schema), and the cloud credentials its adapters use. */
 const GREENLOOP_READS = new Set([...Object.keys(EnvSchema.shape), 'GOOGLE_APPLICATION_CREDENTIALS']);
+
+/**
+/** Names a loop's fixers never get: every `…Env` greenloop.yaml names (core's `configSecretNames`) and the project's credentials variable. */
+export function loopSecretNames(config: { environments: Record<string, unknown> }, loop: Pick<LoopRecord, 'source'>): string[] {
+  const names = configSecretNames(config);
+  const credentials = loop.source?.credentialsSecret;
+  return credentials && !names.includes(credentials) ? [...names, credentials].sort() : names;
+}
 
 /**
  * Builds the fixer's environment. Refused whatever passEnv says: GREENLOOP_*, REDIS_*, every variable

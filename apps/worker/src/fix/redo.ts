@@ -11,7 +11,7 @@ import { runFix } from './run-fix.ts';
 export interface RedoRequest {
   loop: LoopRecord;
   environment: EnvironmentConfig;
-  /** What the fixer's passEnv may not name: core's configSecretNames of the whole greenloop.yaml. */
+  /** What the fixer's passEnv may not name: `loopSecretNames` (every *Env of greenloop.yaml, the project's credentials variable). */
   secretEnv: readonly string[];
   cycle: CycleRecord;
   /** The accepted fix whose pick conflicted. */
@@ -47,6 +47,7 @@ export async function redoConflictingFix(ctx: WorkerContext, req: RedoRequest): 
     return refused;
   }
   const paths = loopPaths(ctx.env.home, loop.id);
+  const repo = await ctx.repos.repoFor(loop, req.base);
   await ctx.store.emit({
     type: 'stage.progress',
     loopId: loop.id,
@@ -59,7 +60,7 @@ export async function redoConflictingFix(ctx: WorkerContext, req: RedoRequest): 
   const maxWaitMs = fixer.timeout + fixer.verifyTimeout + 60_000;
   const result = await runOwnedAttempt({ ...owned, maxWaitMs, signal: req.signal }, (processes) =>
     runFix({
-      repo: ctx.env.repo,
+      repo,
       baseCommit: req.base,
       loopId: loop.id,
       cycle: cycle.n,

@@ -148,26 +148,37 @@ export interface GitHttpServer {
   url: string;
   /** Every request as the server saw it: URL and Authorization header. */
   requests: { url: string; authorization: string | undefined }[];
+  /** The most requests the server was answering at one moment. */
+  maxInFlight: () => number;
   close: () => Promise<void>;
 }
 
 /**
  * A smart-HTTP git server on loopback (`git http-backend` as CGI) over the bare repositories in `root`,
- * answering 401 unless the request carries `Authorization: Bearer <token>`.
+ * answering 401 unless the request carries `Authorization: Bearer <token>`. `delayMs` holds every
+ * request that long before answering (to see what overlaps, or what a waiting client exposes).
  */
-export async function gitHttpServer(root: string, token: string): Promise<GitHttpServer> {
+export async function gitHttpServer(root: string, token: string, opts: { delayMs?: number } = {}): Promise<GitHttpServer> {
   const requests: GitHttpServer['requests'] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
   const server = createServer((req, res) => {
     requests.push({ url: req.url ?? '', authorization: req.headers.authorization });
-    if (req.headers.authorization !== `Bearer ${token}`) {
-      res.writeHead(401, { 'WWW-Authenticate': 'Bearer' }).end('unauthorized');
-      return;
-    }
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
-    gitHttpBackend(req, res, root, path).catch((err: Error) => res.writeHead(500).end(`git http-backend: ${err.message}`));
+    maxInFlight = Math.max(maxInFlight, ++inFlight);
+    res.on('close', () => inFlight--);
+    const answer = () => {
+      if (req.headers.authorization !== `Bearer ${token}`) {
+        res.writeHead(401, { 'WWW-Authenticate': 'Bearer' }).end('unauthorized');
+        return;
+      }
+      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
+      gitHttpBackend(req, res, root, path).catch((err: Error) => res.writeHead(500).end(`git http-backend: ${err.message}`));
+    };
+    if (opts.delayMs) setTimeout(answer, opts.delayMs);
+    else answer();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url: `http://127.0.0.1:${port}`, requests, maxInFlight: () => maxInFlight, close: () => new Promise<void>((r) => server.close(() => r())) };
 }

@@ -171,24 +171,29 @@ async function dropWorktree(repo: string, path: string): Promise<void> {
 // directory and fails ("fatal: failed to read .git/worktrees/<name>/commondir: Success", git 2.39, two
 // fixers starting at once on a loaded 2-core machine). Worktree changes are serialized per repository in
 // this process; a failure that still looks like that race (another worker process) is retried.
-const worktreeLocks = new Map<string, Promise<void>>();
 // Also "could not open '.git/worktrees/deploy-c17/locked' for writing": another process's `worktree prune`
 // removed the admin directory this add had just made (bench/scale-bench.ts, 10 loops on 2 workers).
 const WORKTREE_RACE = /failed to read .*worktrees|could not open .*worktrees|could not lock|cannot lock ref|Unable to create .*\.lock/i;
 
-async function withWorktreeLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
-  const key = resolve(repo);
-  const previous = worktreeLocks.get(key) ?? Promise.resolve();
+function withWorktreeLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
+  return serialized(`worktrees:${resolve(repo)}`, fn);
+}
+
+const locks = new Map<string, Promise<void>>();
+
+/** Runs `fn` after every earlier call with the same `key` in this process has settled (a per-key mutex). */
+export async function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const previous = locks.get(key) ?? Promise.resolve();
   const run = previous.then(fn);
   const tail = run.then(
     () => undefined,
     () => undefined,
   );
-  worktreeLocks.set(key, tail);
+  locks.set(key, tail);
   try {
     return await run;
   } finally {
-    if (worktreeLocks.get(key) === tail) worktreeLocks.delete(key);
+    if (locks.get(key) === tail) locks.delete(key);
   }
 }
 

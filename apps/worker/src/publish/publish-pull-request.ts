@@ -15,7 +15,7 @@ export interface PublishDeps {
   store: LoopStore;
   /** The host, built only when there is something to publish (building it needs the token). */
   host: () => PullRequestHost;
-  /** The repository holding the loop branch. */
+  /** A repository holding the loop's commit (its project's mirror on this worker, or GREENLOOP_REPO). */
   repo: string;
   /** `loop.push` with its token; without it the branch must reach the host some other way. */
   push?: PushTarget;
@@ -74,7 +74,8 @@ export async function recordRefusal(store: LoopStore, loopId: string, reason: st
 async function publish(deps: PublishDeps, host: PullRequestHost, loop: LoopRecord, log: Logger): Promise<Extract<PublishOutcome, { number: number }>> {
   const branch = loop.branch as string;
   if (deps.push) {
-    const pushed = await pushBranch(deps.repo, `refs/heads/${branch}`, branch, deps.push, log);
+    // The loop's recorded commit (its branch's head when it ended): what a worker's mirror holds for sure.
+    const pushed = await pushBranch(deps.repo, loop.commit as string, branch, deps.push, log);
     // A push may fail for a moment (network) or for good (credentials); it is retried with the job either way.
     if (!pushed.pushed) throw new PublishError(`could not push ${branch} to ${deps.push.remote}: ${pushed.error}`, { kind: 'transient' });
   }

@@ -5,10 +5,11 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addJob, closeQueues, createLogger, createQueues, type LoopRecord, type Queues } from '@greenloop/core';
+import { addJob, closeQueues, createLogger, createQueues, type LoopRecord, type LoopSource, type Queues } from '@greenloop/core';
 import { ANALYZED } from '@greenloop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoHarness } from '../../../../test/demo-harness.ts';
+import { mirrorPath } from '../git/mirror.ts';
 import { FakeGitHub } from '../test-support/fake-github.ts';
 import { until } from '../test-support/until.ts';
 import { type RunningWorker, startWorker } from '../worker.ts';
@@ -57,17 +58,19 @@ describe('pull request job (real worker, fake GitHub)', () => {
   });
 
   /** What the controller leaves when it records a verdict: the loop terminal, teardown pending, its claim held. */
-  async function verdict(id: string, state: LoopRecord['state']): Promise<LoopRecord> {
+  async function verdict(id: string, state: LoopRecord['state'], source?: LoopSource): Promise<LoopRecord> {
     const branch = `greenloop/${id}`;
     const fix = git(h.repo, 'commit-tree', `${base}^{tree}`, '-p', base, '-m', `fix for ${id}`);
     git(h.repo, 'branch', '-f', branch, fix);
     const now = new Date().toISOString();
-    expect((await h.store.claimEnvironment('demo', id)).claimed).toBe(true);
+    const environment = source ? `${source.project}/demo` : 'demo';
+    expect((await h.store.claimEnvironment(environment, id)).claimed).toBe(true);
     await h.store.saveCycle({ loopId: id, n: 1, commit: fix, startedAt: now, finishedAt: now, totals: ANALYZED.totals, green: state === 'green', stages: {} });
     await h.store.saveStage(id, 1, { stage: 'analyze', status: 'succeeded', startedAt: now, attempts: 1, result: { ...ANALYZED, green: state === 'green' } });
     const loop: LoopRecord = {
       id,
-      environment: 'demo',
+      environment,
+      ...(source ? { source } : {}),
       state,
       createdAt: now,
       finishedAt: now,
@@ -97,6 +100,21 @@ describe('pull request job (real worker, fake GitHub)', () => {
     });
     expect(events).toContain(`pull request #${pr.number} opened: https://github.example/acme/shop/pull/${pr.number}`);
     expect(await h.store.getLoop(loop.id)).toMatchObject({ state: 'green', teardown: 'done' });
+  });
+
+  it("a project loop's branch goes from the worker's mirror to the project's remote (its credentials), then the pull request opens", async () => {
+    const source = { project: 'shop', remote: fake.gitUrl, baseBranch: 'main', credentialsSecret: 'GH_PUSH_TOKEN' };
+    const loop = await verdict('prjob-project', 'green', source);
+    // The worker's mirror as the loop left it: the loop branch is there, and nowhere else the worker could push from.
+    git(h.dir, 'clone', '-q', '--bare', h.repo, mirrorPath(h.env.home, 'shop'));
+    git(h.repo, 'branch', '-D', loop.branch as string);
+    await addJob(queues, 'loop.run', { loopId: loop.id }, { jobId: loop.id });
+    const pr = await until('pull request opened', async () => fake.pulls.find((p) => p.head === loop.branch));
+    expect(pr).toMatchObject({ base: 'main', draft: false });
+    expect(git(bare, 'rev-parse', `refs/heads/${loop.branch}`)).toBe(loop.commit);
+    const notices = (await h.store.getLoop(loop.id))?.notices ?? [];
+    expect(notices).toContain(`pushed ${loop.branch} to ${fake.gitUrl}`);
+    expect(await h.store.activeLoop('shop/demo')).toBeUndefined();
   });
 
   it('a GitHub outage never touches the verdict or the teardown; a job out of attempts leaves one notice', async () => {

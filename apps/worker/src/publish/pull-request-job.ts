@@ -1,7 +1,9 @@
 import { addJob, describeError, type JobPayload, type LoopRecord } from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
+import type { PushTarget } from '../git/push.ts';
 import type { RetryPolicy } from './host-retry.ts';
 import { pullRequestHost, tokenNeeds } from './hosts.ts';
+import { pushTargetOf } from './loop-push.ts';
 import { type PublishOutcome, publishPullRequest, recordRefusal, shouldPublish } from './publish-pull-request.ts';
 
 /** Test seams of the host adapters (time, retry pacing); production uses the defaults. */
@@ -24,16 +26,22 @@ export async function runPullRequestJob(ctx: WorkerContext, payload: JobPayload<
     await recordRefusal(ctx.store, loop.id, reason, nounOf(config.provider));
     return { status: 'refused', reason };
   }
-  const push = environment.loop.push;
-  const pushToken = push?.tokenEnv ? ctx.processEnv[push.tokenEnv] : undefined;
+  let push: PushTarget | undefined;
+  try {
+    push = pushTargetOf(ctx, loop, environment);
+  } catch (err) {
+    const reason = describeError(err);
+    await recordRefusal(ctx.store, loop.id, reason, nounOf(config.provider));
+    return { status: 'refused', reason };
+  }
   // GREENLOOP_URL has a default (loopback), useless in a pull request: links only when a public URL was given.
   const publicUrl = config.publicUrl ?? (ctx.processEnv.GREENLOOP_URL ? ctx.env.GREENLOOP_URL : undefined);
   return await publishPullRequest(
     {
       store: ctx.store,
       host: () => pullRequestHost(config, token, ctx.log, tuning),
-      repo: ctx.env.repo,
-      ...(push ? { push: { remote: push.remote, ...(pushToken ? { token: pushToken } : {}) } } : {}),
+      repo: await ctx.repos.repoFor(loop, loop.commit),
+      ...(push ? { push } : {}),
       ...(config.base ? { base: config.base } : {}),
       links: publicUrl ? { publicUrl } : {},
       log: ctx.log,

@@ -55,7 +55,8 @@ async function runDeploy(ctx: WorkerContext, run: StageRun, procs: ProcessRecord
   await mkdir(join(cycleDir, 'deploy'), { recursive: true });
 
   const worktree = paths.deployWorktree(run.cycle);
-  await addDetachedWorktree(ctx.env.repo, worktree, cycle.commit);
+  const repo = await ctx.repos.repoFor(loop, cycle.commit);
+  await addDetachedWorktree(repo, worktree, cycle.commit);
   const previous = run.cycle > 1 ? ((await ctx.store.getStage(loop.id, run.cycle - 1, 'deploy'))?.result?.services ?? []) : [];
 
   await stopServices(ctx, previous);
@@ -94,7 +95,7 @@ async function runDeploy(ctx: WorkerContext, run: StageRun, procs: ProcessRecord
     throw outcome.failure.error;
   }
 
-  if (run.cycle > 1) await removeWorktree(ctx.env.repo, paths.deployWorktree(run.cycle - 1));
+  if (run.cycle > 1) await removeWorktree(repo, paths.deployWorktree(run.cycle - 1));
   return {
     result: { services: deployed },
     summary: deployed.map((d) => `${d.service} ${d.revision} at ${d.url}${d.sandboxed === false ? ` (UNSANDBOXED: ${d.sandboxNote})` : ''}`).join('; '),

@@ -1,16 +1,19 @@
 import { join } from 'node:path';
-import { configSecretNames, type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
+import { describeError, type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
 import { DelayedError, type Job } from 'bullmq';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { budgetRefusal, fixAllowance, recordSpendMetric, spendLedger } from '../fix/budget.ts';
+import { loopSecretNames } from '../fix/fixer-env.ts';
 import { firstWait, fixersRunning, releaseFixerSlot, takeFixerSlot } from '../fix/fixer-slots.ts';
 import { integrateFixes } from '../fix/integrate.ts';
 import { appendFixSection } from '../fix/outcomes-report.ts';
 import { proveFix } from '../fix/prove-on-deploy.ts';
 import { redoConflictingFix } from '../fix/redo.ts';
 import { runFix } from '../fix/run-fix.ts';
+import type { PushTarget } from '../git/push.ts';
 import { loopPaths } from '../paths.ts';
 import { sandboxSettings } from '../process/sandbox.ts';
+import { pushTargetOf } from '../publish/loop-push.ts';
 import { requireLoop } from './deploy.ts';
 import { runOwnedAttempt } from './owned-attempt.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
@@ -54,6 +57,7 @@ export async function fixClusterJob(
   const files = analysis?.clusterFiles[fingerprint];
   if (!cycle || !cluster || !files) throw new GreenloopError('CLUSTER_NOT_FOUND', `cluster ${fingerprint} is not in cycle ${n}'s analysis`);
   const paths = loopPaths(ctx.env.home, loopId);
+  const repo = await ctx.repos.repoFor(loop, cycle.commit);
   // A retry waits for a fixer a live worker still runs, and ends one a dead worker left (by record).
   const owned = { redis: ctx.store.redis, prefix: ctx.store.prefix, loopId, cycle: n, stage: `fix:${fingerprint}`, log: ctx.log };
   const proveMs = fixer.proveOnDeploy ? environment.tests.timeout + PROVE_DEPLOY_MS : 0;
@@ -96,7 +100,7 @@ export async function fixClusterJob(
           data: { fingerprint },
         });
         return await runFix({
-          repo: ctx.env.repo,
+          repo,
           baseCommit: cycle.commit,
           loopId,
           cycle: n,
@@ -107,8 +111,8 @@ export async function fixClusterJob(
           worktreeRoot: paths.fixWorktrees,
           artifactDir: join(paths.cycleDir(n), 'fix', fingerprint),
           processEnv: ctx.processEnv,
-          // Every *Env greenloop.yaml names, in any environment, is greenloop's secret, whatever passEnv says.
-          secretEnv: configSecretNames(config),
+          // Every *Env greenloop.yaml names, in any environment, and the project's credentials variable are greenloop's secrets, whatever passEnv says.
+          secretEnv: loopSecretNames(config, loop),
           sandbox,
           processes,
           ...(budget ? { budget } : {}),
@@ -116,7 +120,7 @@ export async function fixClusterJob(
             ? {
                 prove: (fix: FixResult, attempt: number, dir: string) =>
                   proveFix({
-                    repo: ctx.env.repo,
+                    repo,
                     loopId,
                     cycle: n,
                     fingerprint,
@@ -163,20 +167,26 @@ export async function integrateStage(ctx: WorkerContext, run: StageRun): Promise
   const fix = cycle?.stages.fix?.result;
   if (!cycle || !fix || !loop.branch) throw new GreenloopError('FIX_MISSING', `cycle ${run.cycle} has no fix stage to integrate`);
   const accepted = fix.results.filter((r) => r.outcome === 'accepted');
-  const push = environment.loop.push;
-  const token = push?.tokenEnv ? ctx.processEnv[push.tokenEnv] : undefined;
+  // Each cycle's commit is pushed when greenloop.yaml asks (`loop.push`); a project loop's goes to its remote.
+  // A push that cannot happen (the project's credentials variable unset) is said, never a failed cycle.
+  let push: PushTarget | undefined;
+  try {
+    push = environment.loop.push ? pushTargetOf(ctx, loop, environment) : undefined;
+  } catch (err) {
+    run.progress(`not pushing ${loop.branch}: ${describeError(err)}`);
+  }
   run.progress(`integrating ${accepted.length} accepted fix(es) onto ${loop.branch}`);
   const result = await integrateFixes({
-    repo: ctx.env.repo,
+    repo: await ctx.repos.repoFor(loop),
     branch: loop.branch,
     worktree: loopPaths(ctx.env.home, loop.id).integrateWorktree,
     loopId: loop.id,
     cycle: run.cycle,
     fixes: accepted,
-    ...(push ? { push: { remote: push.remote, ...(token ? { token } : {}) } } : {}),
+    ...(push ? { push } : {}),
     // A fix that conflicts is re-done on top of the fixes integrated before it, in this cycle.
     redo: (f, base, conflict) =>
-      redoConflictingFix(ctx, { loop, environment, secretEnv: configSecretNames(config), cycle, fix: f, base, conflict, signal: run.signal }),
+      redoConflictingFix(ctx, { loop, environment, secretEnv: loopSecretNames(config, loop), cycle, fix: f, base, conflict, signal: run.signal }),
     log: ctx.log.child({ loopId: loop.id, cycle: run.cycle }),
   });
   const analysis = cycle.stages.analyze?.result;
