@@ -32,6 +32,7 @@ const SECTIONS: Section[] = [
   { name: 'config', title: 'greenloop.yaml read at a commit (cold and cached) vs the working-tree loader', file: 'config-at-commit-bench.ts' },
   { name: 'artifacts', title: 'artifact store: 64 MiB to Cloud Storage and back (fake JSON API on loopback)', file: 'artifact-store-bench.ts' },
   { name: 'mirrors', title: "project mirrors: a loop's fetch (cold and warm) and a job's look-up", file: 'mirror-bench.ts' },
+  { name: 'projects', title: 'projects: the project look-up and upgrade guard of a project loop start, and the delete check', file: 'projects-bench.ts' },
 ];
 
 function parseArgs(argv: string[]): { only: string[]; json?: string } {

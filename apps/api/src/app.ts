@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ArtifactStore, Env, GreenloopConfig, Logger, LoopStore, NearCache, Queues } from '@greenloop/core';
-import { LocalArtifactStore, resolveTokenSecret, TokenStore } from '@greenloop/core';
+import { LocalArtifactStore, ProjectStore, resolveTokenSecret, TokenStore } from '@greenloop/core';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
 import fp from 'fastify-plugin';
 import { apiError, ErrorBody, errorHandler, formatSchemaErrors, parseJsonBody } from './errors.ts';
@@ -15,6 +15,7 @@ import healthRoutes from './routes/health/index.ts';
 import insightsRoutes from './routes/insights/index.ts';
 import loopsRoutes from './routes/loops/index.ts';
 import metricsRoutes from './routes/metrics/index.ts';
+import projectsRoutes from './routes/projects/index.ts';
 import schedulesRoutes from './routes/schedules/index.ts';
 import sessionRoutes from './routes/session/index.ts';
 import tokensRoutes from './routes/tokens/index.ts';
@@ -82,6 +83,7 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
             reads: deps.store.reads,
             secret: resolveTokenSecret({ secret: deps.env.GREENLOOP_TOKEN_SECRET, home: deps.env.home }),
           }),
+        projects: new ProjectStore(deps.store),
         config: deps.config,
         nearCache: deps.nearCache,
         artifactStore: deps.artifacts ?? new LocalArtifactStore(join(deps.env.home, 'artifacts')),
@@ -100,6 +102,7 @@ export function apiPlugin(deps: AppDeps): FastifyPluginAsync {
       await app.register(eventsRoutes, { prefix: '/v1/events' });
       await app.register(schedulesRoutes, { prefix: '/v1/schedules' });
       await app.register(tokensRoutes, { prefix: '/v1/tokens' });
+      await app.register(projectsRoutes, { prefix: '/v1/projects' });
       await app.register(auditRoutes, { prefix: '/v1/audit' });
       await app.register(sessionRoutes, { prefix: '/v1/session' });
       await app.register(insightsRoutes, { prefix: '/v1/insights' });

@@ -20,6 +20,8 @@ export const API_ERRORS = {
   ),
   PATH_NOT_ALLOWED: def<{ path: string; reason: string }>(400, (p) => `artifact path ${JSON.stringify(p.path)} is not allowed: ${p.reason}`),
   SCHEDULE_INVALID: def<{ issues: string[] }>(400, (p) => `invalid schedule: ${p.issues.join('; ')}`),
+  // The project errors come from core (ProjectStore) with their message; see CORE_CODES.
+  PROJECT_INVALID: def<{ message: string }>(400, (p) => p.message),
   UNAUTHENTICATED: def<{ reason: string }>(401, (p) => p.reason),
   FORBIDDEN: def<{ need: string; have: string; name: string }>(403, (p) => `this needs the ${p.need} role; token "${p.name}" has the ${p.have} role`),
   ROUTE_NOT_FOUND: def<{ method: string; url: string }>(404, (p) => `no route ${p.method} ${p.url}`),
@@ -29,6 +31,7 @@ export const API_ERRORS = {
   ARTIFACT_NOT_FOUND: def<{ path: string }>(404, (p) => `no artifact at ${JSON.stringify(p.path)}`),
   SCHEDULE_NOT_FOUND: def<{ id: string }>(404, (p) => `schedule "${p.id}" not found`),
   TOKEN_NOT_FOUND: def<{ id: string }>(404, (p) => `token "${p.id}" not found`),
+  PROJECT_NOT_FOUND: def<{ message: string }>(404, (p) => p.message),
   NOT_ACCEPTABLE: def<{ offered: string[] }>(406, (p) => `cannot answer with any type in the Accept header; available: ${p.offered.join(', ')}`),
   ENVIRONMENT_BUSY: def<{ environment: string; activeLoopId: string }>(
     409,
@@ -39,6 +42,11 @@ export const API_ERRORS = {
   SCHEDULE_FROM_CONFIG: def<{ id: string }>(409, (p) => `schedule "${p.id}" is declared in greenloop.yaml; change or remove it there`),
   TOKEN_NAME_RESERVED: def<{ name: string }>(400, (p) => `token name "${p.name}" is reserved: names starting "bootstrap" or "system" are greenloop's own`),
   TOKEN_NAME_TAKEN: def<{ name: string }>(409, (p) => `a token named "${p.name}" already exists; revoke it first or pick another name`),
+  PROJECT_EXISTS: def<{ message: string }>(409, (p) => p.message),
+  PROJECT_BUSY: def<{ message: string }>(409, (p) => p.message),
+  PROJECT_CONTENDED: def<{ message: string }>(409, (p) => p.message),
+  /** A live worker runs a greenloop that would ignore LoopRecord.source (rolling upgrade in progress). */
+  WORKERS_OUTDATED: def<{ message: string }>(409, (p) => p.message),
   BODY_TOO_LARGE: def<{ limit: number }>(413, (p) => `request body is larger than ${p.limit} bytes`),
   UNSUPPORTED_MEDIA_TYPE: def<{ type: string }>(415, (p) => `content-type ${JSON.stringify(p.type)} is not supported; send application/json`),
   IDEMPOTENCY_KEY_REUSED: def<{ key: string; environment: string }>(
@@ -56,6 +64,17 @@ export const API_ERRORS = {
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
+
+/** Core errors answered as they are: their message is already the one a client should read (4xx). */
+const CORE_CODES = [
+  'PROJECT_INVALID',
+  'PROJECT_NOT_FOUND',
+  'PROJECT_EXISTS',
+  'PROJECT_BUSY',
+  'PROJECT_CONTENDED',
+  'WORKERS_OUTDATED',
+] as const satisfies ApiErrorCode[];
+const isCoreCode = (code: string): code is (typeof CORE_CODES)[number] => (CORE_CODES as readonly string[]).includes(code);
 type ParamsOf<C extends ApiErrorCode> = Parameters<(typeof API_ERRORS)[C]['message']>[0];
 
 /** An error with an API code and status; thrown anywhere in a request, rendered by the error handler. */
@@ -170,6 +189,7 @@ export function toApiError(err: unknown, request: FastifyRequest): ApiError {
     const issues = Array.isArray(err.details?.issues) ? (err.details.issues as string[]) : [err.message];
     return apiError('SCHEDULE_INVALID', { issues }, { details: { issues } });
   }
+  if (err instanceof GreenloopError && isCoreCode(err.code)) return apiError(err.code, { message: err.message }, err.details ? { details: err.details } : {});
   const fe = err as Partial<FastifyError> & Error;
   switch (fe.code) {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

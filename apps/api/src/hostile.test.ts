@@ -58,6 +58,11 @@ const ROUTES: { method: InjectOptions['method']; path: string; body?: boolean }[
   { method: 'POST', path: '/v1/tokens', body: true },
   { method: 'DELETE', path: '/v1/tokens/{id}' },
   { method: 'GET', path: '/v1/audit' },
+  { method: 'GET', path: '/v1/projects' },
+  { method: 'POST', path: '/v1/projects', body: true },
+  { method: 'GET', path: '/v1/projects/{id}' },
+  { method: 'PATCH', path: '/v1/projects/{id}', body: true },
+  { method: 'DELETE', path: '/v1/projects/{id}' },
 ];
 
 const HOSTILE_SEGMENTS = [

@@ -1,4 +1,4 @@
-import { AUDIT_ACTIONS, LOOP_STATES, ROLES, STAGES, STOP_RULES } from '@greenloop/core';
+import { AUDIT_ACTIONS, LOOP_ENVIRONMENT_PATTERN, LOOP_STATES, PROJECT_NAME_PATTERN, ROLES, STAGES, STOP_RULES } from '@greenloop/core';
 
 /**
  * Shared JSON Schemas, registered once with `addSchema` and referenced as `{ $ref: '<Name>#' }`. They
@@ -7,8 +7,10 @@ import { AUDIT_ACTIONS, LOOP_STATES, ROLES, STAGES, STOP_RULES } from '@greenloo
 
 /** Loop ids as core's newLoopId makes them (and as the job catalog accepts them). */
 export const LOOP_ID_PATTERN = '^[a-z0-9-]{6,64}$';
-export const ENV_NAME_PATTERN = '^[a-z][a-z0-9-]{0,48}$';
-export const SCHEDULE_ID_PATTERN = '^[a-z][a-z0-9-]{0,48}\\.[a-z][a-z0-9-]{0,48}$';
+/** `<environment>` of greenloop.yaml or `<project>/<environment>`; in a path, the slash is sent as %2F. */
+export const ENV_NAME_PATTERN = LOOP_ENVIRONMENT_PATTERN.source;
+/** `<environment>.<name>`, the environment possibly `<project>/<environment>`. */
+export const SCHEDULE_ID_PATTERN = `${ENV_NAME_PATTERN.slice(0, -1)}\\.[a-z][a-z0-9-]{0,48}$`;
 /** Redis stream ids ("1700000000000-0"), or "0" for "from the beginning". */
 export const STREAM_ID_PATTERN = '^(0|[0-9]{1,15}-[0-9]{1,10})$';
 /** Query and path numbers arrive as strings; coercion is off so bodies are typed strictly. */
@@ -59,6 +61,11 @@ const Loop = {
   properties: {
     id: str,
     environment: str,
+    /** A project loop's copy of its project, taken when the loop was created; absent for GREENLOOP_REPO's environments. */
+    source: {
+      type: 'object',
+      properties: { project: str, remote: str, baseBranch: str, credentialsSecret: str },
+    },
     state: { type: 'string', enum: [...LOOP_STATES] },
     createdAt: str,
     startedAt: str,
@@ -152,6 +159,20 @@ const Token = {
   },
 } as const;
 
+const Project = {
+  $id: 'Project',
+  type: 'object',
+  properties: {
+    name: { type: 'string', pattern: PROJECT_NAME_PATTERN.source },
+    remote: { type: 'string', description: 'https://, ssh://, user@host:path, file:// or an absolute path of a bare repository; never with credentials' },
+    baseBranch: str,
+    credentialsSecret: { type: 'string', description: "Name of the workers' environment variable holding the remote's credentials (never the value)" },
+    createdAt: str,
+    updatedAt: str,
+    createdBy: str,
+  },
+} as const;
+
 const AuditEntry = {
   $id: 'AuditEntry',
   type: 'object',
@@ -165,7 +186,7 @@ const AuditEntry = {
   },
 } as const;
 
-export const SHARED_SCHEMAS = [TestTotals, Actor, Loop, LoopDetail, CycleSummary, Cycle, Schedule, Token, AuditEntry] as const;
+export const SHARED_SCHEMAS = [TestTotals, Actor, Loop, LoopDetail, CycleSummary, Cycle, Schedule, Token, Project, AuditEntry] as const;
 
 /** Params of every /v1/loops/:id/... route. */
 export const loopIdParams = {

@@ -188,3 +188,86 @@ describe('other commands', () => {
     expect(help.out).toContain('Exit codes');
   });
 });
+
+describe('projects and <project>/<environment>', () => {
+  const ADD = ['projects', 'add', 'shop', '--remote', 'git@github.com:acme/shop.git', '--credentials-secret', 'SHOP_DEPLOY_KEY'];
+
+  test('an admin adds, shows, lists, changes and removes a project; an operator may only read', async () => {
+    const denied = await cli(ADD);
+    expect(denied.code).toBe(1);
+    expect(denied.err).toContain('this needs the admin role; token "test-operator" has the operator role (403 FORBIDDEN)');
+
+    const add = await cli(ADD, { role: 'admin' });
+    expect(add.code, add.err).toBe(0);
+    expect(add.out).toMatch(/project shop\n {2}remote {14}git@github\.com:acme\/shop\.git\n {2}base branch {9}main\n {2}credentials secret {2}SHOP_DEPLOY_KEY/);
+    expect(add.out).toContain('greenloop start shop/<environment>');
+
+    const list = await cli(['projects'], { role: 'viewer' });
+    expect(list.out).toMatch(
+      /NAME\s+REMOTE\s+BASE BRANCH\s+CREDENTIALS SECRET\s+CREATED BY\nshop\s+git@github\.com:acme\/shop\.git\s+main\s+SHOP_DEPLOY_KEY\s+test-admin/,
+    );
+    const shown = JSON.parse((await cli(['projects', 'show', 'shop', '--json'], { role: 'viewer' })).out);
+    expect(shown).toMatchObject({ name: 'shop', baseBranch: 'main', credentialsSecret: 'SHOP_DEPLOY_KEY' });
+
+    const set = await cli(['projects', 'set', 'shop', '--base-branch', 'trunk', '--no-credentials-secret', '--json'], { role: 'admin' });
+    expect(set.code, set.err).toBe(0);
+    expect(JSON.parse(set.out)).toMatchObject({ name: 'shop', baseBranch: 'trunk' });
+    expect(JSON.parse(set.out)).not.toHaveProperty('credentialsSecret');
+
+    const removed = await cli(['projects', 'remove', 'shop'], { role: 'admin' });
+    expect(removed.out).toBe('project shop removed');
+    const gone = await cli(['projects', 'show', 'shop'], { role: 'viewer' });
+    expect(gone.code).toBe(1);
+    expect(gone.err).toContain('unknown project "shop"');
+    expect((await cli(['projects', 'list'], { role: 'viewer' })).out).toContain('no projects');
+  });
+
+  test('refusals name the field; bad usage says how to call it', async () => {
+    const leaky = await cli(['projects', 'add', 'shop', '--remote', 'https://bot:hunter2@github.com/acme/shop.git'], { role: 'admin' });
+    expect(leaky.code).toBe(1);
+    expect(leaky.err).toContain('invalid project: remote: must not carry credentials');
+    expect(leaky.err).toContain('(400 PROJECT_INVALID)');
+    expect(leaky.err).not.toContain('hunter2');
+    const ownVar = await cli(['projects', 'add', 'shop', '--remote', '/srv/git/shop.git', '--credentials-secret', 'REDIS_URL'], { role: 'admin' });
+    expect(ownVar.err).toContain("credentialsSecret: must not be one of greenloop's own variables");
+    const noRemote = await cli(['projects', 'add', 'shop'], { role: 'admin' });
+    expect(noRemote.err).toContain('--remote is required; usage: greenloop projects add <name> --remote <url>');
+    const nothing = await cli(['projects', 'set', 'shop'], { role: 'admin' });
+    expect(nothing.err).toContain('nothing to change');
+  });
+
+  test('start, status --env and watch with a long name; removing a project with a queued loop names it', async () => {
+    expect((await cli(['projects', 'add', 'shop', '--remote', '/srv/git/shop.git'], { role: 'admin' })).code).toBe(0);
+    const unknown = await cli(['start', 'billing/staging']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('unknown project "billing" (environment "billing/staging")');
+    expect(unknown.err).toContain('(404 PROJECT_NOT_FOUND)');
+
+    const started = await cli(['start', 'shop/staging']);
+    expect(started.code, started.err).toBe(0);
+    const id = /started loop ([a-z0-9-]+) on shop\/staging/.exec(started.out)?.[1] as string;
+    expect(id).toBeDefined();
+    await cli(['start', 'staging']);
+    const list = await cli(['status', '--env', 'shop/staging'], { role: 'viewer' });
+    expect(list.out).toContain(id);
+    expect(list.out.split('\n').filter((l) => / (staging|shop\/staging) /.test(l))).toHaveLength(1);
+    const one = await cli(['status', id], { role: 'viewer' });
+    expect(one.out).toContain('environment  shop/staging');
+
+    const schedule = await cli(['schedules', 'add', 'shop/staging', 'nightly', '0 3 * * *']);
+    expect(schedule.out).toContain('schedule shop/staging.nightly created');
+    expect((await cli(['schedules', '--env', 'shop/staging'], { role: 'viewer' })).out).toMatch(/shop\/staging\.nightly\s+0 3 \* \* \*/);
+    expect((await cli(['schedules', 'rm', 'shop/staging.nightly'])).out).toBe('schedule shop/staging.nightly deleted');
+
+    const busy = await cli(['projects', 'remove', 'shop'], { role: 'admin' });
+    expect(busy.code).toBe(1);
+    expect(busy.err).toContain(`project "shop" has 1 active loop(s): ${id} (shop/staging, queued)`);
+
+    // watch follows the loop someone else started, and exits with its result (2: stopped, not green).
+    const [watched] = await Promise.all([cli(['watch', id], { role: 'viewer' }), playLoop('shop/staging', 'stopped')]);
+    expect(watched.code, watched.err).toBe(2);
+    expect(watched.out).toContain(`watching loop ${id} on shop/staging`);
+    expect(watched.out).toContain('cycle 1 · deploy  deploy succeeded: api ready');
+    expect(watched.out).toContain(`loop ${id} stopped: reached 1 cycle`);
+  });
+});

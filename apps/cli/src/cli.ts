@@ -3,7 +3,8 @@ import { readCliEnv } from './cli-env.ts';
 import { ApiClient, ApiRequestError, ApiUnreachableError } from './client.ts';
 import { schedulesCommand, tokensCommand } from './commands/admin.ts';
 import { initCommand } from './commands/init.ts';
-import { cancelCommand, reportCommand, startCommand, statusCommand } from './commands/loops.ts';
+import { cancelCommand, reportCommand, startCommand, statusCommand, watchCommand } from './commands/loops.ts';
+import { projectsCommand } from './commands/projects.ts';
 import { upCommand } from './commands/up.ts';
 import { EXIT, type Io, UsageError } from './io.ts';
 import { painter } from './render.ts';
@@ -12,9 +13,10 @@ export const HELP = `greenloop — deploy → test → analyze → fix loops unt
 
 Usage: greenloop <command> [options]
 
-Loops
+Loops (an environment of greenloop.yaml, or a project's as <project>/<environment>)
   start <environment> [--wait]         start a loop; --wait follows it live and exits with its result
         [--idempotency-key <key>]      the same key returns the same loop instead of starting another
+  watch <loop>                         follow a running loop live; exits like start --wait
   status [loop]                        recent loops, or one loop with its cycles
         [--env <e>] [--state <s>] [--limit <n>]
   report <loop> [cycle]                a cycle report (default: the latest); --raw for plain markdown
@@ -24,6 +26,15 @@ Schedules (cron + IANA time zone; declared ones live in greenloop.yaml)
   schedules [list] [--env <e>]
   schedules add <environment> <name> "<cron>" [--tz <zone>]
   schedules rm <environment>.<name>
+
+Projects (repositories served besides GREENLOOP_REPO; changes need an admin token)
+  projects [list]
+  projects add <name> --remote <url>   https://, ssh://, user@host:path, file:// or an absolute path; never
+        [--base-branch <b>]            credentials in the URL: --credentials-secret names the workers'
+        [--credentials-secret <VAR>]   environment variable that holds them (default branch: main)
+  projects show <name>
+  projects set <name> [--remote <url>] [--base-branch <b>] [--credentials-secret <VAR> | --no-credentials-secret]
+  projects remove <name>               refused while one of its loops is queued or running
 
 Tokens (admin)
   tokens [list]
@@ -79,6 +90,10 @@ const OPTIONS = {
   'expires-days': { type: 'string' },
   force: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  remote: { type: 'string' },
+  'base-branch': { type: 'string' },
+  'credentials-secret': { type: 'string' },
+  'no-credentials-secret': { type: 'boolean' },
 } as const;
 
 export interface RunOptions {
@@ -144,6 +159,8 @@ export async function runCli(opts: RunOptions): Promise<number> {
           json,
           ...(values['idempotency-key'] ? { idempotencyKey: values['idempotency-key'] } : {}),
         });
+      case 'watch':
+        return await watchCommand(io, args, { json });
       case 'status':
         return await statusCommand(io, args, { json, ...pick(values, ['env', 'state', 'limit']) });
       case 'report':
@@ -157,6 +174,14 @@ export async function runCli(opts: RunOptions): Promise<number> {
           json,
           ...(values.role ? { role: values.role } : {}),
           ...(values['expires-days'] ? { expiresDays: values['expires-days'] } : {}),
+        });
+      case 'projects':
+        return await projectsCommand(io, args, {
+          json,
+          ...(values.remote ? { remote: values.remote } : {}),
+          ...(values['base-branch'] ? { baseBranch: values['base-branch'] } : {}),
+          ...(values['credentials-secret'] ? { credentialsSecret: values['credentials-secret'] } : {}),
+          ...(values['no-credentials-secret'] ? { noCredentialsSecret: true } : {}),
         });
       case 'up':
         return await upCommand(io);

@@ -1,6 +1,5 @@
 import {
   addKnownSecrets,
-  appendAudit,
   checkRedisAuth,
   closeQueues,
   createArtifactStore,
@@ -8,13 +7,15 @@ import {
   createQueues,
   createRedis,
   type Env,
+  fireSchedule,
   GreenloopError,
-  getEnvironment,
   isConnectionError,
   type JobPayload,
   type JobStage,
   type Logger,
   LoopStore,
+  PROJECTS_CAPABILITY,
+  ProjectStore,
   QUEUE_NAMES,
   type QueueName,
   type Redis,
@@ -22,7 +23,6 @@ import {
   registerWorker,
   type StageResult,
   secretValuesOf,
-  startLoop,
   syncSchedulesFromConfig,
   TERMINAL_STATES,
   upgradeStore,
@@ -82,6 +82,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     throw err;
   });
   const store = new LoopStore(redis, env.GREENLOOP_PREFIX, { claimLeaseMs: env.GREENLOOP_CLAIM_LEASE });
+  const projects = new ProjectStore(store);
   // Before any job runs: jobs of loops started by an older greenloop read their records in this layout.
   await upgradeStore(store, log);
   const connection = redis;
@@ -166,12 +167,9 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       return await runNotifyJob(deps, payload, job, token);
     },
     'publish.pull-request': async (payload) => (await runPullRequestJob(ctx, payload)).status,
-    'schedule.fire': async ({ environment, schedule }) => {
-      getEnvironment(await config(), environment);
-      const actor = { kind: 'schedule', name: schedule } as const;
-      const out = await startLoop({ store, queues }, { environment, actor });
-      if (out.kind === 'created')
-        await appendAudit(redis, env.GREENLOOP_PREFIX, { actor, action: 'loop.start', target: out.loop.id, details: { environment } });
+    'schedule.fire': async (payload) => {
+      const { environment, schedule } = payload;
+      const out = await fireSchedule({ store, queues, projects, config }, payload);
       if (out.kind === 'conflict') log.warn({ environment, schedule, activeLoopId: out.activeLoopId }, 'scheduled loop skipped: a loop is already running');
       return out.kind === 'conflict' ? `skipped: ${out.activeLoopId} running` : out.loop.id;
     },
@@ -203,7 +201,12 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     maintenance: 1,
   };
   // In the registry (GET /v1/workers, /metrics): version, capacity and running jobs, every 15 s.
-  const registration = registerWorker(redis, env.GREENLOOP_PREFIX, { capacity: concurrency, artifacts: artifacts.location });
+  // `projects`: this worker runs loops with a source (LoopRecord.source); the API refuses project loops while a worker without it is live.
+  const registration = registerWorker(redis, env.GREENLOOP_PREFIX, {
+    capacity: concurrency,
+    artifacts: artifacts.location,
+    capabilities: [PROJECTS_CAPABILITY],
+  });
   // Around the processor rather than on worker events: a controller that moves to waiting-children
   // returns from its processor but emits neither `completed` nor `failed`.
   const tracked =

@@ -2,7 +2,18 @@ import type { Redis } from 'ioredis';
 import type { Actor } from './domain.ts';
 
 /** Everything the audit trail records. */
-export const AUDIT_ACTIONS = ['loop.start', 'loop.cancel', 'schedule.create', 'schedule.update', 'schedule.delete', 'token.create', 'token.revoke'] as const;
+export const AUDIT_ACTIONS = [
+  'loop.start',
+  'loop.cancel',
+  'schedule.create',
+  'schedule.update',
+  'schedule.delete',
+  'token.create',
+  'token.revoke',
+  'project.create',
+  'project.update',
+  'project.delete',
+] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** One audit line: who did what to which target. Never holds a token or any other secret. */
@@ -12,7 +23,7 @@ export interface AuditEntry {
   time: string;
   actor: Actor;
   action: AuditAction;
-  /** Loop id, schedule id or token id. */
+  /** Loop id, schedule id, token id or project name. */
   target: string;
   details?: Record<string, string | number | boolean>;
 }

@@ -96,4 +96,25 @@ export class EnvironmentClaims {
   async holder(environment: string): Promise<string | undefined> {
     return (await this.#redis.get(this.#key(environment)[0])) ?? undefined;
   }
+
+  /** The claimed environments whose name starts with `namePrefix` (e.g. a project's `shop/`): environment → loop id. */
+  async holdersUnder(namePrefix: string): Promise<Map<string, string>> {
+    const keyPrefix = this.#key(namePrefix)[0];
+    const base = keyPrefix.slice(0, keyPrefix.length - namePrefix.length);
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.#redis.scan(cursor, 'MATCH', `${keyPrefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    const out = new Map<string, string>();
+    if (keys.length === 0) return out;
+    const holders = await this.#redis.mget(keys);
+    keys.forEach((key, i) => {
+      const holder = holders[i];
+      if (holder) out.set(key.slice(base.length), holder);
+    });
+    return out;
+  }
 }

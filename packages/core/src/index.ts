@@ -17,6 +17,7 @@ export * from './metrics.ts';
 export * from './near-cache.ts';
 export * from './placeholders.ts';
 export * from './process-records.ts';
+export * from './projects.ts';
 export * from './queues.ts';
 export * from './redact.ts';
 export * from './redis.ts';

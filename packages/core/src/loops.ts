@@ -20,7 +20,8 @@ export type StartLoopOutcome =
  * - One active loop per environment: an atomic claim (a lease the live loop renews), so simultaneous
  *   triggers give exactly one loop and the losers get the holder's id. A loop keeps its claim through
  *   its teardown; a claim nobody renews expires and the next trigger reports it.
- * The caller has already checked that the environment exists in greenloop.yaml.
+ * The caller has already checked that the environment exists in greenloop.yaml, or, for a project's
+ * `<project>/<environment>`, resolved the project into `source` (ProjectStore.loopSource).
  */
 export async function startLoop(
   deps: { store: LoopStore; queues: Queues },

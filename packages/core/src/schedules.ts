@@ -1,10 +1,15 @@
 import type { JobSchedulerJson } from 'bullmq';
 import cronParser from 'cron-parser';
 import { z } from 'zod';
+import { appendAudit } from './audit.ts';
+import { getEnvironment } from './config/load.ts';
 import type { GreenloopConfig } from './config/schema.ts';
 import { GreenloopError } from './errors.ts';
-import { JobCatalog } from './jobs.ts';
+import { JobCatalog, type JobPayload } from './jobs.ts';
+import { type StartLoopOutcome, startLoop } from './loops.ts';
+import type { ProjectStore } from './projects.ts';
 import type { Queues } from './queues.ts';
+import type { LoopStore } from './store.ts';
 
 /**
  * Schedules are BullMQ job schedulers on the `schedules` queue: each fires a `schedule.fire` job on its
@@ -204,4 +209,24 @@ export async function syncSchedulesFromConfig(
     }
   }
   return { upserted, removed, unchanged, invalid };
+}
+
+/**
+ * What a `schedule.fire` job does: starts a loop on the schedule's environment, recorded (and audited) as
+ * started by the schedule. An environment of greenloop.yaml is checked against `config`; a project's
+ * `<project>/<environment>` resolves the project (PROJECT_NOT_FOUND when it was removed since) and is
+ * checked by its loop, which reads greenloop.yaml at its commit. A busy environment is a `conflict`.
+ */
+export async function fireSchedule(
+  deps: { store: LoopStore; queues: Queues; projects: ProjectStore; config: () => Promise<GreenloopConfig> },
+  { environment, schedule }: JobPayload<'schedule.fire'>,
+): Promise<StartLoopOutcome> {
+  const source = await deps.projects.loopSource(environment);
+  if (!source) getEnvironment(await deps.config(), environment);
+  const actor = { kind: 'schedule', name: schedule } as const;
+  const out = await startLoop(deps, { environment, actor, ...(source ? { source } : {}) });
+  if (out.kind === 'created') {
+    await appendAudit(deps.store.redis, deps.store.prefix, { actor, action: 'loop.start', target: out.loop.id, details: { environment } });
+  }
+  return out;
 }

@@ -28,6 +28,11 @@ export interface WorkerInfo {
   jobs: WorkerJob[];
   /** Where it publishes evidence (`local:/…`, `gs://bucket/prefix/`). */
   artifacts: string;
+  /**
+   * Features of the record layout this worker understands (e.g. `projects`: LoopRecord.source). Absent in
+   * entries of workers older than the field: the API refuses work they would get wrong while one is live.
+   */
+  capabilities?: string[];
 }
 
 /** Heartbeat period; an entry lives three of them, so a worker that died drops out within ~45 s. Jobs starting and ending are written at once. */
@@ -54,7 +59,7 @@ export interface WorkerRegistration {
 export function registerWorker(
   redis: Redis,
   prefix: string,
-  info: Pick<WorkerInfo, 'capacity' | 'artifacts'> & { id?: string; version?: string },
+  info: Pick<WorkerInfo, 'capacity' | 'artifacts'> & { id?: string; version?: string; capabilities?: string[] },
   heartbeatMs = WORKER_HEARTBEAT_MS,
 ): WorkerRegistration {
   const id = info.id ?? `${hostname()}-${process.pid}-${Date.now().toString(36)}`;
@@ -70,6 +75,7 @@ export function registerWorker(
     capacity: info.capacity,
     jobs: [...jobs.values()],
     artifacts: info.artifacts,
+    capabilities: info.capabilities ?? [],
   });
   let stopped = false;
   const beat = async () => {

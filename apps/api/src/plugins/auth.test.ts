@@ -9,7 +9,9 @@ const loopId = 'matrix-loop-1';
 const finishedId = 'matrix-done-1';
 
 beforeAll(async () => {
-  t = await setupTestApi();
+  // Every row sends a bogus token: more rows than the default failed-auth budget (30 a minute per address,
+  // tested on its own below) allows, so the matrix gets a larger one.
+  t = await setupTestApi({ deps: { authFailures: { perAddress: 1000 } } });
   const now = new Date().toISOString();
   const loop: LoopRecord = { id: loopId, environment: 'staging', state: 'running', createdAt: now, startedBy: { kind: 'api', name: 'x' }, cycle: 0 };
   await t.store.createLoop(loop);
@@ -56,6 +58,14 @@ const routes: RouteCase[] = [
   { need: 'admin', req: () => ({ method: 'GET', url: '/v1/tokens' }) },
   { need: 'admin', req: () => ({ method: 'POST', url: '/v1/tokens', payload: { name: `matrix-${Math.random().toString(36).slice(2, 8)}`, role: 'viewer' } }) },
   { need: 'admin', req: () => ({ method: 'DELETE', url: '/v1/tokens/0123456789abcdef' }) },
+  { need: 'viewer', req: () => ({ method: 'GET', url: '/v1/projects' }) },
+  { need: 'viewer', req: () => ({ method: 'GET', url: '/v1/projects/matrix' }) },
+  {
+    need: 'admin',
+    req: () => ({ method: 'POST', url: '/v1/projects', payload: { name: `matrix-${Math.random().toString(36).slice(2, 8)}`, remote: '/srv/git/m.git' } }),
+  },
+  { need: 'admin', req: () => ({ method: 'PATCH', url: '/v1/projects/matrix', payload: { baseBranch: 'trunk' } }) },
+  { need: 'admin', req: () => ({ method: 'DELETE', url: '/v1/projects/matrix' }) },
   { need: 'admin', req: () => ({ method: 'GET', url: '/v1/audit' }) },
   { need: 'admin', req: () => ({ method: 'GET', url: '/admin/queues' }) },
   { need: 'admin', req: () => ({ method: 'GET', url: '/admin/queues/api/queues' }) },

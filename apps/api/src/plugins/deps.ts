@@ -1,4 +1,4 @@
-import type { ArtifactStore, Env, GreenloopConfig, LoopStore, NearCache, Queues, TokenStore } from '@greenloop/core';
+import type { ArtifactStore, Env, GreenloopConfig, LoopStore, NearCache, ProjectStore, Queues, TokenStore } from '@greenloop/core';
 import fp from 'fastify-plugin';
 
 declare module 'fastify' {
@@ -8,6 +8,8 @@ declare module 'fastify' {
     store: LoopStore;
     queues: Queues;
     tokens: TokenStore;
+    /** The repositories this installation serves besides its own (`<project>/<environment>`). */
+    projects: ProjectStore;
     /** greenloop.yaml, cached until the file changes; throws ConfigError when it is broken. */
     loadConfig: () => Promise<GreenloopConfig>;
     /** Loop views and token records read from Redis and kept coherent with it. */
@@ -22,6 +24,7 @@ export interface DepsOptions {
   store: LoopStore;
   queues: Queues;
   tokens: TokenStore;
+  projects: ProjectStore;
   config: () => Promise<GreenloopConfig>;
   nearCache: NearCache;
   artifactStore: ArtifactStore;
@@ -34,6 +37,7 @@ export const depsPlugin = fp<DepsOptions>(
     app.decorate('store', opts.store);
     app.decorate('queues', opts.queues);
     app.decorate('tokens', opts.tokens);
+    app.decorate('projects', opts.projects);
     app.decorate('loadConfig', opts.config);
     app.decorate('nearCache', opts.nearCache);
     app.decorate('artifactStore', opts.artifactStore);

@@ -20,6 +20,7 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       security: [{ bearer: [] }],
       tags: [
         { name: 'loops', description: 'Loops, cycles, reports, artifacts, events' },
+        { name: 'projects', description: 'Repositories served besides GREENLOOP_REPO; their environments are <project>/<environment>' },
         { name: 'schedules', description: 'Cron schedules that start loops' },
         { name: 'insights', description: 'Across loops: failure clusters, flaky tests, trends' },
         { name: 'auth', description: 'The calling token and what it may do' },

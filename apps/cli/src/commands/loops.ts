@@ -12,10 +12,10 @@ function loopIdArg(id: string | undefined, usage: string): string {
   return id;
 }
 
-/** `greenloop start <environment> [--wait] [--idempotency-key K] [--json]` */
+/** `greenloop start <environment | project/environment> [--wait] [--idempotency-key K] [--json]` */
 export async function startCommand(io: Io, args: string[], flags: { wait: boolean; json: boolean; idempotencyKey?: string }): Promise<number> {
   const [environment, ...extra] = args;
-  if (!environment || extra.length) throw new UsageError('usage: greenloop start <environment> [--wait]');
+  if (!environment || extra.length) throw new UsageError('usage: greenloop start <environment>|<project>/<environment> [--wait]');
   const p = io.paint;
   let created: { status: number; body: LoopRecord };
   try {
@@ -39,9 +39,25 @@ export async function startCommand(io: Io, args: string[], flags: { wait: boolea
     else io.out(p.dim(`  follow it:  greenloop status ${loop.id}    wait for it:  greenloop start ${environment} --wait --idempotency-key <key>`));
     return EXIT.ok;
   }
-  const final = await follow(io, loop.id, { quiet: flags.json });
+  return await followToEnd(io, loop.id, flags.json);
+}
+
+/** `greenloop watch <loop> [--json]`: follows a loop already started (by anyone) to its end; exits as `start --wait`. */
+export async function watchCommand(io: Io, args: string[], flags: { json: boolean }): Promise<number> {
+  const [idArg, ...extra] = args;
+  if (extra.length) throw new UsageError('usage: greenloop watch <loop>');
+  const id = loopIdArg(idArg, 'greenloop watch <loop>');
+  const loop = await io.api.get<LoopRecord>(`/v1/loops/${id}`);
+  if (!flags.json) io.out(`watching loop ${io.paint.bold(id)} on ${loop.environment} ${io.paint.dim(`(${loop.state})`)}`);
+  return await followToEnd(io, id, flags.json);
+}
+
+/** Follows a loop live to its end, says how it ended (and what to read next) and returns the exit code for it. */
+async function followToEnd(io: Io, loopId: string, json: boolean): Promise<number> {
+  const p = io.paint;
+  const final = await follow(io, loopId, { quiet: json });
   if (!final) return EXIT.interrupted;
-  if (flags.json) io.out(JSON.stringify(final, null, 2));
+  if (json) io.out(JSON.stringify(final, null, 2));
   else {
     io.out('');
     io.out(`loop ${final.id} ${stateLabel(p, final.state)}${final.stop ? `: ${final.stop.message}` : ''}`);

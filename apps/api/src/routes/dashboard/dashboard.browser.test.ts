@@ -259,6 +259,26 @@ describe('the dashboard in a real browser', { timeout: 60_000 }, () => {
     ]);
   });
 
+  test("a project loop's environment shows its project apart from the environment", async () => {
+    const source = { project: 'shop', remote: '/srv/git/shop.git', baseBranch: 'main' };
+    await t.store.createLoop({
+      id: 'project-loop-0001',
+      environment: 'shop/staging',
+      source,
+      state: 'running',
+      createdAt: new Date().toISOString(),
+      startedBy: { kind: 'api', name: 'test-operator' },
+      cycle: 1,
+    });
+    await page.click('#refresh');
+    const cell = page.locator('#loops tr[data-id="project-loop-0001"] td').nth(1);
+    await cell.waitFor();
+    expect(await cell.textContent()).toBe('shop/staging');
+    expect(await cell.locator('span.project').textContent()).toBe('shop/');
+    // A short name has no project part.
+    expect(await page.locator('#loops tr[data-id="nightly-a-0001"] td').nth(1).locator('span.project').count()).toBe(0);
+  });
+
   test('nothing broke the page: no script error, no CSP violation', () => {
     expect(problems).toEqual([]);
   });

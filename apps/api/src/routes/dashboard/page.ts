@@ -166,6 +166,7 @@ body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-ser
 .top { display: flex; gap: 12px; align-items: baseline; padding: 12px 20px; background: var(--panel); border-bottom: 1px solid var(--line); }
 .top h1 { margin: 0; font-size: 20px; }
 .sub, .muted, small { color: var(--muted); font-weight: normal; }
+td .project { color: var(--muted); }
 .status { margin-left: auto; color: var(--muted); }
 main { padding: 16px 20px; display: grid; gap: 16px; max-width: 1400px; }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; }

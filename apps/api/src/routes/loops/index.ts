@@ -51,7 +51,11 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
         summary: 'Start a loop on an environment',
         description:
           'Names an environment from greenloop.yaml; nothing else can be supplied. One active loop per environment (409 with activeLoopId). ' +
-          'With Idempotency-Key, repeating the request returns the same loop (200) instead of starting another.',
+          'With Idempotency-Key, repeating the request returns the same loop (200) instead of starting another. ' +
+          'A project environment is named `<project>/<environment>`: an unknown project is 404, and while any live worker runs a greenloop ' +
+          'without project support the answer is 409 WORKERS_OUTDATED. The API has no checkout of a project, so it cannot check the ' +
+          "environment itself: the worker reads greenloop.yaml at the loop's commit and stops the loop with `config-invalid` if the " +
+          'environment is not there.',
         headers: {
           type: 'object',
           properties: { 'idempotency-key': { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN, description: 'Same key → same loop (24h)' } },
@@ -60,26 +64,37 @@ const loopsPlugin: FastifyPluginAsync = async (app) => {
           type: 'object',
           required: ['environment'],
           additionalProperties: false,
-          properties: { environment: { type: 'string', pattern: ENV_NAME_PATTERN, description: 'An environment of greenloop.yaml' } },
+          properties: {
+            environment: {
+              type: 'string',
+              pattern: ENV_NAME_PATTERN,
+              description: "An environment of greenloop.yaml, or a project's as <project>/<environment>",
+            },
+          },
         },
         response: {
           202: { description: 'Loop queued', $ref: 'Loop#' },
           200: { description: 'Idempotent replay: the loop this key already started', $ref: 'Loop#' },
-          ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429, 500, 503),
+          ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503),
         },
       },
     },
     async (request, reply) => {
       const principal = principalOf(request);
       const { environment } = request.body;
-      const config = await app.loadConfig();
-      if (!config.environments[environment]) throw apiError('UNKNOWN_ENVIRONMENT', { name: environment, configured: Object.keys(config.environments) });
+      // A project's environment is checked by the worker (greenloop.yaml at the loop's commit); the
+      // installation's own ones here, against GREENLOOP_REPO's greenloop.yaml.
+      const source = await app.projects.loopSource(environment);
+      if (!source) {
+        const config = await app.loadConfig();
+        if (!config.environments[environment]) throw apiError('UNKNOWN_ENVIRONMENT', { name: environment, configured: Object.keys(config.environments) });
+      }
       const key = request.headers['idempotency-key'];
       const actor = actorOf(principal);
       // Keys are scoped to the caller, so two clients that happen to pick the same key do not collide.
       const outcome = await startLoop(
         { store: app.store, queues: app.queues },
-        { environment, actor, ...(key ? { idempotencyKey: `${principal.name}/${key}` } : {}) },
+        { environment, actor, ...(source ? { source } : {}), ...(key ? { idempotencyKey: `${principal.name}/${key}` } : {}) },
       );
       if (outcome.kind === 'conflict') {
         throw apiError('ENVIRONMENT_BUSY', { environment, activeLoopId: outcome.activeLoopId }, { extra: { activeLoopId: outcome.activeLoopId } });

@@ -1,4 +1,14 @@
-import { appendAudit, getSchedule, listSchedules, removeSchedule, SCHEDULE_NAME_PATTERN, scheduleId, upsertSchedule } from '@greenloop/core';
+import {
+  appendAudit,
+  getSchedule,
+  listSchedules,
+  projectNotFound,
+  removeSchedule,
+  SCHEDULE_NAME_PATTERN,
+  scheduleId,
+  splitEnvironmentName,
+  upsertSchedule,
+} from '@greenloop/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { apiError, errorResponses } from '../../errors.ts';
 import { actorOf, principalOf } from '../../plugins/auth.ts';
@@ -8,14 +18,20 @@ const scheduleIdParams = {
   type: 'object',
   required: ['id'],
   additionalProperties: false,
-  properties: { id: { type: 'string', pattern: SCHEDULE_ID_PATTERN, description: '<environment>.<name>' } },
+  properties: { id: { type: 'string', pattern: SCHEDULE_ID_PATTERN, description: "<environment>.<name>; a project environment's slash sent as %2F" } },
 } as const;
 
 const cron = { type: 'string', minLength: 1, maxLength: 120, description: 'Cron pattern: 5 fields, or 6 with seconds first, or @daily-style alias' } as const;
 const timezone = { type: 'string', minLength: 1, maxLength: 64, description: 'IANA time zone (default UTC)' } as const;
 
 const schedulesPlugin: FastifyPluginAsync = async (app) => {
+  /** An environment of greenloop.yaml, or one of a known project (whose greenloop.yaml only the worker reads). */
   async function assertEnvironment(name: string): Promise<void> {
+    const { project } = splitEnvironmentName(name);
+    if (project !== undefined) {
+      if (!(await app.projects.get(project))) throw projectNotFound(project, name);
+      return;
+    }
     const config = await app.loadConfig();
     if (!config.environments[name]) throw apiError('UNKNOWN_ENVIRONMENT', { name, configured: Object.keys(config.environments) });
   }
@@ -65,7 +81,7 @@ const schedulesPlugin: FastifyPluginAsync = async (app) => {
       config: { auth: 'operator' },
       schema: {
         tags: ['schedules'],
-        summary: 'Create a schedule that starts a loop on an environment',
+        summary: 'Create a schedule that starts a loop on an environment (or <project>/<environment>)',
         body: {
           type: 'object',
           required: ['environment', 'name', 'cron'],
@@ -77,7 +93,7 @@ const schedulesPlugin: FastifyPluginAsync = async (app) => {
             timezone,
           },
         },
-        response: { 201: { $ref: 'Schedule#' }, ...errorResponses(400, 401, 403, 409, 413, 415, 429, 500, 503) },
+        response: { 201: { $ref: 'Schedule#' }, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 500, 503) },
       },
     },
     async (request, reply) => {

@@ -3,13 +3,15 @@ import type { GreenloopConfig, JobPayload } from '@greenloop/core';
 import {
   closeQueues,
   createQueues,
+  fireSchedule,
   getSchedule,
   listSchedules,
   loadConfig,
   nextRuns,
+  ProjectStore,
   parsePayload,
+  projectSource,
   readAudit,
-  startLoop,
   syncSchedulesFromConfig,
   upsertSchedule,
   validateSchedule,
@@ -123,6 +125,30 @@ describe('/v1/schedules', () => {
     expect(await listSchedules(t.queues)).toEqual([]);
   });
 
+  test('a project environment: created as <project>/<environment>.<name>, addressed with %2F, filtered by the long name', async () => {
+    await t.app.inject({ method: 'POST', url: '/v1/projects', headers: t.auth('admin'), payload: { name: 'shop', remote: '/srv/git/shop.git' } });
+    const post = (environment: string) =>
+      t.app.inject({ method: 'POST', url: '/v1/schedules', headers: t.auth('operator'), payload: { environment, name: 'nightly', cron: '0 2 * * *' } });
+    const created = await post('shop/staging');
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ id: 'shop/staging.nightly', environment: 'shop/staging', name: 'nightly', source: 'api' });
+    await post('staging');
+
+    const url = `/v1/schedules/${encodeURIComponent('shop/staging.nightly')}`;
+    expect(url).toBe('/v1/schedules/shop%2Fstaging.nightly');
+    expect((await t.app.inject({ method: 'GET', url, headers: t.auth('viewer') })).json()).toMatchObject({ id: 'shop/staging.nightly' });
+    const put = await t.app.inject({ method: 'PUT', url, headers: t.auth('operator'), payload: { cron: '0 4 * * *' } });
+    expect(put.json()).toMatchObject({ id: 'shop/staging.nightly', cron: '0 4 * * *' });
+    const list = await t.app.inject({ method: 'GET', url: '/v1/schedules?environment=shop%2Fstaging', headers: t.auth('viewer') });
+    expect(list.json().schedules.map((s: { id: string }) => s.id)).toEqual(['shop/staging.nightly']);
+    expect((await t.app.inject({ method: 'DELETE', url, headers: t.auth('operator') })).json()).toEqual({ id: 'shop/staging.nightly', deleted: true });
+    expect((await listSchedules(t.queues)).map((s) => s.id)).toEqual(['staging.nightly']);
+
+    const unknown = await post('billing/staging');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ code: 'PROJECT_NOT_FOUND', message: expect.stringContaining('unknown project "billing"') });
+  });
+
   test('schedules declared in greenloop.yaml cannot be changed through the API', async () => {
     await syncSchedulesFromConfig(t.queues, await loadConfig(join(t.repo, 'greenloop.yaml')));
     const put = await t.app.inject({ method: 'PUT', url: '/v1/schedules/staging.nightly', headers: t.auth('operator'), payload: { cron: '0 4 * * *' } });
@@ -164,25 +190,28 @@ describe('syncSchedulesFromConfig', () => {
 });
 
 describe('firing', () => {
+  /** What the worker does with schedule.fire (fireSchedule), on a BullMQ worker of the test's own. */
+  function fireScheduleJobs(fired: JobPayload<'schedule.fire'>[], connections: { disconnect(): void }[]): Worker {
+    const connection = t.store.redis.duplicate();
+    connections.push(connection);
+    const deps = { store: t.store, projects: new ProjectStore(t.store), config: () => loadConfig(join(t.repo, 'greenloop.yaml')) };
+    return new Worker(
+      'schedules',
+      async (job) => {
+        const payload = parsePayload('schedule.fire', job.data);
+        fired.push(payload);
+        await fireSchedule({ ...deps, queues: t.queues }, payload);
+      },
+      { connection, prefix: t.store.prefix },
+    );
+  }
+
   test('a schedule fires schedule.fire jobs that start loops, and survives closing and recreating the queues', async () => {
     await upsertSchedule(t.queues, { environment: 'staging', name: 'every-second', cron: '* * * * * *', timezone: 'UTC', source: 'api' });
 
-    // What the worker does with schedule.fire: startLoop with the schedule as the actor.
     const fired: JobPayload<'schedule.fire'>[] = [];
     const connections: { disconnect(): void }[] = [];
-    const startWorker = () => {
-      const connection = t.store.redis.duplicate();
-      connections.push(connection);
-      return new Worker(
-        'schedules',
-        async (job) => {
-          const payload = parsePayload('schedule.fire', job.data);
-          fired.push(payload);
-          await startLoop({ store: t.store, queues: t.queues }, { environment: payload.environment, actor: { kind: 'schedule', name: payload.schedule } });
-        },
-        { connection, prefix: t.store.prefix },
-      );
-    };
+    const startWorker = () => fireScheduleJobs(fired, connections);
     let worker = startWorker();
     const loop = await waitFor(async () => (await t.store.listLoops({ limit: 10, environment: 'staging' })).loops[0]);
     expect(loop.startedBy).toEqual({ kind: 'schedule', name: 'every-second' });
@@ -200,5 +229,32 @@ describe('firing', () => {
     await waitFor(async () => (fired.length > before ? true : undefined));
     await worker.close();
     for (const c of connections) c.disconnect();
+  });
+
+  test("a project schedule starts a loop with the project's source, audited as the schedule's", async () => {
+    const projects = new ProjectStore(t.store);
+    const shop = await projects.create({ name: 'shop', remote: '/srv/git/shop.git', baseBranch: 'trunk' }, 'test-admin');
+    await upsertSchedule(t.queues, { environment: 'shop/staging', name: 'every-second', cron: '* * * * * *', timezone: 'UTC', source: 'api' });
+    const fired: JobPayload<'schedule.fire'>[] = [];
+    const connections: { disconnect(): void }[] = [];
+    const worker = fireScheduleJobs(fired, connections);
+    const loop = await waitFor(async () => (await t.store.listLoops({ limit: 10, environment: 'shop/staging' })).loops[0]);
+    await worker.close();
+    for (const c of connections) c.disconnect();
+    expect(loop).toMatchObject({ environment: 'shop/staging', startedBy: { kind: 'schedule', name: 'every-second' }, source: projectSource(shop) });
+    const audit = (await readAudit(t.store.redis, t.store.prefix, { limit: 10 })).entries.find((e) => e.target === loop.id);
+    expect(audit).toMatchObject({ action: 'loop.start', actor: { kind: 'schedule', name: 'every-second' }, details: { environment: 'shop/staging' } });
+  });
+
+  test('a schedule whose project was removed fails its job saying so, and starts nothing', async () => {
+    const projects = new ProjectStore(t.store);
+    const deps = { store: t.store, queues: t.queues, projects, config: () => loadConfig(join(t.repo, 'greenloop.yaml')) };
+    await expect(fireSchedule(deps, { environment: 'gone/staging', schedule: 'nightly' })).rejects.toMatchObject({
+      code: 'PROJECT_NOT_FOUND',
+      retryable: false,
+      message: expect.stringContaining('unknown project "gone" (environment "gone/staging")'),
+    });
+    await expect(fireSchedule(deps, { environment: 'qa', schedule: 'nightly' })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    expect((await t.store.listLoops({ limit: 10 })).loops).toEqual([]);
   });
 });

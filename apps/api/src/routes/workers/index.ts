@@ -30,6 +30,11 @@ export const WorkerSchema = {
     capacity: { type: 'object', additionalProperties: { type: 'integer' }, description: 'Parallel jobs per queue' },
     jobs: { type: 'array', items: WorkerJobSchema, description: 'Jobs running now' },
     artifacts: { type: 'string', description: 'Where it publishes evidence (local:<dir> or gs://<bucket>/<prefix>/)' },
+    capabilities: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'Record features it understands (projects: loops with a source); none on workers older than the field',
+    },
   },
 } as const;
 

@@ -33,6 +33,16 @@ export const BASICS_JS = String.raw`  var TOKEN_KEY = 'greenloop.token';
 
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
+  /** A table cell for an environment: a project's "<project>/" (of "<project>/<environment>") set apart before it. */
+  function envCell(name) {
+    var td = el('td');
+    var text = String(name || '');
+    var slash = text.indexOf('/');
+    if (slash > 0) td.appendChild(el('span', text.slice(0, slash + 1), 'project'));
+    td.appendChild(document.createTextNode(text.slice(slash + 1)));
+    return td;
+  }
+
   function setStatus(text) { $('status').textContent = text || ''; }
 
   function showError(text) {

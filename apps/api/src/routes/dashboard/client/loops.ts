@@ -33,7 +33,7 @@ export const LOOPS_JS = String.raw`  // ---- loop list -------------------------
       tr.dataset.id = l.id;
       if (l.id === state.selected) tr.className = 'selected';
       tr.appendChild(el('td', fmtTime(l.startedAt || l.createdAt)));
-      tr.appendChild(el('td', l.environment));
+      tr.appendChild(envCell(l.environment));
       var st = el('td');
       st.appendChild(badge(l.state));
       if (l.state === 'running' && l.stage) st.appendChild(el('span', ' ' + l.stage, 'muted'));

@@ -10,7 +10,7 @@ export const SCHEDULES_JS = String.raw`  // ---- schedules ---------------------
       $('schedules-empty').hidden = list.length > 0;
       list.forEach(function (s) {
         var tr = document.createElement('tr');
-        tr.appendChild(el('td', s.environment));
+        tr.appendChild(envCell(s.environment));
         tr.appendChild(el('td', s.name));
         tr.appendChild(el('td', s.cron));
         tr.appendChild(el('td', s.timezone));
