@@ -88,8 +88,10 @@ describe('e2e: two projects on three workers with no shared disk', () => {
     const ids: Record<string, string> = {};
     for (const p of PROJECTS) ids[p] = (await client.json<{ id: string }>('POST', '/v1/loops', { body: { environment: `${p}/demo` } })).body.id;
 
-    // Which worker (by pid) ran which loop's jobs, and whether both loops had a job running at one moment.
-    const seen = new Map<number, Set<string>>();
+    // Which worker ran which of a loop's stage jobs (`<queue>@<machine>`, in the order first seen), and
+    // whether stage jobs of both loops ran at one moment.
+    const machineOf = new Map(fleet!.machines.map((m) => [m.pid, m.name]));
+    const ranOn = new Map<string, Set<string>>();
     let bothAtOnce = false;
     const watching = setInterval(() => {
       void client
@@ -100,7 +102,7 @@ describe('e2e: two projects on three workers with no shared disk', () => {
             for (const j of w.jobs) {
               if (!j.loopId || j.queue === 'loops') continue;
               running.add(j.loopId);
-              seen.set(w.pid, (seen.get(w.pid) ?? new Set()).add(`${j.queue}:${j.loopId}`));
+              ranOn.set(j.loopId, (ranOn.get(j.loopId) ?? new Set()).add(`${j.queue}@${machineOf.get(w.pid) ?? `unknown pid ${w.pid}`}`));
             }
           if (PROJECTS.every((p) => running.has(ids[p] as string))) bothAtOnce = true;
         })
@@ -115,7 +117,7 @@ describe('e2e: two projects on three workers with no shared disk', () => {
 
     for (const [i, p] of PROJECTS.entries()) {
       const loop = loops[i] as LoopRecord;
-      expect(loop.stop, `${p}: ${JSON.stringify(loop.stop)}`).toMatchObject({ rule: 'green' });
+      expect(loop.stop, `${p}: ${JSON.stringify(loop.stop)}; jobs seen: ${[...(ranOn.get(loop.id) ?? [])].join(' ')}`).toMatchObject({ rule: 'green' });
       expect(loop.environment).toBe(`${p}/demo`);
       expect(loop.source).toMatchObject({ project: p, remote: remotes[p], baseBranch: 'main' });
       expect(loop.cycle, `${p} needs fixes to go green`).toBeGreaterThanOrEqual(2);
@@ -127,13 +129,14 @@ describe('e2e: two projects on three workers with no shared disk', () => {
     expect(bothAtOnce, 'stage jobs of both loops running at the same moment').toBe(true);
 
     // Spread: the registry saw stage jobs on more than one worker, and more than one worker's own disk holds evidence.
-    const pids = new Map(fleet!.machines.map((m) => [m.pid, m.name]));
-    const ranJobs = [...seen.keys()].map((pid) => pids.get(pid));
-    expect(ranJobs.every(Boolean), `jobs only on our workers: ${JSON.stringify([...seen])}`).toBe(true);
+    const jobs = [...ranOn.values()].flatMap((set) => [...set]);
     expect(
-      new Set(ranJobs).size,
-      `workers that ran stage jobs: ${JSON.stringify(Object.fromEntries([...seen].map(([k, v]) => [pids.get(k), [...v]])))}`,
-    ).toBeGreaterThan(1);
+      jobs.filter((j) => j.includes('@unknown')),
+      'stage jobs on workers other than ours',
+    ).toEqual([]);
+    const machines = new Set(jobs.map((j) => j.slice(j.indexOf('@') + 1)));
+    const spread = JSON.stringify(Object.fromEntries([...ranOn].map(([id, set]) => [id, [...set]])));
+    expect(machines.size, `workers that ran stage jobs: ${spread}`).toBeGreaterThan(1);
     const withEvidence = fleet!.machines.filter((m) => loops.some((l) => existsSync(join(m.home, 'artifacts', l.id))));
     expect(withEvidence.length, 'workers whose home holds evidence of a loop').toBeGreaterThan(1);
 
