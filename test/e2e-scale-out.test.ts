@@ -109,15 +109,18 @@ describe('e2e: two projects on three workers with no shared disk', () => {
         })
         .catch(() => undefined);
     }, 200);
-    let loops: LoopRecord[];
-    try {
-      // One demo loop alone takes ~35 s here under load 10; both at once on three workers should not take longer.
-      loops = await Promise.all(PROJECTS.map((p) => waitForEnd(store, ids[p] as string, 90_000))).catch((err: Error) => {
-        throw new Error(`${err.message}; stage jobs seen: ${spread()}`);
-      });
-    } finally {
-      clearInterval(watching);
+    // Both loops on a single worker took ~36 s here under load 10: on three, 90 s is ample.
+    const settled = await Promise.allSettled(PROJECTS.map((p) => waitForEnd(store, ids[p] as string, 90_000))).finally(() => clearInterval(watching));
+    if (settled.some((r) => r.status === 'rejected')) {
+      const states = await Promise.all(
+        PROJECTS.map(async (p) => {
+          const l = await store.getLoop(ids[p] as string);
+          return `${p}/demo ${l?.id}: ${l?.state} at cycle ${l?.cycle} ${l?.stage ?? ''}${l?.stop ? ` (${l.stop.rule}: ${l.stop.message})` : ''}`;
+        }),
+      );
+      throw new Error(`the loops did not both end within 90 s: ${states.join('; ')}; stage jobs seen: ${spread()}`);
     }
+    const loops = settled.map((r) => (r as PromiseFulfilledResult<LoopRecord>).value);
 
     for (const [i, p] of PROJECTS.entries()) {
       const loop = loops[i] as LoopRecord;
