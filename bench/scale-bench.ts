@@ -209,7 +209,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
   if (problems.length) throw new Error(`scale bench: ${problems.join('; ')}`);
   return { sizes: results, kill };
 
-  /** Loops of `ids` that did not get through their analysis, as one problem line (their stop reasons). */
+  /** `loops` that did not get through their analysis, recorded as one problem line with their stop reasons. */
   async function checkAnalyzed(what: string, loops: LoopRecord[]): Promise<void> {
     const failed: LoopRecord[] = [];
     for (const loop of loops) if ((await store.getStage(loop.id, 1, 'analyze'))?.status !== 'succeeded') failed.push(loop);
