@@ -32,7 +32,7 @@ export interface WorkerMachines {
 }
 
 /** Throws, saying what to install, unless bubblewrap can make a mount namespace here. */
-export function requireBubblewrap(): void {
+function requireBubblewrap(): void {
   try {
     execFileSync('bwrap', ['--dev-bind', '/', '/', '--', 'true'], { stdio: 'pipe' });
   } catch (err) {
