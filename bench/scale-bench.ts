@@ -23,18 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  closeQueues,
-  createQueues,
-  type LoopRecord,
-  LoopStore,
-  listWorkers,
-  loopSourceFor,
-  ProjectStore,
-  QUEUE_NAMES,
-  startLoop,
-  TERMINAL_STATES,
-} from '@greenloop/core';
+import { closeQueues, createQueues, type LoopRecord, LoopStore, listWorkers, ProjectStore, QUEUE_NAMES, startLoop, TERMINAL_STATES } from '@greenloop/core';
 import { FakeGcs } from '@greenloop/core/fake-gcs';
 import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -168,7 +157,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
 
   /** Starts a loop on `environment` the way the API does (the project resolved into the loop's source); undefined while the last one there still tears down. */
   const start = async (environment: string): Promise<string | undefined> => {
-    const source = await loopSourceFor(projects, store, environment);
+    const source = await projects.loopSource(environment);
     const out = await startLoop({ store, queues }, { environment, actor: { kind: 'cli', name: 'scale-bench' }, ...(source ? { source } : {}) });
     return out.kind === 'created' ? out.loop.id : undefined;
   };
