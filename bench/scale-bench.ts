@@ -11,10 +11,11 @@
 //   scale.N.workerRss     highest RSS of any worker process during the window (sampled from /proc)
 // Then one worker is killed (kill -9) while 50 loops run, and the loops are followed to their end:
 //   scale.kill.jobsOnKilled  stage jobs the killed worker was running (the kill must hit work to prove anything)
+//   scale.kill.openLoops  loops without a verdict at the kill (0 fails the run: the kill tested nothing)
 //   scale.kill.noVerdict  loops that never ended, goal 0
 //   scale.kill.verdictChanged  loops whose verdict differs from what the same loops get without a kill, goal 0
 //   scale.kill.stuckClaims  environments still claimed once every loop ended, goal 0
-//   scale.kill.recovery   s from the kill to the last loop's verdict (the lock of a killed job must lapse first)
+//   scale.kill.recovery   s from the kill to the last verdict of those loops (a killed job's lock must lapse first)
 // Run: node bench/scale-bench.ts [seconds per size=30] [sizes=1,10,50]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,6 +46,8 @@ const CONCURRENCY = 25;
 const LOCK = { GREENLOOP_LOCK_DURATION: '10s', GREENLOOP_STALLED_INTERVAL: '5s' };
 const DEPLOY_WAIT_S = 1;
 const STAGES = ['deploy', 'test', 'analyze'] as const;
+/** Queues whose jobs are a cycle's stages (not the controller, notifications or publishing). */
+const STAGE_QUEUES = new Set(['deploy', 'test', 'shards', 'analyze', 'fix']);
 const BUCKET = 'gl-scale-bench';
 
 const pct = (xs: number[], p: number) => {
@@ -112,6 +115,7 @@ interface SizeResult {
 interface KillResult {
   loops: number;
   jobsOnKilled: number;
+  openLoops: number;
   noVerdict: number;
   verdictChanged: number;
   stuckClaims: number;
@@ -327,24 +331,29 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
         }
       }),
     );
-    // The victim: the worker running the most stage jobs once one runs 10, or after 20 s the busiest seen.
+    // The victim: the worker running the most stage jobs of these loops once one runs 10, or after 20 s the busiest seen.
     const byPid = new Map(fleet.machines.map((m) => [m.pid, m]));
+    const ours = new Set(ids);
     let victim: { pid: number; stageJobs: number; controllers: number } | undefined;
     for (const giveUp = performance.now() + 20_000; performance.now() < giveUp && (victim?.stageJobs ?? 0) < 10; await sleep(100)) {
       for (const w of await listWorkers(conn, prefix)) {
         if (!byPid.has(w.pid)) continue;
-        const stageJobs = w.jobs.filter((j) => j.queue !== 'loops').length;
-        if (stageJobs > (victim?.stageJobs ?? 0)) victim = { pid: w.pid, stageJobs, controllers: w.jobs.length - stageJobs };
+        const jobs = w.jobs.filter((j) => j.loopId && ours.has(j.loopId));
+        const stageJobs = jobs.filter((j) => STAGE_QUEUES.has(j.queue)).length;
+        if (stageJobs > (victim?.stageJobs ?? 0)) victim = { pid: w.pid, stageJobs, controllers: jobs.filter((j) => j.queue === 'loops').length };
       }
     }
     if (!victim) throw new Error('no worker ran a stage job within 20 s of starting 50 loops: nothing to kill');
     const machine = byPid.get(victim.pid)!;
     process.kill(machine.pid, 'SIGKILL');
     const killedAt = Date.now();
+    // Only loops without a verdict at the kill can lose something to it.
+    const open = (await Promise.all(ids.map((id) => store.getLoop(id)))).filter((l) => l && !TERMINAL_STATES.includes(l.state)).map((l) => l!.id);
     await machine.exited;
     console.log(
-      `  killed ${machine.name} (pid ${machine.pid}) with SIGKILL while it ran ${victim.stageJobs} stage job(s) and ${victim.controllers} controller step(s) of ${MAX_LOOPS} loops`,
+      `  killed ${machine.name} (pid ${machine.pid}) with SIGKILL while it ran ${victim.stageJobs} stage job(s) and ${victim.controllers} controller step(s); ${open.length} of ${MAX_LOOPS} loops had no verdict yet`,
     );
+    if (!open.length) problems.push('the kill came after every loop had its verdict: it tested nothing');
 
     const giveUpAt = performance.now() + 180_000;
     const loops = await Promise.all(ids.map((id) => ended(id, giveUpAt)));
@@ -357,8 +366,8 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
         return acc;
       }, {}),
     ).sort((a, b) => b[1] - a[1])[0]?.[0];
-    const changed = usual === undefined ? [] : finished.filter((l) => verdictOf(l) !== usual);
-    const lastVerdict = Math.max(...finished.map((l) => Date.parse(l.finishedAt ?? l.createdAt)));
+    const changed = usual === undefined ? [] : finished.filter((l) => open.includes(l.id) && verdictOf(l) !== usual);
+    const lastVerdict = Math.max(killedAt, ...finished.filter((l) => open.includes(l.id)).map((l) => Date.parse(l.finishedAt ?? l.createdAt)));
     // A claim outlives its loop only through the teardown: one still held 15 s after the last verdict is stuck.
     const claimed = async () =>
       (await Promise.all(Array.from({ length: MAX_LOOPS }, (_, i) => store.activeLoop(slotEnvironment(i))))).filter((h): h is string => h !== undefined);
@@ -368,6 +377,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
     const r: KillResult = {
       loops: ids.length,
       jobsOnKilled: victim.stageJobs,
+      openLoops: open.length,
       noVerdict,
       verdictChanged: changed.length,
       stuckClaims: stuck.length,
@@ -379,6 +389,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
     );
     for (const l of changed.slice(0, 5)) console.log(`    ${l.id} ${l.environment}: ${verdictOf(l)}: ${l.stop?.message.slice(0, 200)}`);
     figure('scale.kill.jobsOnKilled', r.jobsOnKilled, 'jobs');
+    figure('scale.kill.openLoops', r.openLoops, 'loops');
     figure('scale.kill.noVerdict', r.noVerdict, 'loops', '<=0');
     if (usual !== undefined) figure('scale.kill.verdictChanged', r.verdictChanged, 'loops', '<=0');
     figure('scale.kill.stuckClaims', r.stuckClaims, 'claims', '<=0');
