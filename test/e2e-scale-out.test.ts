@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../apps/cli/src/client.ts';
 import { createDemoRepo } from '../apps/cli/src/demo-repo.ts';
+import { createDeployProviders } from '../apps/worker/src/adapters.ts';
 import { until } from '../apps/worker/src/test-support/until.ts';
 import { bareRemote, isolatedEnv, waitForEnd } from './demo-harness.ts';
 import { type WorkerMachines, workerMachines } from './worker-machines.ts';
@@ -37,6 +38,7 @@ describe('e2e: two projects on three workers with no shared disk', () => {
   let fleet: WorkerMachines | undefined;
   let client: ApiClient;
   const remotes: Record<string, string> = {};
+  const ids: Record<string, string> = {};
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'greenloop-scale-out-'));
@@ -67,6 +69,11 @@ describe('e2e: two projects on three workers with no shared disk', () => {
   });
   afterAll(async () => {
     await fleet?.stop();
+    // A loop that did not end leaves its services running once the workers are gone: stop them as a worker would.
+    const deployed = createDeployProviders({ processEnv: { PATH: process.env.PATH }, log: createLogger('e2e', 'silent') });
+    for (const id of Object.values(ids))
+      for (let n = 1; n <= ((await store.getLoop(id))?.cycle ?? 0); n++)
+        for (const svc of (await store.getStage(id, n, 'deploy'))?.result?.services ?? []) await deployed.stop(svc);
     await api?.close();
     if (queues) await closeQueues(queues);
     await store?.clearAll();
@@ -77,7 +84,6 @@ describe('e2e: two projects on three workers with no shared disk', () => {
 
   it('runs loops of both projects at once to green, with reports from the bucket and branches on the remotes', { timeout: 120_000 }, async () => {
     for (const p of PROJECTS) await client.json('POST', '/v1/projects', { body: { name: p, remote: remotes[p], baseBranch: 'main' } });
-    const ids: Record<string, string> = {};
     for (const p of PROJECTS) ids[p] = (await client.json<{ id: string }>('POST', '/v1/loops', { body: { environment: `${p}/demo` } })).body.id;
 
     // Which worker ran which of a loop's stage jobs (`<queue>@<machine>`, in the order first seen), and
