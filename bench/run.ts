@@ -20,7 +20,7 @@ interface Section {
 
 const SECTIONS: Section[] = [
   { name: 'overhead', title: 'orchestration overhead and cycle floor: demo cycle vs plain shell script', file: 'overhead.ts' },
-  { name: 'scale', title: 'scale: 1, 10 and 50 loops at once on 2 worker processes', file: 'scale-bench.ts' },
+  { name: 'scale', title: 'scale out: 1, 10, 50 loops over 2 projects on 3 workers sharing no disk; one killed', file: 'scale-bench.ts' },
   { name: 'junit', title: 'JUnit ingest + cluster', file: 'junit-bench.ts' },
   { name: 'api', title: 'API throughput and latency', file: 'api-bench.ts' },
   { name: 'proxy', title: 'recording proxy cost', file: 'proxy-bench.ts' },

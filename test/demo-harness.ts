@@ -57,6 +57,18 @@ export function commitAll(repo: string, message: string): string {
   return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
 }
 
+/**
+ * A bare repository at `bare` (a project's "remote") holding what `fill` commits into a scratch working
+ * copy, which is deleted after: the remote is all there is, as for a project greenloop clones. Its HEAD.
+ */
+export function bareRemote(bare: string, fill: (workdir: string) => void): string {
+  const workdir = `${bare}.work`;
+  fill(workdir);
+  execFileSync('git', ['clone', '-q', '--bare', workdir, bare], { stdio: 'pipe' });
+  rmSync(workdir, { recursive: true, force: true });
+  return execFileSync('git', ['--git-dir', bare, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+}
+
 /** {@link withDemoSettings} on the file itself. */
 export function addDemoSettings(file: string, lines: string): void {
   writeFileSync(file, withDemoSettings(readFileSync(file, 'utf8'), lines));
@@ -174,6 +186,30 @@ export async function startLoopDirect(store: LoopStore, prefix: string, environm
 
 const WORKER_MAIN = fileURLToPath(new URL('../apps/worker/src/main.ts', import.meta.url));
 
+/**
+ * Spawns one worker process (apps/worker/src/main.ts) with exactly `env` (nothing inherited). With `label`
+ * its output (the log goes to stdout) is copied to this process's stderr under that label; without, only
+ * its stderr is. `within` is the argv of a command to run it inside (bubblewrap, see worker-machines.ts),
+ * which gets a pipe as fd 3.
+ */
+export function spawnWorker(opts: {
+  env: Record<string, string | undefined>;
+  cwd?: string;
+  nodeFlags?: readonly string[];
+  within?: readonly string[];
+  label?: string;
+}): ChildProcess {
+  const node = [process.execPath, ...(opts.nodeFlags ?? []), WORKER_MAIN];
+  const [command, ...args] = opts.within?.length ? [...opts.within, ...node] : node;
+  const child = spawn(command as string, args, {
+    env: opts.env,
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    stdio: ['ignore', opts.label ? 'pipe' : 'ignore', opts.label ? 'pipe' : 'inherit', ...(opts.within ? (['pipe'] as const) : [])],
+  });
+  for (const s of [child.stdout, child.stderr]) s?.on('data', (d: Buffer) => process.stderr.write(`  [${opts.label}] ${d}`));
+  return child;
+}
+
 /** Worker processes (apps/worker/src/main.ts) on one set of greenloop settings, for tests that kill -9 one. */
 export interface WorkerProcesses {
   start(): ChildProcess;
@@ -193,7 +229,7 @@ export function workerProcesses(settings: {
   const children: ChildProcess[] = [];
   return {
     start() {
-      const child = spawn(process.execPath, [WORKER_MAIN], {
+      const child = spawnWorker({
         env: {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
@@ -204,7 +240,6 @@ export function workerProcesses(settings: {
           ...settings.extra,
           LOG_LEVEL: settings.logLevel,
         },
-        stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push(child);
       return child;
