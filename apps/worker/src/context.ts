@@ -12,6 +12,7 @@ import {
   type LoopStore,
   type Queues,
 } from '@greenloop/core';
+import type { LoopAffinity } from './affinity/pinning.ts';
 import type { CancelRegistry } from './cancel.ts';
 import type { DeployProvider } from './deploy/types.ts';
 import type { LoopRepositories } from './git/loop-repository.ts';
@@ -41,6 +42,8 @@ export interface WorkerContext {
   logSource(env: EnvironmentConfig): LogSource;
   /** Where evidence is published when a stage ends (GREENLOOP_ARTIFACTS); the API reads it from there. */
   artifacts: ArtifactStore;
+  /** GREENLOOP_WORKER_DISKS=separate: loops run on the worker that began them (absent with a shared disk). */
+  affinity?: LoopAffinity;
 }
 
 /**

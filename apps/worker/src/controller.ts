@@ -1,6 +1,5 @@
 import {
   type AnalyzeStageResult,
-  addJob,
   ConfigError,
   type CycleOutcome,
   type CycleRecord,
@@ -21,6 +20,8 @@ import {
   type TypedStageRecord,
 } from '@greenloop/core';
 import { type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
+import { keepPinned } from './affinity/lost-worker.ts';
+import { addLoopJob } from './affinity/pinning.ts';
 import { environmentFailure } from './analysis/triage.ts';
 import { loadEnvironment, type WorkerContext } from './context.ts';
 import { clusterBudgetStop, spendLedger } from './fix/budget.ts';
@@ -82,6 +83,10 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
     }
 
     for (;;) {
+      // Separate disks: a loop whose worker is gone has its cycle redeployed here (before any child is added again).
+      const pinned = await keepPinned(ctx, loop);
+      if (!('id' in pinned)) return await finish(ctx, loop, 'failed', pinned);
+      loop = pinned;
       if (await store.isCancelRequested(loopId)) {
         await recordFinishedAnalysis(ctx, loop);
         return await finish(ctx, loop, 'cancelled', { rule: 'cancelled', message: 'cancelled on request' });
@@ -139,7 +144,14 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
       const ledger = await spendLedger(store, loopId, n);
       const spent = ledger.byCycle[n];
       await store.saveCycle({ ...cycle, ...(spent ? { spend: spent } : {}), finishedAt: cycle.finishedAt ?? new Date().toISOString() });
-      const next: CycleRecord = { loopId, n: n + 1, commit: nextCommit, startedAt: new Date().toISOString(), stages: {} };
+      const next: CycleRecord = {
+        loopId,
+        n: n + 1,
+        commit: nextCommit,
+        startedAt: new Date().toISOString(),
+        ...(loop.worker ? { worker: loop.worker } : {}),
+        stages: {},
+      };
       if (!(await store.getCycle(loopId, n + 1))) await store.saveCycle(next);
       loop = { ...loop, cycle: n + 1, commit: nextCommit, ...(ledger.loop ? { spend: ledger.loop } : {}) };
       delete loop.stage;
@@ -164,8 +176,10 @@ async function begin(ctx: WorkerContext, loop: LoopRecord): Promise<LoopRecord> 
   const branch = `greenloop/${loop.id}`;
   const commit = await ensureBranch(repo, branch, base);
   const now = new Date().toISOString();
-  const started: LoopRecord = { ...loop, state: 'running', startedAt: loop.startedAt ?? now, branch, baseCommit: base, commit, cycle: 1 };
-  if (!(await ctx.store.getCycle(loop.id, 1))) await ctx.store.saveCycle({ loopId: loop.id, n: 1, commit, startedAt: now, stages: {} });
+  // Separate disks: pinned to this worker, whose mirror now holds the loop branch (see LoopRecord.worker).
+  const worker = ctx.affinity ? { worker: ctx.affinity.self } : {};
+  const started: LoopRecord = { ...loop, state: 'running', startedAt: loop.startedAt ?? now, branch, baseCommit: base, commit, cycle: 1, ...worker };
+  if (!(await ctx.store.getCycle(loop.id, 1))) await ctx.store.saveCycle({ loopId: loop.id, n: 1, commit, startedAt: now, ...worker, stages: {} });
   await ctx.store.saveLoop(started);
   await ctx.store.emit({
     type: 'loop.started',
@@ -189,7 +203,7 @@ async function awaitStage<S extends JobStage>(
 ): Promise<TypedStageRecord<S>> {
   const done = await ctx.store.getStage(loop.id, cycle.n, stage);
   if (done && done.status !== 'running') return done;
-  await addJob(ctx.queues, StageTable[stage].job, { loopId: loop.id, cycle: cycle.n }, childOpts(job, stageJobId(loop.id, cycle.n, stage)));
+  await addLoopJob(ctx, loop.worker, StageTable[stage].job, { loopId: loop.id, cycle: cycle.n }, childOpts(job, stageJobId(loop.id, cycle.n, stage)));
   await setStage(ctx, loop, stage);
   if (await job.moveToWaitingChildren(token)) throw new Suspend();
   const rec = await ctx.store.getStage(loop.id, cycle.n, stage);
@@ -244,7 +258,13 @@ async function awaitFixes(
   }
   const planned = record.result?.planned ?? [];
   for (const fingerprint of planned) {
-    await addJob(ctx.queues, 'stage.fix', { loopId: loop.id, cycle: cycle.n, fingerprint }, childOpts(job, stageJobId(loop.id, cycle.n, 'fix', fingerprint)));
+    await addLoopJob(
+      ctx,
+      loop.worker,
+      'stage.fix',
+      { loopId: loop.id, cycle: cycle.n, fingerprint },
+      childOpts(job, stageJobId(loop.id, cycle.n, 'fix', fingerprint)),
+    );
   }
   await setStage(ctx, loop, 'fix');
   if (planned.length && (await job.moveToWaitingChildren(token))) throw new Suspend();

@@ -1,4 +1,5 @@
 import { addJob, describeError, endLoopProcesses, type LoopRecord, type LoopState, type StopReason, TERMINAL_STATES } from '@greenloop/core';
+import { addLoopJob, cycleRanHere } from './affinity/pinning.ts';
 import { loadEnvironment, type WorkerContext } from './context.ts';
 import { spendLedger } from './fix/budget.ts';
 import { removeWorktree } from './git/repo.ts';
@@ -48,33 +49,29 @@ export async function finish(ctx: WorkerContext, loop: LoopRecord, state: LoopSt
  * The teardown of a terminal loop, idempotent step by step: stage records closed, candidates promoted
  * (green), local services stopped, scratch worktrees removed (evidence stays in artifacts), and only then
  * the environment released, so the next loop never overlaps with this one's processes.
+ *
+ * With separate disks the machine's part (services, processes, worktrees, evidence not yet published)
+ * belongs to the loop's worker: elsewhere the whole teardown is handed to it as a `loop.teardown` job. A
+ * worker that is gone (`machineLost`, or found dead here) took that part with it: the rest is done here.
  */
-export async function teardown(ctx: WorkerContext, loop: LoopRecord): Promise<LoopRecord> {
+export async function teardown(ctx: WorkerContext, loop: LoopRecord, opts: { machineLost?: string } = {}): Promise<LoopRecord> {
   const { store } = ctx;
   if (loop.teardown === 'pending') {
+    let lost = opts.machineLost;
+    const elsewhere = ctx.affinity && loop.worker && loop.worker !== ctx.affinity.self ? loop.worker : undefined;
+    if (elsewhere && !lost) {
+      if (await ctx.affinity?.isLive(elsewhere)) {
+        await addLoopJob(ctx, elsewhere, 'loop.teardown', { loopId: loop.id }, { jobId: `${loop.id}.teardown` });
+        ctx.repos.release(loop.id);
+        return loop;
+      }
+      lost = elsewhere;
+    }
     await closeOpenStages(ctx, loop);
-    await publishArtifacts(ctx, loop.id, loop.cycle, 'the loop ended');
+    if (lost) await store.addNotice(loop.id, `worker ${lost} is gone: the services, processes and scratch checkouts of the loop on its machine end with it`);
+    else await tearDownMachine(ctx, loop);
     if (loop.state === 'green') await promoteCandidates(ctx, loop);
     await sweepFixCandidates(ctx, loop);
-    try {
-      // The last cycle's services, and the one before's in case the last deploy failed half-way.
-      for (let n = loop.cycle; n >= 1 && n >= loop.cycle - 1; n--) {
-        await stopServices(ctx, (await store.getStage(loop.id, n, 'deploy'))?.result?.services ?? []);
-      }
-    } catch (err) {
-      ctx.log.warn({ loopId: loop.id, err: describeError(err) }, 'could not stop the loop’s services');
-    }
-    // Then everything else the loop ever spawned, by record and by tag: a crashed attempt's children,
-    // daemons a fixer or a suite left in a session of their own.
-    const swept = await endLoopProcesses(store.redis, store.prefix, loop.id);
-    if (swept) ctx.log.warn({ loopId: loop.id, processes: swept }, 'ended processes the loop left running');
-    // A loop that never began (its project's remote could not be fetched) made no worktree to remove.
-    const repo = loop.baseCommit ? await ctx.repos.repoFor(loop).catch(() => undefined) : undefined;
-    const paths = loopPaths(ctx.env.home, loop.id);
-    if (repo) {
-      for (let n = 1; n <= loop.cycle; n++) await removeWorktree(repo, paths.deployWorktree(n)).catch(() => undefined);
-      await removeWorktree(repo, paths.integrateWorktree).catch(() => undefined);
-    }
     // A project loop's result exists only in this worker's mirror until it is on the project's remote.
     if (loop.source && shouldPublish(loop)) await pushToSource(ctx, loop);
     // Its own job, not a child of the controller: a GitHub outage never changes the verdict or holds the environment.
@@ -87,6 +84,31 @@ export async function teardown(ctx: WorkerContext, loop: LoopRecord): Promise<Lo
   const done: LoopRecord = { ...loop, teardown: 'done' };
   await store.saveLoop(done);
   return done;
+}
+
+/** The part of a teardown that needs the loop's machine: its evidence, services, processes and worktrees. */
+async function tearDownMachine(ctx: WorkerContext, loop: LoopRecord): Promise<void> {
+  const { store } = ctx;
+  await publishArtifacts(ctx, loop.id, loop.cycle, 'the loop ended');
+  try {
+    // The last cycle's services, and the one before's in case the last deploy failed half-way (if they ran here).
+    for (let n = loop.cycle; n >= 1 && n >= loop.cycle - 1; n--) {
+      if (await cycleRanHere(ctx, loop.id, n)) await stopServices(ctx, (await store.getStage(loop.id, n, 'deploy'))?.result?.services ?? []);
+    }
+  } catch (err) {
+    ctx.log.warn({ loopId: loop.id, err: describeError(err) }, 'could not stop the loop’s services');
+  }
+  // Then everything else the loop ever spawned, by record and by tag: a crashed attempt's children,
+  // daemons a fixer or a suite left in a session of their own.
+  const swept = await endLoopProcesses(store.redis, store.prefix, loop.id);
+  if (swept) ctx.log.warn({ loopId: loop.id, processes: swept }, 'ended processes the loop left running');
+  // A loop that never began (its project's remote could not be fetched) made no worktree to remove.
+  const repo = loop.baseCommit ? await ctx.repos.repoFor(loop).catch(() => undefined) : undefined;
+  const paths = loopPaths(ctx.env.home, loop.id);
+  if (repo) {
+    for (let n = 1; n <= loop.cycle; n++) await removeWorktree(repo, paths.deployWorktree(n)).catch(() => undefined);
+    await removeWorktree(repo, paths.integrateWorktree).catch(() => undefined);
+  }
 }
 
 /**

@@ -14,8 +14,12 @@ import {
   type JobStage,
   type Logger,
   LoopStore,
+  newWorkerId,
+  PINNED_QUEUES,
+  PinnedQueues,
   PROJECTS_CAPABILITY,
   ProjectStore,
+  pinnedQueueName,
   QUEUE_NAMES,
   type QueueName,
   type Redis,
@@ -30,6 +34,8 @@ import {
 } from '@greenloop/core';
 import { type Job, type Processor, UnrecoverableError, Worker } from 'bullmq';
 import { createDeployProviders, createLogSources } from './adapters.ts';
+import { startAdoption } from './affinity/adoption.ts';
+import { loopAffinity } from './affinity/pinning.ts';
 import { CancelRegistry } from './cancel.ts';
 import { startClaimHeartbeat } from './claim-heartbeat.ts';
 import { createCommitConfigLoader } from './config-at-commit.ts';
@@ -49,6 +55,7 @@ import { fixClusterJob, integrateStage } from './stages/fix.ts';
 import { runStage, type StageOutput, type StageRun } from './stages/run-stage.ts';
 import { testStage } from './stages/test.ts';
 import { testShardJob } from './stages/test-shard.ts';
+import { teardown } from './teardown.ts';
 
 export interface RunningWorker {
   close(): Promise<void>;
@@ -110,6 +117,9 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       return !!loop && (!TERMINAL_STATES.includes(loop.state) || loop.teardown === 'pending');
     },
   });
+  const workerId = newWorkerId();
+  // Separate disks: this worker's own copies of the pinned queues, and the copies of the others it adds to.
+  const pinnedQueues = env.GREENLOOP_WORKER_DISKS === 'separate' ? new PinnedQueues(connection, env.GREENLOOP_PREFIX) : undefined;
   const ctx: WorkerContext = {
     env,
     processEnv,
@@ -124,6 +134,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     stopDeployed: deploy.stop,
     logSource: logs,
     artifacts,
+    ...(pinnedQueues ? { affinity: loopAffinity(redis, env.GREENLOOP_PREFIX, workerId, pinnedQueues) } : {}),
   };
 
   // Fixer parallelism comes from greenloop.yaml (the largest of the environments' fixer.concurrency).
@@ -173,6 +184,10 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
       if (out.kind === 'conflict') log.warn({ environment, schedule, activeLoopId: out.activeLoopId }, 'scheduled loop skipped: a loop is already running');
       return out.kind === 'conflict' ? `skipped: ${out.activeLoopId} running` : out.loop.id;
     },
+    'loop.teardown': async ({ loopId }) => {
+      const loop = await store.getLoop(loopId);
+      return loop ? (await teardown(ctx, loop)).teardown : 'loop gone';
+    },
     'retention.gc': async ({ dryRun }) => {
       const report = await pruneFinishedLoops({
         store,
@@ -202,11 +217,12 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   };
   // In the registry (GET /v1/workers, /metrics): version, capacity and running jobs, every 15 s.
   // `projects`: this worker runs loops with a source (LoopRecord.source); the API refuses project loops while a worker without it is live.
-  const registration = registerWorker(redis, env.GREENLOOP_PREFIX, {
-    capacity: concurrency,
-    artifacts: artifacts.location,
-    capabilities: [PROJECTS_CAPABILITY],
-  });
+  const registration = registerWorker(
+    redis,
+    env.GREENLOOP_PREFIX,
+    { id: workerId, capacity: concurrency, artifacts: artifacts.location, capabilities: [PROJECTS_CAPABILITY] },
+    env.GREENLOOP_WORKER_HEARTBEAT,
+  );
   // Around the processor rather than on worker events: a controller that moves to waiting-children
   // returns from its processor but emits neither `completed` nor `failed`.
   const tracked =
@@ -221,12 +237,27 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
         registration.jobEnded(queue, id);
       }
     };
+  // Separate disks: a pinned job whose loop was re-pinned since (this worker was taken for dead) is not
+  // this worker's any more: it completes without running, and the controller goes on where the loop is.
+  const pinnedHere =
+    (fn: Processor): Processor =>
+    async (job, token) => {
+      const loopId = (job.data as { loopId?: unknown } | undefined)?.loopId;
+      const loop = typeof loopId === 'string' ? await store.getLoop(loopId) : undefined;
+      if (loop?.worker && loop.worker !== workerId) return `not run: loop ${loop.id} is pinned to worker ${loop.worker} now`;
+      return await fn(job, token);
+    };
   // BullMQ never closes a connection it was handed: keep them to close on shutdown.
   const connections: Redis[] = [];
-  const workers = QUEUE_NAMES.map((q) => {
+  // Every catalog queue, then (separate disks) this worker's own copy of each pinned queue, with the same capacity.
+  const consumed: { queue: QueueName; name: string; processor: Processor }[] = [
+    ...QUEUE_NAMES.map((q) => ({ queue: q, name: q, processor: guard(processor) })),
+    ...(pinnedQueues ? PINNED_QUEUES.map((q) => ({ queue: q, name: pinnedQueueName(q, workerId), processor: pinnedHere(guard(processor)) })) : []),
+  ];
+  const workers = consumed.map(({ queue: q, name, processor: run }) => {
     const connection = redis.duplicate();
     connections.push(connection);
-    const w = new Worker(q, tracked(q, guard(processor)), {
+    const w = new Worker(name, tracked(q, run), {
       connection,
       prefix: env.GREENLOOP_PREFIX,
       concurrency: concurrency[q],
@@ -244,6 +275,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const heartbeat = startClaimHeartbeat({ store, queues, log });
+  const adoption = ctx.affinity ? startAdoption(ctx, redis, env.GREENLOOP_WORKER_HEARTBEAT) : undefined;
   // Retention runs every 6 h on whichever worker picks it up (one scheduler, upserted by every worker).
   await queues.maintenance.upsertJobScheduler('retention', { every: 6 * 3_600_000 }, { name: 'retention.gc', data: { dryRun: false } });
   log.info({ queues: workers.length, prefix: env.GREENLOOP_PREFIX, repo: env.repo }, 'worker ready');
@@ -252,10 +284,12 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     async close() {
       // Stop taking work and let running jobs finish (or fail over on the next worker).
       await Promise.all(workers.map((w) => w.close()));
+      await adoption?.stop();
       await registration.stop().catch(() => undefined);
       await heartbeat.stop();
       await cancels.close();
       await closeQueues(queues);
+      await pinnedQueues?.close();
       await artifacts.close();
       await Promise.all([redis, ...connections].map((c) => c.quit().catch(() => c.disconnect())));
     },

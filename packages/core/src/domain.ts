@@ -94,6 +94,12 @@ export interface LoopRecord {
   commit?: string;
   /** Current cycle number, 1-based; 0 before the first cycle. */
   cycle: number;
+  /**
+   * GREENLOOP_WORKER_DISKS=separate: the worker (registry id) every stage job of the loop runs on. Its
+   * disk alone holds the loop's deploy worktree, evidence, dossiers, fix commits and local services, so no
+   * other worker could run the next stage; the controller re-pins the loop when that worker is gone.
+   */
+  worker?: string;
   stage?: StageName;
   stop?: StopReason;
   /** Totals of the latest analyzed cycle. */
@@ -138,6 +144,8 @@ export interface CycleRecord {
   commit: string;
   startedAt: string;
   finishedAt?: string;
+  /** GREENLOOP_WORKER_DISKS=separate: the worker this cycle's stages ran on (what it started is on its machine). */
+  worker?: string;
   totals?: TestTotals;
   green?: boolean;
   failingTests?: string[];

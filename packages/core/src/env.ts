@@ -89,6 +89,16 @@ export const EnvSchema = z.object({
    * more frees its environment after this. The API and every worker must use the same value.
    */
   GREENLOOP_CLAIM_LEASE: ms(CLAIM_LEASE_MS).refine((n) => n >= 3000, { error: 'GREENLOOP_CLAIM_LEASE must be at least 3s' }),
+  /**
+   * Whether workers share one disk (`shared`, the default: one machine, or a volume every worker mounts)
+   * or each has its own (`separate`: workers on many machines). With `separate`, each loop runs every
+   * stage on the worker that began it (its checkout, evidence and local services are on that disk alone);
+   * when that worker dies, another adopts the loop and redeploys the cycle it lost. Every worker of an
+   * installation must use the same value.
+   */
+  GREENLOOP_WORKER_DISKS: z.enum(['shared', 'separate'], { error: 'GREENLOOP_WORKER_DISKS must be "shared" or "separate"' }).default('shared'),
+  /** How often a worker renews its registry entry; it is taken for dead three of these after its last one. */
+  GREENLOOP_WORKER_HEARTBEAT: ms(15_000),
   /** Days a finished loop's records, artifacts and branches are kept (the worker prunes older ones every 6 h). */
   GREENLOOP_RETENTION_DAYS: z.coerce.number().positive().default(30),
   /**

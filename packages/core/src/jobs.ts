@@ -42,20 +42,26 @@ const retry = (attempts: number, delay: number): JobsOptions => ({ attempts, bac
  */
 export type FinalFailure = 'fail-loop' | 'fail-stage' | 'fail-fix' | 'fail-shard' | 'notice' | 'publish-notice' | 'log';
 
+/**
+ * `pinned` jobs need the disk (or the machine) of the worker their loop runs on: with
+ * GREENLOOP_WORKER_DISKS=separate they go to that worker's own queue (see {@link pinnedQueueName}).
+ */
+type CatalogEntry = { queue: QueueName; schema: z.ZodType; options: JobsOptions; onFinalFailure: FinalFailure; pinned?: true };
+
 export const JobCatalog = {
   /** The loop controller: advances the loop's state machine; parent of every stage job. */
   'loop.run': { queue: 'loops', schema: LoopPayload, options: retry(5, 2000), onFinalFailure: 'fail-loop' },
-  'stage.deploy': { queue: 'deploy', schema: StagePayload, options: retry(3, 5000), onFinalFailure: 'fail-stage' },
-  'stage.test': { queue: 'test', schema: StagePayload, options: retry(2, 5000), onFinalFailure: 'fail-stage' },
+  'stage.deploy': { queue: 'deploy', schema: StagePayload, options: retry(3, 5000), onFinalFailure: 'fail-stage', pinned: true },
+  'stage.test': { queue: 'test', schema: StagePayload, options: retry(2, 5000), onFinalFailure: 'fail-stage', pinned: true },
   /**
    * One shard of a sharded suite (tests.shards): the test stage enqueues them in the `shards` queue, so they
    * spread over every worker, and merges their outcomes. A shard whose worker died is retried once.
    */
-  'stage.test-shard': { queue: 'shards', schema: ShardPayload, options: retry(2, 2000), onFinalFailure: 'fail-shard' },
-  'stage.analyze': { queue: 'analyze', schema: StagePayload, options: retry(3, 2000), onFinalFailure: 'fail-stage' },
+  'stage.test-shard': { queue: 'shards', schema: ShardPayload, options: retry(2, 2000), onFinalFailure: 'fail-shard', pinned: true },
+  'stage.analyze': { queue: 'analyze', schema: StagePayload, options: retry(3, 2000), onFinalFailure: 'fail-stage', pinned: true },
   /** One per failure cluster; they run in parallel up to the fix queue's concurrency. */
-  'stage.fix': { queue: 'fix', schema: FixPayload, options: retry(2, 5000), onFinalFailure: 'fail-fix' },
-  'stage.integrate': { queue: 'fix', schema: StagePayload, options: retry(3, 2000), onFinalFailure: 'fail-stage' },
+  'stage.fix': { queue: 'fix', schema: FixPayload, options: retry(2, 5000), onFinalFailure: 'fail-fix', pinned: true },
+  'stage.integrate': { queue: 'fix', schema: StagePayload, options: retry(3, 2000), onFinalFailure: 'fail-stage', pinned: true },
   /**
    * Notifications never fail a loop: they are not children of the controller. A delivery that fails
    * (429, 5xx, network) is retried later, delayed by Retry-After when the receiver gives one.
@@ -68,11 +74,16 @@ export const JobCatalog = {
    * permanent (one event saying why, no retries).
    */
   'publish.pull-request': { queue: 'publish', schema: LoopPayload, options: retry(6, 30_000), onFinalFailure: 'publish-notice' },
+  /**
+   * GREENLOOP_WORKER_DISKS=separate: the part of a loop's teardown that needs the machine it ran on (its
+   * local services stopped, its worktrees removed, its last evidence published), then the rest of it.
+   */
+  'loop.teardown': { queue: 'deploy', schema: LoopPayload, options: retry(3, 2000), onFinalFailure: 'fail-loop', pinned: true },
   /** Fired by a BullMQ job scheduler (cron + time zone); starts a loop recorded as started by the schedule. */
   'schedule.fire': { queue: 'schedules', schema: SchedulePayload, options: retry(3, 5000), onFinalFailure: 'log' },
   /** Retention: prunes finished loops older than GREENLOOP_RETENTION_DAYS; a job scheduler fires it every 6 h. */
   'retention.gc': { queue: 'maintenance', schema: RetentionPayload, options: retry(2, 60_000), onFinalFailure: 'log' },
-} as const satisfies Record<string, { queue: QueueName; schema: z.ZodType; options: JobsOptions; onFinalFailure: FinalFailure }>;
+} as const satisfies Record<string, CatalogEntry>;
 
 export type JobName = keyof typeof JobCatalog;
 export type JobPayload<N extends JobName> = z.output<(typeof JobCatalog)[N]['schema']>;
@@ -83,6 +94,21 @@ export type JobPayload<N extends JobName> = z.output<(typeof JobCatalog)[N]['sch
  */
 export function stageJobId(loopId: string, cycleN: number, stage: StageName, extra?: string): string {
   return [loopId, `c${cycleN}`, stage, extra].filter(Boolean).join('.');
+}
+
+/** Whether a job needs its loop's worker (see CatalogEntry.pinned). */
+export function isPinnedJob(name: JobName): boolean {
+  return (JobCatalog[name] as CatalogEntry).pinned === true;
+}
+
+/** The queues pinned jobs use: each worker consumes its own copy of them (GREENLOOP_WORKER_DISKS=separate). */
+export const PINNED_QUEUES: readonly QueueName[] = [
+  ...new Set(Object.values(JobCatalog as Record<string, CatalogEntry>).flatMap((e) => (e.pinned ? [e.queue] : []))),
+];
+
+/** A worker's own copy of `queue` (BullMQ queue names may not contain ':'). */
+export function pinnedQueueName(queue: QueueName, worker: string): string {
+  return `${queue}@${worker}`;
 }
 
 export function parsePayload<N extends JobName>(name: N, data: unknown): JobPayload<N> {

@@ -1,5 +1,5 @@
 import { type ConnectionOptions, type JobsOptions, Queue } from 'bullmq';
-import { JobCatalog, type JobName, type JobPayload, QUEUE_NAMES, type QueueName } from './jobs.ts';
+import { JobCatalog, type JobName, type JobPayload, pinnedQueueName, QUEUE_NAMES, type QueueName } from './jobs.ts';
 
 export type Queues = Record<QueueName, Queue>;
 
@@ -12,9 +12,47 @@ export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close()));
 }
 
-/** Adds a catalog job with its default options; the payload is validated before it reaches Redis. */
-export async function addJob<N extends JobName>(queues: Queues, name: N, payload: JobPayload<N>, opts: JobsOptions = {}) {
+/** Each worker's own copies of the pinned queues (GREENLOOP_WORKER_DISKS=separate), opened as first used. */
+export class PinnedQueues {
+  private readonly open = new Map<string, Queue>();
+  private readonly connection: ConnectionOptions;
+  private readonly prefix: string;
+
+  constructor(connection: ConnectionOptions, prefix: string) {
+    this.connection = connection;
+    this.prefix = prefix;
+  }
+
+  /** `queue`'s copy that only `worker` consumes. */
+  of(queue: QueueName, worker: string): Queue {
+    const name = pinnedQueueName(queue, worker);
+    let q = this.open.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      this.open.set(name, q);
+    }
+    return q;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.open.values()].map((q) => q.close()));
+    this.open.clear();
+  }
+}
+
+/**
+ * Adds a catalog job with its default options; the payload is validated before it reaches Redis. With
+ * `pinned` (a worker's copies of the queues, and that worker's id) the job goes to that worker's own queue.
+ */
+export async function addJob<N extends JobName>(
+  queues: Queues,
+  name: N,
+  payload: JobPayload<N>,
+  opts: JobsOptions = {},
+  pinned?: { queues: PinnedQueues; worker: string },
+) {
   const entry = JobCatalog[name];
   const data = entry.schema.parse(payload);
-  return await queues[entry.queue].add(name, data, { removeOnComplete: { age: 7 * 86400 }, removeOnFail: { age: 30 * 86400 }, ...entry.options, ...opts });
+  const queue = pinned ? pinned.queues.of(entry.queue, pinned.worker) : queues[entry.queue];
+  return await queue.add(name, data, { removeOnComplete: { age: 7 * 86400 }, removeOnFail: { age: 30 * 86400 }, ...entry.options, ...opts });
 }

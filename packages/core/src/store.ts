@@ -301,6 +301,30 @@ export class LoopStore {
     return this.key('loop', loopId, 'failing', n);
   }
 
+  /**
+   * Starts cycle `cycle.n` over: its stage records and results, failing tests and fix outcomes are
+   * dropped and the cycle record is replaced (GREENLOOP_WORKER_DISKS=separate: the worker that ran it is
+   * gone with its evidence, so the cycle is redeployed on another). Only the controller calls it.
+   */
+  async resetCycle(cycle: CycleRecord): Promise<void> {
+    const { loopId, n } = cycle;
+    const outcomes: string[] = [];
+    for (const kind of ['fix-outcome', 'redo-outcome']) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.key('loop', loopId, kind, n, '*'), 'COUNT', 200);
+        cursor = next;
+        outcomes.push(...keys);
+      } while (cursor !== '0');
+    }
+    const tx = this.redis
+      .multi()
+      .hdel(this.key('loop', loopId), ...STAGES.map((s) => stageField(n, s)))
+      .del(...STAGES.map((s) => this.resultKey(loopId, n, s)), ...outcomes);
+    pipelineValues(await tx.exec());
+    await this.saveCycle(cycle);
+  }
+
   /** One fixer's outcome for one cluster of a cycle; written by that cluster's `stage.fix` job only. */
   async putFixOutcome(loopId: string, n: number, outcome: FixResult): Promise<void> {
     await this.redis.set(this.fixOutcomeKey(loopId, n, outcome.fingerprint), JSON.stringify(FixResultSchema.parse(outcome)));

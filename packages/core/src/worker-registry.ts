@@ -62,7 +62,7 @@ export function registerWorker(
   info: Pick<WorkerInfo, 'capacity' | 'artifacts'> & { id?: string; version?: string; capabilities?: string[] },
   heartbeatMs = WORKER_HEARTBEAT_MS,
 ): WorkerRegistration {
-  const id = info.id ?? `${hostname()}-${process.pid}-${Date.now().toString(36)}`;
+  const id = info.id ?? newWorkerId();
   const startedAt = new Date().toISOString();
   const jobs = new Map<string, WorkerJob>();
   const entry = (): WorkerInfo => ({
@@ -115,6 +115,16 @@ export function registerWorker(
       await redis.multi().del(entryKey(prefix, id)).zrem(indexKey(prefix), id).exec();
     },
   };
+}
+
+/** A new worker's registry id: host, pid and start time (never reused, so neither is its pinned queues' name). */
+export function newWorkerId(): string {
+  return `${hostname()}-${process.pid}-${Date.now().toString(36)}`;
+}
+
+/** Whether `id` is registered: its entry expires three heartbeats after its last one, and is removed on shutdown. */
+export async function isWorkerLive(redis: Redis, prefix: string, id: string): Promise<boolean> {
+  return (await redis.exists(entryKey(prefix, id))) === 1;
 }
 
 /** The live workers, oldest first; entries whose TTL ran out (a worker that died) are dropped from the index. */

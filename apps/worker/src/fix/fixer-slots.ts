@@ -30,7 +30,7 @@ export interface FixerSlot {
   leaseMs: number;
 }
 
-const slotKey = (s: FixerSlot) => `${s.prefix}:loop:${s.loopId}:fixer-slots`;
+const slotKey = (s: Pick<FixerSlot, 'prefix' | 'loopId'>) => `${s.prefix}:loop:${s.loopId}:fixer-slots`;
 
 /** Takes one of the loop's slots (or renews the one this holder has); false when all are taken. */
 export async function takeFixerSlot(s: FixerSlot): Promise<boolean> {
@@ -51,4 +51,11 @@ export async function fixersRunning(s: FixerSlot): Promise<number> {
 /** True the first time a holder has to wait (so the wait is announced once, not at every retry). */
 export async function firstWait(s: FixerSlot): Promise<boolean> {
   return (await s.redis.set(`${slotKey(s)}:waited:${s.holder}`, '1', 'PX', s.leaseMs, 'NX')) === 'OK';
+}
+
+/** Frees every slot of the loop's cycle `n` (its fixers' worker is gone; the cycle runs again elsewhere). */
+export async function releaseCycleSlots(redis: Redis, prefix: string, loopId: string, n: number): Promise<void> {
+  const key = slotKey({ prefix, loopId });
+  const held = (await redis.zrange(key, 0, -1)).filter((m) => m.startsWith(`${n}:`));
+  if (held.length) await redis.zrem(key, ...held);
 }

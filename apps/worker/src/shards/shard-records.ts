@@ -36,6 +36,12 @@ export class ShardRecords {
     return set === 1;
   }
 
+  /** Drops the cycle's plan and outcomes (the cycle is run again from its deploy on another worker). */
+  async forget(): Promise<void> {
+    const fields = (await this.redis.hkeys(this.key)).filter((f) => f.startsWith(`c${this.cycle}:`));
+    if (fields.length) await this.redis.hdel(this.key, ...fields);
+  }
+
   /** The outcomes recorded so far, by shard number. */
   async outcomes(count: number): Promise<Map<number, ShardSummary>> {
     const fields = Array.from({ length: count }, (_, i) => `c${this.cycle}:${i + 1}`);

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DeployedService, type DeployResult, GreenloopError, type LoopRecord, type ProcessRecorder, type ServiceConfig } from '@greenloop/core';
+import { cycleRanHere } from '../affinity/pinning.ts';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { waitHealthy } from '../deploy/health.ts';
 import { deployInOrder } from '../deploy/order.ts';
@@ -57,7 +58,11 @@ async function runDeploy(ctx: WorkerContext, run: StageRun, procs: ProcessRecord
   const worktree = paths.deployWorktree(run.cycle);
   const repo = await ctx.repos.repoFor(loop, cycle.commit);
   await addDetachedWorktree(repo, worktree, cycle.commit);
-  const previous = run.cycle > 1 ? ((await ctx.store.getStage(loop.id, run.cycle - 1, 'deploy'))?.result?.services ?? []) : [];
+  // Separate disks: a previous cycle another worker ran (it was lost since) left its services on its own machine.
+  const previous =
+    run.cycle > 1 && (await cycleRanHere(ctx, loop.id, run.cycle - 1))
+      ? ((await ctx.store.getStage(loop.id, run.cycle - 1, 'deploy'))?.result?.services ?? [])
+      : [];
 
   await stopServices(ctx, previous);
   const deployed: DeployedService[] = [];

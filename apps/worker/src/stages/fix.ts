@@ -13,6 +13,7 @@ import { runFix } from '../fix/run-fix.ts';
 import type { PushTarget } from '../git/push.ts';
 import { loopPaths } from '../paths.ts';
 import { sandboxSettings } from '../process/sandbox.ts';
+import { publishArtifacts } from '../publish/artifacts.ts';
 import { pushTargetOf } from '../publish/loop-push.ts';
 import { requireLoop } from './deploy.ts';
 import { runOwnedAttempt } from './owned-attempt.ts';
@@ -32,6 +33,8 @@ export async function fixClusterJob(
   const recorded = await ctx.store.getFixOutcome(loopId, n, fingerprint);
   if (recorded) return recorded;
   const save = async (r: FixResult) => {
+    // Separate disks: the controller that gathers the fixes runs elsewhere and cannot publish this worker's files.
+    if (ctx.affinity) await publishArtifacts(ctx, loopId, n, `the fix for ${fingerprint}`);
     await ctx.store.putFixOutcome(loopId, n, r);
     await recordFixOutcome(ctx.store.redis, ctx.store.prefix, r.outcome).catch(() => undefined);
     if (r.spend) await recordSpendMetric(ctx, loopId, r);
@@ -171,7 +174,9 @@ export async function integrateStage(ctx: WorkerContext, run: StageRun): Promise
   // A push that cannot happen (the project's credentials variable unset) is said, never a failed cycle.
   let push: PushTarget | undefined;
   try {
-    push = environment.loop.push ? pushTargetOf(ctx, loop, environment) : undefined;
+    // Separate disks: a project loop's branch always goes to its remote, so a worker that adopts the
+    // loop when this one is lost can fetch the commit the next cycle deploys.
+    push = environment.loop.push || (ctx.affinity && loop.source) ? pushTargetOf(ctx, loop, environment) : undefined;
   } catch (err) {
     run.progress(`not pushing ${loop.branch}: ${describeError(err)}`);
   }

@@ -115,3 +115,13 @@ export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions, fn: (procs: 
   await redis.eval(SET_IF_MINE, 1, key, fieldName, attempt, JSON.stringify(done));
   return output;
 }
+
+/**
+ * Forgets every attempt record of cycle `cycle` (its worker is gone and the cycle runs again on another):
+ * a record another machine's worker left counts as alive from here and would be waited for.
+ */
+export async function forgetAttempts(redis: Redis, prefix: string, loopId: string, cycle: number): Promise<void> {
+  const key = attemptsKey(prefix, loopId);
+  const fields = (await redis.hkeys(key)).filter((f) => f.startsWith(`${cycle}:`));
+  if (fields.length) await redis.hdel(key, ...fields);
+}

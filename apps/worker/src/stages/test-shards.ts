@@ -1,6 +1,7 @@
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { addJob, formatDuration, GreenloopError, type ShardSummary, stageJobId, type TestsConfig } from '@greenloop/core';
+import { formatDuration, GreenloopError, type ShardSummary, stageJobId, type TestsConfig } from '@greenloop/core';
+import { addLoopJob } from '../affinity/pinning.ts';
 import { RedisDurationHistory } from '../analysis/redis-duration-history.ts';
 import type { WorkerContext } from '../context.ts';
 import { balanceFiles, failingFirst, type ShardPlan } from '../shards/shard-plan.ts';
@@ -26,6 +27,8 @@ export async function shardCount(tests: Pick<TestsConfig, 'shards'>, files: read
 
 /** The shard slots listening: workers on the shards queue × the shards each takes (GREENLOOP_CONCURRENCY). */
 export async function shardSlots(ctx: WorkerContext): Promise<number> {
+  // Separate disks: the shards of a loop run on its worker alone.
+  if (ctx.affinity) return ctx.env.GREENLOOP_CONCURRENCY;
   return (await ctx.queues.shards.getWorkersCount()) * ctx.env.GREENLOOP_CONCURRENCY;
 }
 
@@ -55,8 +58,10 @@ export async function runShards(ctx: WorkerContext, run: StageRun, spec: ShardsS
     { shards: plan.count, balancedBy: plan.balancedBy, ...(plan.expectedMs ? { expectedMs: plan.expectedMs } : {}) },
   );
   for (let shard = 1; shard <= plan.count; shard++) {
-    await addJob(
-      ctx.queues,
+    // Separate disks: shards run in this worker's deploy worktree, so they stay on this worker.
+    await addLoopJob(
+      ctx,
+      ctx.affinity?.self,
       'stage.test-shard',
       { loopId: spec.loopId, cycle: run.cycle, shard, count: plan.count },
       { jobId: stageJobId(spec.loopId, run.cycle, 'test', `shard${shard}`) },

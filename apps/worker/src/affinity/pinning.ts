@@ -1,0 +1,52 @@
+import { addJob, isPinnedJob, isWorkerLive, type JobName, type JobPayload, type LoopStore, type PinnedQueues, type Redis } from '@greenloop/core';
+import type { JobsOptions } from 'bullmq';
+import type { WorkerContext } from '../context.ts';
+
+/**
+ * GREENLOOP_WORKER_DISKS=separate: loop affinity. A loop is pinned to the worker that begins it
+ * (LoopRecord.worker) and its pinned jobs (see the job catalog) go to that worker's own queues; the
+ * controller itself runs anywhere, as it reads and writes only Redis records.
+ */
+export interface LoopAffinity {
+  /** This worker's registry id: the loops it begins (or adopts) are pinned to it. */
+  readonly self: string;
+  readonly queues: PinnedQueues;
+  /** Whether `worker` is registered (a dead one's entry lapses three heartbeats after its last). */
+  isLive(worker: string): Promise<boolean>;
+}
+
+export function loopAffinity(redis: Redis, prefix: string, self: string, queues: PinnedQueues): LoopAffinity {
+  return { self, queues, isLive: async (worker) => worker === self || (await isWorkerLive(redis, prefix, worker)) };
+}
+
+/** The workers that have (or had) pinned queues: what the adopters look through (affinity/adoption.ts). */
+export function pinnedWorkersKey(store: Pick<LoopStore, 'key'>): string {
+  return store.key('pinned-workers');
+}
+
+/**
+ * Adds a job of a loop: a pinned job to the queue of `worker` (the loop's) when loops have affinity, any
+ * other job (or any job with shared disks) to the catalog's queue, as before.
+ */
+export async function addLoopJob<N extends JobName>(
+  ctx: Pick<WorkerContext, 'queues' | 'affinity' | 'store'>,
+  worker: string | undefined,
+  name: N,
+  payload: JobPayload<N>,
+  opts: JobsOptions,
+) {
+  const pinned = ctx.affinity && worker && isPinnedJob(name) ? { queues: ctx.affinity.queues, worker } : undefined;
+  // Known to the adopters before the job exists: a worker that died since it was last checked still gets its queues adopted.
+  if (pinned) await ctx.store.redis.sadd(pinnedWorkersKey(ctx.store), worker as string);
+  return await addJob(ctx.queues, name, payload, opts, pinned);
+}
+
+/**
+ * Whether what cycle `n` started (local services, processes) is on this worker's machine: always with a
+ * shared disk; with affinity only when the cycle ran here. Another machine's pid is not ours to signal.
+ */
+export async function cycleRanHere(ctx: Pick<WorkerContext, 'store' | 'affinity'>, loopId: string, n: number): Promise<boolean> {
+  if (!ctx.affinity) return true;
+  const worker = (await ctx.store.getCycle(loopId, n))?.worker;
+  return worker === undefined || worker === ctx.affinity.self;
+}
