@@ -49,6 +49,8 @@ describe('e2e: two projects on three workers with no shared disk', () => {
     }
     fake = await new FakeGcs(BUCKET).start();
     const artifacts = { GREENLOOP_ARTIFACTS: 'gcs', GREENLOOP_ARTIFACTS_BUCKET: BUCKET, GREENLOOP_ARTIFACTS_ENDPOINT: fake.endpoint };
+    // No shared disk: each loop runs on the worker that began it (its checkout, evidence and services are there).
+    const separate = { ...artifacts, GREENLOOP_WORKER_DISKS: 'separate' };
     const machines = join(dir, 'machines');
     // The API has a directory of its own too, and no repository: an empty one stands where GREENLOOP_REPO was.
     const apiDir = join(machines, 'api');
@@ -58,7 +60,7 @@ describe('e2e: two projects on three workers with no shared disk', () => {
     queues = createQueues(redis, prefix);
     api = await startApi(env, createLogger('e2e-api', 'warn'), redisUrl);
     client = new ApiClient(api.url, token);
-    fleet = workerMachines({ root: machines, redisUrl, prefix, extra: artifacts });
+    fleet = workerMachines({ root: machines, redisUrl, prefix, extra: separate });
     for (const w of WORKERS) await fleet.start(w);
     // Every worker takes loop and deploy jobs before the first loop is queued, so none gets all of them by being first.
     await until(
