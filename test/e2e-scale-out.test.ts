@@ -3,6 +3,8 @@
 // Cloud Storage (the GCS fake through the real client). Loops on both projects run at the same time and go
 // green; the API (a home of its own) serves their reports from the bucket once every worker's disk is gone;
 // each loop branch, with the fixes, is on its project's remote; and the jobs ran on more than one worker.
+// Then a second fleet, and the worker a loop is pinned to is killed -9 in its second cycle: another worker
+// adopts its queues, the cycle is redeployed there from the commit on the remote, and the loop ends green.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +38,11 @@ describe('e2e: two projects on three workers with no shared disk', () => {
   let queues: Queues;
   let api: RunningApi | undefined;
   let fleet: WorkerMachines | undefined;
+  let survivors: WorkerMachines | undefined;
+  let machines: string;
+  let redisUrl: string;
+  let prefix: string;
+  let separate: Record<string, string>;
   let client: ApiClient;
   const remotes: Record<string, string> = {};
   const ids: Record<string, string> = {};
@@ -50,11 +57,13 @@ describe('e2e: two projects on three workers with no shared disk', () => {
     fake = await new FakeGcs(BUCKET).start();
     const artifacts = { GREENLOOP_ARTIFACTS: 'gcs', GREENLOOP_ARTIFACTS_BUCKET: BUCKET, GREENLOOP_ARTIFACTS_ENDPOINT: fake.endpoint };
     // No shared disk: each loop runs on the worker that began it (its checkout, evidence and services are there).
-    const separate = { ...artifacts, GREENLOOP_WORKER_DISKS: 'separate' };
-    const machines = join(dir, 'machines');
+    separate = { ...artifacts, GREENLOOP_WORKER_DISKS: 'separate' };
+    machines = join(dir, 'machines');
     // The API has a directory of its own too, and no repository: an empty one stands where GREENLOOP_REPO was.
     const apiDir = join(machines, 'api');
-    const { env, redisUrl, token, prefix } = isolatedEnv(apiDir, apiDir, artifacts);
+    const isolated = isolatedEnv(apiDir, apiDir, artifacts);
+    const { env, token } = isolated;
+    ({ redisUrl, prefix } = isolated);
     redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
     store = new LoopStore(redis, prefix);
     queues = createQueues(redis, prefix);
@@ -71,6 +80,7 @@ describe('e2e: two projects on three workers with no shared disk', () => {
   });
   afterAll(async () => {
     await fleet?.stop();
+    await survivors?.stop();
     // A loop that did not end leaves its services running once the workers are gone: stop them as a worker would.
     const deployed = createDeployProviders({ processEnv: { PATH: process.env.PATH }, log: createLogger('e2e', 'silent') });
     for (const id of Object.values(ids))
@@ -174,5 +184,50 @@ describe('e2e: two projects on three workers with no shared disk', () => {
       expect(last).toMatchObject({ verdict: 'green', summary: { failed: 0 } });
       expect(await client.text(`/v1/loops/${loop.id}/cycles/1/report`, 'text/markdown')).toMatch(/404|403|1011/);
     }
+  });
+
+  it('adopts the loop of a worker killed -9 mid-cycle: the cycle is redeployed on another and the loop ends green', { timeout: 120_000 }, async () => {
+    // A worker is taken for dead 3 heartbeats after its last; its job's lock lapses in GREENLOOP_LOCK_DURATION.
+    const fast = { GREENLOOP_WORKER_HEARTBEAT: '1s', GREENLOOP_LOCK_DURATION: '5s', GREENLOOP_STALLED_INTERVAL: '2s' };
+    survivors = workerMachines({ root: machines, redisUrl, prefix, extra: { ...separate, ...fast } });
+    for (const w of ['k1', 'k2', 'k3']) await survivors.start(w);
+    await until('3 new workers on the loops queue', async () => (await queues.loops.getWorkersCount()) === 3, 30_000);
+    const id = (await client.json<{ id: string }>('POST', '/v1/loops', { body: { environment: 'alpha/demo' } })).body.id;
+    ids.killed = id;
+
+    // In cycle 2 (a commit only the pinned worker's integrate made, pushed since) with a stage job running: kill that worker.
+    const running = await until(
+      'cycle 2 running',
+      async () => {
+        const l = await store.getLoop(id);
+        return l?.cycle === 2 && (l.stage === 'deploy' || l.stage === 'test') ? l : undefined;
+      },
+      90_000,
+    );
+    const pinned = running.worker as string;
+    const entry = (await client.get<{ workers: (WorkerEntry & { id: string })[] }>('/v1/workers')).workers.find((w) => w.id === pinned);
+    const victim = survivors.machines.find((m) => m.pid === entry?.pid);
+    expect(victim, `the machine of pinned worker ${pinned}`).toBeDefined();
+    const killedAt = Date.now();
+    process.kill(victim!.pid, 'SIGKILL');
+    await victim!.exited;
+
+    const loop = await waitForEnd(store, id, 90_000);
+    const recovery = Date.now() - killedAt;
+    expect(loop.stop, JSON.stringify(loop.stop)).toMatchObject({ rule: 'green' });
+    expect(loop.worker, 'the loop went on elsewhere').not.toBe(pinned);
+    const events = await store.readEvents(id, '0');
+    expect(events.map((e) => e.message)).toContain(`worker ${pinned} lost; cycle 2 redeployed on worker ${loop.worker} at ${running.commit?.slice(0, 7)}`);
+    // Every stage of the redeployed cycle ran again, on the new worker, at the commit the remote had.
+    const cycle = await store.getCycle(id, 2);
+    expect(cycle).toMatchObject({ worker: loop.worker, commit: running.commit });
+    expect(Object.values(cycle?.stages ?? {}).map((s) => s.status)).not.toContain('failed');
+    // No stuck claim, the dead worker's queues drained, its entry gone from the registry.
+    await until('teardown done', async () => (await store.getLoop(id))?.teardown === 'done', 30_000);
+    expect(await store.activeLoop('alpha/demo')).toBeUndefined();
+    expect(await redis.smembers(`${prefix}:pinned-workers`)).not.toContain(pinned);
+    const git = (...args: string[]) => execFileSync('git', ['--git-dir', remotes.alpha as string, ...args], { encoding: 'utf8' }).trim();
+    expect(git('rev-parse', `refs/heads/${loop.branch}`)).toBe(loop.commit);
+    console.log(`worker killed in cycle 2: verdict ${Math.round(recovery / 1000)} s after the kill`);
   });
 });
