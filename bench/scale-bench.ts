@@ -1,6 +1,7 @@
 // Scale out: 1, 10 and 50 loops running at once over two projects on one Redis (a key prefix of its own)
 // with 3 real worker processes (node apps/worker/src/main.ts) that share no disk: each has a home of its own
-// and sees no other's (test/worker-machines.ts), clones the projects from bare "remote" repositories and
+// and sees no other's (test/worker-machines.ts), runs with GREENLOOP_WORKER_DISKS=separate (a loop's stages
+// on the worker that began it, in that worker's own queues), clones the projects from bare "remote" repositories and
 // publishes evidence to Cloud Storage (the GCS fake, through the real client). The environments are
 // trivial: a `command` deploy that only waits and a test that copies a fixed JUnit file. Each of the N slots
 // starts a new loop on its own environment as soon as its last one ended, for a fixed window; then:
@@ -15,7 +16,8 @@
 //   scale.kill.noVerdict  loops that never ended, goal 0
 //   scale.kill.verdictChanged  loops whose verdict differs from what the same loops get without a kill, goal 0
 //   scale.kill.stuckClaims  environments still claimed once every loop ended, goal 0
-//   scale.kill.recovery   s from the kill to the last verdict of those loops (a killed job's lock must lapse first)
+//   scale.kill.recovery   s from the kill to the last verdict of those loops (the killed worker must be taken
+//                         for dead — three heartbeats — and its jobs' locks lapse before its loops are adopted)
 // Run: node bench/scale-bench.ts [seconds per size=30] [sizes=1,10,50]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +26,20 @@ import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { closeQueues, createQueues, type LoopRecord, LoopStore, listWorkers, ProjectStore, QUEUE_NAMES, startLoop, TERMINAL_STATES } from '@greenloop/core';
+import {
+  closeQueues,
+  createQueues,
+  type LoopRecord,
+  LoopStore,
+  listWorkers,
+  PINNED_QUEUES,
+  PinnedQueues,
+  ProjectStore,
+  pinnedQueueName,
+  QUEUE_NAMES,
+  startLoop,
+  TERMINAL_STATES,
+} from '@greenloop/core';
 import { FakeGcs } from '@greenloop/core/fake-gcs';
 import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -44,6 +59,9 @@ const CONCURRENCY = 25;
 // A killed worker's jobs run again once their lock lapses: 10 s instead of 30 s keeps the kill phase short
 // (BullMQ renews a lock every half of it, so 5 s of event-loop stall would be needed to lose one wrongly).
 const LOCK = { GREENLOOP_LOCK_DURATION: '10s', GREENLOOP_STALLED_INTERVAL: '5s' };
+// Separate disks; a worker is taken for dead 3 heartbeats after its last: 3 s instead of 15 s keeps the kill
+// phase short (a beat is one SET every 3 s per worker, which no load here delays by 9 s).
+const SEPARATE = { GREENLOOP_WORKER_DISKS: 'separate', GREENLOOP_WORKER_HEARTBEAT: '3s' };
 const DEPLOY_WAIT_S = 1;
 const STAGES = ['deploy', 'test', 'analyze'] as const;
 /** Queues whose jobs are a cycle's stages (not the controller, notifications or publishing). */
@@ -119,6 +137,8 @@ interface KillResult {
   noVerdict: number;
   verdictChanged: number;
   stuckClaims: number;
+  /** Loops whose cycle was lost with the killed worker and redeployed on another (a notice on the loop says so). */
+  redeployed: number;
   recoveryS: number;
   stalled: number;
 }
@@ -141,6 +161,8 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
   const store = new LoopStore(conn, prefix);
   const projects = new ProjectStore(store);
   const queues = createQueues(conn, prefix);
+  const pinned = new PinnedQueues(conn, prefix);
+  const workerIds: string[] = [];
   const events = QUEUE_NAMES.map((q) => new QueueEvents(q, { connection: { url: redisUrl }, prefix }));
   let stalled = 0;
   for (const e of events) e.on('stalled', () => stalled++);
@@ -153,6 +175,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
     extra: {
       GREENLOOP_CONCURRENCY: String(CONCURRENCY),
       ...LOCK,
+      ...SEPARATE,
       GREENLOOP_ARTIFACTS: 'gcs',
       GREENLOOP_ARTIFACTS_BUCKET: BUCKET,
       GREENLOOP_ARTIFACTS_ENDPOINT: fake.endpoint,
@@ -183,9 +206,19 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
     for (const w of WORKERS) await fleet.start(w);
     // Loops start only once every queue has all workers listening, so start-up is not counted as waiting.
     while ((await Promise.all(QUEUE_NAMES.map((q) => queues[q].getWorkersCount()))).some((c) => c < WORKERS.length)) await sleep(100);
+    // Stage jobs run in each worker's own queues: their stalls and waits are counted there.
+    const fleetPids = new Set(fleet.machines.map((m) => m.pid));
+    workerIds.push(...(await listWorkers(conn, prefix)).filter((w) => fleetPids.has(w.pid)).map((w) => w.id));
+    if (workerIds.length !== WORKERS.length) throw new Error(`${workerIds.length} of ${WORKERS.length} workers in the registry`);
+    const pinnedEvents = workerIds.flatMap((id) =>
+      PINNED_QUEUES.map((q) => new QueueEvents(pinnedQueueName(q, id), { connection: { url: redisUrl }, prefix })),
+    );
+    for (const e of pinnedEvents) e.on('stalled', () => stalled++);
+    events.push(...pinnedEvents);
+    await Promise.all(pinnedEvents.map((e) => e.waitUntilReady()));
     for (const p of PROJECTS) await projects.create({ name: p, remote: remotes[p], baseBranch: 'main' }, 'scale-bench');
     console.log(
-      `scale: ${WORKERS.length} worker processes with no shared disk (concurrency ${CONCURRENCY} per queue each, lock ${LOCK.GREENLOOP_LOCK_DURATION}), ${PROJECTS.length} projects cloned from bare remotes, evidence to the GCS fake, prefix ${prefix}; trivial environments: deploy waits ${DEPLOY_WAIT_S}s, test copies a 20-test JUnit file; ${seconds}s per size`,
+      `scale: ${WORKERS.length} worker processes with no shared disk (GREENLOOP_WORKER_DISKS=separate, heartbeat ${SEPARATE.GREENLOOP_WORKER_HEARTBEAT}; concurrency ${CONCURRENCY} per queue each, lock ${LOCK.GREENLOOP_LOCK_DURATION}), ${PROJECTS.length} projects cloned from bare remotes, evidence to the GCS fake, prefix ${prefix}; trivial environments: deploy waits ${DEPLOY_WAIT_S}s, test copies a 20-test JUnit file; ${seconds}s per size`,
     );
     for (const n of sizes) results.push(await runSize(n, seconds));
     kill = await killOneWorker(results);
@@ -193,6 +226,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
     await fleet.stop();
     await Promise.all(events.map((e) => e.close()));
     await closeQueues(queues);
+    await pinned.close();
     await store.clearAll();
     conn.disconnect();
     service.close();
@@ -280,7 +314,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
     // Queue wait alone (job added → a worker took it), from BullMQ's own timestamps.
     const waits: number[] = [];
     for (const q of ['deploy', 'test', 'analyze'] as const) {
-      for (const job of await queues[q].getJobs(['completed', 'failed'])) {
+      for (const job of (await Promise.all(workerIds.map((w) => pinned.of(q, w).getJobs(['completed', 'failed'])))).flat()) {
         if (job.processedOn && job.timestamp && ids.includes(String((job.data as { loopId?: string }).loopId))) waits.push(job.processedOn - job.timestamp);
       }
     }
@@ -381,11 +415,12 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
       noVerdict,
       verdictChanged: changed.length,
       stuckClaims: stuck.length,
+      redeployed: (await Promise.all(open.map((id) => store.getLoop(id)))).filter((l) => l?.notices?.some((m) => m.includes(' redeployed on worker '))).length,
       recoveryS: (lastVerdict - killedAt) / 1000,
       stalled: stalled - stalledBefore,
     };
     console.log(
-      `  after the kill: ${finished.length} of ${ids.length} loops ended (${[...new Set(finished.map(verdictOf))].map((v) => `${finished.filter((l) => verdictOf(l) === v).length} ${v}`).join(', ')}; usual: ${usual ?? 'unknown, no size ran'}); ${r.stalled} job(s) reported stalled; last verdict ${r.recoveryS.toFixed(1)} s after the kill; ${stuck.length} claim(s) still held${stuck.length ? ` by ${stuck.join(', ')}` : ''}`,
+      `  after the kill: ${finished.length} of ${ids.length} loops ended (${[...new Set(finished.map(verdictOf))].map((v) => `${finished.filter((l) => verdictOf(l) === v).length} ${v}`).join(', ')}; usual: ${usual ?? 'unknown, no size ran'}); ${r.stalled} job(s) reported stalled; ${r.redeployed} loop(s) had their cycle redeployed on a live worker; last verdict ${r.recoveryS.toFixed(1)} s after the kill; ${stuck.length} claim(s) still held${stuck.length ? ` by ${stuck.join(', ')}` : ''}`,
     );
     for (const l of changed.slice(0, 5)) console.log(`    ${l.id} ${l.environment}: ${verdictOf(l)}: ${l.stop?.message.slice(0, 200)}`);
     figure('scale.kill.jobsOnKilled', r.jobsOnKilled, 'jobs');
@@ -393,6 +428,7 @@ export async function main(seconds = 30, sizes: number[] = [1, 10, 50]): Promise
     figure('scale.kill.noVerdict', r.noVerdict, 'loops', '<=0');
     if (usual !== undefined) figure('scale.kill.verdictChanged', r.verdictChanged, 'loops', '<=0');
     figure('scale.kill.stuckClaims', r.stuckClaims, 'claims', '<=0');
+    figure('scale.kill.redeployed', r.redeployed, 'loops');
     figure('scale.kill.recovery', r.recoveryS, 's');
     return r;
   }

@@ -83,14 +83,14 @@ export async function processLoop(ctx: WorkerContext, job: Job, token: string): 
     }
 
     for (;;) {
-      // Separate disks: a loop whose worker is gone has its cycle redeployed here (before any child is added again).
-      const pinned = await keepPinned(ctx, loop);
-      if (!('id' in pinned)) return await finish(ctx, loop, 'failed', pinned);
-      loop = pinned;
       if (await store.isCancelRequested(loopId)) {
         await recordFinishedAnalysis(ctx, loop);
         return await finish(ctx, loop, 'cancelled', { rule: 'cancelled', message: 'cancelled on request' });
       }
+      // Separate disks: a loop whose worker is gone has its cycle redeployed here (before any child is added again).
+      const pinned = await keepPinned(ctx, loop);
+      if (!('id' in pinned)) return await finish(ctx, loop, 'failed', pinned);
+      loop = pinned;
       const n: number = loop.cycle;
       const cycle = await store.getCycle(loopId, n);
       if (!cycle) throw new UnrecoverableError(`cycle ${n} of loop ${loopId} is missing`);
