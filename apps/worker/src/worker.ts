@@ -275,7 +275,20 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const heartbeat = startClaimHeartbeat({ store, queues, log });
-  const adoption = ctx.affinity ? startAdoption(ctx, redis, env.GREENLOOP_WORKER_HEARTBEAT) : undefined;
+  const adoption = ctx.affinity
+    ? startAdoption({
+        store,
+        log,
+        affinity: ctx.affinity,
+        connection: redis,
+        heartbeatMs: env.GREENLOOP_WORKER_HEARTBEAT,
+        lockDurationMs: env.GREENLOOP_LOCK_DURATION,
+        tearDownWithout: async (loopId, dead) => {
+          const loop = await store.getLoop(loopId);
+          if (loop) await teardown(ctx, loop, { machineLost: dead });
+        },
+      })
+    : undefined;
   // Retention runs every 6 h on whichever worker picks it up (one scheduler, upserted by every worker).
   await queues.maintenance.upsertJobScheduler('retention', { every: 6 * 3_600_000 }, { name: 'retention.gc', data: { dryRun: false } });
   log.info({ queues: workers.length, prefix: env.GREENLOOP_PREFIX, repo: env.repo }, 'worker ready');

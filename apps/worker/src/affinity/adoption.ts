@@ -1,8 +1,6 @@
-import { describeError, PINNED_QUEUES, pinnedQueueName, type Redis } from '@greenloop/core';
+import { describeError, type Logger, type LoopStore, PINNED_QUEUES, pinnedQueueName, type Redis } from '@greenloop/core';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import type { WorkerContext } from '../context.ts';
-import { teardown } from '../teardown.ts';
-import { pinnedWorkersKey } from './pinning.ts';
+import { type LoopAffinity, pinnedWorkersKey } from './pinning.ts';
 
 /** Job states that still wait for a consumer (an active job of a dead worker stalls back to waiting). */
 const UNFINISHED = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children'] as const;
@@ -19,10 +17,19 @@ const UNFINISHED = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'wa
  * - a loop's teardown is finished here, without what only the dead machine could do (say so on the loop).
  * Active jobs stall back to waiting once the dead worker's lock lapses (GREENLOOP_LOCK_DURATION).
  */
-export function startAdoption(ctx: WorkerContext, connection: Redis, heartbeatMs: number): { stop(): Promise<void> } {
-  const affinity = ctx.affinity;
-  if (!affinity) throw new Error('adoption needs loop affinity (GREENLOOP_WORKER_DISKS=separate)');
-  const { store, log } = ctx;
+export function startAdoption(deps: {
+  store: LoopStore;
+  log: Logger;
+  affinity: LoopAffinity;
+  /** A connection to duplicate for the adopting BullMQ workers. */
+  connection: Redis;
+  heartbeatMs: number;
+  /** GREENLOOP_LOCK_DURATION: how long a dead worker's active job stays locked. */
+  lockDurationMs: number;
+  /** Finishes a loop's teardown without the dead worker's machine (see teardown.ts). */
+  tearDownWithout(loopId: string, dead: string): Promise<void>;
+}): { stop(): Promise<void> } {
+  const { store, log, affinity, connection, heartbeatMs, lockDurationMs } = deps;
   const known = pinnedWorkersKey(store);
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
@@ -44,8 +51,7 @@ export function startAdoption(ctx: WorkerContext, connection: Redis, heartbeatMs
     const reason = `WORKER_LOST: worker ${dead} is gone (no heartbeat); the loop's controller redeploys its cycle on a live worker`;
     const processor = async (job: Job) => {
       if (job.name !== 'loop.teardown') throw new UnrecoverableError(reason);
-      const loop = await store.getLoop((job.data as { loopId: string }).loopId);
-      if (loop) await teardown(ctx, loop, { machineLost: dead });
+      await deps.tearDownWithout((job.data as { loopId: string }).loopId, dead);
       return 'torn down without its machine';
     };
     const connections: Redis[] = [];
@@ -56,7 +62,7 @@ export function startAdoption(ctx: WorkerContext, connection: Redis, heartbeatMs
         connection: c,
         prefix: store.prefix,
         concurrency: 50,
-        lockDuration: ctx.env.GREENLOOP_LOCK_DURATION,
+        lockDuration: lockDurationMs,
         // The dead worker's active jobs come back once their locks lapse: looked for every second.
         stalledInterval: 1000,
       });
@@ -65,7 +71,7 @@ export function startAdoption(ctx: WorkerContext, connection: Redis, heartbeatMs
     });
     try {
       // Bounded: a dead worker's lock lapses within GREENLOOP_LOCK_DURATION, then its job stalls back.
-      const giveUpAt = Date.now() + ctx.env.GREENLOOP_LOCK_DURATION * 3 + 60_000;
+      const giveUpAt = Date.now() + lockDurationMs * 3 + 60_000;
       while (!stopped && Date.now() < giveUpAt) {
         await store.redis.pexpire(lock, heartbeatMs * 4);
         if ((await unfinished(dead)).size === 0) {
