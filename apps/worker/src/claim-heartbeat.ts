@@ -11,7 +11,16 @@ const LIVE = new Set(['active', 'waiting', 'waiting-children', 'delayed', 'prior
  * Every worker runs one; renewing twice is harmless.
  */
 export function startClaimHeartbeat(
-  deps: { store: LoopStore; queues: Queues; log: Logger },
+  deps: {
+    store: LoopStore;
+    queues: Queues;
+    log: Logger;
+    /**
+     * Separate disks: whether a loop whose controller has completed is still being torn down by its
+     * worker (a `loop.teardown` job waiting for a slot there); its services run until then.
+     */
+    tearingDown?: (loopId: string) => Promise<boolean>;
+  },
   intervalMs = deps.store.claims.leaseMs / 3,
 ): { stop(): Promise<void> } {
   const { store, queues, log } = deps;
@@ -28,7 +37,7 @@ export function startClaimHeartbeat(
           const holder = await store.activeLoop(environment);
           if (!holder) continue;
           const state = await queues.loops.getJobState(holder);
-          if (LIVE.has(state)) await store.renewClaim(environment, holder);
+          if (LIVE.has(state) || (await deps.tearingDown?.(holder))) await store.renewClaim(environment, holder);
         }
       } while (cursor !== '0');
     } catch (err) {

@@ -274,12 +274,25 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     return w;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  const heartbeat = startClaimHeartbeat({ store, queues, log });
-  const adoption = ctx.affinity
+  const affinity = ctx.affinity;
+  const heartbeat = startClaimHeartbeat({
+    store,
+    queues,
+    log,
+    ...(affinity
+      ? {
+          tearingDown: async (loopId: string) => {
+            const loop = await store.getLoop(loopId);
+            return loop?.teardown === 'pending' && !!loop.worker && (await affinity.isLive(loop.worker));
+          },
+        }
+      : {}),
+  });
+  const adoption = affinity
     ? startAdoption({
         store,
         log,
-        affinity: ctx.affinity,
+        affinity,
         connection: redis,
         heartbeatMs: env.GREENLOOP_WORKER_HEARTBEAT,
         lockDurationMs: env.GREENLOOP_LOCK_DURATION,

@@ -30,4 +30,13 @@ describe('LoopStore.resetCycle (real Redis)', () => {
     expect(kept).toMatchObject({ worker: 'w-dead', failingTests: ['t'], stages: { deploy: { status: 'succeeded' } } });
     expect(await store.getFixOutcome('l1', 1, 'abcdef12')).toMatchObject({ outcome: 'accepted' });
   });
+
+  it('saveStage with a worker writes only while the loop is pinned to it', async () => {
+    const { store } = t;
+    await store.createLoop({ id: 'l2', environment: 'e', state: 'running', createdAt: now, startedBy: { kind: 'cli', name: 't' }, cycle: 1, worker: 'w-live' });
+    const running = { stage: 'deploy', status: 'running', startedAt: now, attempts: 1 } as const;
+    expect(await store.saveStage('l2', 1, running, { worker: 'w-dead' })).toBe(false);
+    expect(await store.getStage('l2', 1, 'deploy')).toBeUndefined();
+    expect(await store.saveStage('l2', 1, running, { worker: 'w-live' })).toBe(true);
+  });
 });

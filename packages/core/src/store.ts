@@ -19,8 +19,12 @@ export const cycleField = (n: number | string) => `cycle:${n}`;
 export const stageField = (n: number | string, stage: StageName) => `stage:${n}:${stage}`;
 export const NOTICE_FIELD_PREFIX = 'notice:';
 
-// KEYS: loop hash, result key. ARGV: stage field, record JSON, has result (0/1), result JSON.
+// KEYS: loop hash, result key. ARGV: stage field, record JSON, has result (0/1), result JSON, writer's worker ('' = any).
 const SAVE_STAGE = `
+if ARGV[5] ~= '' then
+  local loop = redis.call('hget', KEYS[1], 'loop')
+  if loop and cjson.decode(loop).worker ~= ARGV[5] then return 0 end
+end
 local cur = redis.call('hget', KEYS[1], ARGV[1])
 if cur and cjson.decode(cur).status ~= 'running' then return 0 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
@@ -275,10 +279,11 @@ export class LoopStore {
 
   /**
    * Writes a stage record unless a terminal one is already stored: the first final word on a stage
-   * stands, so an attempt that outlived its loop (a lost lock, a closed stage) cannot rewrite it.
-   * Returns whether the record was written.
+   * stands, so an attempt that outlived its loop (a lost lock, a closed stage) cannot rewrite it. With
+   * `worker` (separate disks), only while the loop is pinned to that worker: a worker taken for dead whose
+   * job still ran cannot write into the cycle another worker redeploys. Returns whether the record was written.
    */
-  async saveStage(loopId: string, n: number, record: StageRecord): Promise<boolean> {
+  async saveStage(loopId: string, n: number, record: StageRecord, opts: { worker?: string } = {}): Promise<boolean> {
     const { result, ...summary } = record;
     const written = await this.redis.eval(
       SAVE_STAGE,
@@ -289,6 +294,7 @@ export class LoopStore {
       JSON.stringify(summary),
       result === undefined ? '0' : '1',
       result === undefined ? '' : JSON.stringify(result),
+      opts.worker ?? '',
     );
     return written === 1;
   }

@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
 import type { AnalyzeStageResult, TestStatus } from '@greenloop/core';
 import { GreenloopError } from '@greenloop/core';
 import { analyzeCycle, type PreviousCycle, toPreviousCycle } from '../analysis/analyze-cycle.ts';
@@ -14,11 +15,19 @@ import type { StageOutput, StageRun } from './run-stage.ts';
 /** What the analyze stage stores (defined in core's stage table; re-exported for tests). */
 export type { AnalyzeStageResult };
 
-async function readStatuses(file: string): Promise<Record<string, TestStatus> | undefined> {
+async function readStatuses(ctx: WorkerContext, loopId: string, file: string): Promise<Record<string, TestStatus> | undefined> {
   try {
     return JSON.parse(await readFile(file, 'utf8')) as Record<string, TestStatus>;
   } catch {
-    return undefined;
+    // Separate disks: an earlier cycle ran on a worker that was lost since; its file is in the artifact store.
+    const root = `/artifacts/${loopId}/`;
+    const at = file.lastIndexOf(root);
+    if (!ctx.affinity || at < 0) return undefined;
+    try {
+      return JSON.parse(await text(await ctx.artifacts.read(loopId, file.slice(at + root.length)))) as Record<string, TestStatus>;
+    } catch {
+      return undefined;
+    }
   }
 }
 
@@ -51,7 +60,7 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
     if (!c || !a) continue;
     const applied = c.stages.integrate?.result?.applied ?? [];
     const fixedBy = Object.fromEntries(applied.map((x) => [x.fingerprint, x.commit]));
-    const testStatuses = (await readStatuses(a.testStatusesFile)) ?? {};
+    const testStatuses = (await readStatuses(ctx, loop.id, a.testStatusesFile)) ?? {};
     previous.push(toPreviousCycle(n, c.commit, { totals: a.totals, clusters: a.clusters, testStatuses }, applied.length ? fixedBy : undefined));
   }
   const paths = loopPaths(ctx.env.home, loop.id);

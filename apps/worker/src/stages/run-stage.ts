@@ -34,6 +34,8 @@ export async function runStage<S extends JobStage>(
   type R = StageResult<S>;
   const { store } = ctx;
   const { loopId, cycle } = payload;
+  // Separate disks: written only while the loop is pinned here (see LoopStore.saveStage).
+  const writer = ctx.affinity ? { worker: ctx.affinity.self } : {};
   const existing = await store.getStage(loopId, cycle, stage);
   if (existing && existing.status !== 'running') return existing;
 
@@ -48,7 +50,7 @@ export async function runStage<S extends JobStage>(
     await publishArtifacts(ctx, loopId, cycle, stage);
     Object.assign(record, patch, { finishedAt: new Date().toISOString() });
     // The loop ended and closed this record meanwhile: its word stands, this attempt's is dropped.
-    if (!(await store.saveStage(loopId, cycle, record))) return (await store.getStage(loopId, cycle, stage)) ?? record;
+    if (!(await store.saveStage(loopId, cycle, record, writer))) return (await store.getStage(loopId, cycle, stage)) ?? record;
     const ms = Date.parse(record.finishedAt as string) - Date.parse(record.startedAt);
     await recordStageDuration(store.redis, store.prefix, stage, ms).catch(() => undefined);
     await store.emit({
@@ -64,7 +66,7 @@ export async function runStage<S extends JobStage>(
 
   if (await store.isCancelRequested(loopId)) return await finish({ status: 'cancelled', summary: 'loop cancelled before the stage started' });
 
-  if (!(await store.saveStage(loopId, cycle, record))) return (await store.getStage(loopId, cycle, stage)) ?? record;
+  if (!(await store.saveStage(loopId, cycle, record, writer))) return (await store.getStage(loopId, cycle, stage)) ?? record;
   await store.emit({
     type: 'stage.started',
     loopId,
