@@ -216,6 +216,8 @@ describe('e2e: two projects on three workers with no shared disk', () => {
     const recovery = Date.now() - killedAt;
     expect(loop.stop, JSON.stringify(loop.stop)).toMatchObject({ rule: 'green' });
     expect(loop.worker, 'the loop went on elsewhere').not.toBe(pinned);
+    // What its machine ran cannot be stopped from another: the loop says so.
+    expect(loop.notices?.some((m) => m.startsWith(`services worker ${pinned} started on its machine could not be stopped`))).toBe(true);
     const events = await store.readEvents(id, '0');
     expect(events.map((e) => e.message)).toContain(`worker ${pinned} lost; cycle 2 redeployed on worker ${loop.worker} at ${running.commit?.slice(0, 7)}`);
     // Every stage of the redeployed cycle ran again, on the new worker, at the commit the remote had.

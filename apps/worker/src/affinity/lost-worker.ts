@@ -40,12 +40,13 @@ export async function keepPinned(ctx: WorkerContext, loop: LoopRecord): Promise<
       message: `worker ${lost} was lost in cycle ${n}, and its commit ${cycle.commit.slice(0, 12)} cannot be fetched on worker ${self} to redeploy it: ${describeError(err)}`,
     };
   }
-  // Services a lost worker started on its machine cannot be stopped from another: they end with it.
-  const left = [];
-  for (const m of [n - 1, n]) {
+  // Services a lost worker started on its machine cannot be stopped from another: they end with it. The
+  // cycle's own, or (its deploy not done) the previous cycle's, which that deploy may not have stopped yet.
+  const deployed = async (m: number) => {
     const c = m >= 1 ? await ctx.store.getCycle(loop.id, m) : undefined;
-    if (c?.worker === lost) left.push(...(c.stages.deploy?.result?.services ?? []).filter((s) => s.pid));
-  }
+    return c?.worker === lost ? c.stages.deploy?.result?.services : undefined;
+  };
+  const left = ((await deployed(n)) ?? (await deployed(n - 1)) ?? []).filter((s) => s.pid);
   // Pinned first: a job of the lost worker that still runs somewhere sees the loop is not its own any more.
   const repinned: LoopRecord = { ...loop, worker: self };
   delete repinned.stage;
