@@ -28,7 +28,8 @@ export async function collectFixes(
     );
   }
   // Each fix job wrote its prompt, diff and gate output: published before the record says the fixes are in.
-  await publishArtifacts(ctx, loopId, n, 'fix');
+  // (Separate disks: on the loop's worker, by each fix job; this controller's disk has none of them.)
+  if (!ctx.affinity) await publishArtifacts(ctx, loopId, n, 'fix');
   const accepted = results.filter((r) => r.outcome === 'accepted').length;
   const final: TypedStageRecord<'fix'> = {
     ...record,
