@@ -215,7 +215,7 @@ export async function startWorker(env: Env, log: Logger, redisUrl: string, proce
     schedules: 1,
     maintenance: 1,
   };
-  // In the registry (GET /v1/workers, /metrics): version, capacity and running jobs, every 15 s.
+  // In the registry (GET /v1/workers, /metrics): version, capacity and running jobs, every GREENLOOP_WORKER_HEARTBEAT (15 s).
   // `projects`: this worker runs loops with a source (LoopRecord.source); the API refuses project loops while a worker without it is live.
   const registration = registerWorker(
     redis,
