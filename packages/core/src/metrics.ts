@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { FixOutcome, LoopState, StageName } from './domain.ts';
 import { LOOP_STATES, STAGES } from './domain.ts';
-import { QUEUE_NAMES } from './jobs.ts';
-import type { Queues } from './queues.ts';
+import { PINNED_QUEUES, QUEUE_NAMES } from './jobs.ts';
+import { PinnedQueues, pinnedWorkersKey, type Queues } from './queues.ts';
 import type { Spend } from './spend.ts';
 import type { LoopStore } from './store.ts';
 import { listWorkers } from './worker-registry.ts';
@@ -83,6 +83,20 @@ export async function readMetrics(store: LoopStore, queues: Queues): Promise<Met
       queueCounts[q] = await queues[q].getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children', 'paused');
     }),
   );
+  // Separate disks: a loop's stage jobs wait in its worker's own copies of the queues (a dead one's too, until adopted).
+  const pinned = new PinnedQueues(redis, prefix);
+  try {
+    for (const worker of await redis.smembers(pinnedWorkersKey(prefix)))
+      for (const q of PINNED_QUEUES) {
+        const counts = await pinned
+          .of(q, worker)
+          .getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children', 'paused');
+        const into = (queueCounts[q] ??= {});
+        for (const [state, n] of Object.entries(counts)) into[state] = (into[state] ?? 0) + n;
+      }
+  } finally {
+    await pinned.close();
+  }
   const pipeline = redis.pipeline();
   for (const s of STAGES) pipeline.hgetall(stageKey(prefix, s));
   pipeline.hgetall(fixKey(prefix));

@@ -12,6 +12,11 @@ export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close()));
 }
 
+/** The workers that have (or had) pinned queues: adopters look through them, /metrics counts their jobs. */
+export function pinnedWorkersKey(prefix: string): string {
+  return `${prefix}:pinned-workers`;
+}
+
 /** Each worker's own copies of the pinned queues (GREENLOOP_WORKER_DISKS=separate), opened as first used. */
 export class PinnedQueues {
   private readonly open = new Map<string, Queue>();

@@ -1,10 +1,20 @@
-import { createLogger, PinnedQueues, pinnedQueueName, registerWorker, stageJobId } from '@greenloop/core';
+import {
+  closeQueues,
+  createLogger,
+  createQueues,
+  PinnedQueues,
+  pinnedQueueName,
+  pinnedWorkersKey,
+  readMetrics,
+  registerWorker,
+  stageJobId,
+} from '@greenloop/core';
 import { testRedis } from '@greenloop/core/testing';
 import { FlowProducer, type Job, Worker } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { until } from '../test-support/until.ts';
 import { startAdoption } from './adoption.ts';
-import { loopAffinity, pinnedWorkersKey } from './pinning.ts';
+import { loopAffinity } from './pinning.ts';
 
 describe('adoption of a dead worker’s queues (real Redis and BullMQ)', () => {
   let t: ReturnType<typeof testRedis>;
@@ -24,7 +34,7 @@ describe('adoption of a dead worker’s queues (real Redis and BullMQ)', () => {
     // Two workers had pinned queues: `live` is registered, `dead` is not (its entry lapsed).
     const live = registerWorker(redis, prefix, { id: 'live', capacity: {}, artifacts: 'local:/x' }, 60_000);
     await live.beat();
-    await redis.sadd(pinnedWorkersKey(store), 'dead', 'live');
+    await redis.sadd(pinnedWorkersKey(prefix), 'dead', 'live');
     // The controller waits for a deploy and a test job in the dead worker's queues (as awaitStage adds them).
     const flows = new FlowProducer({ connection: redis.duplicate(), prefix });
     const child = (stage: 'deploy' | 'test') => ({
@@ -62,6 +72,13 @@ describe('adoption of a dead worker’s queues (real Redis and BullMQ)', () => {
     await pinned.of('deploy', 'dead').add('loop.teardown', { loopId }, { jobId: `${loopId}.teardown` });
     await pinned.of('deploy', 'live').add('stage.deploy', { loopId: 'mxlive-00000002', cycle: 1 }, { jobId: 'live-deploy' });
 
+    // /metrics counts the pinned queues' jobs under their queue: the dead worker's deploy, teardown and test, the live one's deploy.
+    const queues = createQueues(redis, prefix);
+    const metrics = await readMetrics(store, queues);
+    await closeQueues(queues);
+    expect(metrics.queues.deploy).toMatchObject({ waiting: 3 });
+    expect(metrics.queues.test).toMatchObject({ active: 1 });
+
     const tornDown: string[] = [];
     const adoption = startAdoption({
       store,
@@ -81,8 +98,8 @@ describe('adoption of a dead worker’s queues (real Redis and BullMQ)', () => {
         expect(job.failedReason, stage).toMatch(/^WORKER_LOST: worker dead is gone/);
       }
       expect(tornDown).toEqual([`${loopId}@dead`]);
-      await until('the dead worker forgotten', async () => !(await redis.smembers(pinnedWorkersKey(store))).includes('dead'), 5000);
-      expect(await redis.smembers(pinnedWorkersKey(store))).toEqual(expect.arrayContaining(['live', 'adopter']));
+      await until('the dead worker forgotten', async () => !(await redis.smembers(pinnedWorkersKey(prefix))).includes('dead'), 5000);
+      expect(await redis.smembers(pinnedWorkersKey(prefix))).toEqual(expect.arrayContaining(['live', 'adopter']));
       expect(await (await pinned.of('deploy', 'live').getJob('live-deploy'))?.getState()).toBe('waiting');
     } finally {
       await adoption.stop();

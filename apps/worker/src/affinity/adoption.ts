@@ -1,6 +1,6 @@
-import { describeError, type Logger, type LoopStore, PINNED_QUEUES, pinnedQueueName, type Redis } from '@greenloop/core';
+import { describeError, type Logger, type LoopStore, PINNED_QUEUES, pinnedQueueName, pinnedWorkersKey, type Redis } from '@greenloop/core';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import { type LoopAffinity, pinnedWorkersKey } from './pinning.ts';
+import type { LoopAffinity } from './pinning.ts';
 
 /** Job states that still wait for a consumer (an active job of a dead worker stalls back to waiting). */
 const UNFINISHED = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children'] as const;
@@ -30,7 +30,7 @@ export function startAdoption(deps: {
   tearDownWithout(loopId: string, dead: string): Promise<void>;
 }): { stop(): Promise<void> } {
   const { store, log, affinity, connection, heartbeatMs, lockDurationMs } = deps;
-  const known = pinnedWorkersKey(store);
+  const known = pinnedWorkersKey(store.prefix);
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
 

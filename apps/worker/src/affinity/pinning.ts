@@ -1,4 +1,4 @@
-import { addJob, isPinnedJob, isWorkerLive, type JobName, type JobPayload, type LoopStore, type PinnedQueues, type Redis } from '@greenloop/core';
+import { addJob, isPinnedJob, isWorkerLive, type JobName, type JobPayload, type PinnedQueues, pinnedWorkersKey, type Redis } from '@greenloop/core';
 import type { JobsOptions } from 'bullmq';
 import type { WorkerContext } from '../context.ts';
 
@@ -19,11 +19,6 @@ export function loopAffinity(redis: Redis, prefix: string, self: string, queues:
   return { self, queues, isLive: async (worker) => worker === self || (await isWorkerLive(redis, prefix, worker)) };
 }
 
-/** The workers that have (or had) pinned queues: what the adopters look through (affinity/adoption.ts). */
-export function pinnedWorkersKey(store: Pick<LoopStore, 'key'>): string {
-  return store.key('pinned-workers');
-}
-
 /**
  * Adds a job of a loop: a pinned job to the queue of `worker` (the loop's) when loops have affinity, any
  * other job (or any job with shared disks) to the catalog's queue, as before.
@@ -37,7 +32,7 @@ export async function addLoopJob<N extends JobName>(
 ) {
   const pinned = ctx.affinity && worker && isPinnedJob(name) ? { queues: ctx.affinity.queues, worker } : undefined;
   // Known to the adopters before the job exists: a worker that died since it was last checked still gets its queues adopted.
-  if (pinned) await ctx.store.redis.sadd(pinnedWorkersKey(ctx.store), worker as string);
+  if (pinned) await ctx.store.redis.sadd(pinnedWorkersKey(ctx.store.prefix), worker as string);
   return await addJob(ctx.queues, name, payload, opts, pinned);
 }
 
