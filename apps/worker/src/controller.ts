@@ -1,6 +1,5 @@
 import {
   type AnalyzeStageResult,
-  addJob,
   ConfigError,
   type CycleOutcome,
   type CycleRecord,
@@ -26,6 +25,7 @@ import { loadEnvironment, type WorkerContext } from './context.ts';
 import { clusterBudgetStop, spendLedger } from './fix/budget.ts';
 import { planFixes } from './fix/dispatch.ts';
 import { ensureBranch } from './git/repo.ts';
+import { addStageChild } from './stage-children.ts';
 import { collectFixes } from './stage-closing.ts';
 import { finish, notify, teardown } from './teardown.ts';
 
@@ -189,7 +189,7 @@ async function awaitStage<S extends JobStage>(
 ): Promise<TypedStageRecord<S>> {
   const done = await ctx.store.getStage(loop.id, cycle.n, stage);
   if (done && done.status !== 'running') return done;
-  await addJob(ctx.queues, StageTable[stage].job, { loopId: loop.id, cycle: cycle.n }, childOpts(job, stageJobId(loop.id, cycle.n, stage)));
+  await addStageChild(ctx.queues, job, StageTable[stage].job, { loopId: loop.id, cycle: cycle.n }, stageJobId(loop.id, cycle.n, stage));
   await setStage(ctx, loop, stage);
   if (await job.moveToWaitingChildren(token)) throw new Suspend();
   const rec = await ctx.store.getStage(loop.id, cycle.n, stage);
@@ -244,16 +244,11 @@ async function awaitFixes(
   }
   const planned = record.result?.planned ?? [];
   for (const fingerprint of planned) {
-    await addJob(ctx.queues, 'stage.fix', { loopId: loop.id, cycle: cycle.n, fingerprint }, childOpts(job, stageJobId(loop.id, cycle.n, 'fix', fingerprint)));
+    await addStageChild(ctx.queues, job, 'stage.fix', { loopId: loop.id, cycle: cycle.n, fingerprint }, stageJobId(loop.id, cycle.n, 'fix', fingerprint));
   }
   await setStage(ctx, loop, 'fix');
   if (planned.length && (await job.moveToWaitingChildren(token))) throw new Suspend();
   return await collectFixes(ctx, loop.id, cycle.n, record, (await store.isCancelRequested(loop.id)) ? 'cancelled' : 'succeeded');
-}
-
-function childOpts(job: Job, jobId: string) {
-  // ignoreDependencyOnFailure: a child that dies without a record must still wake the controller.
-  return { jobId, parent: { id: job.id as string, queue: job.queueQualifiedName }, ignoreDependencyOnFailure: true };
 }
 
 async function setStage(ctx: WorkerContext, loop: LoopRecord, stage: LoopRecord['stage']): Promise<void> {
