@@ -20,7 +20,6 @@ import {
   type TypedStageRecord,
 } from '@greenloop/core';
 import { type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
-import { environmentFailure } from './analysis/triage.ts';
 import { loadEnvironment, type WorkerContext } from './context.ts';
 import { clusterBudgetStop, spendLedger } from './fix/budget.ts';
 import { planFixes } from './fix/dispatch.ts';
@@ -290,14 +289,14 @@ async function outcomes(ctx: WorkerContext, loopId: string, upTo: number): Promi
   for (let n = 1; n <= upTo; n++) {
     const a = (await ctx.store.getStage(loopId, n, 'analyze'))?.result;
     if (!a) continue;
-    const environment = environmentFailure(a);
     out.push({
       n,
       green: a.green,
       real: a.realness.real,
       realnessReasons: a.realness.reasons,
       failing: a.clusters.map((c) => c.fingerprint),
-      ...(environment ? { environment } : {}),
+      // Decided by the analysis (fixer.massFailure is config), so its report and this stop say the same thing.
+      ...(a.environment ? { environment: a.environment } : {}),
     });
   }
   return out;
