@@ -21,12 +21,12 @@ import {
 } from '@greenloop/core';
 import { type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
 import { keepPinned } from './affinity/lost-worker.ts';
-import { addLoopJob } from './affinity/pinning.ts';
-import { environmentFailure } from './analysis/triage.ts';
+import { pinTarget } from './affinity/pinning.ts';
 import { loadEnvironment, type WorkerContext } from './context.ts';
 import { clusterBudgetStop, spendLedger } from './fix/budget.ts';
 import { planFixes } from './fix/dispatch.ts';
 import { ensureBranch } from './git/repo.ts';
+import { addStageChild } from './stage-children.ts';
 import { collectFixes } from './stage-closing.ts';
 import { finish, notify, teardown } from './teardown.ts';
 
@@ -203,7 +203,8 @@ async function awaitStage<S extends JobStage>(
 ): Promise<TypedStageRecord<S>> {
   const done = await ctx.store.getStage(loop.id, cycle.n, stage);
   if (done && done.status !== 'running') return done;
-  await addLoopJob(ctx, loop.worker, StageTable[stage].job, { loopId: loop.id, cycle: cycle.n }, childOpts(job, stageJobId(loop.id, cycle.n, stage)));
+  const name = StageTable[stage].job;
+  await addStageChild(ctx.queues, job, name, { loopId: loop.id, cycle: cycle.n }, stageJobId(loop.id, cycle.n, stage), await pinTarget(ctx, loop.worker, name));
   await setStage(ctx, loop, stage);
   if (await job.moveToWaitingChildren(token)) throw new Suspend();
   const rec = await ctx.store.getStage(loop.id, cycle.n, stage);
@@ -258,22 +259,12 @@ async function awaitFixes(
   }
   const planned = record.result?.planned ?? [];
   for (const fingerprint of planned) {
-    await addLoopJob(
-      ctx,
-      loop.worker,
-      'stage.fix',
-      { loopId: loop.id, cycle: cycle.n, fingerprint },
-      childOpts(job, stageJobId(loop.id, cycle.n, 'fix', fingerprint)),
-    );
+    const fix = stageJobId(loop.id, cycle.n, 'fix', fingerprint);
+    await addStageChild(ctx.queues, job, 'stage.fix', { loopId: loop.id, cycle: cycle.n, fingerprint }, fix, await pinTarget(ctx, loop.worker, 'stage.fix'));
   }
   await setStage(ctx, loop, 'fix');
   if (planned.length && (await job.moveToWaitingChildren(token))) throw new Suspend();
   return await collectFixes(ctx, loop.id, cycle.n, record, (await store.isCancelRequested(loop.id)) ? 'cancelled' : 'succeeded');
-}
-
-function childOpts(job: Job, jobId: string) {
-  // ignoreDependencyOnFailure: a child that dies without a record must still wake the controller.
-  return { jobId, parent: { id: job.id as string, queue: job.queueQualifiedName }, ignoreDependencyOnFailure: true };
 }
 
 async function setStage(ctx: WorkerContext, loop: LoopRecord, stage: LoopRecord['stage']): Promise<void> {
@@ -315,14 +306,14 @@ async function outcomes(ctx: WorkerContext, loopId: string, upTo: number): Promi
   for (let n = 1; n <= upTo; n++) {
     const a = (await ctx.store.getStage(loopId, n, 'analyze'))?.result;
     if (!a) continue;
-    const environment = environmentFailure(a);
     out.push({
       n,
       green: a.green,
       real: a.realness.real,
       realnessReasons: a.realness.reasons,
       failing: a.clusters.map((c) => c.fingerprint),
-      ...(environment ? { environment } : {}),
+      // Decided by the analysis (fixer.massFailure is config), so its report and this stop say the same thing.
+      ...(a.environment ? { environment: a.environment } : {}),
     });
   }
   return out;

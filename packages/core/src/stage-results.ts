@@ -116,6 +116,8 @@ export const AnalyzeResultSchema = z.object({
   flaky: z.array(z.string()),
   failingTests: z.array(z.string()),
   report: z.object({ markdown: z.string(), json: z.string() }),
+  /** Set when the run failed because of its environment, not the code (the evidence in words): the loop stops with rule `environment`. */
+  environment: z.string().optional(),
 });
 export type AnalyzeResult = z.infer<typeof AnalyzeResultSchema>;
 

@@ -10,7 +10,7 @@ export interface CycleOutcome {
   realnessReasons: string[];
   /** Fingerprints of the failing clusters (flaky ones excluded). */
   failing: string[];
-  /** Set when the run failed because of its environment (connection refused, DNS, TLS…), with the evidence. */
+  /** Set when the run failed because of its environment (connection refused, DNS, TLS…, or most tests failing the same way), with the evidence. */
   environment?: string;
 }
 

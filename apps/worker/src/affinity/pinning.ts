@@ -20,9 +20,21 @@ export function loopAffinity(redis: Redis, prefix: string, self: string, queues:
 }
 
 /**
- * Adds a job of a loop: a pinned job to the queue of `worker` (the loop's) when loops have affinity, any
- * other job (or any job with shared disks) to the catalog's queue, as before.
+ * Where a job of a loop pinned to `worker` goes: that worker's own queue for a pinned job when loops have
+ * affinity (the worker is then known to the adopters), undefined for the catalog's queue, as before.
  */
+export async function pinTarget(
+  ctx: Pick<WorkerContext, 'affinity' | 'store'>,
+  worker: string | undefined,
+  name: JobName,
+): Promise<{ queues: PinnedQueues; worker: string } | undefined> {
+  if (!ctx.affinity || !worker || !isPinnedJob(name)) return undefined;
+  // Known to the adopters before the job exists: a worker that died since it was last checked still gets its queues adopted.
+  await ctx.store.redis.sadd(pinnedWorkersKey(ctx.store.prefix), worker);
+  return { queues: ctx.affinity.queues, worker };
+}
+
+/** Adds a job of a loop pinned to `worker` (see {@link pinTarget}). */
 export async function addLoopJob<N extends JobName>(
   ctx: Pick<WorkerContext, 'queues' | 'affinity' | 'store'>,
   worker: string | undefined,
@@ -30,10 +42,7 @@ export async function addLoopJob<N extends JobName>(
   payload: JobPayload<N>,
   opts: JobsOptions,
 ) {
-  const pinned = ctx.affinity && worker && isPinnedJob(name) ? { queues: ctx.affinity.queues, worker } : undefined;
-  // Known to the adopters before the job exists: a worker that died since it was last checked still gets its queues adopted.
-  if (pinned) await ctx.store.redis.sadd(pinnedWorkersKey(ctx.store.prefix), worker as string);
-  return await addJob(ctx.queues, name, payload, opts, pinned);
+  return await addJob(ctx.queues, name, payload, opts, await pinTarget(ctx, worker, name));
 }
 
 /**

@@ -163,7 +163,7 @@ function input(n: number, previous: AnalyzeInput['previous'], extra: Partial<Ana
     services,
     logs: logs(n),
     previous,
-    config: { tests, categories, fixer: { protectedPaths: ['examples/demo-service/e2e/**', '**/*.test.*'], skipTriage: [] } },
+    config: { tests, categories, fixer: { protectedPaths: ['examples/demo-service/e2e/**', '**/*.test.*'], skipTriage: [], massFailure: 'environment' } },
     cycleDir: join(tmp, `cycle-${n}`, 'analyze'),
     now: () => new Date(`2025-09-08T2${n}:06:00.000Z`),
     ...extra,

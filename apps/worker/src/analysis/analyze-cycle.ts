@@ -14,6 +14,7 @@ import { JUnitError, type JUnitParseOptions, type JUnitParseResult, parseJUnitFi
 import { assessRealness } from './realness.ts';
 import { buildCycleReport, clusterEvidence, evidenceLine, renderReportMarkdown } from './report.ts';
 import { deriveTestWindows } from './test-windows.ts';
+import { environmentFailure } from './triage.ts';
 import type { Cluster, CycleTotals, ParsedTestCase, PreviousCycle } from './types.ts';
 
 /** Earlier cycles of the loop, as `analyzeCycle` takes them (defined in types.ts). */
@@ -39,8 +40,8 @@ export interface AnalyzeInput {
   config: {
     tests: TestsConfig;
     categories: CategoryConfig[];
-    /** Protected paths go into the dossier's rules; skipTriage classes are reported as held. */
-    fixer?: Pick<FixerConfig, 'protectedPaths' | 'skipTriage'>;
+    /** Protected paths go into the dossier's rules; skipTriage classes are reported as held; massFailure decides the environment verdict. */
+    fixer?: Pick<FixerConfig, 'protectedPaths' | 'skipTriage' | 'massFailure'>;
   };
   /** Where report.md, report.json and clusters/<fingerprint>.{json,md} are written. */
   cycleDir: string;
@@ -224,6 +225,18 @@ export async function analyzeCycle(input: AnalyzeInput): Promise<AnalyzeOutput> 
   const index = buildLogIndex(input.logs.entries, { runId: run.runId, from: run.startedAt, to: run.finishedAt }, { requests, windows });
   const failures = tests.filter((t) => t.status === 'failed' || t.status === 'error' || t.flaky).map((t) => analyzeFailure(t, index));
   const clusters = buildClusters(failures, { previous: input.previous, cycle: input.cycle, skipTriage: config.fixer?.skipTriage ?? [] });
+  const environment = environmentFailure(
+    { totals, clusters: clusters.filter((c) => c.tests.length > 0) },
+    { sameWay: (config.fixer?.massFailure ?? 'environment') === 'environment' },
+  );
+  // The loop stops on this verdict before any fixer: the report says so on every cluster.
+  if (environment) {
+    for (const c of clusters) {
+      if (!c.dispatch || c.tests.length === 0) continue;
+      c.dispatch = false;
+      c.holdReason = 'the run failed because of its environment, not the code (see the report): no fixer is dispatched';
+    }
+  }
   const byId = new Map(tests.map((t) => [t.id, t]));
   const comparison = compareWithPrevious(input.previous, byId, clusters, input.commit);
 
@@ -286,6 +299,7 @@ export async function analyzeCycle(input: AnalyzeInput): Promise<AnalyzeOutput> 
     categories,
     flakeStats,
     warnings,
+    ...(environment ? { environmentFailure: environment } : {}),
   });
   const markdown = renderReportMarkdown(report);
 
@@ -349,6 +363,7 @@ export async function analyzeCycle(input: AnalyzeInput): Promise<AnalyzeOutput> 
     flaky: tests.filter((t) => t.flaky).map((t) => t.id),
     failingTests: tests.filter((t) => t.status === 'failed' || t.status === 'error').map((t) => t.id),
     report: reportFiles,
+    ...(environment ? { environment } : {}),
     clusterFiles,
     testStatuses,
   };

@@ -74,6 +74,11 @@ export const CycleReportSchema = z.object({
   commit: z.string(),
   /** green: real and nothing failing; not-real: a realness check failed; failing: otherwise. */
   verdict: z.enum(['green', 'failing', 'not-real']),
+  /**
+   * Set when the run failed because of its environment, not the code (most tests could not reach the service,
+   * or failed the same way): the evidence, what to check and how to opt out, in words. No fixer is dispatched.
+   */
+  environmentFailure: z.string().optional(),
   headline: z.string(),
   summary: z.object({
     total: z.number().int(),

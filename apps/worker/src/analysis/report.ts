@@ -39,6 +39,8 @@ export interface ReportInput {
   categories: readonly CategoryStats[];
   flakeStats: ReadonlyMap<string, FlakeStats>;
   warnings: readonly string[];
+  /** The environment verdict (triage.ts `environmentFailure`), when the run failed because of its environment. */
+  environmentFailure?: string;
 }
 
 const EVIDENCE_PER_CLUSTER = 8;
@@ -223,6 +225,10 @@ function nextActions(r: Omit<CycleReport, 'nextActions' | 'headline'>): CycleRep
   if (!r.realness.real) {
     out.push({ kind: 'make-real', text: `Make the run real before trusting it: ${r.realness.reasons.join('; ')}`, clusters: [] });
   }
+  if (r.environmentFailure) {
+    const live = r.clusters.filter((c) => c.tests.length > 0).map((c) => c.fingerprint);
+    out.push({ kind: 'environment', text: `Fix the environment, not the code: ${r.environmentFailure}.`, clusters: live });
+  }
   if (r.verdict === 'green') {
     out.push({ kind: 'done', text: `Nothing to fix: all ${r.summary.passed} executed tests passed on ${shortSha(r.commit)}.`, clusters: [] });
   }
@@ -269,6 +275,7 @@ function headline(r: Omit<CycleReport, 'nextActions' | 'headline'>): string {
   const s = r.summary;
   const parts: string[] = [];
   if (r.verdict === 'not-real') parts.push(`NOT REAL — ${r.realness.reasons[0] ?? ''}`);
+  if (r.environmentFailure) parts.push('ENVIRONMENT FAILURE, not the code: no fixer dispatched');
   parts.push(`${s.passed} of ${s.total - s.skipped} executed tests passed (${percent(s.passRate)})`);
   if (s.failed > 0) {
     const live = r.clusters.filter((c) => c.tests.length > 0);
@@ -298,6 +305,7 @@ export function buildCycleReport(input: ReportInput): CycleReport {
     environment: input.environment,
     commit: input.commit,
     verdict,
+    ...(input.environmentFailure ? { environmentFailure: redact(input.environmentFailure) } : {}),
     summary: {
       total: totals.total,
       passed: totals.passed,
@@ -509,6 +517,7 @@ export function renderReportMarkdown(r: CycleReport): string {
   out.push('');
   out.push(`> ${r.headline}`);
   out.push('');
+  if (r.environmentFailure) out.push('## ⚠️ The environment, not the code', '', `${r.environmentFailure}.`, '');
 
   out.push('## Summary');
   out.push('');

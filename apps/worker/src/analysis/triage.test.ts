@@ -69,15 +69,32 @@ describe('environment failures are triaged as infrastructure, on every stack', (
   });
 });
 
-describe('environmentFailure: a run most of whose tests could not reach the service', () => {
-  const cluster = (triageClass: EnvironmentVerdictInput['clusters'][number]['triage'], n: number, sampleMessage: string, status?: number) => ({
+type VerdictCluster = EnvironmentVerdictInput['clusters'][number];
+let clusterSeq = 0;
+/** A failing cluster of `n` tests; each gets its own fingerprint (and test ids), as buildClusters makes them. */
+const cluster = (triageClass: VerdictCluster['triage'], n: number, sampleMessage: string, status?: number): VerdictCluster => {
+  const id = ++clusterSeq;
+  return {
+    fingerprint: id.toString(16).padStart(12, '0'),
     title: `${triageClass} ×${n}`,
     triage: triageClass,
-    tests: Array.from({ length: n }, (_, i) => `t${i}`),
+    tests: Array.from({ length: n }, (_, i) => `c${id} › t${i}`),
     sampleMessage,
     endpoints: status ? [{ status }] : [],
-  });
+  };
+};
+const run = (executed: number, clusters: VerdictCluster[], skipped = 0): EnvironmentVerdictInput => ({
+  totals: { total: executed + skipped, skipped, failed: clusters.reduce((n, c) => n + c.tests.length, 0) },
+  clusters,
+});
+/** `n` tests failing with the same 500, spread over endpoints the way fingerprints split them (one cluster per endpoint). */
+const same500 = (n: number, endpoints = 3) =>
+  Array.from({ length: endpoints }, (_, i) => {
+    const share = Math.floor(n / endpoints) + (i < n % endpoints ? 1 : 0);
+    return cluster('server-error', share, `GET /api/r${i} → 500, expected 200 (internal_error: internal server error)`, 500);
+  }).filter((c) => c.tests.length > 0);
 
+describe('environmentFailure: a run most of whose tests could not reach the service', () => {
   it('names the run an environment failure with evidence when ≥ 80% of tests fail that way', () => {
     const verdict = environmentFailure({
       totals: { total: 12, failed: 10, skipped: 2 },
@@ -102,11 +119,74 @@ describe('environmentFailure: a run most of whose tests could not reach the serv
     expect(environmentFailure({ totals: { total: 6, failed: 1, skipped: 0 }, clusters: [cluster('timeout', 1, hang)] })).toBeUndefined();
   });
 
-  it('is no verdict when most tests pass, or when most fail for a code reason', () => {
+  it('is no verdict when most tests pass, or when nothing was executed', () => {
     expect(environmentFailure({ totals: { total: 10, failed: 2, skipped: 0 }, clusters: [cluster('infrastructure', 2, 'socket hang up')] })).toBeUndefined();
-    expect(
-      environmentFailure({ totals: { total: 10, failed: 10, skipped: 0 }, clusters: [cluster('server-error', 10, 'expected 200 got 500', 500)] }),
-    ).toBeUndefined();
     expect(environmentFailure({ totals: { total: 0, failed: 0, skipped: 0 }, clusters: [] })).toBeUndefined();
+    expect(environmentFailure({ totals: { total: 5, failed: 0, skipped: 5 }, clusters: [] })).toBeUndefined();
+  });
+
+  it('reads an unreachable service as that, not as "the same way", and keeps it with fixer.massFailure: fix', () => {
+    const refused = run(8, [cluster('infrastructure', 8, 'connect ECONNREFUSED 127.0.0.1:4000')]);
+    expect(environmentFailure(refused)).toMatch(/^8 of 8 tests failed, 8 of them unable to reach a working service/);
+    expect(environmentFailure(refused, { sameWay: false })).toMatch(/^8 of 8 tests failed, 8 of them unable to reach a working service/);
+  });
+});
+
+describe('environmentFailure: a run where most tests fail the same way', () => {
+  it('names 10 of 10 tests getting the same 500 from several endpoints, with what to check and how to opt out', () => {
+    const verdict = environmentFailure(run(10, same500(10)));
+    expect(verdict).toBe(
+      'most tests fail the same way: 10 of 10 with "GET /api/r0 → 500, expected 200 (internal_error: internal server error)" (server-error 500 in 3 clusters). ' +
+        'One failure shared by nearly every test is usually the environment, not a code bug: check for a missing env var or secret, ' +
+        'a dependency that is down (database, queue, another service) or a bad deploy config. No fixer was dispatched; ' +
+        'if it is a bug in code every test goes through, set fixer.massFailure: fix to send it to the fixer',
+    );
+  });
+
+  it('counts one cluster alone, and the same 401 or 404 everywhere (a wrong secret, a wrong base URL)', () => {
+    expect(environmentFailure(run(6, [cluster('assertion', 6, 'expected 3 items, got 0')]))).toMatch(
+      /^most tests fail the same way: 6 of 6 with "expected 3 items, got 0"\. One failure/,
+    );
+    expect(environmentFailure(run(5, [cluster('auth-rejected', 3, 'GET /a → 401', 401), cluster('auth-rejected', 2, 'GET /b → 401', 401)]))).toMatch(
+      /^most tests fail the same way: 5 of 5 with "GET \/a → 401" \(auth-rejected 401 in 2 clusters\)/,
+    );
+  });
+
+  it('fires at 80% of the executed tests and not just below it', () => {
+    expect(environmentFailure(run(10, same500(8)))).toMatch(/^most tests fail the same way: 8 of 10 /);
+    expect(environmentFailure(run(10, same500(7)))).toBeUndefined();
+    // 80% of 6 is 4.8: 5 tests are needed, and 5 is also the minimum.
+    expect(environmentFailure(run(6, same500(5)))).toMatch(/^most tests fail the same way: 5 of 6 /);
+    expect(environmentFailure(run(25, same500(20, 7)))).toMatch(/^most tests fail the same way: 20 of 25 /);
+    expect(environmentFailure(run(25, same500(19, 7)))).toBeUndefined();
+  });
+
+  it('counts executed tests only: skipped ones neither help nor hide the verdict', () => {
+    expect(environmentFailure(run(10, same500(8), 30))).toMatch(/^most tests fail the same way: 8 of 10 /);
+    expect(environmentFailure(run(10, same500(7), 30))).toBeUndefined();
+  });
+
+  it('says nothing about a suite of fewer than 5 tests, however they fail', () => {
+    expect(environmentFailure(run(4, same500(4)))).toBeUndefined();
+    expect(environmentFailure(run(4, [cluster('assertion', 4, 'expected 1 to be 2')]))).toBeUndefined();
+    expect(environmentFailure(run(5, same500(5)))).toMatch(/^most tests fail the same way: 5 of 5 /);
+  });
+
+  it('is no verdict when the failures are many different ways, however many tests fail', () => {
+    // Ten assertion clusters with the same wording are ten bugs: assertion text is never merged across clusters.
+    const tenBugs = Array.from({ length: 10 }, () => cluster('assertion', 1, 'Expected values to be strictly equal:\n\n1 !== 2'));
+    expect(environmentFailure(run(10, tenBugs))).toBeUndefined();
+    // Statuses are ways of their own: half 500s and half 404s is neither at 80%.
+    expect(environmentFailure(run(10, [...same500(5), cluster('route-missing', 5, 'POST /api/y → 404', 404)]))).toBeUndefined();
+    // A 500 is not a 404 even on the same route, nor an error that names no status.
+    expect(
+      environmentFailure(
+        run(10, [...same500(6, 2), cluster('server-error', 3, 'TypeError: x is undefined'), cluster('route-missing', 1, 'GET /api/r0 → 404', 404)]),
+      ),
+    ).toBeUndefined();
+  });
+
+  it('is off with fixer.massFailure: fix, so those clusters go to the fixer', () => {
+    expect(environmentFailure(run(10, same500(10)), { sameWay: false })).toBeUndefined();
   });
 });

@@ -226,6 +226,13 @@ export const FixerSchema = z.strictObject({
   env: envMap.default({}),
   /** Triage classes that go to a person instead of the fixer; by default connection-level failures (an environment problem). */
   skipTriage: z.array(z.enum(TRIAGE_CLASSES)).default(['infrastructure']),
+  /**
+   * A run where most tests fail the same way (one way holds ≥ 80% of the executed tests, at least 5: the same
+   * 500 everywhere) is an environment problem by default (a missing env var, a dependency down, a bad deploy
+   * config): the loop stops with rule `environment` and no fixer runs. `fix` sends it to the fixer instead,
+   * for a bug in code every test goes through. A run that cannot reach the service stops either way.
+   */
+  massFailure: z.enum(['environment', 'fix']).default('environment'),
   /** Caps on what fixers may spend (read from the usage the agent reports; see docs/fixers.md). */
   budget: FixerBudgetSchema.optional(),
   /** US dollars per million tokens of the fixer's model, for agents that report tokens but no price (Codex). */
