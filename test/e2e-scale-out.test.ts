@@ -3,8 +3,9 @@
 // Cloud Storage (the GCS fake through the real client). Loops on both projects run at the same time and go
 // green; the API (a home of its own) serves their reports from the bucket once every worker's disk is gone;
 // each loop branch, with the fixes, is on its project's remote; and the jobs ran on more than one worker.
-// Then a second fleet, and the worker a loop is pinned to is killed -9 in its second cycle: another worker
-// adopts its queues, the cycle is redeployed there from the commit on the remote, and the loop ends green.
+// Then a second fleet, and the worker a loop is pinned to is killed -9 (in its second cycle's deploy or test;
+// in another loop, while its fixers run): another worker adopts its queues, the cycle is redeployed there from
+// the commit on the remote, and the loop ends green.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -186,27 +187,24 @@ describe('e2e: two projects on three workers with no shared disk', () => {
     }
   });
 
-  it('adopts the loop of a worker killed -9 mid-cycle: the cycle is redeployed on another and the loop ends green', { timeout: 120_000 }, async () => {
-    // A worker is taken for dead 3 heartbeats after its last; its job's lock lapses in GREENLOOP_LOCK_DURATION.
-    const fast = { GREENLOOP_WORKER_HEARTBEAT: '1s', GREENLOOP_LOCK_DURATION: '5s', GREENLOOP_STALLED_INTERVAL: '2s' };
-    survivors = workerMachines({ root: machines, redisUrl, prefix, extra: { ...separate, ...fast } });
-    for (const w of ['k1', 'k2', 'k3']) await survivors.start(w);
-    await until('3 new workers on the loops queue', async () => (await queues.loops.getWorkersCount()) === 3, 30_000);
-    const id = (await client.json<{ id: string }>('POST', '/v1/loops', { body: { environment: 'alpha/demo' } })).body.id;
-    ids.killed = id;
-
-    // In cycle 2 (a commit only the pinned worker's integrate made, pushed since) with a stage job running: kill that worker.
+  /**
+   * Starts a loop on `environment`, kills -9 the worker it is pinned to once `when` holds, and checks that
+   * another worker adopted the lost cycle `n`: redeployed at its commit, green, claim released, branch pushed.
+   */
+  async function killPinnedWorker(environment: string, n: number, when: (l: LoopRecord) => boolean): Promise<void> {
+    const id = (await client.json<{ id: string }>('POST', '/v1/loops', { body: { environment } })).body.id;
+    ids[`killed ${environment}`] = id;
     const running = await until(
-      'cycle 2 running',
+      `cycle ${n} at the kill point`,
       async () => {
         const l = await store.getLoop(id);
-        return l?.cycle === 2 && (l.stage === 'deploy' || l.stage === 'test') ? l : undefined;
+        return l?.cycle === n && when(l) ? l : undefined;
       },
       90_000,
     );
     const pinned = running.worker as string;
     const entry = (await client.get<{ workers: (WorkerEntry & { id: string })[] }>('/v1/workers')).workers.find((w) => w.id === pinned);
-    const victim = survivors.machines.find((m) => m.pid === entry?.pid);
+    const victim = survivors?.machines.find((m) => m.pid === entry?.pid);
     expect(victim, `the machine of pinned worker ${pinned}`).toBeDefined();
     const killedAt = Date.now();
     process.kill(victim!.pid, 'SIGKILL');
@@ -219,17 +217,33 @@ describe('e2e: two projects on three workers with no shared disk', () => {
     // What its machine ran cannot be stopped from another: the loop says so.
     expect(loop.notices?.some((m) => m.startsWith(`services worker ${pinned} started on its machine could not be stopped`))).toBe(true);
     const events = await store.readEvents(id, '0');
-    expect(events.map((e) => e.message)).toContain(`worker ${pinned} lost; cycle 2 redeployed on worker ${loop.worker} at ${running.commit?.slice(0, 7)}`);
+    expect(events.map((e) => e.message)).toContain(`worker ${pinned} lost; cycle ${n} redeployed on worker ${loop.worker} at ${running.commit?.slice(0, 7)}`);
     // Every stage of the redeployed cycle ran again, on the new worker, at the commit the remote had.
-    const cycle = await store.getCycle(id, 2);
+    const cycle = await store.getCycle(id, n);
     expect(cycle).toMatchObject({ worker: loop.worker, commit: running.commit });
     expect(Object.values(cycle?.stages ?? {}).map((s) => s.status)).not.toContain('failed');
-    // No stuck claim, the dead worker's queues drained, its entry gone from the registry.
+    // No stuck claim, the dead worker's queues drained and forgotten.
     await until('teardown done', async () => (await store.getLoop(id))?.teardown === 'done', 30_000);
-    expect(await store.activeLoop('alpha/demo')).toBeUndefined();
+    expect(await store.activeLoop(environment)).toBeUndefined();
     expect(await redis.smembers(`${prefix}:pinned-workers`)).not.toContain(pinned);
-    const git = (...args: string[]) => execFileSync('git', ['--git-dir', remotes.alpha as string, ...args], { encoding: 'utf8' }).trim();
-    expect(git('rev-parse', `refs/heads/${loop.branch}`)).toBe(loop.commit);
-    console.log(`worker killed in cycle 2: verdict ${Math.round(recovery / 1000)} s after the kill`);
+    const remote = remotes[loop.source?.project as string] as string;
+    expect(execFileSync('git', ['--git-dir', remote, 'rev-parse', `refs/heads/${loop.branch}`], { encoding: 'utf8' }).trim()).toBe(loop.commit);
+    console.log(`${environment}: worker killed in cycle ${n}; verdict ${Math.round(recovery / 1000)} s after the kill`);
+  }
+
+  it('adopts the loop of a worker killed -9 mid-cycle: the cycle is redeployed on another and the loop ends green', { timeout: 120_000 }, async () => {
+    // A worker is taken for dead 3 heartbeats after its last; its job's lock lapses in GREENLOOP_LOCK_DURATION.
+    const fast = { GREENLOOP_WORKER_HEARTBEAT: '1s', GREENLOOP_LOCK_DURATION: '5s', GREENLOOP_STALLED_INTERVAL: '2s' };
+    survivors = workerMachines({ root: machines, redisUrl, prefix, extra: { ...separate, ...fast } });
+    for (const w of ['k1', 'k2', 'k3']) await survivors.start(w);
+    await until('3 new workers on the loops queue', async () => (await queues.loops.getWorkersCount()) === 3, 30_000);
+    // In cycle 2 (a commit only the pinned worker's integrate made, pushed since) with a stage job running.
+    await killPinnedWorker('alpha/demo', 2, (l) => l.stage === 'deploy' || l.stage === 'test');
+  });
+
+  it('adopts a loop whose worker is killed while its fixers run: the failed fix children do not hold the controller', { timeout: 120_000 }, async () => {
+    await survivors!.start('k4');
+    await until('3 workers on the loops queue', async () => (await queues.loops.getWorkersCount()) === 3, 30_000);
+    await killPinnedWorker('beta/demo', 1, (l) => l.stage === 'fix');
   });
 });
