@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { currentWorker, GreenloopError, isRetryable, type Logger, ownerAlive, type ProcessIdentity, ProcessRecorder, type Redis } from '@greenloop/core';
+import { z } from 'zod';
 
 /** The attempt of a stage currently in flight, or the output of the one that finished. */
 interface AttemptRecord<R> {
@@ -10,6 +11,17 @@ interface AttemptRecord<R> {
   /** A permanent failure: a retry that waited for this attempt fails the same way instead of running again. */
   failed?: { code: string; message: string; hint?: string; details?: Record<string, unknown>; at: string };
 }
+
+// What is read back; the output is parsed apart, against the schema of the stage that wrote it.
+const StoredAttemptSchema = z.object({
+  attempt: z.string(),
+  worker: z.object({ host: z.string(), pid: z.number(), start: z.number() }),
+  startedAt: z.string(),
+  done: z.object({ output: z.unknown(), at: z.string() }).optional(),
+  failed: z
+    .object({ code: z.string(), message: z.string(), hint: z.string().optional(), details: z.record(z.string(), z.unknown()).optional(), at: z.string() })
+    .optional(),
+});
 
 export interface OwnedAttemptOptions {
   redis: Redis;
@@ -48,7 +60,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  *   descendants), then this attempt runs.
  * `fn` gets the recorder its children are recorded with.
  */
-export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions, fn: (procs: ProcessRecorder) => Promise<R>): Promise<R> {
+export async function runOwnedAttempt<R>(
+  opts: OwnedAttemptOptions & {
+    /** The schema of what `fn` returns: an adopted output is parsed with it (it may come from another greenloop version). */
+    output: z.ZodType<R>;
+  },
+  fn: (procs: ProcessRecorder) => Promise<NoInfer<R>>,
+): Promise<R> {
   const { redis, prefix, loopId, cycle, stage, log } = opts;
   const key = attemptsKey(prefix, loopId);
   const fieldName = `${cycle}:${stage}`;
@@ -58,11 +76,10 @@ export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions, fn: (procs: 
   let announced = false;
 
   for (;;) {
-    const raw = await redis.hget(key, fieldName);
-    const earlier = raw ? (JSON.parse(raw) as AttemptRecord<R>) : undefined;
+    const earlier = readAttempt(await redis.hget(key, fieldName), `${stage} of loop ${loopId} cycle ${cycle}`);
     if (earlier?.done) {
       log.info({ loopId, cycle, stage, attempt: earlier.attempt }, 'adopting the result of an earlier attempt of this stage');
-      return earlier.done.output;
+      return parseAdopted(opts.output, earlier.done.output, `${stage} of loop ${loopId} cycle ${cycle}`);
     }
     if (earlier?.failed) {
       const f = earlier.failed;
@@ -114,4 +131,24 @@ export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions, fn: (procs: 
   const done: AttemptRecord<R> = { ...mine, done: { output, at: new Date().toISOString() } };
   await redis.eval(SET_IF_MINE, 1, key, fieldName, attempt, JSON.stringify(done));
   return output;
+}
+
+function readAttempt(raw: string | null, what: string): z.output<typeof StoredAttemptSchema> | undefined {
+  if (!raw) return undefined;
+  const parsed = StoredAttemptSchema.safeParse(JSON.parse(raw));
+  if (!parsed.success) throw invalidAttempt(what, z.prettifyError(parsed.error));
+  return parsed.data;
+}
+
+/** An earlier attempt's output, parsed: a value that does not match the stage's schema is an error, not a cast. */
+function parseAdopted<R>(schema: z.ZodType<R>, output: unknown, what: string): R {
+  const parsed = schema.safeParse(output);
+  if (!parsed.success) throw invalidAttempt(what, z.prettifyError(parsed.error));
+  return parsed.data;
+}
+
+function invalidAttempt(what: string, issues: string): GreenloopError {
+  return new GreenloopError('STAGE_RECORD_INVALID', `the recorded attempt of ${what} does not match its schema: ${issues}`, {
+    hint: 'the record was written by another greenloop version or edited by hand; rerun the loop',
+  });
 }
