@@ -33,8 +33,11 @@ export function stageOutputSchema<S extends StageName>(stage: S) {
   return z.object({ result, summary: z.string() });
 }
 
-/** What one fixer (a `stage.fix` job) and one shard (a `stage.test-shard` job) hand back, each kept by its own writer. */
-export { FixResultSchema, ShardSummarySchema } from './stage-results.ts';
+/**
+ * What one fixer (a `stage.fix` job) and one shard (a `stage.test-shard` job) hand back, each kept by its
+ * own writer, and the per-test statuses the analyze stage keeps in a file.
+ */
+export { FixResultSchema, ShardSummarySchema, TestStatusesSchema } from './stage-results.ts';
 
 /** The result type of a stage, from its schema. */
 export type StageResult<S extends StageName> = z.output<(typeof StageTable)[S]['result']>;

@@ -1,6 +1,6 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AnalyzeStageResult, TestStatus } from '@greenloop/core';
+import type { AnalyzeStageResult } from '@greenloop/core';
 import { GreenloopError } from '@greenloop/core';
 import { analyzeCycle, type PreviousCycle, toPreviousCycle } from '../analysis/analyze-cycle.ts';
 import { RedisFlakeHistory } from '../analysis/redis-flake-history.ts';
@@ -10,17 +10,10 @@ import { appendFixSection } from '../fix/outcomes-report.ts';
 import { loopPaths } from '../paths.ts';
 import { requireLoop } from './deploy.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
+import { readTestStatuses, writeTestStatuses } from './test-statuses.ts';
 
 /** What the analyze stage stores (defined in core's stage table; re-exported for tests). */
 export type { AnalyzeStageResult };
-
-async function readStatuses(file: string): Promise<Record<string, TestStatus> | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as Record<string, TestStatus>;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Analyze: parse the JUnit evidence, pull the services' logs for the test window, cluster the failures
@@ -51,7 +44,7 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
     if (!c || !a) continue;
     const applied = c.stages.integrate?.result?.applied ?? [];
     const fixedBy = Object.fromEntries(applied.map((x) => [x.fingerprint, x.commit]));
-    const testStatuses = (await readStatuses(a.testStatusesFile)) ?? {};
+    const testStatuses = (await readTestStatuses(a.testStatusesFile)) ?? {};
     previous.push(toPreviousCycle(n, c.commit, { totals: a.totals, clusters: a.clusters, testStatuses }, applied.length ? fixedBy : undefined));
   }
   const paths = loopPaths(ctx.env.home, loop.id);
@@ -77,7 +70,7 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
   });
   const { testStatuses, ...rest } = result;
   const testStatusesFile = join(cycleDir, 'test-statuses.json');
-  await writeFile(testStatusesFile, JSON.stringify(testStatuses));
+  await writeTestStatuses(testStatusesFile, testStatuses);
   // The previous cycle's fixes (landed, re-done, dropped, rejected), with their reasons, in this report too.
   const prev = run.cycle > 1 ? await ctx.store.getCycle(loop.id, run.cycle - 1) : undefined;
   if (prev) {
