@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run chaos [-- --kills N --kill-daemon N --short N --long N --lock-loss N --triggers N --cancels N --daemons N --budget-min M --seed S --json FILE]
+// npm run chaos [-- --kills N --kill-daemon N --kill-twice N --kill-shard N --kill-prove N --short N --long N --lock-loss N --triggers N --cancels N --daemons N --budget-min M --seed S --json FILE]
 // Faults injected into greenloop as it runs (worker processes, its own redis-server, the demo as workload);
 // prints the table: fault | trials | green | duplicate deploys | orphan processes | lost records | stuck claims.
 import { writeFileSync } from 'node:fs';
@@ -10,6 +10,9 @@ const { values } = parseArgs({
   options: {
     kills: { type: 'string' },
     'kill-daemon': { type: 'string' },
+    'kill-twice': { type: 'string' },
+    'kill-shard': { type: 'string' },
+    'kill-prove': { type: 'string' },
     short: { type: 'string' },
     long: { type: 'string' },
     'lock-loss': { type: 'string' },
@@ -30,6 +33,9 @@ const started = Date.now();
 const out = await runChaos({
   killsPerPoint: num(values.kills, FULL.killsPerPoint),
   killFixWithDaemon: num(values['kill-daemon'], FULL.killFixWithDaemon),
+  killDeployTwice: num(values['kill-twice'], FULL.killDeployTwice ?? 0),
+  killShard: num(values['kill-shard'], FULL.killShard ?? 0),
+  killProve: num(values['kill-prove'], FULL.killProve ?? 0),
   shortOutagesPerStage: num(values.short, FULL.shortOutagesPerStage),
   longOutages: num(values.long, FULL.longOutages),
   longDownMs: num(values['long-down-s'], FULL.longDownMs / 1000) * 1000,

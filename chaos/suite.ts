@@ -7,6 +7,8 @@ import { cancelDuring } from './faults/cancel.ts';
 import { daemonizingFixer } from './faults/daemon-fixer.ts';
 import { KILL_POINTS, type KillPoint, killWorkerDuring } from './faults/kill-worker.ts';
 import { redisOutageDuring, slowSuite } from './faults/redis-outage.ts';
+import { shardedSuite } from './faults/sharded-suite.ts';
+import { slowDeploy } from './faults/slow-deploy.ts';
 import { triggersDuringTeardown } from './faults/teardown-triggers.ts';
 import { ChaosRedis } from './redis-server.ts';
 import { abortCurrentTrial, runTrial, type TrialOptions, type TrialResult } from './trial.ts';
@@ -18,6 +20,15 @@ export interface ChaosOptions {
   onlyKills?: readonly KillPoint[];
   /** kill -9 while a fixer that setsid-daemonizes runs. */
   killFixWithDaemon: number;
+  /**
+   * kill -9 twice in one deploy (the retry's attempt too): BullMQ fails a job that stalled twice, and its
+   * onFinalFailure must close the stage record so the loop stops with a reason instead of waiting forever.
+   */
+  killDeployTwice?: number;
+  /** kill -9 while one shard of a suite in two shards (tests.shards) runs. */
+  killShard?: number;
+  /** kill -9 while an accepted fix is proven on its own deploy (fixer.proveOnDeploy, the demo-prove environment). */
+  killProve?: number;
   /** One loop, two crashes: kill -9 while the deploy starts, then again while a daemonizing fixer runs (the CI subset). */
   killDeployThenDaemonFix?: number;
   /** Short Redis outages (2–6 s, 3 s lock) per stage of deploy/test/analyze/fix. */
@@ -42,6 +53,9 @@ export interface ChaosOptions {
 export const FULL: Omit<ChaosOptions, 'log'> = {
   killsPerPoint: 4,
   killFixWithDaemon: 2,
+  killDeployTwice: 2,
+  killShard: 2,
+  killProve: 2,
   shortOutagesPerStage: 1,
   longOutages: 2,
   longDownMs: 35_000,
@@ -92,6 +106,41 @@ function plan(o: ChaosOptions): Plan {
       group: 'kill -9 worker while a daemonizing fixer runs',
       opts: { fault: 'kill-fix-daemon', prepareRepo: daemonizingFixer },
       inject: (t) => killWorkerDuring(t, 'fix', random, 300),
+    });
+  for (let i = 0; i < (o.killDeployTwice ?? 0); i++)
+    p.push({
+      group: 'kill -9 worker twice in one deploy (the job fails for good)',
+      // The service waits 3 s before it starts: both kills land inside an attempt of the same deploy.
+      opts: {
+        fault: 'kill-deploy-twice',
+        expect: { stopped: 'deploy-failed' },
+        prepareRepo: slowDeploy(3),
+        check: async (t) => {
+          const loop = await t.store.getLoop(t.loopId);
+          const deploy = await t.store.getStage(t.loopId, 1, 'deploy');
+          const problems: string[] = [];
+          if (!/the deploy job failed for good: job stalled more than allowable limit/.test(loop?.stop?.message ?? ''))
+            problems.push(`stop message "${loop?.stop?.message}" does not give the job's final failure`);
+          if (deploy?.status !== 'failed') problems.push(`the deploy record is ${deploy?.status ?? 'missing'}, not failed`);
+          return problems;
+        },
+      },
+      inject: async (t) => {
+        await killWorkerDuring(t, 'deploy', random, 2500);
+        await killWorkerDuring(t, 'deploy', random, 2500);
+      },
+    });
+  for (let i = 0; i < (o.killShard ?? 0); i++)
+    p.push({
+      group: 'kill -9 worker while a shard runs (tests.shards: 2)',
+      opts: { fault: 'kill-shard', prepareRepo: shardedSuite(2) },
+      inject: (t) => killWorkerDuring(t, 'shard', random, 800),
+    });
+  for (let i = 0; i < (o.killProve ?? 0); i++)
+    p.push({
+      group: 'kill -9 worker while a fix is proven on its own deploy (proveOnDeploy)',
+      opts: { fault: 'kill-prove', environment: 'demo-prove' },
+      inject: (t) => killWorkerDuring(t, 'prove', random, 2000),
     });
   for (let i = 0; i < (o.killDeployThenDaemonFix ?? 0); i++)
     p.push({
