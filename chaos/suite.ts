@@ -37,6 +37,8 @@ export interface ChaosOptions {
   longOutages: number;
   longDownMs: number;
   longTestS: number;
+  /** Long outages (`longDownMs`, default lock) during each of deploy, analyze and fix: the stage ends while Redis is away. */
+  longOutagesPerStage?: number;
   /** Redis down 6 s in a 15 s test stage with a 3 s lock: the worker loses its lock while the suite runs. */
   lockLossOutages: number;
   /** Rounds of 20 triggers during teardown. */
@@ -60,6 +62,7 @@ export const FULL: Omit<ChaosOptions, 'log'> = {
   longOutages: 2,
   longDownMs: 35_000,
   longTestS: 120,
+  longOutagesPerStage: 1,
   lockLossOutages: 2,
   triggerRounds: 10,
   cancelsPerStage: 1,
@@ -169,6 +172,13 @@ function plan(o: ChaosOptions): Plan {
       inject: (t) => redisOutageDuring(t, 'test', o.longDownMs, 10_000),
     });
   }
+  for (let i = 0; i < (o.longOutagesPerStage ?? 0); i++)
+    for (const stage of ['deploy', 'analyze', 'fix'] as const)
+      p.push({
+        group: `redis down ${o.longDownMs / 1000} s during deploy, analyze, fix (default 30 s lock)`,
+        opts: { fault: `redis-long-${stage}`, lock: 'default', timeoutMs: o.longDownMs + 300_000 },
+        inject: (t) => redisOutageDuring(t, stage, o.longDownMs, Math.floor(random() * 500)),
+      });
   for (let i = 0; i < o.lockLossOutages; i++) {
     const suite = slowSuite(15);
     p.push({
