@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { StageName } from '@greenloop/core';
 import { cancelDuring } from './faults/cancel.ts';
 import { daemonizingFixer } from './faults/daemon-fixer.ts';
-import { KILL_POINTS, type KillPoint, killWorkerDuring } from './faults/kill-worker.ts';
+import { type FaultPoint, KILL_POINTS, killWorkerDuring } from './faults/kill-worker.ts';
 import { redisOutageDuring, slowSuite } from './faults/redis-outage.ts';
 import { shardedSuite } from './faults/sharded-suite.ts';
 import { slowDeploy } from './faults/slow-deploy.ts';
@@ -17,7 +17,7 @@ export interface ChaosOptions {
   /** kill -9 trials per kill point (6 points incl. teardown). */
   killsPerPoint: number;
   /** One more kill -9 trial for each of these points (the CI subset picks a few). */
-  onlyKills?: readonly KillPoint[];
+  onlyKills?: readonly FaultPoint[];
   /** kill -9 while a fixer that setsid-daemonizes runs. */
   killFixWithDaemon: number;
   /**
@@ -37,7 +37,7 @@ export interface ChaosOptions {
   longOutages: number;
   longDownMs: number;
   longTestS: number;
-  /** Long outages (`longDownMs`, default lock) during each of deploy, analyze and fix: the stage ends while Redis is away. */
+  /** Long outages (`longDownMs`, default lock) during each of deploy, analyze, fix and the teardown: each ends while Redis is away. */
   longOutagesPerStage?: number;
   /** Redis down 6 s in a 15 s test stage with a 3 s lock: the worker loses its lock while the suite runs. */
   lockLossOutages: number;
@@ -173,11 +173,11 @@ function plan(o: ChaosOptions): Plan {
     });
   }
   for (let i = 0; i < (o.longOutagesPerStage ?? 0); i++)
-    for (const stage of ['deploy', 'analyze', 'fix'] as const)
+    for (const point of ['deploy', 'analyze', 'fix', 'teardown'] as const)
       p.push({
-        group: `redis down ${o.longDownMs / 1000} s during deploy, analyze, fix (default 30 s lock)`,
-        opts: { fault: `redis-long-${stage}`, lock: 'default', timeoutMs: o.longDownMs + 300_000 },
-        inject: (t) => redisOutageDuring(t, stage, o.longDownMs, Math.floor(random() * 500)),
+        group: `redis down ${o.longDownMs / 1000} s during deploy, analyze, fix, teardown (default 30 s lock)`,
+        opts: { fault: `redis-long-${point}`, lock: 'default', timeoutMs: o.longDownMs + 300_000, releaseWithinMs: o.longDownMs + 60_000 },
+        inject: (t) => redisOutageDuring(t, point, o.longDownMs, Math.floor(random() * (point === 'teardown' ? 300 : 500))),
       });
   for (let i = 0; i < o.lockLossOutages; i++) {
     const suite = slowSuite(15);

@@ -48,6 +48,8 @@ export interface TrialOptions {
   /** Changes to the demo repository before the loop starts (committed). */
   prepareRepo?: (repo: string) => void;
   expect?: 'green' | 'cancelled' | { stopped: StopRule };
+  /** How long the environment may stay claimed after the verdict (longer when Redis is down during the teardown). */
+  releaseWithinMs?: number;
   timeoutMs?: number;
   /** Problems the fault itself can see once every loop ended (e.g. a suite that ran twice); any fails the trial. */
   check?: (t: Trial) => string[] | Promise<string[]>;
@@ -234,7 +236,7 @@ export async function runTrial(opts: TrialOptions, inject: (t: Trial) => Promise
       t.notes.push(...problems);
     }
     for (const loopId of loops) {
-      if (!(await claimReleased(t.store, t.environment, loopId, 60_000))) {
+      if (!(await claimReleased(t.store, t.environment, loopId, opts.releaseWithinMs ?? 60_000))) {
         result.stuckClaims++;
         const l = await t.store.getLoop(loopId).catch(() => undefined);
         t.notes.push(`claim of ${loopId} still held (loop ${l?.state ?? '?'}, teardown ${l?.teardown ?? '?'})`);

@@ -1,4 +1,4 @@
-// kill -9 of the worker process at a random point of a stage (or of the teardown, a shard, a proof), then a new worker.
+// The points of a loop a fault aims at (a stage, the teardown, a shard, a proof), and kill -9 of the worker at one of them.
 import type { LoopEvent, StageName } from '@greenloop/core';
 import type { Trial } from '../trial.ts';
 
@@ -6,12 +6,12 @@ import type { Trial } from '../trial.ts';
 export const KILL_POINTS = ['deploy', 'test', 'analyze', 'fix', 'integrate', 'teardown'] as const;
 /** Points inside a stage that only some configurations have: one shard of a sharded suite, a fix's proof on its own deploy. */
 export const FEATURE_KILL_POINTS = ['shard', 'prove'] as const;
-export type KillPoint = (typeof KILL_POINTS)[number] | (typeof FEATURE_KILL_POINTS)[number];
+export type FaultPoint = (typeof KILL_POINTS)[number] | (typeof FEATURE_KILL_POINTS)[number];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The event that says `point` has begun. */
-function begins(point: KillPoint): (ev: LoopEvent) => boolean {
+export function begins(point: FaultPoint): (ev: LoopEvent) => boolean {
   switch (point) {
     case 'teardown':
       return (ev) => ev.type === 'loop.finished';
@@ -25,7 +25,7 @@ function begins(point: KillPoint): (ev: LoopEvent) => boolean {
 }
 
 /** Waits for `point` to start in any cycle, waits a random 0–`spreadMs`, then crashes the worker. */
-export async function killWorkerDuring(t: Trial, point: KillPoint, random: () => number, spreadMs = 1500): Promise<void> {
+export async function killWorkerDuring(t: Trial, point: FaultPoint, random: () => number, spreadMs = 1500): Promise<void> {
   const e = await t.waitFor(begins(point), 180_000);
   if (!e) {
     t.notes.push(`${point} never started; no kill`);
