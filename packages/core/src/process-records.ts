@@ -178,7 +178,8 @@ export class ProcessRecorder {
   }
 }
 
-const IdentitySchema = z.object({ host: z.string(), pid: z.number().int().positive(), start: z.number() });
+/** A ProcessIdentity as stored (owners of process records and of stage attempts). */
+export const ProcessIdentitySchema = z.object({ host: z.string(), pid: z.number().int().positive(), start: z.number() }) satisfies z.ZodType<ProcessIdentity>;
 const ProcessRecordSchema = z.object({
   loopId: z.string(),
   cycle: z.number().int(),
@@ -190,7 +191,7 @@ const ProcessRecordSchema = z.object({
   sid: z.number().int().positive(),
   start: z.number(),
   host: z.string(),
-  worker: IdentitySchema,
+  worker: ProcessIdentitySchema,
   at: z.string(),
 }) satisfies z.ZodType<ProcessRecord>;
 

@@ -1,29 +1,24 @@
 import { randomBytes } from 'node:crypto';
-import { currentWorker, GreenloopError, isRetryable, type Logger, ownerAlive, type ProcessIdentity, ProcessRecorder, type Redis } from '@greenloop/core';
+import { currentWorker, GreenloopError, isRetryable, type Logger, ownerAlive, ProcessIdentitySchema, ProcessRecorder, type Redis } from '@greenloop/core';
 import { z } from 'zod';
 
-/** The attempt of a stage currently in flight, or the output of the one that finished. */
-interface AttemptRecord<R> {
-  attempt: string;
-  worker: ProcessIdentity;
-  startedAt: string;
-  done?: { output: R; at: string };
-  /** A permanent failure: a retry that waited for this attempt fails the same way instead of running again. */
-  failed?: { code: string; message: string; hint?: string; details?: Record<string, unknown>; at: string };
-}
-
-// What is read back; the output is parsed apart, against the schema of the stage that wrote it.
-const StoredAttemptSchema = z.object({
+/**
+ * The attempt of a stage currently in flight, or the output of the one that finished, as stored. The
+ * output is parsed apart, against the schema of the stage that wrote it (OwnedAttemptOptions.output).
+ */
+const AttemptRecordSchema = z.object({
   attempt: z.string(),
-  worker: z.object({ host: z.string(), pid: z.number(), start: z.number() }),
+  worker: ProcessIdentitySchema,
   startedAt: z.string(),
   done: z.object({ output: z.unknown(), at: z.string() }).optional(),
+  /** A permanent failure: a retry that waited for this attempt fails the same way instead of running again. */
   failed: z
     .object({ code: z.string(), message: z.string(), hint: z.string().optional(), details: z.record(z.string(), z.unknown()).optional(), at: z.string() })
     .optional(),
 });
+type AttemptRecord = z.output<typeof AttemptRecordSchema>;
 
-export interface OwnedAttemptOptions {
+export interface OwnedAttemptOptions<R> {
   redis: Redis;
   prefix: string;
   loopId: string;
@@ -36,6 +31,8 @@ export interface OwnedAttemptOptions {
   log: Logger;
   /** Poll interval while waiting for a live owner (tests shorten it). */
   pollMs?: number;
+  /** The schema of what the attempt returns: an adopted output is parsed with it (it may come from another greenloop version). */
+  output: z.ZodType<R>;
 }
 
 const attemptsKey = (prefix: string, loopId: string) => `${prefix}:loop:${loopId}:attempts`;
@@ -60,13 +57,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  *   descendants), then this attempt runs.
  * `fn` gets the recorder its children are recorded with.
  */
-export async function runOwnedAttempt<R>(
-  opts: OwnedAttemptOptions & {
-    /** The schema of what `fn` returns: an adopted output is parsed with it (it may come from another greenloop version). */
-    output: z.ZodType<R>;
-  },
-  fn: (procs: ProcessRecorder) => Promise<NoInfer<R>>,
-): Promise<R> {
+export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions<R>, fn: (procs: ProcessRecorder) => Promise<NoInfer<R>>): Promise<R> {
   const { redis, prefix, loopId, cycle, stage, log } = opts;
   const key = attemptsKey(prefix, loopId);
   const fieldName = `${cycle}:${stage}`;
@@ -104,7 +95,7 @@ export async function runOwnedAttempt<R>(
   const ended = await procs.endEarlierAttempts();
   if (ended) log.warn({ loopId, cycle, stage, processes: ended }, 'ended the processes an earlier attempt of this stage left');
 
-  const mine: AttemptRecord<R> = { attempt, worker: currentWorker(), startedAt: new Date().toISOString() };
+  const mine: AttemptRecord = { attempt, worker: currentWorker(), startedAt: new Date().toISOString() };
   await redis.multi().hset(key, fieldName, JSON.stringify(mine)).expire(key, ATTEMPTS_TTL_S).exec();
   let output: R;
   try {
@@ -112,7 +103,7 @@ export async function runOwnedAttempt<R>(
   } catch (err) {
     // A transient failure frees the stage for the next attempt; a permanent one is kept for a retry that
     // may be waiting on this attempt (it must not run the stage a second time).
-    const failed: AttemptRecord<R> | undefined =
+    const failed: AttemptRecord | undefined =
       err instanceof GreenloopError && !isRetryable(err)
         ? {
             ...mine,
@@ -128,14 +119,14 @@ export async function runOwnedAttempt<R>(
     await redis.eval(SET_IF_MINE, 1, key, fieldName, attempt, failed ? JSON.stringify(failed) : '').catch(() => undefined);
     throw err;
   }
-  const done: AttemptRecord<R> = { ...mine, done: { output, at: new Date().toISOString() } };
+  const done: AttemptRecord = { ...mine, done: { output, at: new Date().toISOString() } };
   await redis.eval(SET_IF_MINE, 1, key, fieldName, attempt, JSON.stringify(done));
   return output;
 }
 
-function readAttempt(raw: string | null, what: string): z.output<typeof StoredAttemptSchema> | undefined {
+function readAttempt(raw: string | null, what: string): AttemptRecord | undefined {
   if (!raw) return undefined;
-  const parsed = StoredAttemptSchema.safeParse(JSON.parse(raw));
+  const parsed = AttemptRecordSchema.safeParse(JSON.parse(raw));
   if (!parsed.success) throw invalidAttempt(what, z.prettifyError(parsed.error));
   return parsed.data;
 }
