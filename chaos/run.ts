@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run chaos [-- --kills N --kill-daemon N --short N --long N --lock-loss N --triggers N --cancels N --daemons N --budget-min M --seed S --json FILE]
+// npm run chaos [-- --kills N --kill-daemon N --kill-twice N --kill-shard N --kill-prove N --short N --long N --long-stages N --lock-loss N --triggers N --cancels N --daemons N --budget-min M --seed S --json FILE]
 // Faults injected into greenloop as it runs (worker processes, its own redis-server, the demo as workload);
 // prints the table: fault | trials | green | duplicate deploys | orphan processes | lost records | stuck claims.
 import { writeFileSync } from 'node:fs';
@@ -10,8 +10,12 @@ const { values } = parseArgs({
   options: {
     kills: { type: 'string' },
     'kill-daemon': { type: 'string' },
+    'kill-twice': { type: 'string' },
+    'kill-shard': { type: 'string' },
+    'kill-prove': { type: 'string' },
     short: { type: 'string' },
     long: { type: 'string' },
+    'long-stages': { type: 'string' },
     'lock-loss': { type: 'string' },
     'long-down-s': { type: 'string' },
     'long-test-s': { type: 'string' },
@@ -30,9 +34,13 @@ const started = Date.now();
 const out = await runChaos({
   killsPerPoint: num(values.kills, FULL.killsPerPoint),
   killFixWithDaemon: num(values['kill-daemon'], FULL.killFixWithDaemon),
+  killDeployTwice: num(values['kill-twice'], FULL.killDeployTwice ?? 0),
+  killShard: num(values['kill-shard'], FULL.killShard ?? 0),
+  killProve: num(values['kill-prove'], FULL.killProve ?? 0),
   shortOutagesPerStage: num(values.short, FULL.shortOutagesPerStage),
   longOutages: num(values.long, FULL.longOutages),
   longDownMs: num(values['long-down-s'], FULL.longDownMs / 1000) * 1000,
+  longOutagesPerStage: num(values['long-stages'], FULL.longOutagesPerStage ?? 0),
   longTestS: num(values['long-test-s'], FULL.longTestS),
   lockLossOutages: num(values['lock-loss'], FULL.lockLossOutages),
   triggerRounds: num(values.triggers, FULL.triggerRounds),

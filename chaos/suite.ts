@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import type { StageName } from '@greenloop/core';
 import { cancelDuring } from './faults/cancel.ts';
 import { daemonizingFixer } from './faults/daemon-fixer.ts';
-import { KILL_POINTS, type KillPoint, killWorkerDuring } from './faults/kill-worker.ts';
+import { type FaultPoint, KILL_POINTS, killWorkerDuring } from './faults/kill-worker.ts';
 import { redisOutageDuring, slowSuite } from './faults/redis-outage.ts';
+import { shardedSuite } from './faults/sharded-suite.ts';
+import { slowDeploy } from './faults/slow-deploy.ts';
 import { triggersDuringTeardown } from './faults/teardown-triggers.ts';
 import { ChaosRedis } from './redis-server.ts';
 import { abortCurrentTrial, runTrial, type TrialOptions, type TrialResult } from './trial.ts';
@@ -15,9 +17,18 @@ export interface ChaosOptions {
   /** kill -9 trials per kill point (6 points incl. teardown). */
   killsPerPoint: number;
   /** One more kill -9 trial for each of these points (the CI subset picks a few). */
-  onlyKills?: readonly KillPoint[];
+  onlyKills?: readonly FaultPoint[];
   /** kill -9 while a fixer that setsid-daemonizes runs. */
   killFixWithDaemon: number;
+  /**
+   * kill -9 twice in one deploy (the retry's attempt too): BullMQ fails a job that stalled twice, and its
+   * onFinalFailure must close the stage record so the loop stops with a reason instead of waiting forever.
+   */
+  killDeployTwice?: number;
+  /** kill -9 while one shard of a suite in two shards (tests.shards) runs. */
+  killShard?: number;
+  /** kill -9 while an accepted fix is proven on its own deploy (fixer.proveOnDeploy, the demo-prove environment). */
+  killProve?: number;
   /** One loop, two crashes: kill -9 while the deploy starts, then again while a daemonizing fixer runs (the CI subset). */
   killDeployThenDaemonFix?: number;
   /** Short Redis outages (2–6 s, 3 s lock) per stage of deploy/test/analyze/fix. */
@@ -26,6 +37,8 @@ export interface ChaosOptions {
   longOutages: number;
   longDownMs: number;
   longTestS: number;
+  /** Long outages (`longDownMs`, default lock) during each of deploy, analyze, fix and the teardown: each ends while Redis is away. */
+  longOutagesPerStage?: number;
   /** Redis down 6 s in a 15 s test stage with a 3 s lock: the worker loses its lock while the suite runs. */
   lockLossOutages: number;
   /** Rounds of 20 triggers during teardown. */
@@ -42,10 +55,14 @@ export interface ChaosOptions {
 export const FULL: Omit<ChaosOptions, 'log'> = {
   killsPerPoint: 4,
   killFixWithDaemon: 2,
+  killDeployTwice: 2,
+  killShard: 2,
+  killProve: 2,
   shortOutagesPerStage: 1,
   longOutages: 2,
   longDownMs: 35_000,
   longTestS: 120,
+  longOutagesPerStage: 1,
   lockLossOutages: 2,
   triggerRounds: 10,
   cancelsPerStage: 1,
@@ -93,6 +110,41 @@ function plan(o: ChaosOptions): Plan {
       opts: { fault: 'kill-fix-daemon', prepareRepo: daemonizingFixer },
       inject: (t) => killWorkerDuring(t, 'fix', random, 300),
     });
+  for (let i = 0; i < (o.killDeployTwice ?? 0); i++)
+    p.push({
+      group: 'kill -9 worker twice in one deploy (the job fails for good)',
+      // The service waits 3 s before it starts: both kills land inside an attempt of the same deploy.
+      opts: {
+        fault: 'kill-deploy-twice',
+        expect: { stopped: 'deploy-failed' },
+        prepareRepo: slowDeploy(3),
+        check: async (t) => {
+          const loop = await t.store.getLoop(t.loopId);
+          const deploy = await t.store.getStage(t.loopId, 1, 'deploy');
+          const problems: string[] = [];
+          if (!/the deploy job failed for good: job stalled more than allowable limit/.test(loop?.stop?.message ?? ''))
+            problems.push(`stop message "${loop?.stop?.message}" does not give the job's final failure`);
+          if (deploy?.status !== 'failed') problems.push(`the deploy record is ${deploy?.status ?? 'missing'}, not failed`);
+          return problems;
+        },
+      },
+      inject: async (t) => {
+        await killWorkerDuring(t, 'deploy', random, 2500);
+        await killWorkerDuring(t, 'deploy', random, 2500);
+      },
+    });
+  for (let i = 0; i < (o.killShard ?? 0); i++)
+    p.push({
+      group: 'kill -9 worker while a shard runs (tests.shards: 2)',
+      opts: { fault: 'kill-shard', prepareRepo: shardedSuite(2) },
+      inject: (t) => killWorkerDuring(t, 'shard', random, 800),
+    });
+  for (let i = 0; i < (o.killProve ?? 0); i++)
+    p.push({
+      group: 'kill -9 worker while a fix is proven on its own deploy (proveOnDeploy)',
+      opts: { fault: 'kill-prove', environment: 'demo-prove' },
+      inject: (t) => killWorkerDuring(t, 'prove', random, 2000),
+    });
   for (let i = 0; i < (o.killDeployThenDaemonFix ?? 0); i++)
     p.push({
       group: 'kill -9 worker during deploy, then during a daemonizing fixer',
@@ -120,6 +172,13 @@ function plan(o: ChaosOptions): Plan {
       inject: (t) => redisOutageDuring(t, 'test', o.longDownMs, 10_000),
     });
   }
+  for (let i = 0; i < (o.longOutagesPerStage ?? 0); i++)
+    for (const point of ['deploy', 'analyze', 'fix', 'teardown'] as const)
+      p.push({
+        group: `redis down ${o.longDownMs / 1000} s during deploy, analyze, fix, teardown (default 30 s lock)`,
+        opts: { fault: `redis-long-${point}`, lock: 'default', timeoutMs: o.longDownMs + 300_000, releaseWithinMs: o.longDownMs + 60_000 },
+        inject: (t) => redisOutageDuring(t, point, o.longDownMs, Math.floor(random() * (point === 'teardown' ? 300 : 500))),
+      });
   for (let i = 0; i < o.lockLossOutages; i++) {
     const suite = slowSuite(15);
     p.push({

@@ -14,6 +14,7 @@ import {
   LoopStore,
   procStat,
   Redis,
+  type StopRule,
   startLoop,
   TERMINAL_STATES,
 } from '@greenloop/core';
@@ -22,11 +23,12 @@ import type { ChaosRedis } from './redis-server.ts';
 
 const WORKER_MAIN = fileURLToPath(new URL('../apps/worker/src/main.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-export const ENVIRONMENT = 'demo';
+/** The demo's environment a trial runs unless it names another (TrialOptions.environment). */
+const DEMO_ENVIRONMENT = 'demo';
 
 export interface TrialResult {
   fault: string;
-  /** The loop's verdict was the expected one (green; cancelled for cancel trials). */
+  /** The loop's verdict was the expected one (green; cancelled for cancel trials; the stop rule a fault expects). */
   ok: boolean;
   duplicateDeploys: number;
   orphans: number;
@@ -39,14 +41,18 @@ export interface TrialResult {
 export interface TrialOptions {
   fault: string;
   redis: ChaosRedis;
+  /** The demo environment the loop runs on (`demo` unless the fault needs another, e.g. `demo-prove`). */
+  environment?: string;
   /** BullMQ lock and stalled-check interval of the workers ("3s"/"1s" by default; undefined = greenloop defaults). */
   lock?: { duration: string; stalled: string } | 'default';
   /** Changes to the demo repository before the loop starts (committed). */
   prepareRepo?: (repo: string) => void;
-  expect?: 'green' | 'cancelled';
+  expect?: 'green' | 'cancelled' | { stopped: StopRule };
+  /** How long the environment may stay claimed after the verdict (longer when Redis is down during the teardown). */
+  releaseWithinMs?: number;
   timeoutMs?: number;
   /** Problems the fault itself can see once every loop ended (e.g. a suite that ran twice); any fails the trial. */
-  check?: (t: Trial) => string[];
+  check?: (t: Trial) => string[] | Promise<string[]>;
   /** Keep the trial directory (for a failing trial's evidence). */
   keep?: boolean;
   log?: (line: string) => void;
@@ -58,6 +64,7 @@ export class Trial {
   readonly repo: string;
   readonly home: string;
   readonly prefix: string;
+  readonly environment: string;
   readonly store: LoopStore;
   readonly opts: TrialOptions;
   readonly workers: ChildProcess[] = [];
@@ -82,6 +89,7 @@ export class Trial {
     this.repo = join(this.dir, 'repo');
     this.home = join(this.dir, 'home');
     this.prefix = `glchaos-${Math.random().toString(36).slice(2, 10)}`;
+    this.environment = opts.environment ?? DEMO_ENVIRONMENT;
     this.store = new LoopStore(new Redis(opts.redis.url, { maxRetriesPerRequest: null }), this.prefix);
     this.store.redis.on('error', () => {});
   }
@@ -157,7 +165,7 @@ export class Trial {
   async trigger(): Promise<string | undefined> {
     const queues = createQueues(this.store.redis, this.prefix);
     try {
-      const out = await startLoop({ store: this.store, queues }, { environment: ENVIRONMENT, actor: { kind: 'cli', name: 'chaos' } });
+      const out = await startLoop({ store: this.store, queues }, { environment: this.environment, actor: { kind: 'cli', name: 'chaos' } });
       return out.kind === 'created' ? out.loop.id : undefined;
     } finally {
       await closeQueues(queues);
@@ -219,15 +227,16 @@ export async function runTrial(opts: TrialOptions, inject: (t: Trial) => Promise
     for (const loopId of loops) ended.set(loopId, await waitForVerdict(t, loopId, timeoutMs));
     if (t.workerFailure) t.notes.push(t.workerFailure);
     const first = ended.get(id);
-    result.ok = first?.state === (opts.expect ?? 'green');
+    const expected = opts.expect ?? 'green';
+    result.ok = typeof expected === 'string' ? first?.state === expected : first?.state === 'stopped' && first.stop?.rule === expected.stopped;
     if (!result.ok) t.notes.push(`verdict ${first?.state ?? 'none'}${first?.stop ? ` (${first.stop.rule}: ${first.stop.message})` : ''}`);
-    const problems = opts.check?.(t) ?? [];
+    const problems = (await opts.check?.(t)) ?? [];
     if (problems.length) {
       result.ok = false;
       t.notes.push(...problems);
     }
     for (const loopId of loops) {
-      if (!(await claimReleased(t.store, loopId, 60_000))) {
+      if (!(await claimReleased(t.store, t.environment, loopId, opts.releaseWithinMs ?? 60_000))) {
         result.stuckClaims++;
         const l = await t.store.getLoop(loopId).catch(() => undefined);
         t.notes.push(`claim of ${loopId} still held (loop ${l?.state ?? '?'}, teardown ${l?.teardown ?? '?'})`);
@@ -284,11 +293,11 @@ async function waitForVerdict(t: Trial, loopId: string, timeoutMs: number): Prom
   return undefined;
 }
 
-async function claimReleased(store: LoopStore, loopId: string, timeoutMs: number): Promise<boolean> {
+async function claimReleased(store: LoopStore, environment: string, loopId: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      if ((await store.activeLoop(ENVIRONMENT)) !== loopId) return true;
+      if ((await store.activeLoop(environment)) !== loopId) return true;
     } catch {}
     await sleep(300);
   }

@@ -2,19 +2,20 @@
 
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StageName } from '@greenloop/core';
 import { addFile, commitRepo, type Trial } from '../trial.ts';
+import { begins, type FaultPoint } from './kill-worker.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function redisOutageDuring(t: Trial, stage: StageName, downMs: number, afterMs: number): Promise<void> {
-  const e = await t.waitFor((ev) => ev.type === 'stage.started' && ev.stage === stage, 180_000);
+/** Redis down for `downMs`, `afterMs` after `point` (a stage, the teardown, …) began. */
+export async function redisOutageDuring(t: Trial, point: FaultPoint, downMs: number, afterMs: number): Promise<void> {
+  const e = await t.waitFor(begins(point), 180_000);
   if (!e) {
-    t.notes.push(`${stage} never started; no outage`);
+    t.notes.push(`${point} never started; no outage`);
     return;
   }
   await sleep(afterMs);
-  t.log(`redis down for ${downMs} ms during ${stage} of cycle ${e.cycle ?? '?'}`);
+  t.log(`redis down for ${downMs} ms during ${point} of cycle ${e.cycle ?? '?'}`);
   await t.opts.redis.outage(downMs);
 }
 

@@ -79,6 +79,11 @@ function frame(e: LoopEvent): string {
   return `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
 }
 
+/** The Redis client name of an event stream's connection. */
+export function sseConnectionName(prefix: string): string {
+  return `${prefix}:event-stream`;
+}
+
 /**
  * Streams a loop's events (or every loop's) as Server-Sent Events from the Redis stream, starting after
  * `afterId`. Each client gets its own duplicated Redis connection for the blocking XREAD: a blocked
@@ -103,7 +108,9 @@ export async function streamEvents(opts: {
   }
   const holder = request.principal?.id ?? `ip:${request.ip}`;
   slots.acquire(holder);
-  const conn = store.redis.duplicate();
+  // Named for the install, so `CLIENT LIST` shows which connections are event streams (and tests on a
+  // shared Redis can count their own).
+  const conn = store.redis.duplicate({ connectionName: sseConnectionName(store.prefix) });
   conn.on('error', (err) => request.log.debug({ err, reqId: request.id }, 'event stream redis connection error'));
   try {
     await waitReady(conn, 'event stream connection', 5000);

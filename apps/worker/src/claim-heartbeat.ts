@@ -24,16 +24,16 @@ export function startClaimHeartbeat(
   intervalMs = deps.store.claims.leaseMs / 3,
 ): { stop(): Promise<void> } {
   const { store, queues, log } = deps;
-  const marker = `${store.prefix}:active:`;
+  const claimKeyPrefix = `${store.prefix}:active:`;
   let running: Promise<void> = Promise.resolve();
   const tick = async () => {
     try {
       let cursor = '0';
       do {
-        const [next, keys] = await store.redis.scan(cursor, 'MATCH', `${marker}*`, 'COUNT', 200);
+        const [next, keys] = await store.redis.scan(cursor, 'MATCH', `${claimKeyPrefix}*`, 'COUNT', 200);
         cursor = next;
         for (const key of keys) {
-          const environment = key.slice(marker.length);
+          const environment = key.slice(claimKeyPrefix.length);
           const holder = await store.activeLoop(environment);
           if (!holder) continue;
           const state = await queues.loops.getJobState(holder);

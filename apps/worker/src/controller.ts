@@ -9,6 +9,7 @@ import {
   type FixerConfig,
   type FixStageResult,
   GreenloopError,
+  JobCatalog,
   type JobStage,
   type LoopRecord,
   type LoopState,
@@ -19,14 +20,15 @@ import {
   TERMINAL_STATES,
   type TypedStageRecord,
 } from '@greenloop/core';
-import { type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
+import { Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
 import { keepPinned } from './affinity/lost-worker.ts';
 import { pinTarget } from './affinity/pinning.ts';
 import { loadEnvironment, type WorkerContext } from './context.ts';
+import { stageJobFailure } from './final-failure.ts';
 import { clusterBudgetStop, spendLedger } from './fix/budget.ts';
 import { planFixes } from './fix/dispatch.ts';
 import { ensureBranch } from './git/repo.ts';
-import { addStageChild } from './stage-children.ts';
+import { addStageChild, stageChildQueue } from './stage-children.ts';
 import { collectFixes } from './stage-closing.ts';
 import { finish, notify, teardown } from './teardown.ts';
 
@@ -203,19 +205,25 @@ async function awaitStage<S extends JobStage>(
 ): Promise<TypedStageRecord<S>> {
   const done = await ctx.store.getStage(loop.id, cycle.n, stage);
   if (done && done.status !== 'running') return done;
+  const childId = stageJobId(loop.id, cycle.n, stage);
   const name = StageTable[stage].job;
-  await addStageChild(ctx.queues, job, name, { loopId: loop.id, cycle: cycle.n }, stageJobId(loop.id, cycle.n, stage), await pinTarget(ctx, loop.worker, name));
+  const pinned = await pinTarget(ctx, loop.worker, name);
+  await addStageChild(ctx.queues, job, name, { loopId: loop.id, cycle: cycle.n }, childId, pinned);
   await setStage(ctx, loop, stage);
   if (await job.moveToWaitingChildren(token)) throw new Suspend();
   const rec = await ctx.store.getStage(loop.id, cycle.n, stage);
   if (rec && rec.status !== 'running') return rec;
-  // The child ended without a final record: its job failed outright (e.g. Redis went away mid-write).
+  // The child ended without a final record: its job failed for good (it stalled too often, or Redis went
+  // away mid-write) and its onFinalFailure has not closed the record yet. BullMQ keeps the reason.
+  const child = await Job.fromId(stageChildQueue(ctx.queues, name, pinned), childId);
   return {
     stage,
     status: 'failed',
     startedAt: rec?.startedAt ?? new Date().toISOString(),
     attempts: rec?.attempts ?? 0,
-    error: { code: 'STAGE_LOST', message: `the ${stage} job ended without recording a result; see the worker logs` },
+    error: child?.failedReason
+      ? stageJobFailure(stage, child.failedReason)
+      : { code: 'STAGE_LOST', message: `the ${stage} job ended without recording a result; see the worker logs` },
   };
 }
 

@@ -1,4 +1,4 @@
-import { describeError, type FinalFailure, isJobName, JobCatalog, type JobName, parsePayload, STAGES, StageTable } from '@greenloop/core';
+import { describeError, type FinalFailure, isJobName, JobCatalog, type JobName, parsePayload, STAGES, type StageName, StageTable } from '@greenloop/core';
 import type { Job } from 'bullmq';
 import type { WorkerContext } from './context.ts';
 import { pullRequestJobFailed } from './publish/pull-request-job.ts';
@@ -28,7 +28,7 @@ export function finalFailureHandlers(ctx: WorkerContext): Record<FinalFailure, (
         ...rec,
         status: 'failed',
         finishedAt: new Date().toISOString(),
-        error: { code: 'STAGE_JOB_FAILED', message: `the ${stage} job failed for good: ${reason}` },
+        error: stageJobFailure(stage, reason),
       });
     },
     'fail-fix': async (job, reason) => {
@@ -58,6 +58,11 @@ export function finalFailureHandlers(ctx: WorkerContext): Record<FinalFailure, (
     },
     log: async () => {},
   };
+}
+
+/** The error a stage record gets when its job failed for good (BullMQ's reason: its last error, or "job stalled more than allowable limit"). */
+export function stageJobFailure(stage: StageName, reason: string): { code: string; message: string } {
+  return { code: 'STAGE_JOB_FAILED', message: `the ${stage} job failed for good: ${reason}` };
 }
 
 /** Wires the handlers to a BullMQ worker's `failed` event; only jobs that are failed for good count. */

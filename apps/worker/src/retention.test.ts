@@ -52,6 +52,11 @@ describe('retention (real Redis, git, files)', () => {
     await seed('mnew00-00000003', { createdAt: new Date(Date.now() - 2 * DAY).toISOString() });
     await seed('mpend0-00000004', { teardown: 'pending' });
     await seed('mrun00-00000005', { state: 'running', finishedAt: undefined });
+    // What a loop leaves when its checkouts are gone but not its directory, and one still in use.
+    const emptyWorktrees = join(h.env.home, 'worktrees', 'mgone0-00000006');
+    const emptyArtifacts = join(h.env.home, 'artifacts', 'mgone0-00000006');
+    const inUse = loopPaths(h.env.home, 'mrun00-00000005').deployWorktree(1);
+    for (const d of [emptyWorktrees, emptyArtifacts, inUse]) mkdirSync(d, { recursive: true });
     const before = await loopKeys(h.store, 'mold00-00000001');
     expect(before.length).toBeGreaterThanOrEqual(6);
     const opts = { store: h.store, repo: h.repo, home: h.env.home, retentionMs: 30 * DAY };
@@ -60,6 +65,8 @@ describe('retention (real Redis, git, files)', () => {
     expect(dry.loops.map((l) => l.id).sort()).toEqual(['mold00-00000001', 'mold00-00000002']);
     expect(await loopKeys(h.store, 'mold00-00000001')).toEqual(before);
     expect(existsSync(loopPaths(h.env.home, 'mold00-00000001').artifacts)).toBe(true);
+    expect(dry.emptyDirs).toEqual(expect.arrayContaining([emptyWorktrees, emptyArtifacts]));
+    expect(existsSync(emptyWorktrees)).toBe(true);
 
     const done = await pruneFinishedLoops(opts);
     const first = done.loops.find((l) => l.id === 'mold00-00000001');
@@ -82,6 +89,10 @@ describe('retention (real Redis, git, files)', () => {
       expect(await h.store.getLoop(id), id).toBeDefined();
       expect(left).toContain(`greenloop/${id}`);
     }
+    expect(done.emptyDirs).toEqual(expect.arrayContaining([emptyWorktrees, emptyArtifacts]));
+    expect(done.emptyDirs).not.toContain(loopPaths(h.env.home, 'mrun00-00000005').worktrees);
+    expect([emptyWorktrees, emptyArtifacts].filter((d) => existsSync(d))).toEqual([]);
+    expect(existsSync(inUse)).toBe(true);
     // A second pass finds nothing more to do.
     expect((await pruneFinishedLoops(opts)).loops).toEqual([]);
   });

@@ -48,7 +48,7 @@ export interface RetentionReport {
 
 /**
  * Removes what finished loops older than the retention leave behind: every Redis key of the loop (its
- * hash, results, fix outcomes, cancel flag, event stream, notification markers, its place in the loop
+ * hash, results, fix outcomes, cancel flag, event stream, notification records, its place in the loop
  * index), its artifacts directory (and its objects in a remote artifact store), its `greenloop-fix/<loop>/*` branches and `greenloop/<loop>` (unless
  * pushed), and empty worktree and artifact directories. A loop whose teardown is still pending is left to
  * its controller. With `dryRun`, reports what it would remove and removes nothing.

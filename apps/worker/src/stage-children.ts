@@ -1,5 +1,5 @@
 import { addJob, JobCatalog, type JobName, type JobPayload, type PinnedQueues, type Queues } from '@greenloop/core';
-import { Job } from 'bullmq';
+import { Job, type Queue } from 'bullmq';
 
 /**
  * Adds a stage job as a child of the controller job `parent`, unless a job with that id already ran to
@@ -17,8 +17,7 @@ export async function addStageChild<N extends JobName>(
   /** Separate disks: the loop's worker's own queue (affinity/pinning.ts). */
   pinned?: { queues: PinnedQueues; worker: string },
 ): Promise<void> {
-  const queue = pinned ? pinned.queues.of(JobCatalog[name].queue, pinned.worker) : queues[JobCatalog[name].queue];
-  const existing = await Job.fromId(queue, jobId);
+  const existing = await Job.fromId(stageChildQueue(queues, name, pinned), jobId);
   if (existing && ((await existing.isFailed()) || (await existing.isCompleted()))) return;
   // ignoreDependencyOnFailure: a child that dies without a record must still wake the controller.
   await addJob(
@@ -28,4 +27,9 @@ export async function addStageChild<N extends JobName>(
     { jobId, parent: { id: parent.id as string, queue: parent.queueQualifiedName }, ignoreDependencyOnFailure: true },
     pinned,
   );
+}
+
+/** The queue a stage child goes to: its catalog queue, or (separate disks) the loop's worker's own copy of it. */
+export function stageChildQueue(queues: Queues, name: JobName, pinned?: { queues: PinnedQueues; worker: string }): Queue {
+  return pinned ? pinned.queues.of(JobCatalog[name].queue, pinned.worker) : queues[JobCatalog[name].queue];
 }

@@ -88,6 +88,20 @@ describe('process records', () => {
     expect(await listProcessRecords(t.redis, t.prefix, 'L3')).toEqual([]);
   });
 
+  it('a record that does not match the schema is never acted on (no pid signalled by guess)', async () => {
+    const procs = new ProcessRecorder(t.redis, t.prefix, { loopId: 'L4', cycle: 1, stage: 'test', attempt: 'a' });
+    const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    const rec = await procs.spawned(child.pid as number, 'test');
+    // A damaged copy (group and session 0, the ids of kernel threads) and a garbled one: both left out.
+    await t.redis.hset(`${t.prefix}:loop:L4:procs`, 'damaged', JSON.stringify({ ...rec, pgid: 0, sid: 0 }));
+    await t.redis.hset(`${t.prefix}:loop:L4:procs`, 'garbled', '{"pid": 1');
+    expect(await listProcessRecords(t.redis, t.prefix, 'L4')).toEqual([rec]);
+    expect(await endLoopProcesses(t.redis, t.prefix, 'L4')).toBeGreaterThanOrEqual(1);
+    await sleep(100);
+    expect(alive(child.pid as number)).toBe(false);
+    expect(alive(process.pid)).toBe(true);
+  });
+
   it('knows a live owner from a dead one by pid and start time', async () => {
     expect(ownerAlive(currentWorker())).toBe(true);
     const child = spawn('sleep', ['30'], { stdio: 'ignore' });

@@ -1,9 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 
 /** What a recorded process group is for. */
-export type ProcessKind = 'service' | 'test' | 'rerun' | 'fixer' | 'verify' | 'build' | 'deploy-command';
+export const PROCESS_KINDS = ['service', 'test', 'rerun', 'fixer', 'verify', 'build', 'deploy-command'] as const;
+export type ProcessKind = (typeof PROCESS_KINDS)[number];
 
 /**
  * The variable every recorded child carries: `<prefix>/<loop>/<cycle>/<stage>/<attempt>`. It is inherited
@@ -176,9 +178,42 @@ export class ProcessRecorder {
   }
 }
 
+/** A ProcessIdentity as stored (owners of process records and of stage attempts). */
+export const ProcessIdentitySchema = z.object({ host: z.string(), pid: z.number().int().positive(), start: z.number() }) satisfies z.ZodType<ProcessIdentity>;
+const ProcessRecordSchema = z.object({
+  loopId: z.string(),
+  cycle: z.number().int(),
+  stage: z.string(),
+  attempt: z.string(),
+  kind: z.enum(PROCESS_KINDS),
+  pid: z.number().int().positive(),
+  pgid: z.number().int().positive(),
+  sid: z.number().int().positive(),
+  start: z.number(),
+  host: z.string(),
+  worker: ProcessIdentitySchema,
+  at: z.string(),
+}) satisfies z.ZodType<ProcessRecord>;
+
+/**
+ * The loop's process records, parsed. One that does not match the schema (another greenloop version, an
+ * edit by hand) is left out rather than acted on: a pid is signalled only on a record that says exactly
+ * what it is, never by guess. What it started still carries the loop's tag, which the sweeps end.
+ */
 export async function listProcessRecords(redis: Redis, prefix: string, loopId: string): Promise<ProcessRecord[]> {
   const all = await redis.hgetall(procsKey(prefix, loopId));
-  return Object.values(all).map((v) => JSON.parse(v) as ProcessRecord);
+  return Object.values(all).flatMap((v) => {
+    const parsed = ProcessRecordSchema.safeParse(parseJson(v));
+    return parsed.success ? [parsed.data] : [];
+  });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

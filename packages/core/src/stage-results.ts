@@ -121,6 +121,9 @@ export const AnalyzeResultSchema = z.object({
 });
 export type AnalyzeResult = z.infer<typeof AnalyzeResultSchema>;
 
+/** Each test's status in a cycle (test id → status): the analyze stage's `testStatusesFile`. */
+export const TestStatusesSchema = z.record(z.string(), z.enum(['passed', 'failed', 'error', 'skipped']));
+
 /** What the analyze stage stores: the analysis plus each cluster's files; per-test statuses go to a file. */
 export const AnalyzeStageResultSchema = AnalyzeResultSchema.extend({
   clusterFiles: z.record(z.string(), z.object({ json: z.string(), markdown: z.string() })),

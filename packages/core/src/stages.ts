@@ -23,6 +23,22 @@ export const StageTable = {
   integrate: { job: 'stage.integrate', result: IntegrateResultSchema, owner: 'stage.integrate' },
 } as const satisfies Record<StageName, { job: JobName; result: z.ZodType; owner: JobName }>;
 
+/**
+ * What one attempt of a stage job hands back: its result and a one-line summary. A retry that adopts
+ * the output of an earlier attempt (the worker's owned attempts) parses it with this schema.
+ */
+export function stageOutputSchema<S extends StageName>(stage: S) {
+  // Annotated, the schema keeps its stage's type instead of widening to the union of the table's schemas.
+  const result: (typeof StageTable)[S]['result'] = StageTable[stage].result;
+  return z.object({ result, summary: z.string() });
+}
+
+/**
+ * What one fixer (a `stage.fix` job) and one shard (a `stage.test-shard` job) hand back, each kept by its
+ * own writer, and the per-test statuses the analyze stage keeps in a file.
+ */
+export { FixResultSchema, ShardSummarySchema, TestStatusesSchema } from './stage-results.ts';
+
 /** The result type of a stage, from its schema. */
 export type StageResult<S extends StageName> = z.output<(typeof StageTable)[S]['result']>;
 /** A stage record typed by its stage name. */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { CycleRecord, EnvironmentConfig, FixResult, LoopRecord } from '@greenloop/core';
+import { type CycleRecord, type EnvironmentConfig, type FixResult, FixResultSchema, type LoopRecord } from '@greenloop/core';
 import type { WorkerContext } from '../context.ts';
 import { loopPaths } from '../paths.ts';
 import { sandboxSettings } from '../process/sandbox.ts';
@@ -58,7 +58,7 @@ export async function redoConflictingFix(ctx: WorkerContext, req: RedoRequest): 
   });
   const owned = { redis: ctx.store.redis, prefix: ctx.store.prefix, loopId: loop.id, cycle: cycle.n, stage: `redo:${fix.fingerprint}`, log: ctx.log };
   const maxWaitMs = fixer.timeout + fixer.verifyTimeout + 60_000;
-  const result = await runOwnedAttempt({ ...owned, maxWaitMs, signal: req.signal }, (processes) =>
+  const result = await runOwnedAttempt({ ...owned, maxWaitMs, signal: req.signal, output: FixResultSchema }, (processes) =>
     runFix({
       repo,
       baseCommit: req.base,

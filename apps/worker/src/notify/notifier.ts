@@ -68,8 +68,8 @@ export interface NotifyDeps {
   slackMaxInlineWaitMs?: number;
 }
 
-/** Markers (sent, notice-once) expire after this: longer than any loop runs. */
-const MARKER_TTL_SEC = 7 * 86_400;
+/** Records of what was sent (and of notices given once) expire after this: longer than any loop runs. */
+const SENT_RECORD_TTL_SEC = 7 * 86_400;
 
 interface Loaded {
   loop: LoopRecord;
@@ -244,7 +244,7 @@ async function sendSlackThread(deps: NotifyDeps, job: NotifyJob, n: number, data
   });
   switch (r.status) {
     case 'sent':
-      await deps.store.redis.set(sentKey, '1', 'EX', MARKER_TTL_SEC);
+      await deps.store.redis.set(sentKey, '1', 'EX', SENT_RECORD_TTL_SEC);
       return { channel: 'slack', target, status: 'sent', detail: r.detail, attempts: r.calls };
     case 'disabled':
       return { channel: 'slack', target, status: 'disabled', detail: r.detail };
@@ -324,7 +324,7 @@ async function finish(
   const common = { channel, target: r.target, attempts: r.attempts };
   switch (r.status) {
     case 'sent':
-      await deps.store.redis.set(sentKey, '1', 'EX', MARKER_TTL_SEC);
+      await deps.store.redis.set(sentKey, '1', 'EX', SENT_RECORD_TTL_SEC);
       return { ...common, status: 'sent', detail: r.degraded ? 'sent as plain text (Slack refused the blocks)' : 'sent' };
     case 'disabled': {
       const message = `${channelName(channel)} webhook ${r.target} is disabled (${r.reason}); notifications to it stop until ${urlEnv} holds a new URL.`;
@@ -344,7 +344,7 @@ async function finish(
 
 /** One `notice` event per loop and subject, however many notifications hit the same problem. */
 async function noticeOnce(deps: NotifyDeps, loopId: string, subject: string, message: string, data: Record<string, unknown>): Promise<void> {
-  const first = await deps.store.redis.set(deps.store.key('notify', 'notice', loopId, subject), '1', 'EX', MARKER_TTL_SEC, 'NX');
+  const first = await deps.store.redis.set(deps.store.key('notify', 'notice', loopId, subject), '1', 'EX', SENT_RECORD_TTL_SEC, 'NX');
   if (first !== 'OK') return;
   deps.log.warn({ loopId, ...data }, message);
   await deps.store.addNotice(loopId, message);

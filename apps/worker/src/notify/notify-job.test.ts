@@ -6,6 +6,7 @@ import { addJob, closeQueues, createLogger, createQueues, type Queues } from '@g
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDemoSettings, commitAll, demoHarness } from '../../../../test/demo-harness.ts';
 import { type RunningWorker, startWorker } from '../worker.ts';
+import { NOTIFY_MAX_RETRY_AFTER_MS } from './notify-job.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -97,5 +98,20 @@ describe('notify job (real worker, loopback webhook)', () => {
     const at = Math.floor(score / 4096);
     expect(at - before).toBeGreaterThanOrEqual(600_000);
     expect(at - before).toBeLessThan(610_000);
+  });
+
+  it('a Retry-After beyond the cap (a day) delays the job by the cap, not a day', async () => {
+    seen.length = 0;
+    answers.push({ status: 429, retryAfter: String(24 * 3600) });
+    const before = Date.now();
+    const job = await addJob(queues, 'notify', { loopId: 'mnotif-00000001', kind: 'loop-finished' }, { jobId: 'n4' });
+    const deadline = Date.now() + 10_000;
+    while ((await job.getState()) !== 'delayed' && Date.now() < deadline) await sleep(100);
+    expect(await job.getState()).toBe('delayed');
+    expect(seen).toHaveLength(1);
+    const at = Math.floor(Number(await h.store.redis.zscore(`${h.env.GREENLOOP_PREFIX}:notify:delayed`, 'n4')) / 4096);
+    expect(NOTIFY_MAX_RETRY_AFTER_MS).toBe(3_600_000);
+    expect(at - before).toBeGreaterThanOrEqual(NOTIFY_MAX_RETRY_AFTER_MS);
+    expect(at - before).toBeLessThan(NOTIFY_MAX_RETRY_AFTER_MS + 10_000);
   });
 });

@@ -1,4 +1,4 @@
-import type { Redis, ShardSummary } from '@greenloop/core';
+import { GreenloopError, type Redis, type ShardSummary, ShardSummarySchema } from '@greenloop/core';
 import type { ShardPlan } from './shard-plan.ts';
 
 /**
@@ -48,8 +48,16 @@ export class ShardRecords {
     const values = await this.redis.hmget(this.key, ...fields);
     const out = new Map<number, ShardSummary>();
     values.forEach((v, i) => {
-      if (v) out.set(i + 1, JSON.parse(v) as ShardSummary);
+      if (v) out.set(i + 1, this.#parseOutcome(v, i + 1));
     });
     return out;
+  }
+
+  // A shard's outcome becomes part of the test stage's result: parsed like every stage record, never cast.
+  #parseOutcome(raw: string, shard: number): ShardSummary {
+    const parsed = ShardSummarySchema.safeParse(JSON.parse(raw));
+    if (!parsed.success)
+      throw new GreenloopError('STAGE_RECORD_INVALID', `the outcome of shard ${shard} in ${this.key} cycle ${this.cycle} does not match its schema`);
+    return parsed.data;
   }
 }

@@ -1,7 +1,8 @@
-import { glob, readFile } from 'node:fs/promises';
-import { GreenloopError, type TestStatus } from '@greenloop/core';
+import { glob } from 'node:fs/promises';
+import { GreenloopError } from '@greenloop/core';
 import { parseJUnitFiles } from '../analysis/junit-parser.ts';
 import type { WorkerContext } from '../context.ts';
+import { readTestStatuses } from '../stages/test-statuses.ts';
 import { fileOfTest } from './shard-plan.ts';
 
 /** The suite's files (tests.files globs, relative to the checkout), sorted; none is a config error. */
@@ -57,7 +58,7 @@ export async function notRunTests(
   const prev = cycle > 1 ? await ctx.store.getCycle(loopId, cycle - 1) : undefined;
   const statusesFile = prev?.stages.analyze?.result?.testStatusesFile;
   if (statusesFile) {
-    const statuses = JSON.parse(await readFile(statusesFile, 'utf8').catch(() => '{}')) as Record<string, TestStatus>;
+    const statuses = (await readTestStatuses(statusesFile)) ?? {};
     for (const id of Object.keys(statuses)) if (!seen.has(id)) out.add(id);
   }
   const reported = new Set(files ? tests.map((t) => fileOfTest(t, files, worktree)) : []);

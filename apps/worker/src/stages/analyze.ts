@@ -1,7 +1,6 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { text } from 'node:stream/consumers';
-import type { AnalyzeStageResult, TestStatus } from '@greenloop/core';
+import type { AnalyzeStageResult } from '@greenloop/core';
 import { GreenloopError } from '@greenloop/core';
 import { analyzeCycle, type PreviousCycle, toPreviousCycle } from '../analysis/analyze-cycle.ts';
 import { RedisFlakeHistory } from '../analysis/redis-flake-history.ts';
@@ -11,25 +10,10 @@ import { appendFixSection } from '../fix/outcomes-report.ts';
 import { loopPaths } from '../paths.ts';
 import { requireLoop } from './deploy.ts';
 import type { StageOutput, StageRun } from './run-stage.ts';
+import { readPublishedTestStatuses, readTestStatuses, writeTestStatuses } from './test-statuses.ts';
 
 /** What the analyze stage stores (defined in core's stage table; re-exported for tests). */
 export type { AnalyzeStageResult };
-
-async function readStatuses(ctx: WorkerContext, loopId: string, file: string): Promise<Record<string, TestStatus> | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as Record<string, TestStatus>;
-  } catch {
-    // Separate disks: an earlier cycle ran on a worker that was lost since; its file is in the artifact store.
-    const root = `/artifacts/${loopId}/`;
-    const at = file.lastIndexOf(root);
-    if (!ctx.affinity || at < 0) return undefined;
-    try {
-      return JSON.parse(await text(await ctx.artifacts.read(loopId, file.slice(at + root.length)))) as Record<string, TestStatus>;
-    } catch {
-      return undefined;
-    }
-  }
-}
 
 /**
  * Analyze: parse the JUnit evidence, pull the services' logs for the test window, cluster the failures
@@ -60,7 +44,11 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
     if (!c || !a) continue;
     const applied = c.stages.integrate?.result?.applied ?? [];
     const fixedBy = Object.fromEntries(applied.map((x) => [x.fingerprint, x.commit]));
-    const testStatuses = (await readStatuses(ctx, loop.id, a.testStatusesFile)) ?? {};
+    // Separate disks: an earlier cycle that ran on a worker lost since left its file in the artifact store only.
+    const testStatuses =
+      (await readTestStatuses(a.testStatusesFile)) ??
+      (ctx.affinity ? await readPublishedTestStatuses(ctx.artifacts, loop.id, a.testStatusesFile) : undefined) ??
+      {};
     previous.push(toPreviousCycle(n, c.commit, { totals: a.totals, clusters: a.clusters, testStatuses }, applied.length ? fixedBy : undefined));
   }
   const paths = loopPaths(ctx.env.home, loop.id);
@@ -86,7 +74,7 @@ export async function analyzeStage(ctx: WorkerContext, run: StageRun): Promise<S
   });
   const { testStatuses, ...rest } = result;
   const testStatusesFile = join(cycleDir, 'test-statuses.json');
-  await writeFile(testStatusesFile, JSON.stringify(testStatuses));
+  await writeTestStatuses(testStatusesFile, testStatuses);
   // The previous cycle's fixes (landed, re-done, dropped, rejected), with their reasons, in this report too.
   const prev = run.cycle > 1 ? await ctx.store.getCycle(loop.id, run.cycle - 1) : undefined;
   if (prev) {

@@ -1,6 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type DeployedService, type DeployResult, GreenloopError, type LoopRecord, type ProcessRecorder, type ServiceConfig } from '@greenloop/core';
+import {
+  type DeployedService,
+  type DeployResult,
+  GreenloopError,
+  type LoopRecord,
+  type ProcessRecorder,
+  type ServiceConfig,
+  stageOutputSchema,
+} from '@greenloop/core';
 import { cycleRanHere } from '../affinity/pinning.ts';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { waitHealthy } from '../deploy/health.ts';
@@ -36,6 +44,7 @@ export async function deployStage(ctx: WorkerContext, run: StageRun): Promise<St
       cycle: run.cycle,
       stage: 'deploy',
       maxWaitMs: DEPLOY_ATTEMPT_WAIT_MS,
+      output: stageOutputSchema('deploy'),
       signal: run.signal,
       log: ctx.log,
     },

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { describeError, type FixResult, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
+import { describeError, type FixResult, FixResultSchema, GreenloopError, type IntegrateResult, recordFixOutcome } from '@greenloop/core';
 import { DelayedError, type Job } from 'bullmq';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { budgetRefusal, fixAllowance, recordSpendMetric, spendLedger } from '../fix/budget.ts';
@@ -87,7 +87,7 @@ export async function fixClusterJob(
   }
   const result = await ctx.cancels
     .run(loopId, (signal) =>
-      runOwnedAttempt({ ...owned, maxWaitMs, signal }, async (processes): Promise<FixResult> => {
+      runOwnedAttempt({ ...owned, maxWaitMs, signal, output: FixResultSchema }, async (processes): Promise<FixResult> => {
         // The budget is checked again right before this worker starts the fixer (fixers of this cycle that ran
         // first have reported since the plan); a fixer another worker still runs is waited for, never refused.
         const ledger = fixer.budget ? await spendLedger(ctx.store, loopId, n) : undefined;

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createLogger, currentWorker, GreenloopError, listProcessRecords, ProcessRecorder, procStat } from '@greenloop/core';
 import { testRedis } from '@greenloop/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { runOwnedAttempt } from './owned-attempt.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -23,6 +24,7 @@ describe('runOwnedAttempt', () => {
     signal: new AbortController().signal,
     log,
     pollMs: 50,
+    output: z.string(),
   });
   afterAll(() => t.cleanup());
 
@@ -92,6 +94,24 @@ describe('runOwnedAttempt', () => {
       return 'third';
     });
     expect(again).toBe('second');
+    expect(ran).toBe(false);
+  });
+
+  it('an earlier attempt’s output that does not match the stage’s schema is an error, not adopted as is', async () => {
+    await t.redis.hset(
+      `${t.prefix}:loop:W6:attempts`,
+      '1:test',
+      JSON.stringify({ attempt: 'older', worker: currentWorker(), startedAt: new Date().toISOString(), done: { output: { services: 'none' }, at: '' } }),
+    );
+    let ran = false;
+    const adopted = runOwnedAttempt(base('W6'), async () => {
+      ran = true;
+      return 'ran again';
+    });
+    await expect(adopted).rejects.toMatchObject({
+      code: 'STAGE_RECORD_INVALID',
+      message: expect.stringMatching(/^the recorded attempt of test of loop W6 cycle 1 does not match its schema/),
+    });
     expect(ran).toBe(false);
   });
 

@@ -1,17 +1,24 @@
 import { randomBytes } from 'node:crypto';
-import { currentWorker, GreenloopError, isRetryable, type Logger, ownerAlive, type ProcessIdentity, ProcessRecorder, type Redis } from '@greenloop/core';
+import { currentWorker, GreenloopError, isRetryable, type Logger, ownerAlive, ProcessIdentitySchema, ProcessRecorder, type Redis } from '@greenloop/core';
+import { z } from 'zod';
 
-/** The attempt of a stage currently in flight, or the output of the one that finished. */
-interface AttemptRecord<R> {
-  attempt: string;
-  worker: ProcessIdentity;
-  startedAt: string;
-  done?: { output: R; at: string };
+/**
+ * The attempt of a stage currently in flight, or the output of the one that finished, as stored. The
+ * output is parsed apart, against the schema of the stage that wrote it (OwnedAttemptOptions.output).
+ */
+const AttemptRecordSchema = z.object({
+  attempt: z.string(),
+  worker: ProcessIdentitySchema,
+  startedAt: z.string(),
+  done: z.object({ output: z.unknown(), at: z.string() }).optional(),
   /** A permanent failure: a retry that waited for this attempt fails the same way instead of running again. */
-  failed?: { code: string; message: string; hint?: string; details?: Record<string, unknown>; at: string };
-}
+  failed: z
+    .object({ code: z.string(), message: z.string(), hint: z.string().optional(), details: z.record(z.string(), z.unknown()).optional(), at: z.string() })
+    .optional(),
+});
+type AttemptRecord = z.output<typeof AttemptRecordSchema>;
 
-export interface OwnedAttemptOptions {
+export interface OwnedAttemptOptions<R> {
   redis: Redis;
   prefix: string;
   loopId: string;
@@ -24,6 +31,8 @@ export interface OwnedAttemptOptions {
   log: Logger;
   /** Poll interval while waiting for a live owner (tests shorten it). */
   pollMs?: number;
+  /** The schema of what the attempt returns: an adopted output is parsed with it (it may come from another greenloop version). */
+  output: z.ZodType<R>;
 }
 
 const attemptsKey = (prefix: string, loopId: string) => `${prefix}:loop:${loopId}:attempts`;
@@ -48,7 +57,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  *   descendants), then this attempt runs.
  * `fn` gets the recorder its children are recorded with.
  */
-export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions, fn: (procs: ProcessRecorder) => Promise<R>): Promise<R> {
+export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions<R>, fn: (procs: ProcessRecorder) => Promise<NoInfer<R>>): Promise<R> {
   const { redis, prefix, loopId, cycle, stage, log } = opts;
   const key = attemptsKey(prefix, loopId);
   const fieldName = `${cycle}:${stage}`;
@@ -58,11 +67,10 @@ export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions, fn: (procs: 
   let announced = false;
 
   for (;;) {
-    const raw = await redis.hget(key, fieldName);
-    const earlier = raw ? (JSON.parse(raw) as AttemptRecord<R>) : undefined;
+    const earlier = readAttempt(await redis.hget(key, fieldName), `${stage} of loop ${loopId} cycle ${cycle}`);
     if (earlier?.done) {
       log.info({ loopId, cycle, stage, attempt: earlier.attempt }, 'adopting the result of an earlier attempt of this stage');
-      return earlier.done.output;
+      return parseAdopted(opts.output, earlier.done.output, `${stage} of loop ${loopId} cycle ${cycle}`);
     }
     if (earlier?.failed) {
       const f = earlier.failed;
@@ -87,7 +95,7 @@ export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions, fn: (procs: 
   const ended = await procs.endEarlierAttempts();
   if (ended) log.warn({ loopId, cycle, stage, processes: ended }, 'ended the processes an earlier attempt of this stage left');
 
-  const mine: AttemptRecord<R> = { attempt, worker: currentWorker(), startedAt: new Date().toISOString() };
+  const mine: AttemptRecord = { attempt, worker: currentWorker(), startedAt: new Date().toISOString() };
   await redis.multi().hset(key, fieldName, JSON.stringify(mine)).expire(key, ATTEMPTS_TTL_S).exec();
   let output: R;
   try {
@@ -95,7 +103,7 @@ export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions, fn: (procs: 
   } catch (err) {
     // A transient failure frees the stage for the next attempt; a permanent one is kept for a retry that
     // may be waiting on this attempt (it must not run the stage a second time).
-    const failed: AttemptRecord<R> | undefined =
+    const failed: AttemptRecord | undefined =
       err instanceof GreenloopError && !isRetryable(err)
         ? {
             ...mine,
@@ -111,9 +119,29 @@ export async function runOwnedAttempt<R>(opts: OwnedAttemptOptions, fn: (procs: 
     await redis.eval(SET_IF_MINE, 1, key, fieldName, attempt, failed ? JSON.stringify(failed) : '').catch(() => undefined);
     throw err;
   }
-  const done: AttemptRecord<R> = { ...mine, done: { output, at: new Date().toISOString() } };
+  const done: AttemptRecord = { ...mine, done: { output, at: new Date().toISOString() } };
   await redis.eval(SET_IF_MINE, 1, key, fieldName, attempt, JSON.stringify(done));
   return output;
+}
+
+function readAttempt(raw: string | null, what: string): AttemptRecord | undefined {
+  if (!raw) return undefined;
+  const parsed = AttemptRecordSchema.safeParse(JSON.parse(raw));
+  if (!parsed.success) throw invalidAttempt(what, z.prettifyError(parsed.error));
+  return parsed.data;
+}
+
+/** An earlier attempt's output, parsed: a value that does not match the stage's schema is an error, not a cast. */
+function parseAdopted<R>(schema: z.ZodType<R>, output: unknown, what: string): R {
+  const parsed = schema.safeParse(output);
+  if (!parsed.success) throw invalidAttempt(what, z.prettifyError(parsed.error));
+  return parsed.data;
+}
+
+function invalidAttempt(what: string, issues: string): GreenloopError {
+  return new GreenloopError('STAGE_RECORD_INVALID', `the recorded attempt of ${what} does not match its schema: ${issues}`, {
+    hint: 'the record was written by another greenloop version or edited by hand; rerun the loop',
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { describeError, GreenloopError, isRetryable, type JobPayload, type ShardSummary } from '@greenloop/core';
+import { describeError, GreenloopError, isRetryable, type JobPayload, type ShardSummary, ShardSummarySchema } from '@greenloop/core';
 import type { Job } from 'bullmq';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { loopPaths } from '../paths.ts';
@@ -55,40 +55,43 @@ async function runShard(ctx: WorkerContext, payload: JobPayload<'stage.test-shar
     },
   };
   const base = { redis: ctx.store.redis, prefix: ctx.store.prefix, loopId, cycle, signal, log: ctx.log };
-  return await runOwnedAttempt({ ...base, stage: `test-shard:${shard}`, maxWaitMs: 2 * environment.tests.timeout + 60_000 }, async (procs) => {
-    const files = plan.files?.[shard - 1];
-    const first = plan.first?.[shard - 1];
-    const res = await runSuite({
-      ctx,
-      run,
-      procs,
-      environment: loop.environment,
-      tests: environment.tests,
-      sandbox: sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME }),
-      services,
-      worktree: paths.deployWorktree(cycle),
-      dir,
-      runId: `${plan.runId}-s${shard}`,
-      values: { commit, shortCommit: commit.slice(0, 7), cycle: String(cycle), loop: loopId },
-      shard: { index: shard, count },
-      ...(files ? { files } : {}),
-      ...(first ? { first } : {}),
-    });
-    return {
-      shard,
-      // A runner that exits without a report (killed, crashed at start-up) is a crashed shard: its files are "not run".
-      status: res.timedOut ? 'timed-out' : res.junitFiles.length ? 'finished' : 'crashed',
-      dir,
-      ...(files ? { files } : {}),
-      exitCode: res.exitCode,
-      startedAt: res.startedAt,
-      finishedAt: res.finishedAt,
-      durationMs: res.durationMs,
-      truncatedBytes: res.truncatedBytes,
-      sandboxed: res.sandboxed,
-      junitFiles: res.junitFiles,
-      ...(res.timedOut ? { reason: `timed out after ${Math.round(environment.tests.timeout / 1000)}s; what finished is kept` } : {}),
-      ...(res.junitFiles.length === 0 && !res.timedOut ? { reason: `exited with ${res.exitCode ?? res.signal} and wrote no JUnit XML` } : {}),
-    };
-  });
+  return await runOwnedAttempt(
+    { ...base, stage: `test-shard:${shard}`, maxWaitMs: 2 * environment.tests.timeout + 60_000, output: ShardSummarySchema },
+    async (procs) => {
+      const files = plan.files?.[shard - 1];
+      const first = plan.first?.[shard - 1];
+      const res = await runSuite({
+        ctx,
+        run,
+        procs,
+        environment: loop.environment,
+        tests: environment.tests,
+        sandbox: sandboxSettings(environment.sandbox, { home: ctx.env.home, repo: ctx.env.repo, userHome: ctx.processEnv.HOME }),
+        services,
+        worktree: paths.deployWorktree(cycle),
+        dir,
+        runId: `${plan.runId}-s${shard}`,
+        values: { commit, shortCommit: commit.slice(0, 7), cycle: String(cycle), loop: loopId },
+        shard: { index: shard, count },
+        ...(files ? { files } : {}),
+        ...(first ? { first } : {}),
+      });
+      return {
+        shard,
+        // A runner that exits without a report (killed, crashed at start-up) is a crashed shard: its files are "not run".
+        status: res.timedOut ? 'timed-out' : res.junitFiles.length ? 'finished' : 'crashed',
+        dir,
+        ...(files ? { files } : {}),
+        exitCode: res.exitCode,
+        startedAt: res.startedAt,
+        finishedAt: res.finishedAt,
+        durationMs: res.durationMs,
+        truncatedBytes: res.truncatedBytes,
+        sandboxed: res.sandboxed,
+        junitFiles: res.junitFiles,
+        ...(res.timedOut ? { reason: `timed out after ${Math.round(environment.tests.timeout / 1000)}s; what finished is kept` } : {}),
+        ...(res.junitFiles.length === 0 && !res.timedOut ? { reason: `exited with ${res.exitCode ?? res.signal} and wrote no JUnit XML` } : {}),
+      };
+    },
+  );
 }

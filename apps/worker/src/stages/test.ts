@@ -1,6 +1,15 @@
 import { glob, mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { formatDuration, GreenloopError, type ProcessRecorder, placeholderNames, renderString, type TestRunResult, type TestsConfig } from '@greenloop/core';
+import {
+  formatDuration,
+  GreenloopError,
+  type ProcessRecorder,
+  placeholderNames,
+  renderString,
+  stageOutputSchema,
+  type TestRunResult,
+  type TestsConfig,
+} from '@greenloop/core';
 import { loadEnvironment, type WorkerContext } from '../context.ts';
 import { loopPaths } from '../paths.ts';
 import { runCommand } from '../process/run-command.ts';
@@ -80,8 +89,9 @@ export async function testStage(ctx: WorkerContext, run: StageRun): Promise<Stag
   const loop = await requireLoop(ctx, run.loopId);
   const { environment } = await loadEnvironment(ctx, loop);
   // A retry (lost lock, crashed worker) adopts a run that is still owned or finished; ends one that is not.
-  return await runOwnedAttempt({ ...ownedAttemptBase(ctx, run), stage: 'test', maxWaitMs: 2 * environment.tests.timeout + 60_000 }, (procs) =>
-    runTests(ctx, run, procs),
+  return await runOwnedAttempt(
+    { ...ownedAttemptBase(ctx, run), stage: 'test', maxWaitMs: 2 * environment.tests.timeout + 60_000, output: stageOutputSchema('test') },
+    (procs) => runTests(ctx, run, procs),
   );
 }
 

@@ -1,5 +1,6 @@
 import type { LoopRecord } from '@greenloop/core';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { sseConnectionName } from '../../sse.ts';
 import { setupTestApi, type TestApi } from '../../testing.ts';
 
 let t: TestApi;
@@ -109,18 +110,23 @@ describe('GET /v1/loops/:id/events', () => {
     await seedLoop('loop-live-1', 'running');
     const first = await t.store.emit({ type: 'loop.started', loopId: 'loop-live-1', message: 'started' });
     const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
-    const clientsBefore = Number(/connected_clients:(\d+)/.exec(await t.store.redis.info('clients'))?.[1]);
+    // This app's event-stream connections by their client name: the Redis is shared with other test files.
+    const streamConnections = async () =>
+      String(await t.store.redis.call('CLIENT', 'LIST'))
+        .split('\n')
+        .filter((l) => l.includes(` name=${sseConnectionName(t.store.prefix)} `)).length;
     const abort = new AbortController();
     const res = await fetch(`${url}/v1/loops/loop-live-1/events`, { headers: { ...t.auth('viewer'), 'last-event-id': first }, signal: abort.signal });
     expect(res.status).toBe(200);
     await waitFor(() => t.app.eventStreams.slots.open === 1);
+    expect(await streamConnections()).toBe(1);
     setTimeout(() => void t.store.emit({ type: 'cycle.started', loopId: 'loop-live-1', cycle: 1, message: 'cycle 1' }), 300);
     const text = await readUntil(res, (s) => s.includes('event: cycle.started') && s.includes(': keep-alive'));
     expect(text).toContain(': keep-alive');
     expect(parseFrames(text).map((f) => f.event)).toEqual(['cycle.started']);
     abort.abort();
     await waitFor(() => t.app.eventStreams.slots.open === 0);
-    await waitFor(async () => Number(/connected_clients:(\d+)/.exec(await t.store.redis.info('clients'))?.[1]) <= clientsBefore);
+    await waitFor(async () => (await streamConnections()) === 0);
   });
 
   test('live: the stream ends by itself after loop.finished', async () => {
