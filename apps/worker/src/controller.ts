@@ -9,7 +9,6 @@ import {
   type FixerConfig,
   type FixStageResult,
   GreenloopError,
-  JobCatalog,
   type JobStage,
   type LoopRecord,
   type LoopState,

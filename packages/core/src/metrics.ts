@@ -91,8 +91,9 @@ export async function readMetrics(store: LoopStore, queues: Queues): Promise<Met
         const counts = await pinned
           .of(q, worker)
           .getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children', 'paused');
-        const into = (queueCounts[q] ??= {});
+        const into = queueCounts[q] ?? {};
         for (const [state, n] of Object.entries(counts)) into[state] = (into[state] ?? 0) + n;
+        queueCounts[q] = into;
       }
   } finally {
     await pinned.close();
