@@ -1,4 +1,4 @@
-import { describeError, type Logger, type LoopStore, PINNED_QUEUES, pinnedQueueName, pinnedWorkersKey, type Redis } from '@greenloop/core';
+import { describeError, type Logger, type LoopStore, PINNED_QUEUES, pinnedQueueName, pinnedWorkersKey, type QueueName, type Redis } from '@greenloop/core';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { LoopAffinity } from './pinning.ts';
 
@@ -35,7 +35,7 @@ export function startAdoption(deps: {
   let running: Promise<void> = Promise.resolve();
 
   const unfinished = async (worker: string) => {
-    const out = new Map<string, number>();
+    const out = new Map<QueueName, number>();
     for (const q of PINNED_QUEUES) {
       const counts = await affinity.queues.of(q, worker).getJobCounts(...UNFINISHED);
       const n = Object.values(counts).reduce((a, b) => a + b, 0);
@@ -44,7 +44,7 @@ export function startAdoption(deps: {
     return out;
   };
 
-  const adopt = async (dead: string, queues: readonly string[]) => {
+  const adopt = async (dead: string, queues: readonly QueueName[]) => {
     const lock = store.key('adopting', dead);
     if ((await store.redis.set(lock, affinity.self, 'PX', heartbeatMs * 4, 'NX')) !== 'OK') return;
     log.warn({ dead, queues }, 'adopting the queues of a dead worker');
@@ -58,7 +58,7 @@ export function startAdoption(deps: {
     const workers = queues.map((q) => {
       const c = connection.duplicate();
       connections.push(c);
-      const w = new Worker(pinnedQueueName(q as (typeof PINNED_QUEUES)[number], dead), processor, {
+      const w = new Worker(pinnedQueueName(q, dead), processor, {
         connection: c,
         prefix: store.prefix,
         concurrency: 50,
