@@ -17,6 +17,7 @@ import {
   type LoopRecord,
   type LoopSource,
   LoopStore,
+  type Queues,
   readEnv,
   TERMINAL_STATES,
 } from '@greenloop/core';
@@ -262,4 +263,23 @@ export async function waitForEvent(store: LoopStore, id: string, match: (e: Loop
     }
   }
   return undefined;
+}
+
+/**
+ * A real worker in this process on the harness's Redis and repository, and queues to add jobs with: for
+ * tests that drive single jobs (a final failure, a replayed controller) rather than whole loops.
+ */
+export async function inProcessWorker(
+  h: Harness,
+  processEnv: Readonly<Record<string, string | undefined>> = { PATH: process.env.PATH, HOME: process.env.HOME },
+): Promise<{ queues: Queues; close: () => Promise<void> }> {
+  const worker = await startWorker(h.env, createLogger('test', 'silent'), h.redisUrl, processEnv);
+  const queues = createQueues(h.store.redis, h.env.GREENLOOP_PREFIX);
+  return {
+    queues,
+    close: async () => {
+      await worker.close();
+      await closeQueues(queues);
+    },
+  };
 }

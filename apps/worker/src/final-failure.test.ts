@@ -1,23 +1,21 @@
 // onFinalFailure with a real worker and Redis: a job that fails for good leaves a record saying why.
 // (`fail-loop`: loop-ending.test.ts; `notice`: notify/notify-job.test.ts; `fail-stage`: the chaos suite's
 // double kill in one deploy, test/chaos-subset.test.ts.)
-import { addJob, closeQueues, createLogger, createQueues, type Queues } from '@greenloop/core';
+import { addJob, type Queues } from '@greenloop/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoHarness } from '../../../test/demo-harness.ts';
+import { demoHarness, inProcessWorker } from '../../../test/demo-harness.ts';
 import { until } from './test-support/until.ts';
-import { type RunningWorker, startWorker } from './worker.ts';
 
 describe('onFinalFailure (real worker)', () => {
   const h = demoHarness();
-  let worker: RunningWorker;
+  let worker: Awaited<ReturnType<typeof inProcessWorker>> | undefined;
   let queues: Queues;
   beforeAll(async () => {
-    worker = await startWorker(h.env, createLogger('test', 'silent'), h.redisUrl, { PATH: process.env.PATH, HOME: process.env.HOME });
-    queues = createQueues(h.store.redis, h.env.GREENLOOP_PREFIX);
+    worker = await inProcessWorker(h);
+    queues = worker.queues;
   });
   afterAll(async () => {
     await worker?.close();
-    await closeQueues(queues);
     await h.cleanup();
   });
 

@@ -2,25 +2,23 @@
 // teardown completes after a crash between verdict and release; cancel leaves no stage `running`; a
 // controller that fails for good records the loop failed and releases its environment.
 import { execFileSync, spawn } from 'node:child_process';
-import { addJob, closeQueues, createLogger, createQueues, type LoopRecord, type Queues, startLoop } from '@greenloop/core';
+import { addJob, type LoopRecord, type Queues, startLoop } from '@greenloop/core';
 import { ANALYZED } from '@greenloop/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoHarness } from '../../../test/demo-harness.ts';
+import { demoHarness, inProcessWorker } from '../../../test/demo-harness.ts';
 import { isAlive } from './process/run-command.ts';
 import { until } from './test-support/until.ts';
-import { type RunningWorker, startWorker } from './worker.ts';
 
 describe('ending a loop (real worker)', () => {
   const h = demoHarness();
-  let worker: RunningWorker;
+  let worker: Awaited<ReturnType<typeof inProcessWorker>> | undefined;
   let queues: Queues;
   beforeAll(async () => {
-    worker = await startWorker(h.env, createLogger('test', 'silent'), h.redisUrl, { PATH: process.env.PATH, HOME: process.env.HOME });
-    queues = createQueues(h.store.redis, h.env.GREENLOOP_PREFIX);
+    worker = await inProcessWorker(h);
+    queues = worker.queues;
   });
   afterAll(async () => {
     await worker?.close();
-    await closeQueues(queues);
     await h.cleanup();
   });
 
