@@ -13,6 +13,7 @@ import {
   type LoopRecord,
   type LoopState,
   parsePayload,
+  queueOf,
   StageTable,
   type StopReason,
   stageJobId,
@@ -27,7 +28,7 @@ import { stageJobFailure } from './final-failure.ts';
 import { clusterBudgetStop, spendLedger } from './fix/budget.ts';
 import { planFixes } from './fix/dispatch.ts';
 import { ensureBranch } from './git/repo.ts';
-import { addStageChild, stageChildQueue } from './stage-children.ts';
+import { addStageChild } from './stage-children.ts';
 import { collectFixes } from './stage-closing.ts';
 import { finish, notify, teardown } from './teardown.ts';
 
@@ -214,7 +215,7 @@ async function awaitStage<S extends JobStage>(
   if (rec && rec.status !== 'running') return rec;
   // The child ended without a final record: its job failed for good (it stalled too often, or Redis went
   // away mid-write) and its onFinalFailure has not closed the record yet. BullMQ keeps the reason.
-  const child = await Job.fromId(stageChildQueue(ctx.queues, name, pinned), childId);
+  const child = await Job.fromId(queueOf(ctx.queues, name, pinned), childId);
   return {
     stage,
     status: 'failed',

@@ -1,5 +1,5 @@
-import { addJob, JobCatalog, type JobName, type JobPayload, type PinnedQueues, type Queues } from '@greenloop/core';
-import { Job, type Queue } from 'bullmq';
+import { addJob, type JobName, type JobPayload, type PinTarget, type Queues, queueOf } from '@greenloop/core';
+import { Job } from 'bullmq';
 
 /**
  * Adds a stage job as a child of the controller job `parent`, unless a job with that id already ran to
@@ -15,9 +15,9 @@ export async function addStageChild<N extends JobName>(
   payload: JobPayload<N>,
   jobId: string,
   /** Separate disks: the loop's worker's own queue (affinity/pinning.ts). */
-  pinned?: { queues: PinnedQueues; worker: string },
+  pinned?: PinTarget,
 ): Promise<void> {
-  const existing = await Job.fromId(stageChildQueue(queues, name, pinned), jobId);
+  const existing = await Job.fromId(queueOf(queues, name, pinned), jobId);
   if (existing && ((await existing.isFailed()) || (await existing.isCompleted()))) return;
   // ignoreDependencyOnFailure: a child that dies without a record must still wake the controller.
   await addJob(
@@ -27,9 +27,4 @@ export async function addStageChild<N extends JobName>(
     { jobId, parent: { id: parent.id as string, queue: parent.queueQualifiedName }, ignoreDependencyOnFailure: true },
     pinned,
   );
-}
-
-/** The queue a stage child goes to: its catalog queue, or (separate disks) the loop's worker's own copy of it. */
-export function stageChildQueue(queues: Queues, name: JobName, pinned?: { queues: PinnedQueues; worker: string }): Queue {
-  return pinned ? pinned.queues.of(JobCatalog[name].queue, pinned.worker) : queues[JobCatalog[name].queue];
 }

@@ -45,19 +45,29 @@ export class PinnedQueues {
   }
 }
 
+/** A worker's copies of the queues and that worker's id: where the jobs of a loop pinned to it go. */
+export interface PinTarget {
+  queues: PinnedQueues;
+  worker: string;
+}
+
+/** The queue a catalog job goes to: its catalog queue, or with `pinned` that worker's own copy of it. */
+export function queueOf(queues: Queues, name: JobName, pinned?: PinTarget): Queue {
+  const queue = JobCatalog[name].queue;
+  return pinned ? pinned.queues.of(queue, pinned.worker) : queues[queue];
+}
+
 /**
  * Adds a catalog job with its default options; the payload is validated before it reaches Redis. With
  * `pinned` (a worker's copies of the queues, and that worker's id) the job goes to that worker's own queue.
  */
-export async function addJob<N extends JobName>(
-  queues: Queues,
-  name: N,
-  payload: JobPayload<N>,
-  opts: JobsOptions = {},
-  pinned?: { queues: PinnedQueues; worker: string },
-) {
+export async function addJob<N extends JobName>(queues: Queues, name: N, payload: JobPayload<N>, opts: JobsOptions = {}, pinned?: PinTarget) {
   const entry = JobCatalog[name];
   const data = entry.schema.parse(payload);
-  const queue = pinned ? pinned.queues.of(entry.queue, pinned.worker) : queues[entry.queue];
-  return await queue.add(name, data, { removeOnComplete: { age: 7 * 86400 }, removeOnFail: { age: 30 * 86400 }, ...entry.options, ...opts });
+  return await queueOf(queues, name, pinned).add(name, data, {
+    removeOnComplete: { age: 7 * 86400 },
+    removeOnFail: { age: 30 * 86400 },
+    ...entry.options,
+    ...opts,
+  });
 }

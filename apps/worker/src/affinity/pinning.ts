@@ -1,4 +1,14 @@
-import { addJob, isPinnedJob, isWorkerLive, type JobName, type JobPayload, type PinnedQueues, pinnedWorkersKey, type Redis } from '@greenloop/core';
+import {
+  addJob,
+  isPinnedJob,
+  isWorkerLive,
+  type JobName,
+  type JobPayload,
+  type PinnedQueues,
+  type PinTarget,
+  pinnedWorkersKey,
+  type Redis,
+} from '@greenloop/core';
 import type { JobsOptions } from 'bullmq';
 import type { WorkerContext } from '../context.ts';
 
@@ -23,11 +33,7 @@ export function loopAffinity(redis: Redis, prefix: string, self: string, queues:
  * Where a job of a loop pinned to `worker` goes: that worker's own queue for a pinned job when loops have
  * affinity (the worker is then known to the adopters), undefined for the catalog's queue, as before.
  */
-export async function pinTarget(
-  ctx: Pick<WorkerContext, 'affinity' | 'store'>,
-  worker: string | undefined,
-  name: JobName,
-): Promise<{ queues: PinnedQueues; worker: string } | undefined> {
+export async function pinTarget(ctx: Pick<WorkerContext, 'affinity' | 'store'>, worker: string | undefined, name: JobName): Promise<PinTarget | undefined> {
   if (!ctx.affinity || !worker || !isPinnedJob(name)) return undefined;
   // Known to the adopters before the job exists: a worker that died since it was last checked still gets its queues adopted.
   await ctx.store.redis.sadd(pinnedWorkersKey(ctx.store.prefix), worker);
